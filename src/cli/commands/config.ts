@@ -1,0 +1,34 @@
+import type { Command } from 'commander';
+import YAML from 'yaml';
+import { configSchema } from '../../config/schema';
+import { configLeaves } from '../../config/schema-walk';
+import { redactConfig } from '../../config/redact';
+import { loadFromOptions, reportFailure, withConfigOption } from '../context';
+
+export function registerConfig(program: Command): void {
+  const config = program.command('config').description('inspect the configuration');
+  withConfigOption(config.command('print'))
+    .description('print the effective configuration (file + environment + defaults), secrets redacted')
+    .option('--json', 'print JSON instead of YAML')
+    .addHelpText('after', '\nExamples:\n  $ parley config print\n  $ PARLEY_OPS_PORT=9500 parley config print --json\n')
+    .action((opts: { config?: string; json?: boolean }) => {
+      try {
+        const loaded = loadFromOptions(opts);
+        const redacted = redactConfig(loaded.config);
+        if (opts.json) process.stdout.write(`${JSON.stringify(redacted, null, 2)}\n`);
+        else {
+          const header = `# effective configuration${loaded.file ? ` from ${loaded.file}` : ' (no config file)'}${loaded.fromEnv.size ? `; from the environment: ${[...loaded.fromEnv.values()].join(', ')}` : ''}\n`;
+          process.stdout.write(header + YAML.stringify(redacted));
+        }
+      } catch (err) {
+        reportFailure(err);
+      }
+    });
+  config
+    .command('env')
+    .description('list the environment variables that override configuration keys')
+    .action(() => {
+      const rows = configLeaves(configSchema).map((l) => `${l.env.padEnd(44)} ${l.path.join('.')}${l.secret ? ' (secret)' : ''}`);
+      process.stdout.write(`${['DATABASE_URL'.padEnd(44) + ' database.url (secret)', 'PARLEY_CONFIG'.padEnd(44) + ' path of the configuration file', ...rows].join('\n')}\n`);
+    });
+}

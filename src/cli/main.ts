@@ -1,0 +1,37 @@
+import { Command } from 'commander';
+import { VERSION } from '../version';
+import { registerConfig } from './commands/config';
+import { registerMigrate } from './commands/migrate';
+import { registerServe } from './commands/serve';
+
+/** The `parley` command. Each context adds its subcommands through a register function. */
+export function buildProgram(): Command {
+  const program = new Command('parley')
+    .description('Parley: a zero-trust gateway for exchanging parameters between organizations over SPIFFE mTLS gRPC')
+    .version(VERSION, '-v, --version')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ parley serve                      run the gateway on embedded defaults
+  $ parley config print               show the effective configuration (secrets redacted)
+  $ parley migrate                    apply database migrations and exit
+
+Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by PARLEY_* variables
+(see 'parley config env'); DATABASE_URL selects an external PostgreSQL.`,
+    );
+  registerServe(program);
+  registerMigrate(program);
+  registerConfig(program);
+  return program;
+}
+
+if (require.main === module) {
+  buildProgram()
+    .parseAsync(process.argv)
+    .catch((err: unknown) => {
+      process.stderr.write(`parley: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.exitCode = 1;
+    });
+}

@@ -1,0 +1,5 @@
+/** Injection tokens for what the bootstrap creates before NestJS starts. */
+export const PARLEY_CONFIG = Symbol('PARLEY_CONFIG');
+export const READINESS = Symbol('READINESS');
+export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
+export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
