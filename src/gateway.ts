@@ -80,10 +80,16 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       ops = await server.listen();
       cleanup.push(() => server.close());
     }
-    logger.info({ version: VERSION, ops: ops ? `http://${ops.host}:${ops.port}` : 'disabled', startupMs: Math.round(performance.now() - started) }, 'parley gateway started');
+    const installationId = await readInstallationId(dataSource);
+    logger.info({ version: VERSION, installationId, ops: ops ? `http://${ops.host}:${ops.port}` : 'disabled', startupMs: Math.round(performance.now() - started) }, 'parley gateway started');
     return { app, dataSource, readiness, logger, ops, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+async function readInstallationId(ds: DataSource): Promise<string | undefined> {
+  const rows: Array<{ value: string }> = await ds.query("SELECT value #>> '{}' AS value FROM parley_meta WHERE key = 'installation_id'").catch(() => []);
+  return rows[0]?.value;
 }

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import YAML from 'yaml';
+import YAML, { LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { ParleyError } from '../common/errors';
 import { configSchema, type ParleyConfig } from './schema';
@@ -67,10 +67,11 @@ function readYamlFile(path: string): Record<string, unknown> {
     throw new ConfigError([`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`], path);
   }
   // Parse without echoing the source: YAML error messages quote the offending line, which may hold a secret.
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const lineCounter = new LineCounter();
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
   if (doc.errors.length > 0) {
     const problems = doc.errors.map((e) => {
-      const pos = e.linePos?.[0];
+      const pos = lineCounter.linePos(e.pos[0]);
       return `config file ${path}: invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''} (${e.code})`;
     });
     throw new ConfigError(problems, path);

@@ -1,4 +1,4 @@
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, execFileSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -43,6 +43,7 @@ export class EmbeddedPostgres {
     const owner = runAsUser();
     // Parents must stay traversable for the postgres user when we run as root.
     mkdirSync(this.options.dir, { recursive: true, mode: 0o711 });
+    if (owner) assertReachable(dirname(this.options.dir), owner);
     const password = this.password();
     if (!existsSync(join(this.pgdata, 'PG_VERSION'))) await this.initdb(bins.initdb, owner, password);
     this.recoverStaleServer();
@@ -104,7 +105,7 @@ export class EmbeddedPostgres {
     if (!existsSync(pidFile)) return;
     const pid = Number.parseInt(readFileSync(pidFile, 'utf8').split('\n')[0] ?? '', 10);
     if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-    let cmdline = '';
+    let cmdline: string;
     try {
       cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
     } catch {
@@ -197,6 +198,17 @@ function runAsUser(): Owner | undefined {
   const created = lookup();
   if (!created) throw new ParleyError('unavailable', 'embedded database: postgres user not found after creating it');
   return created;
+}
+
+/** As root, the server runs as `postgres`: every parent of the data directory must be traversable by it. */
+function assertReachable(dir: string, owner: Owner): void {
+  const probe = spawnSync('sh', ['-c', 'cd "$1"', 'probe', dir], { uid: owner.uid, gid: owner.gid, stdio: 'ignore' });
+  if (probe.status !== 0) {
+    throw new ParleyError(
+      'unavailable',
+      `embedded database: PostgreSQL runs as the postgres user (the gateway runs as root) and cannot reach ${dir}; make its parent directories traversable (chmod o+x) or set dataDir elsewhere`,
+    );
+  }
 }
 
 function binaries(): { initdb: string; postgres: string } {

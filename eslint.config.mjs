@@ -1,0 +1,36 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.parley/**', 'bin/**', '*.config.js', 'jest.config.js'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      'no-restricted-syntax': [
+        'error',
+        { selector: "CallExpression[callee.property.name='createSecureContext'][arguments.length=0]", message: 'pass explicit TLS options' },
+      ],
+    },
+  },
+  {
+    // Identities and method names are matched exactly (DESIGN.md §5): no regex or substring tests in authz.
+    files: ['src/authz/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        { selector: 'NewExpression[callee.name="RegExp"]', message: 'no regular expressions in authorization' },
+        { selector: 'Literal[regex]', message: 'no regular expressions in authorization' },
+        { selector: "CallExpression[callee.property.name=/^(match|includes|startsWith|endsWith|indexOf)$/]", message: 'identities and methods match exactly; use the spiffe authorizers' },
+      ],
+    },
+  },
+  {
+    files: ['**/*.spec.ts', '**/*.int-spec.ts', 'test/**/*.ts', 'bench/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+);

@@ -1,0 +1,35 @@
+import { status } from '@grpc/grpc-js';
+import { ERROR_CODES, ParleyError } from './errors';
+import { GRPC_STATUS_BY_CODE, HTTP_STATUS_BY_CODE, toGrpcStatus, toProblem, ValidationError } from './error-mapping';
+
+describe('error mapping', () => {
+  it.each(ERROR_CODES)('maps %s to a gRPC status and an HTTP problem', (code) => {
+    const err = new ParleyError(code, `${code}: something specific`);
+    const problem = toProblem(err, '/v1/x');
+    expect(problem.status).toBe(HTTP_STATUS_BY_CODE[code]);
+    expect(problem.code).toBe(code);
+    expect(problem.type).toMatch(/^https:\/\/parley\.dev\/problems\/[a-z-]+$/);
+    expect(problem.title.length).toBeGreaterThan(0);
+    expect(problem.instance).toBe('/v1/x');
+    expect(toGrpcStatus(err).code).toBe(GRPC_STATUS_BY_CODE[code]);
+  });
+
+  it('hides the reason of authentication, authorization and internal failures from clients', () => {
+    for (const code of ['unauthenticated', 'permission_denied', 'internal'] as const) {
+      const err = new ParleyError(code, `${code}: spiffe://acme.test/x revoked by rule 7`);
+      expect(toProblem(err).detail).not.toContain('rule 7');
+      expect(toGrpcStatus(err).details).not.toContain('rule 7');
+    }
+    expect(toGrpcStatus(new ParleyError('permission_denied', 'x')).code).toBe(status.PERMISSION_DENIED);
+  });
+
+  it('turns unknown throwables into internal errors without leaking their text', () => {
+    const problem = toProblem(new Error('password=abc'));
+    expect(problem).toMatchObject({ status: 500, code: 'internal', detail: 'internal error' });
+  });
+
+  it('carries field-level errors of validation failures', () => {
+    const err = new ValidationError('invalid rule', [{ field: 'methods[0]', message: 'unknown method' }]);
+    expect(toProblem(err)).toMatchObject({ status: 400, errors: [{ field: 'methods[0]', message: 'unknown method' }] });
+  });
+});

@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig } from './load';
+import { redactConfig } from './redact';
+
+function tempDir(files: Record<string, string> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-config-'));
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  return dir;
+}
+
+function problemsOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).code).toBe('config_invalid');
+    return [...(err as ConfigError).problems];
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('loadConfig', () => {
+  it('gives typed defaults with no file and no environment', () => {
+    const cwd = tempDir();
+    const { config, file } = loadConfig({ cwd, env: {} });
+    expect(file).toBeUndefined();
+    expect(config.ops).toEqual({ enabled: true, host: '127.0.0.1', port: 9464, readinessTimeoutMs: 2000 });
+    expect(config.database.url).toBeUndefined();
+    expect(config.database.embedded.port).toBe(0);
+    expect(config.dataDir).toBe(join(cwd, '.parley'));
+  });
+
+  it('reads ./parley.yaml when present and lets PARLEY_* variables override it', () => {
+    const cwd = tempDir({ 'parley.yaml': 'ops:\n  port: 9500\nlog:\n  level: debug\n' });
+    const { config, fromEnv } = loadConfig({ cwd, env: { PARLEY_OPS_PORT: '9600', PARLEY_DATABASE_MIGRATIONS_RUN: 'false' } });
+    expect(config.ops.port).toBe(9600);
+    expect(config.log.level).toBe('debug');
+    expect(config.database.migrationsRun).toBe(false);
+    expect(fromEnv.get('ops.port')).toBe('PARLEY_OPS_PORT');
+  });
+
+  it('takes DATABASE_URL as database.url', () => {
+    const { config } = loadConfig({ cwd: tempDir(), env: { DATABASE_URL: 'postgres://u:p@db.example:5432/parley' } });
+    expect(config.database.url).toBe('postgres://u:p@db.example:5432/parley');
+  });
+
+  it('lists every bad key at once: unknown keys, wrong types, bad enums, unknown variables', () => {
+    const cwd = tempDir({ 'parley.yaml': 'ops:\n  port: "ninety"\n  colour: blue\nlog:\n  level: loud\nbogus: 1\n' });
+    const problems = problemsOf(() => loadConfig({ cwd, env: { PARLEY_OPS_HOSTNAME: 'x' } }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^ops\.port: .*number/),
+        'ops.colour: unknown key',
+        expect.stringMatching(/^log\.level: /),
+        'bogus: unknown key',
+        expect.stringMatching(/^PARLEY_OPS_HOSTNAME: unknown environment variable/),
+      ]),
+    );
+    expect(problems).toHaveLength(5);
+  });
+
+  it('names the variable a bad value came from', () => {
+    const problems = problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_OPS_PORT: '70000' } }));
+    expect(problems).toEqual([expect.stringMatching(/^ops\.port \(from PARLEY_OPS_PORT\): /)]);
+  });
+
+  it('never echoes secret values in errors, also not from invalid YAML', () => {
+    const secret = 'hunter2-very-secret';
+    const cwd = tempDir({ 'parley.yaml': `database:\n  url: "postgres://u:${secret}@h/db\n  : [\n` });
+    const yamlProblems = problemsOf(() => loadConfig({ cwd, env: {} }));
+    expect(yamlProblems.join('\n')).not.toContain(secret);
+    expect(yamlProblems[0]).toMatch(/invalid YAML at line \d+, column \d+/);
+
+    const badUrl = problemsOf(() => loadConfig({ cwd: tempDir(), env: { DATABASE_URL: `mysql://u:${secret}@h/db` } }));
+    expect(badUrl).toEqual([expect.stringMatching(/^database\.url \(from DATABASE_URL\): must be a postgres/)]);
+    expect(badUrl.join('\n')).not.toContain(secret);
+  });
+
+  it('fails clearly on a missing explicit config file and on a non-mapping document', () => {
+    expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: {}, file: 'nope.yaml' }))[0]).toMatch(/nope\.yaml: not found/);
+    const cwd = tempDir({ 'list.yaml': '- a\n- b\n' });
+    expect(problemsOf(() => loadConfig({ cwd, env: {}, file: 'list.yaml' }))[0]).toMatch(/top level must be a mapping/);
+  });
+
+  it('rejects duplicate keys instead of silently taking the last', () => {
+    const cwd = tempDir({ 'parley.yaml': 'ops:\n  port: 1\n  port: 2\n' });
+    expect(problemsOf(() => loadConfig({ cwd, env: {} }))[0]).toMatch(/DUPLICATE_KEY/);
+  });
+});
+
+describe('redactConfig', () => {
+  it('masks the database password but keeps host and user', () => {
+    const { config } = loadConfig({ cwd: tempDir(), env: { DATABASE_URL: 'postgres://parley:s3cr3t@db:5432/parley?sslpassword=x' } });
+    const printed = JSON.stringify(redactConfig(config));
+    expect(printed).not.toContain('s3cr3t');
+    expect(printed).toContain('postgres://parley:REDACTED@db:5432/parley');
+    expect(config.database.url).toContain('s3cr3t'); // the original is untouched
+  });
+});
+
+describe('parley.example.yaml', () => {
+  it('is a valid configuration that states every default', () => {
+    const example = join(__dirname, '../../parley.example.yaml');
+    const { config } = loadConfig({ cwd: tempDir(), env: {}, file: example });
+    const defaults = loadConfig({ cwd: tempDir(), env: {} }).config;
+    expect({ ...config, dataDir: '' }).toEqual({ ...defaults, dataDir: '' });
+  });
+});

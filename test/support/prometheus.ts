@@ -1,0 +1,51 @@
+/**
+ * A strict reader of the Prometheus text exposition format (0.0.4), enough to prove that
+ * /metrics parses: every sample line is `name{labels} value [timestamp]`, every metric has
+ * HELP/TYPE before its samples, label values are properly quoted.
+ */
+export interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
+
+export function parsePrometheusText(text: string): { samples: Sample[]; types: Map<string, string> } {
+  const samples: Sample[] = [];
+  const types = new Map<string, string>();
+  text.split('\n').forEach((line, i) => {
+    const where = `line ${i + 1}`;
+    if (line.trim() === '') return;
+    if (line.startsWith('# HELP ') || line.startsWith('# TYPE ')) {
+      const [, kind, name, ...rest] = line.split(' ');
+      if (!NAME.test(name)) throw new Error(`${where}: bad metric name in ${kind}`);
+      if (kind === 'TYPE') {
+        if (!['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest[0])) throw new Error(`${where}: bad type`);
+        types.set(name, rest[0]);
+      }
+      return;
+    }
+    if (line.startsWith('#')) return;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{(.*)\})? (\S+)( \d+)?$/.exec(line);
+    if (!m) throw new Error(`${where}: not a sample line: ${line}`);
+    const labels: Record<string, string> = {};
+    if (m[3]) {
+      const re = /([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(,|$)/y;
+      let pos = 0;
+      while (pos < m[3].length) {
+        re.lastIndex = pos;
+        const lm = re.exec(m[3]);
+        if (!lm) throw new Error(`${where}: bad labels`);
+        labels[lm[1]] = lm[2];
+        pos = re.lastIndex;
+      }
+    }
+    const value = Number(m[4].replace(/^\+Inf$/, 'Infinity').replace(/^-Inf$/, '-Infinity'));
+    if (Number.isNaN(value) && m[4] !== 'NaN') throw new Error(`${where}: bad value`);
+    const base = m[1].replace(/_(bucket|sum|count|total|created)$/, '');
+    if (!types.has(m[1]) && !types.has(base)) throw new Error(`${where}: sample ${m[1]} has no TYPE`);
+    samples.push({ name: m[1], labels, value });
+  });
+  return { samples, types };
+}
