@@ -3,3 +3,5 @@ export const PARLEY_CONFIG = Symbol('PARLEY_CONFIG');
 export const READINESS = Symbol('READINESS');
 export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
+export const IDENTITY_SOURCE = Symbol('IDENTITY_SOURCE');
+export const TRUST_STORE = Symbol('TRUST_STORE');

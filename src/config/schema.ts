@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { SpiffeId, TrustDomain } from '../spiffe';
 
 /**
  * The configuration schema: one strict object per module slice. Later modules add their
@@ -26,6 +27,99 @@ const postgresUrl = z
       return false;
     }
   }, 'must be a postgres:// or postgresql:// URL with a host');
+
+/** A duration: milliseconds as a number, or a string such as `90s`, `30m`, `1h`, `7d`. */
+export const duration = z.union([
+  z.number().int().min(0),
+  z.string().transform((s, ctx) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s.trim());
+    if (!m) {
+      ctx.addIssue({ code: 'custom', message: 'must be milliseconds or a duration such as 90s, 30m, 1h, 7d' });
+      return z.NEVER;
+    }
+    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
+    return Math.round(Number(m[1]) * unit);
+  }),
+]);
+
+/** Trust domain name per SPIFFE (validated by the SPIFFE core), without spiffe://. */
+const trustDomainName = z.string().refine((s) => {
+  try {
+    return TrustDomain.parse(s).name === s;
+  } catch {
+    return false;
+  }
+}, 'must be a SPIFFE trust domain name (a-z 0-9 . - _), without spiffe://');
+
+/** A SPIFFE ID with a non-empty path (validated by the SPIFFE core). */
+const spiffeIdString = z.string().refine((s) => {
+  try {
+    return SpiffeId.parse(s).path !== '';
+  } catch {
+    return false;
+  }
+}, 'must be a SPIFFE ID with a path, e.g. spiffe://example.org/ns/ops/admin');
+
+export const identitySchema = z.strictObject({
+  /** The gateway's own trust domain. */
+  trustDomain: trustDomainName.default('parley.local'),
+  /** dev-ca: a local CA in the data directory (development); files: watched PEM files; workload-api: a SPIRE agent. */
+  source: z.enum(['dev-ca', 'files', 'workload-api']).default('dev-ca'),
+  /** The gateway's SPIFFE ID (dev-ca issues it; other sources must deliver it). Default spiffe://<trustDomain>/parley/gateway. */
+  spiffeId: spiffeIdString.optional(),
+  /** Warn when the SVID expires within this time and renewal is failing. */
+  expiryWarning: duration.default(10 * 60_000),
+  devCa: z
+    .strictObject({
+      svidTtl: duration.default(3_600_000),
+      caTtl: duration.default(30 * 86_400_000),
+      /** How long a new CA is published in the bundle before it signs anything. */
+      caPublishLead: duration.default(3_600_000),
+    })
+    .prefault({}),
+  files: z
+    .strictObject({
+      cert: z.string().min(1).optional(),
+      key: z.string().min(1).optional(),
+      bundle: z.string().min(1).optional(),
+      pollInterval: duration.default(1000),
+    })
+    .prefault({}),
+  workloadApi: z
+    .strictObject({
+      /** unix:///path or tcp://ip:port; default $SPIFFE_ENDPOINT_SOCKET. */
+      address: z.string().min(1).optional(),
+      startTimeout: duration.default(30_000),
+    })
+    .prefault({}),
+});
+
+export const grpcSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The data plane faces partners: all interfaces by default. */
+  host: host.default('0.0.0.0'),
+  port: port.default(8443),
+  /** Largest gRPC message accepted or sent (bytes). */
+  maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+});
+
+export const tlsSchema = z.strictObject({
+  /** TLSv1.3 by default; TLSv1.2 for older peers. */
+  minVersion: z.enum(['TLSv1.3', 'TLSv1.2']).default('TLSv1.3'),
+  handshakeTimeout: duration.default(10_000),
+  /** Connections are closed after this age, so changed trust never lives on in old connections. */
+  maxConnectionAge: duration.default(30 * 60_000),
+  maxConnectionAgeGrace: duration.default(5 * 60_000),
+});
+
+export const adminSchema = z.strictObject({
+  enabled: z.boolean().default(true),
+  /** The control plane stays on loopback unless configured otherwise. */
+  host: host.default('127.0.0.1'),
+  port: port.default(8444),
+  /** SPIFFE IDs allowed to call the admin API. Default: spiffe://<identity.trustDomain>/parley/admin. */
+  admins: z.array(spiffeIdString).optional(),
+});
 
 export const databaseSchema = z.strictObject({
   /** Any PostgreSQL server; when unset (and DATABASE_URL is unset) an embedded one is started. */
@@ -65,9 +159,26 @@ export const configSchema = z.strictObject({
   database: databaseSchema.prefault({}),
   ops: opsSchema.prefault({}),
   log: logSchema.prefault({}),
+  identity: identitySchema.prefault({}),
+  grpc: grpcSchema.prefault({}),
+  tls: tlsSchema.prefault({}),
+  admin: adminSchema.prefault({}),
+}).superRefine((cfg, ctx) => {
+  if (cfg.identity.source === 'files') {
+    for (const key of ['cert', 'key', 'bundle'] as const) {
+      if (!cfg.identity.files[key]) ctx.addIssue({ code: 'custom', path: ['identity', 'files', key], message: 'required when identity.source is files' });
+    }
+  }
+  if (cfg.identity.spiffeId && !cfg.identity.spiffeId.startsWith(`spiffe://${cfg.identity.trustDomain}/`)) {
+    ctx.addIssue({ code: 'custom', path: ['identity', 'spiffeId'], message: 'must be in identity.trustDomain' });
+  }
 });
 
 export type ParleyConfig = z.output<typeof configSchema>;
 export type DatabaseConfig = ParleyConfig['database'];
 export type OpsConfig = ParleyConfig['ops'];
 export type LogConfig = ParleyConfig['log'];
+export type IdentityConfig = ParleyConfig['identity'];
+export type GrpcConfig = ParleyConfig['grpc'];
+export type TlsConfig = ParleyConfig['tls'];
+export type AdminConfig = ParleyConfig['admin'];

@@ -1,0 +1,49 @@
+import { Controller, Get, Inject } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
+import { ParleyError } from '../common/errors';
+import type { IdentitySource } from '../identity/domain/identity';
+import { IDENTITY_SOURCE } from '../tokens';
+import { RequirePermission } from './permissions';
+
+class BundleAuthorityDto {
+  @ApiProperty({ example: 'AB:CD:…' }) fingerprint256!: string;
+  @ApiProperty() subject!: string;
+  @ApiProperty({ format: 'date-time' }) notAfter!: string;
+}
+
+class IdentityDto {
+  @ApiProperty({ example: 'spiffe://acme.example/parley/gateway' }) spiffeId!: string;
+  @ApiProperty({ example: 'acme.example' }) trustDomain!: string;
+  @ApiProperty({ description: 'serial number of the leaf certificate (hex)' }) serial!: string;
+  @ApiProperty({ format: 'date-time' }) notAfter!: string;
+  @ApiProperty({ enum: ['dev-ca', 'files', 'workload-api'] }) source!: string;
+  @ApiProperty({ format: 'date-time' }) receivedAt!: string;
+  @ApiProperty({ type: [BundleAuthorityDto], description: 'X.509 authorities of the own trust domain' }) bundleAuthorities!: BundleAuthorityDto[];
+  @ApiProperty({ required: false, description: 'last renewal error, if renewal is failing' }) lastError?: string;
+}
+
+@ApiTags('identity')
+@Controller('v1/identity')
+export class IdentityController {
+  constructor(@Inject(IDENTITY_SOURCE) private readonly source: IdentitySource) {}
+
+  @Get()
+  @RequirePermission('identity:read')
+  @ApiOperation({ summary: "The gateway's current X509-SVID and its trust domain's authorities" })
+  @ApiOkResponse({ type: IdentityDto })
+  get(): IdentityDto {
+    const s = this.source.current();
+    if (!s) throw new ParleyError('unavailable', `no X509-SVID yet from ${this.source.kind}`);
+    const authorities = s.bundles.getX509Authorities(s.trustDomain) ?? [];
+    return {
+      spiffeId: s.svid.id.toString(),
+      trustDomain: s.trustDomain.name,
+      serial: s.svid.leaf.serialNumber,
+      notAfter: s.svid.notAfter.toISOString(),
+      source: s.source,
+      receivedAt: s.receivedAt.toISOString(),
+      bundleAuthorities: authorities.map((c) => ({ fingerprint256: c.fingerprint256, subject: c.subject, notAfter: new Date(c.validTo).toISOString() })),
+      lastError: this.source.lastError(),
+    };
+  }
+}

@@ -1,0 +1,25 @@
+import type { ParleyConfig } from '../../config/schema';
+import { DevCaWorkloadProvider } from '../../identity/dev-ca/dev-ca-workload-provider';
+import { gatewaySpiffeId, openDevCa } from '../../identity/create-source';
+import { WorkloadApiServer } from '../../identity/workload-api/workload-api-server';
+import { createLogger } from '../../logging/logger';
+import type { SpiffeId } from '../../spiffe';
+
+/** `parley dev workload-api`: the real Workload API protocol on a unix socket, fed by the dev CA. */
+export async function serveDevWorkloadApi(options: { config: ParleyConfig; socket: string; id?: SpiffeId; ttlMs?: number }): Promise<void> {
+  const logger = createLogger(options.config.log).child({ component: 'dev-workload-api' });
+  const ca = await openDevCa(options.config.identity, options.config.dataDir);
+  const id = options.id ?? gatewaySpiffeId(options.config.identity);
+  const provider = new DevCaWorkloadProvider(ca, id, options.ttlMs, (err) => logger.error({ err }, 'svid renewal failed'));
+  await provider.start();
+  const server = new WorkloadApiServer(provider);
+  await server.listen(`unix://${options.socket}`);
+  logger.info({ socket: options.socket, id: id.toString() }, `serving the SPIFFE Workload API; set SPIFFE_ENDPOINT_SOCKET=unix://${options.socket}`);
+  const stop = async () => {
+    provider.stop();
+    await server.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void stop());
+  process.once('SIGTERM', () => void stop());
+}

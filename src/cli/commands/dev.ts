@@ -1,0 +1,74 @@
+import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { resolve, join } from 'node:path';
+import type { Command } from 'commander';
+import { duration } from '../../config/schema';
+import { ParleyError } from '../../common/errors';
+import { openDevCa } from '../../identity/create-source';
+import { SpiffeId } from '../../spiffe';
+import { loadFromOptions, reportFailure, withConfigOption } from '../context';
+import { serveDevWorkloadApi } from './dev-workload-api';
+
+
+function parseTtl(value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const parsed = duration.safeParse(/^\d+$/.test(value) ? Number(value) : value);
+  if (!parsed.success || parsed.data <= 0) throw new ParleyError('invalid_argument', `--ttl: must be a duration such as 90s, 30m, 1h (got an invalid value)`);
+  return parsed.data;
+}
+
+function parseId(value: string, trustDomain: string): SpiffeId {
+  let id: SpiffeId;
+  try {
+    id = SpiffeId.parse(value);
+  } catch (err) {
+    throw new ParleyError('invalid_argument', `--id: ${err instanceof Error ? err.message : 'invalid SPIFFE ID'}`);
+  }
+  if (id.trustDomain.name !== trustDomain) throw new ParleyError('invalid_argument', `--id: ${id.toString()} is not in the dev CA's trust domain ${trustDomain}`);
+  if (id.path === '') throw new ParleyError('invalid_argument', '--id: an X509-SVID needs a SPIFFE ID with a path');
+  return id;
+}
+
+export function registerDev(program: Command): void {
+  const dev = program.command('dev').description("development helpers backed by the gateway's development CA (identity.source: dev-ca)");
+
+  withConfigOption(dev.command('issue'))
+    .description('issue an X509-SVID for a client from the development CA: writes svid.pem, svid.key and bundle.pem')
+    .requiredOption('--id <spiffe-id>', 'SPIFFE ID to issue, in the configured trust domain')
+    .requiredOption('--out <dir>', 'directory to write svid.pem (chain), svid.key (PKCS#8, 0600) and bundle.pem')
+    .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 24h (default: identity.devCa.svidTtl)')
+    .addHelpText('after', '\nExamples:\n  $ parley dev issue --id spiffe://parley.local/parley/admin --out ./admin-svid\n  $ parley dev issue --id spiffe://parley.local/ns/ml/sa/trainer --out /tmp/trainer --ttl 24h\n')
+    .action(async (opts: { config?: string; id: string; out: string; ttl?: string }) => {
+      try {
+        const { config } = loadFromOptions(opts);
+        const id = parseId(opts.id, config.identity.trustDomain);
+        const ttl = parseTtl(opts.ttl);
+        const ca = await openDevCa(config.identity, config.dataDir);
+        const issued = await ca.issue(id, ttl);
+        const out = resolve(opts.out);
+        mkdirSync(out, { recursive: true });
+        writeFileSync(join(out, 'svid.pem'), issued.certPem);
+        writeFileSync(join(out, 'svid.key'), issued.keyPem, { mode: 0o600 });
+        chmodSync(join(out, 'svid.key'), 0o600);
+        writeFileSync(join(out, 'bundle.pem'), ca.bundlePem());
+        process.stdout.write(`issued ${id.toString()} valid until ${issued.notAfter.toISOString()}\n  ${join(out, 'svid.pem')}\n  ${join(out, 'svid.key')}\n  ${join(out, 'bundle.pem')}\n`);
+      } catch (err) {
+        reportFailure(err);
+      }
+    });
+
+  withConfigOption(dev.command('workload-api'))
+    .description('serve the SPIFFE Workload API on a unix socket, issuing SVIDs from the development CA')
+    .requiredOption('--socket <path>', 'unix socket path to listen on')
+    .option('--id <spiffe-id>', 'SPIFFE ID handed to workloads (default: the gateway ID)')
+    .option('--ttl <duration>', 'SVID lifetime (default: identity.devCa.svidTtl); SVIDs are renewed at half-life')
+    .addHelpText('after', '\nExamples:\n  $ parley dev workload-api --socket /tmp/parley-agent.sock --id spiffe://parley.local/ns/ml/sa/trainer\n  $ SPIFFE_ENDPOINT_SOCKET=unix:///tmp/parley-agent.sock parley serve\n')
+    .action(async (opts: { config?: string; socket: string; id?: string; ttl?: string }) => {
+      try {
+        const { config } = loadFromOptions(opts);
+        const id = opts.id ? parseId(opts.id, config.identity.trustDomain) : undefined;
+        await serveDevWorkloadApi({ config, socket: resolve(opts.socket), id, ttlMs: parseTtl(opts.ttl) });
+      } catch (err) {
+        reportFailure(err);
+      }
+    });
+}
