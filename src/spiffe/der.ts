@@ -32,19 +32,18 @@ export function readTbsFields(der: Uint8Array): TbsFields {
   const cert = readTlv(der, 0, der.length, SEQUENCE);
   if (cert.end !== der.length) throw new Error('trailing data after certificate');
   const tbs = readTlv(der, cert.start, cert.end, SEQUENCE);
-  let pos = tbs.start;
-  let el = readTlv(der, pos, tbs.end);
-  if (el.tag === 0xa0) el = readTlv(der, (pos = el.end), tbs.end); // version
+  let el = readTlv(der, tbs.start, tbs.end);
+  if (el.tag === 0xa0) el = readTlv(der, el.end, tbs.end); // version
   expectTag(el, 0x02); // serialNumber
-  el = readTlv(der, (pos = el.end), tbs.end, SEQUENCE); // signature algorithm
-  el = readTlv(der, (pos = el.end), tbs.end, SEQUENCE); // issuer
-  const validity = readTlv(der, (pos = el.end), tbs.end, SEQUENCE);
+  el = readTlv(der, el.end, tbs.end, SEQUENCE); // signature algorithm
+  el = readTlv(der, el.end, tbs.end, SEQUENCE); // issuer
+  const validity = readTlv(der, el.end, tbs.end, SEQUENCE);
   const nb = readTlv(der, validity.start, validity.end);
   const na = readTlv(der, nb.end, validity.end);
   if (na.end !== validity.end) throw new Error('malformed validity');
-  el = readTlv(der, (pos = validity.end), tbs.end, SEQUENCE); // subject
-  el = readTlv(der, (pos = el.end), tbs.end, SEQUENCE); // subjectPublicKeyInfo
-  pos = el.end;
+  el = readTlv(der, validity.end, tbs.end, SEQUENCE); // subject
+  el = readTlv(der, el.end, tbs.end, SEQUENCE); // subjectPublicKeyInfo
+  let pos = el.end;
   const extensions: RawExtension[] = [];
   while (pos < tbs.end) {
     el = readTlv(der, pos, tbs.end);

@@ -21,7 +21,7 @@ function onlySpiffeErrors(fn: () => unknown): boolean {
   } catch (err) {
     if (err instanceof SpiffeError) return true;
     // Report the offending error through fast-check's counterexample.
-    throw new Error(`non-SpiffeError thrown: ${String(err)}`);
+    throw new Error(`non-SpiffeError thrown: ${String(err)}`, { cause: err });
   }
 }
 
