@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
 import { registerConfig } from './commands/config';
+import { registerDev } from './commands/dev';
 import { registerMigrate } from './commands/migrate';
 import { registerServe } from './commands/serve';
 
@@ -17,6 +18,8 @@ Examples:
   $ parley serve                      run the gateway on embedded defaults
   $ parley config print               show the effective configuration (secrets redacted)
   $ parley migrate                    apply database migrations and exit
+  $ parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
+                                      an SVID from the development CA for a client
 
 Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by PARLEY_* variables
 (see 'parley config env'); DATABASE_URL selects an external PostgreSQL.`,
@@ -24,6 +27,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerServe(program);
   registerMigrate(program);
   registerConfig(program);
+  registerDev(program);
   return program;
 }
 
