@@ -5,7 +5,12 @@ import type { Registry } from 'prom-client';
 import type { DataSource } from 'typeorm';
 import type { ParleyConfig } from './config/schema';
 import type { ReadinessRegistry } from './ops/domain/readiness';
-import { METRICS_REGISTRY, PARLEY_CONFIG, READINESS, ROOT_LOGGER } from './tokens';
+import { AdminModule } from './admin/admin.module';
+import type { AdminPolicy } from './admin/admin-auth';
+import type { PeerRegistry } from './admin/peer-registry';
+import type { IdentitySource } from './identity/domain/identity';
+import type { TrustStore } from './tls/trust-store';
+import { ADMIN_POLICY, IDENTITY_SOURCE, METRICS_REGISTRY, PARLEY_CONFIG, PEER_REGISTRY, READINESS, ROOT_LOGGER, TRUST_STORE } from './tokens';
 
 export interface AppModuleOptions {
   config: ParleyConfig;
@@ -13,6 +18,10 @@ export interface AppModuleOptions {
   readiness: ReadinessRegistry;
   metrics: Registry;
   logger: Logger;
+  identity: IdentitySource;
+  trustStore: TrustStore;
+  peers: PeerRegistry;
+  adminPolicy: AdminPolicy;
 }
 
 /** Wiring only: shared infrastructure made by the bootstrap, then one module per context. */
@@ -25,6 +34,10 @@ export class AppModule {
       { provide: READINESS, useValue: options.readiness },
       { provide: METRICS_REGISTRY, useValue: options.metrics },
       { provide: ROOT_LOGGER, useValue: options.logger },
+      { provide: IDENTITY_SOURCE, useValue: options.identity },
+      { provide: TRUST_STORE, useValue: options.trustStore },
+      { provide: PEER_REGISTRY, useValue: options.peers },
+      { provide: ADMIN_POLICY, useValue: options.adminPolicy },
     ];
     return {
       module: AppModule,
@@ -33,6 +46,7 @@ export class AppModule {
           useFactory: () => ({ ...options.dataSource.options, autoLoadEntities: true, retryAttempts: 0 }),
           dataSourceFactory: async () => options.dataSource,
         }),
+        AdminModule,
       ],
       providers: shared,
       exports: shared.map((p) => p.provide),

@@ -2,7 +2,17 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplicationContext } from '@nestjs/common';
+import type { INestApplication } from '@nestjs/common';
+import { AdminPolicy, adminGate } from './admin/admin-auth';
+import { adminHttpsOptions, secureAdminServer } from './admin/admin-server';
+import { mountOpenApi } from './admin/openapi';
+import { PeerRegistry } from './admin/peer-registry';
+import { ParleyError } from './common/errors';
+import { createIdentitySource, gatewaySpiffeId } from './identity/create-source';
+import type { IdentitySource } from './identity/domain/identity';
+import { IdentityMonitor } from './identity/identity-monitor';
+import { SpiffeId } from './spiffe';
+import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
@@ -17,7 +27,11 @@ import { OpsServer } from './ops/ops-server';
 import { VERSION } from './version';
 
 export interface Gateway {
-  app: INestApplicationContext;
+  app: INestApplication;
+  identity: IdentitySource;
+  trustStore: TrustStore;
+  /** Where the admin HTTPS listener really listens. */
+  admin?: { host: string; port: number };
   dataSource: DataSource;
   readiness: ReadinessRegistry;
   logger: Logger;
@@ -44,9 +58,7 @@ export async function openDatabase(config: ParleyConfig, logger: Logger): Promis
 
 export async function startGateway(config: ParleyConfig, logger: Logger = createLogger(config.log)): Promise<Gateway> {
   const started = performance.now();
-  const { url, embedded } = await openDatabase(config, logger);
   const cleanup: Array<() => Promise<void>> = [];
-  if (embedded) cleanup.push(() => embedded.stop());
   const close = async () => {
     while (cleanup.length > 0) {
       const step = cleanup.pop();
@@ -54,6 +66,8 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     }
   };
   try {
+    const { url, embedded } = await openDatabase(config, logger);
+    if (embedded) cleanup.push(() => embedded.stop());
     const dataSource = await connectDataSource(url, config.database);
     cleanup.push(async () => {
       if (dataSource.isInitialized) await dataSource.destroy();
@@ -67,12 +81,32 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     readiness.register('database', databaseReadinessCheck(dataSource));
     registerPoolMetrics(dataSource, metrics);
 
-    const app = await NestFactory.createApplicationContext(AppModule.register({ config, dataSource, readiness, metrics, logger }), {
+    const identity = await startIdentity(config, logger);
+    cleanup.push(() => identity.stop());
+    const trustStore = new TrustStore();
+    const monitor = new IdentityMonitor(identity, trustStore, { expiryWarningMs: config.identity.expiryWarning, logger: logger.child({ component: 'identity' }), metrics });
+    cleanup.push(async () => monitor.stop());
+    readiness.register('identity', () => monitor.readiness());
+
+    const peers = new PeerRegistry();
+    const adminPolicy = new AdminPolicy(adminIds(config));
+    const tlsOptions = { identity, trustStore, minVersion: config.tls.minVersion };
+    const app = await NestFactory.create(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy }), {
       logger: new PinoNestLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
+      httpsOptions: adminHttpsOptions(tlsOptions),
+    });
+    app.use(adminGate(peers, adminPolicy));
+    mountOpenApi(app);
+    const unhookAdmin = secureAdminServer(app, { ...tlsOptions, peers, logger: logger.child({ component: 'admin' }) });
+    cleanup.push(async () => {
+      unhookAdmin();
+      await app.close();
     });
     await app.init();
-    cleanup.push(() => app.close());
+
+    let admin: Gateway['admin'];
+    if (config.admin.enabled) admin = await listenAdmin(app, config);
 
     let ops: Gateway['ops'];
     if (config.ops.enabled) {
@@ -81,12 +115,50 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       cleanup.push(() => server.close());
     }
     const installationId = await readInstallationId(dataSource);
-    logger.info({ version: VERSION, installationId, ops: ops ? `http://${ops.host}:${ops.port}` : 'disabled', startupMs: Math.round(performance.now() - started) }, 'parley gateway started');
-    return { app, dataSource, readiness, logger, ops, close };
+    logger.info(
+      {
+        version: VERSION,
+        installationId,
+        spiffeId: identity.current()?.svid.id.toString(),
+        admin: admin ? `https://${admin.host}:${admin.port}` : 'disabled',
+        ops: ops ? `http://${ops.host}:${ops.port}` : 'disabled',
+        startupMs: Math.round(performance.now() - started),
+      },
+      'parley gateway started',
+    );
+    return { app, dataSource, readiness, logger, identity, trustStore, ops, admin, close };
   } catch (err) {
     await close();
     throw err;
   }
+}
+
+async function startIdentity(config: ParleyConfig, logger: Logger): Promise<IdentitySource> {
+  const source = await createIdentitySource(config.identity, config.dataDir, logger);
+  const snapshot = await source.start();
+  const expected = gatewaySpiffeId(config.identity);
+  if (config.identity.source !== 'dev-ca' && config.identity.spiffeId && !snapshot.svid.id.equals(expected)) {
+    await source.stop();
+    throw new ParleyError('config_invalid', `identity.spiffeId: the ${config.identity.source} source delivered ${snapshot.svid.id.toString()}, not ${expected.toString()}`);
+  }
+  return source;
+}
+
+function adminIds(config: ParleyConfig): SpiffeId[] {
+  return (config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s));
+}
+
+async function listenAdmin(app: INestApplication, config: ParleyConfig): Promise<{ host: string; port: number }> {
+  const { host, port } = config.admin;
+  try {
+    await app.listen(port, host);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'EADDRINUSE') throw new ParleyError('config_invalid', `admin.port: ${host}:${port} is already in use`, { cause: err });
+    throw new ParleyError('unavailable', `admin listener: cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+  const address = (app.getHttpServer() as { address(): { port: number } | string | null }).address();
+  return { host, port: typeof address === 'object' && address ? address.port : port };
 }
 
 async function readInstallationId(ds: DataSource): Promise<string | undefined> {

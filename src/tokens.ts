@@ -5,3 +5,5 @@ export const METRICS_REGISTRY = Symbol('METRICS_REGISTRY');
 export const ROOT_LOGGER = Symbol('ROOT_LOGGER');
 export const IDENTITY_SOURCE = Symbol('IDENTITY_SOURCE');
 export const TRUST_STORE = Symbol('TRUST_STORE');
+export const PEER_REGISTRY = Symbol('PEER_REGISTRY');
+export const ADMIN_POLICY = Symbol('ADMIN_POLICY');

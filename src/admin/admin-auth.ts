@@ -1,4 +1,5 @@
-import { type CanActivate, type ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
+import { ADMIN_POLICY, PEER_REGISTRY } from '../tokens';
 import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/error-mapping';
@@ -41,11 +42,13 @@ export class PermissionGuard implements CanActivate {
   private readonly logger = new Logger('admin');
   constructor(
     private readonly reflector: Reflector,
-    private readonly peers: PeerRegistry,
-    private readonly policy: AdminPolicy,
+    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(ADMIN_POLICY) private readonly policy: AdminPolicy,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
+    // gRPC calls are authorized by the grpc-js interceptor before any handler runs.
+    if (context.getType() !== 'http') return true;
     const permission = this.reflector.getAllAndOverride<AdminPermission | undefined>(PERMISSION_KEY, [context.getHandler(), context.getClass()]);
     const req = context.switchToHttp().getRequest<Request>();
     if (!permission) {

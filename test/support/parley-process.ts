@@ -10,7 +10,8 @@ export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   for (const [k, v] of Object.entries(process.env)) {
     if (!k.startsWith('PARLEY_') && k !== 'DATABASE_URL') env[k] = v;
   }
-  return { ...env, PARLEY_LOG_FORMAT: 'json', ...extra };
+  // Every listener on a free port unless a test says otherwise, so parallel tests never collide.
+  return { ...env, PARLEY_LOG_FORMAT: 'json', PARLEY_ADMIN_PORT: '0', PARLEY_GRPC_PORT: '0', PARLEY_GRPC_HOST: '127.0.0.1', ...extra };
 }
 
 export interface ParleyProcess {

@@ -1,0 +1,88 @@
+import { join } from 'node:path';
+import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
+import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
+import { httpsGet } from '../../support/https-client';
+import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { TestCa } from '../../support/test-ca';
+
+jest.setTimeout(60_000);
+
+describe('admin API over HTTPS with mTLS', () => {
+  let gw: TestGateway;
+  let ca: DevCa;
+  let base: string;
+  const gatewayId = 'spiffe://acme.test/parley/gateway';
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    ca = await DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', 'acme.test'), trustDomain: requireTrustDomain('acme.test'), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: 3_600_000 });
+    base = `https://127.0.0.1:${gw.gateway.admin!.port}`;
+  });
+  afterAll(() => gw?.stop());
+
+  const as = async (id: string) => {
+    const issued = await ca.issue(requireSpiffeId(id));
+    return { certPem: issued.certPem, keyPem: issued.keyPem };
+  };
+
+  it('gives an admin the gateway identity', async () => {
+    const res = await httpsGet(`${base}/v1/identity`, ca.bundlePem(), await as('spiffe://acme.test/parley/admin'), gatewayId);
+    expect(res.status).toBe(200);
+    const body = JSON.parse(res.body);
+    expect(body).toMatchObject({ spiffeId: gatewayId, trustDomain: 'acme.test', source: 'dev-ca' });
+    expect(new Date(body.notAfter).getTime()).toBeGreaterThan(Date.now());
+    expect(body.bundleAuthorities).toHaveLength(1);
+    expect(body.serial).toMatch(/^[0-9A-F]+$/);
+  });
+
+  it('refuses a non-admin of the same trust domain with 403 problem+json, also on docs', async () => {
+    const creds = await as('spiffe://acme.test/ns/ml/sa/trainer');
+    for (const path of ['/v1/identity', '/openapi.json', '/docs']) {
+      const res = await httpsGet(`${base}${path}`, ca.bundlePem(), creds, gatewayId);
+      expect(res.status).toBe(403);
+      expect(res.contentType).toContain('application/problem+json');
+      expect(JSON.parse(res.body)).toMatchObject({ status: 403, code: 'permission_denied', detail: 'permission denied' });
+    }
+  });
+
+  it('fails the connection without a client certificate', async () => {
+    await expect(httpsGet(`${base}/v1/identity`, ca.bundlePem(), {}, gatewayId)).rejects.toThrow();
+  });
+
+  it('refuses a client whose chain comes from another CA even if it claims an admin ID', async () => {
+    const foreign = await TestCa.create({ trustDomain: 'acme.test' });
+    const svid = await foreign.issueSvid({ id: 'spiffe://acme.test/parley/admin' });
+    await expect(httpsGet(`${base}/v1/identity`, ca.bundlePem(), { certPem: svid.certPem, keyPem: svid.keyPem }, gatewayId)).rejects.toThrow();
+  });
+
+  it('refuses a partner CA (trusted for its own domain) that signs an admin ID of ours — verification is per trust domain', async () => {
+    const partner = await TestCa.create({ trustDomain: 'partner.test' });
+    gw.gateway.trustStore.set(X509Bundle.parsePem(requireTrustDomain('partner.test'), partner.bundlePem()));
+    try {
+      // A partner workload itself gets through TLS (trusted bundle) but is not an admin.
+      const own = await partner.issueSvid({ id: 'spiffe://partner.test/ops' });
+      const ok = await httpsGet(`${base}/v1/identity`, ca.bundlePem(), { certPem: own.certPem, keyPem: own.keyPem }, gatewayId);
+      expect(ok.status).toBe(403);
+      // The partner CA claiming our admin ID passes the handshake pre-filter but not per-domain verification.
+      const forged = await partner.issueSvid({ id: 'spiffe://acme.test/parley/admin' });
+      await expect(httpsGet(`${base}/v1/identity`, ca.bundlePem(), { certPem: forged.certPem, keyPem: forged.keyPem }, gatewayId)).rejects.toThrow(/socket hang up|ECONNRESET/);
+      const appended = { certPem: forged.certPem + ca.bundlePem(), keyPem: forged.keyPem };
+      await expect(httpsGet(`${base}/v1/identity`, ca.bundlePem(), appended, gatewayId)).rejects.toThrow(/socket hang up|ECONNRESET/);
+    } finally {
+      gw.gateway.trustStore.remove(requireTrustDomain('partner.test'));
+    }
+  });
+
+  it('serves the OpenAPI document (3.1, mutual TLS) to admins, with every route declaring its permission', async () => {
+    const res = await httpsGet(`${base}/openapi.json`, ca.bundlePem(), await as('spiffe://acme.test/parley/admin'), gatewayId);
+    expect(res.status).toBe(200);
+    const doc = JSON.parse(res.body);
+    expect(doc.openapi).toBe('3.1.0');
+    expect(doc.components.securitySchemes['spiffe-mtls'].type).toBe('mutualTLS');
+    for (const [path, ops] of Object.entries<Record<string, { security?: unknown[] }>>(doc.paths)) {
+      for (const [method, op] of Object.entries(ops)) expect([path, method, op.security?.length]).toEqual([path, method, 1]);
+    }
+    const docs = await httpsGet(`${base}/docs`, ca.bundlePem(), await as('spiffe://acme.test/parley/admin'), gatewayId);
+    expect([200, 301]).toContain(docs.status);
+  });
+});

@@ -1,0 +1,50 @@
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { loadConfig } from '../../src/config/load';
+import type { ParleyConfig } from '../../src/config/schema';
+import { startGateway, type Gateway } from '../../src/gateway';
+import { createTestDatabase } from './pg';
+
+export interface TestGateway {
+  gateway: Gateway;
+  config: ParleyConfig;
+  dir: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real gateway in this process on a fresh database of the suite's PostgreSQL, with
+ * every listener on 127.0.0.1 port 0 and a dev CA in a temp data directory.
+ * `env` takes PARLEY_* overrides like a user would set them.
+ */
+export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-gw-'));
+  chmodSync(dir, 0o755);
+  const db = await createTestDatabase('gw');
+  const { config } = loadConfig({
+    cwd: dir,
+    env: {
+      DATABASE_URL: db.url,
+      PARLEY_OPS_PORT: '0',
+      PARLEY_ADMIN_PORT: '0',
+      PARLEY_GRPC_PORT: '0',
+      PARLEY_GRPC_HOST: '127.0.0.1',
+      PARLEY_IDENTITY_TRUST_DOMAIN: 'acme.test',
+      ...env,
+    },
+  });
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const gateway = await startGateway(config, logger);
+  return {
+    gateway,
+    config,
+    dir,
+    async stop() {
+      await gateway.close();
+      await db.drop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
