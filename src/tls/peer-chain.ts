@@ -4,10 +4,10 @@ import type { DetailedPeerCertificate, TLSSocket } from 'node:tls';
 /** One more than the verifier accepts, so an over-long chain is refused, never truncated. */
 const MAX_READ = 17;
 
-const presented = new WeakMap<TLSSocket, readonly Buffer[]>();
+const presented = new WeakMap<TLSSocket, readonly X509Certificate[]>();
 
 /**
- * The certificates a TLS peer sent, as DER, leaf first, in the order it sent them.
+ * The certificates a TLS peer sent, leaf first, in the order it sent them.
  *
  * Node builds the `issuerCertificate` links of `getPeerX509Certificate()` from OpenSSL's
  * peer chain in wire order, without looking at names or at our own `ca` list. That call
@@ -20,13 +20,13 @@ const presented = new WeakMap<TLSSocket, readonly Buffer[]>();
  * list. Either way, safety comes from the verifier, which proves each link by signature and
  * takes trust anchors only from the bundle of the leaf's own trust domain.
  */
-export function presentedChainDer(socket: TLSSocket): readonly Buffer[] {
+export function presentedChain(socket: TLSSocket): readonly X509Certificate[] {
   const cached = presented.get(socket);
   if (cached !== undefined) return cached;
-  const chain: Buffer[] = [];
+  const chain: X509Certificate[] = [];
   let cert: X509Certificate | undefined = socket.getPeerX509Certificate();
   while (cert !== undefined && chain.length < MAX_READ) {
-    chain.push(cert.raw);
+    chain.push(cert);
     cert = cert.issuerCertificate;
   }
   const frozen = Object.freeze(chain);
@@ -34,7 +34,12 @@ export function presentedChainDer(socket: TLSSocket): readonly Buffer[] {
   return frozen;
 }
 
-/** The presented chain of a TLS peer (see `presentedChainDer`); kept for existing callers. */
+/** The presented chain as DER (see `presentedChain`). */
+export function presentedChainDer(socket: TLSSocket): Buffer[] {
+  return presentedChain(socket).map((c) => c.raw);
+}
+
+/** The presented chain of a TLS peer as DER (see `presentedChain`); kept for existing callers. */
 export function peerChainDer(socket: TLSSocket, max = 16): Buffer[] {
   return presentedChainDer(socket).slice(0, max + 1);
 }

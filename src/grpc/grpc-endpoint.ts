@@ -1,0 +1,61 @@
+import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Logger } from 'pino';
+import { ParleyError } from '../common/errors';
+import type { GrpcConfig, TlsConfig } from '../config/schema';
+import type { IdentitySource } from '../identity/domain/identity';
+import type { TrustDomain } from '../spiffe';
+import { svidProviderFrom } from '../tls/server-identity';
+import type { TrustStore } from '../tls/trust-store';
+import { SecureGrpcServer } from './secure-grpc-server';
+
+export interface GrpcEndpointDeps {
+  grpc: GrpcConfig;
+  tls: TlsConfig;
+  identity: IdentitySource;
+  trustStore: TrustStore;
+  ownTrustDomain: TrustDomain;
+  logger: Logger;
+  metrics: Registry;
+}
+
+/** Builds the data-plane gRPC endpoint from configuration, with its transport metrics. */
+export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
+  const refused = new Counter({ name: 'parley_grpc_connections_refused_total', help: 'mTLS connections refused by the gRPC listener, by reason', labelNames: ['reason'], registers: [d.metrics] });
+  const server = new SecureGrpcServer({
+    host: d.grpc.host,
+    port: d.grpc.port,
+    minVersion: d.tls.minVersion,
+    handshakeTimeoutMs: d.tls.handshakeTimeout,
+    maxConnectionAgeMs: d.tls.maxConnectionAge,
+    maxConnectionAgeGraceMs: d.tls.maxConnectionAgeGrace,
+    maxMessageBytes: d.grpc.maxMessageBytes,
+    identity: svidProviderFrom(d.identity),
+    trustStore: d.trustStore,
+    ownTrustDomain: d.ownTrustDomain,
+    logger: d.logger,
+    onRefused: (reason) => refused.inc({ reason }),
+  });
+  new Gauge({
+    name: 'parley_grpc_connections_open',
+    help: 'Open mTLS connections of the gRPC listener, by peer trust domain',
+    labelNames: ['trust_domain'],
+    registers: [d.metrics],
+    collect() {
+      this.reset();
+      for (const [td, n] of Object.entries(server.listener.stats().openByTrustDomain)) this.set({ trust_domain: td }, n);
+    },
+  });
+  return server;
+}
+
+/** Starts listening; a taken port is a configuration error naming grpc.port. */
+export async function startGrpcEndpoint(server: SecureGrpcServer, config: GrpcConfig): Promise<{ host: string; port: number }> {
+  try {
+    return await server.start();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    const where = `${config.host}:${config.port}`;
+    if (code === 'EADDRINUSE') throw new ParleyError('config_invalid', `grpc.port: ${where} is already in use`, { cause: err });
+    throw new ParleyError('unavailable', `grpc listener: cannot listen on ${where}: ${code ?? (err as Error).message}`, { cause: err });
+  }
+}

@@ -1,0 +1,14 @@
+/** Public API of the gRPC transport context. */
+export { createGrpcServer } from './grpc-server';
+export type { GrpcServerHandle, GrpcServerOptions } from './grpc-server';
+export { identityInterceptor, ownTrustDomainOnly } from './identity-interceptor';
+export type { Authorize, AuthorizationDecision, IdentityInterceptorOptions } from './identity-interceptor';
+export { HealthService, HEALTH_PROTO } from './health.service';
+export type { ServingStatus } from './health.service';
+export { ReflectionService } from './reflection.service';
+export { GrpcTransportStrategy } from './grpc-transport.strategy';
+export type { GrpcTransportOptions } from './grpc-transport.strategy';
+export { guardHandler, failCall } from './call-guard';
+export { SecureGrpcServer } from './secure-grpc-server';
+export type { SecureGrpcServerOptions } from './secure-grpc-server';
+export { loadProto, protoFile, PROTO_LOADER_OPTIONS } from './proto-files';

@@ -1,0 +1,101 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition } from '@grpc/proto-loader';
+import type { TrustDomain } from '../spiffe';
+import { MtlsListener, type TlsMinVersion } from '../tls/mtls-listener';
+import type { RefusalReason } from '../tls/peer-admission';
+import { PeerDirectory } from '../tls/peer-directory';
+import type { PeerIdentity } from '../tls/peer-identity';
+import type { SvidProvider } from '../tls/server-identity';
+import type { TransportLogger } from '../tls/tls-logger';
+import type { TrustStore } from '../tls/trust-store';
+import { createGrpcServer, type GrpcServerHandle } from './grpc-server';
+import { HealthService } from './health.service';
+import { identityInterceptor, ownTrustDomainOnly, type Authorize } from './identity-interceptor';
+import { ReflectionService } from './reflection.service';
+
+export interface SecureGrpcServerOptions {
+  host: string;
+  port: number;
+  minVersion?: TlsMinVersion;
+  handshakeTimeoutMs?: number;
+  maxConnectionAgeMs?: number;
+  maxConnectionAgeGraceMs?: number;
+  /** Largest message received or sent; grpc-js defaults to 4 MiB received. */
+  maxMessageBytes?: number;
+  identity: SvidProvider;
+  trustStore: TrustStore;
+  ownTrustDomain: TrustDomain;
+  /** Default: the own trust domain only. */
+  authorize?: Authorize;
+  /** Run after the identity interceptor, in order. */
+  interceptors?: grpc.ServerInterceptor[];
+  logger: TransportLogger;
+  onRefused?(reason: RefusalReason): void;
+}
+
+/**
+ * The data-plane gRPC endpoint: our mTLS listener (per-trust-domain verification, rotation,
+ * trust removal) feeding a port-less grpc-js server whose first interceptor resolves the
+ * verified peer and authorizes the call; health and reflection are registered. Add
+ * services to `server` (directly or through `GrpcTransportStrategy`) and their package
+ * definitions to `addProtos` for reflection.
+ */
+export class SecureGrpcServer {
+  readonly peers = new PeerDirectory();
+  readonly health = new HealthService();
+  readonly reflection: ReflectionService;
+  readonly listener: MtlsListener;
+  private readonly handle: GrpcServerHandle;
+
+  constructor(o: SecureGrpcServerOptions) {
+    const authorize = o.authorize ?? ownTrustDomainOnly(o.ownTrustDomain);
+    this.handle = createGrpcServer({
+      interceptors: [identityInterceptor({ peers: this.peers, authorize, logger: o.logger }), ...(o.interceptors ?? [])],
+      maxConnectionAgeMs: o.maxConnectionAgeMs,
+      maxConnectionAgeGraceMs: o.maxConnectionAgeGraceMs,
+      maxReceiveMessageLength: o.maxMessageBytes,
+      maxSendMessageLength: o.maxMessageBytes,
+    });
+    this.listener = new MtlsListener({
+      host: o.host,
+      port: o.port,
+      minVersion: o.minVersion,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      identity: o.identity,
+      trustStore: o.trustStore,
+      peers: this.peers,
+      logger: o.logger,
+      onRefused: o.onRefused,
+      onConnection: (socket) => this.handle.inject(socket),
+    });
+    this.reflection = new ReflectionService([this.health.packageDefinition]);
+    this.health.register(this.handle.server);
+    this.reflection.register(this.handle.server);
+  }
+
+  get server(): grpc.Server {
+    return this.handle.server;
+  }
+
+  /** Makes the services of a package definition visible to reflection. */
+  addProtos(definition: PackageDefinition): void {
+    this.reflection.add(definition);
+  }
+
+  /** The verified peer of a call (interceptor or handler call object). */
+  peerOf(call: { getPeer(): string }): PeerIdentity | undefined {
+    return this.peers.peerOf(call);
+  }
+
+  start(): Promise<{ host: string; port: number }> {
+    return this.listener.listen();
+  }
+
+  /** Health NOT_SERVING, no new connections, running calls get `graceMs`, then all is closed. */
+  async stop(graceMs = 5_000): Promise<void> {
+    this.health.shutdown();
+    this.listener.stopAccepting();
+    await this.handle.shutdown(graceMs);
+    await this.listener.close();
+  }
+}

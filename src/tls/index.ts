@@ -1,0 +1,15 @@
+/** Public API of the TLS context. */
+export { TrustStore } from './trust-store';
+export type { TrustChange } from './trust-store';
+export { MtlsListener } from './mtls-listener';
+export type { MtlsListenerOptions, MtlsListenerStats, TlsMinVersion } from './mtls-listener';
+export type { RefusalReason } from './peer-admission';
+export { PeerDirectory } from './peer-directory';
+export { peerIdentity, peerLogFields } from './peer-identity';
+export type { PeerIdentity } from './peer-identity';
+export { presentedChain, presentedChainDer, peerChainDer, detailedChainDer } from './peer-chain';
+export { FixedSvidProvider, svidProviderFrom } from './server-identity';
+export type { PemKeyPair, SvidProvider } from './server-identity';
+export { serverAuthorization, serverIdentityCheck, spiffeChannelCredentials, spiffeTlsConnectOptions } from './client-credentials';
+export type { ClientTrust, ExpectedServer, ServerAuthorization, SpiffeClientOptions } from './client-credentials';
+export type { TransportLogger } from './tls-logger';

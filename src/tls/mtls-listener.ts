@@ -1,0 +1,236 @@
+import { constants } from 'node:crypto';
+import type { Socket } from 'node:net';
+import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
+import { ParleyError } from '../common/errors';
+import { ConnectionTracker } from './connection-tracker';
+import { admitPeer, stillVerifies, type RefusalReason } from './peer-admission';
+import { PeerDirectory } from './peer-directory';
+import { peerLogFields, type PeerIdentity } from './peer-identity';
+import type { SvidProvider } from './server-identity';
+import type { TransportLogger } from './tls-logger';
+import type { TrustChange, TrustStore } from './trust-store';
+
+export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
+
+export interface MtlsListenerOptions {
+  host: string;
+  /** 0 picks a free port; `listen()` returns the real one. */
+  port: number;
+  /** Default TLSv1.3. */
+  minVersion?: TlsMinVersion;
+  /** Default 10 s. */
+  handshakeTimeoutMs?: number;
+  identity: SvidProvider;
+  trustStore: TrustStore;
+  /** Receives every admitted connection (verified, registered in `peers`). */
+  onConnection(socket: TLSSocket, peer: PeerIdentity): void;
+  logger: TransportLogger;
+  /** Where admitted peers are registered by address; a new directory when omitted. */
+  peers?: PeerDirectory;
+  /** Called for every refused connection (metrics). */
+  onRefused?(reason: RefusalReason): void;
+}
+
+export interface MtlsListenerStats {
+  accepted: number;
+  open: number;
+  openByTrustDomain: Record<string, number>;
+  refused: Partial<Record<RefusalReason, number>>;
+  /** Connections closed because their trust domain's bundle was removed or changed. */
+  closedByTrustChange: number;
+}
+
+/** No session resumption (every connection presents and verifies its chain), no renegotiation. */
+const SECURE_OPTIONS = constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION;
+
+/**
+ * The gateway's own mTLS listener. OpenSSL checks client chains against the union of all
+ * bundles (a pre-filter only); each client is then verified as an X509-SVID against the
+ * bundle of its own trust domain before its socket is handed on. Certificate, key and
+ * bundles rotate for new connections without a restart; removing a trust domain's bundle
+ * closes its open connections, and a changed bundle closes those that no longer verify.
+ */
+export class MtlsListener {
+  readonly peers: PeerDirectory;
+  private server: Server | undefined;
+  private starting = false;
+  private readonly tracker = new ConnectionTracker();
+  private readonly handshaking = new Set<Socket>();
+  private readonly refusals = new Map<RefusalReason, number>();
+  private accepted = 0;
+  private closedByTrustChange = 0;
+  private unsubscribe: Array<() => void> = [];
+  private readonly minVersion: TlsMinVersion;
+  private readonly handshakeTimeoutMs: number;
+
+  constructor(private readonly opts: MtlsListenerOptions) {
+    if (typeof opts.host !== 'string' || opts.host.length === 0) throw new TypeError('MtlsListener: host is required');
+    if (!Number.isInteger(opts.port) || opts.port < 0 || opts.port > 65535) throw new TypeError('MtlsListener: port must be 0..65535');
+    this.minVersion = opts.minVersion ?? 'TLSv1.3';
+    if (this.minVersion !== 'TLSv1.3' && this.minVersion !== 'TLSv1.2') throw new TypeError('MtlsListener: minVersion must be TLSv1.3 or TLSv1.2');
+    this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
+    if (!Number.isInteger(this.handshakeTimeoutMs) || this.handshakeTimeoutMs <= 0) throw new TypeError('MtlsListener: handshakeTimeoutMs must be a positive integer');
+    if (typeof opts.onConnection !== 'function') throw new TypeError('MtlsListener: onConnection is required');
+    this.peers = opts.peers ?? new PeerDirectory();
+  }
+
+  /** Starts listening; resolves with the bound address, rejects with Node's listen error. */
+  async listen(): Promise<{ host: string; port: number }> {
+    if (this.server !== undefined || this.starting) throw new Error('MtlsListener: already listening');
+    this.starting = true;
+    try {
+      return await this.start();
+    } finally {
+      this.starting = false;
+    }
+  }
+
+  private async start(): Promise<{ host: string; port: number }> {
+    const server = createServer({
+      ...this.contextOptions(),
+      requestCert: true,
+      // Decided in secureConnection, where the reason can be logged (see peer-admission).
+      rejectUnauthorized: false,
+      ALPNProtocols: ['h2'],
+      handshakeTimeout: this.handshakeTimeoutMs,
+    });
+    server.on('connection', (raw: Socket) => {
+      this.handshaking.add(raw);
+      raw.once('close', () => this.handshaking.delete(raw));
+    });
+    server.on('secureConnection', (socket: TLSSocket) => this.onSecureConnection(socket));
+    server.on('tlsClientError', (err: Error & { code?: string }, socket: TLSSocket) => this.onHandshakeError(err, socket));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.opts.port, this.opts.host, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    }); // rejects with Node's own error (e.g. code EADDRINUSE): the caller names the config key
+    server.on('error', (err) => this.opts.logger.error({ err }, 'mtls listener error'));
+    this.server = server;
+    this.unsubscribe = [
+      this.opts.identity.onUpdate(() => this.refreshContext('identity')),
+      this.opts.trustStore.onChange((change) => this.onTrustChange(change)),
+    ];
+    return this.address();
+  }
+
+  address(): { host: string; port: number } {
+    const address = this.server?.address();
+    if (address === null || address === undefined || typeof address === 'string') throw new Error('MtlsListener: not listening');
+    return { host: address.address, port: address.port };
+  }
+
+  stats(): MtlsListenerStats {
+    return {
+      accepted: this.accepted,
+      open: this.tracker.size,
+      openByTrustDomain: this.tracker.countByDomain(),
+      refused: Object.fromEntries(this.refusals),
+      closedByTrustChange: this.closedByTrustChange,
+    };
+  }
+
+  /** Stops accepting new connections; open ones stay (drain them, then `close()`). */
+  stopAccepting(): void {
+    const server = this.server;
+    if (server?.listening) server.close();
+  }
+
+  /** Stops accepting, closes every open and handshaking connection. Idempotent. */
+  async close(): Promise<void> {
+    for (const off of this.unsubscribe) off();
+    this.unsubscribe = [];
+    const server = this.server;
+    this.server = undefined;
+    if (server === undefined) return;
+    const closed = new Promise<void>((resolve) => {
+      if (server.listening) server.close(() => resolve());
+      else resolve();
+    });
+    for (const raw of this.handshaking) raw.destroy();
+    for (const conn of this.tracker.all()) conn.socket.destroy();
+    await closed;
+  }
+
+  private onSecureConnection(socket: TLSSocket): void {
+    const admission = admitPeer(socket, this.opts.trustStore);
+    if (!admission.ok) {
+      this.countRefusal(admission.reason);
+      this.opts.logger.warn(
+        { reason: admission.reason, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, claimedId: admission.claimedId, detail: admission.detail },
+        'tls connection refused',
+      );
+      socket.destroy();
+      return;
+    }
+    const { peer, chain } = admission;
+    const unregister = this.peers.add(peer);
+    this.tracker.add({ socket, peer, chain }, unregister);
+    this.accepted++;
+    socket.on('error', (err: Error & { code?: string }) => this.opts.logger.debug({ ...peerLogFields(peer), code: err.code, detail: err.message }, 'tls connection error'));
+    this.opts.logger.debug(peerLogFields(peer), 'tls connection accepted');
+    try {
+      this.opts.onConnection(socket, peer);
+    } catch (err) {
+      this.opts.logger.error({ err, ...peerLogFields(peer) }, 'tls connection handler failed; closing the connection');
+      socket.destroy();
+    }
+  }
+
+  private onHandshakeError(err: Error & { code?: string }, socket: TLSSocket): void {
+    const reason: RefusalReason = err.code === 'ERR_TLS_HANDSHAKE_TIMEOUT' ? 'handshake_timeout' : 'handshake_failed';
+    this.countRefusal(reason);
+    this.opts.logger.info({ reason, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, code: err.code, detail: err.message }, 'tls handshake failed');
+    socket.destroy();
+  }
+
+  private onTrustChange(change: TrustChange): void {
+    this.refreshContext('trust');
+    const td = change.trustDomain;
+    let closed = 0;
+    for (const conn of this.tracker.inDomain(td)) {
+      const check = change.kind === 'removed' ? { ok: false as const, reason: 'unknown_trust_domain', detail: 'bundle removed' } : stillVerifies(conn.chain, this.opts.trustStore);
+      if (check.ok) continue;
+      conn.socket.destroy();
+      closed++;
+      this.opts.logger.info({ ...peerLogFields(conn.peer), reason: check.reason, detail: check.detail }, 'tls connection closed after a trust change');
+    }
+    this.closedByTrustChange += closed;
+    if (closed > 0) this.opts.logger.warn({ trustDomain: td.name, change: change.kind, closed }, 'closed connections that the changed trust no longer admits');
+  }
+
+  /** New connections get the current SVID and bundles; open ones keep theirs. */
+  private refreshContext(why: 'identity' | 'trust'): void {
+    const server = this.server;
+    if (server === undefined) return;
+    try {
+      server.setSecureContext(this.contextOptions());
+    } catch (err) {
+      this.opts.logger.error({ err, why }, 'mtls listener: cannot rotate the tls context; keeping the previous one');
+    }
+  }
+
+  private contextOptions(): SecureContextOptions {
+    const pair = this.opts.identity.current();
+    if (pair === undefined) throw new ParleyError('unavailable', 'mtls listener: no x509-svid available yet');
+    return {
+      key: pair.keyPem,
+      cert: pair.certChainPem,
+      // A handshake pre-filter only; admission verifies against the peer's own bundle.
+      ca: this.opts.trustStore.allX509Authorities().map((c) => c.toString()),
+      minVersion: this.minVersion,
+      secureOptions: SECURE_OPTIONS,
+    };
+  }
+
+  private countRefusal(reason: RefusalReason): void {
+    this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
+    try {
+      this.opts.onRefused?.(reason);
+    } catch (err) {
+      this.opts.logger.error({ err }, 'onRefused callback failed');
+    }
+  }
+}
