@@ -11,7 +11,9 @@ import { ParleyError } from './common/errors';
 import { createIdentitySource, gatewaySpiffeId } from './identity/create-source';
 import type { IdentitySource } from './identity/domain/identity';
 import { IdentityMonitor } from './identity/identity-monitor';
-import { SpiffeId } from './spiffe';
+import { SpiffeId, TrustDomain } from './spiffe';
+import { createGrpcEndpoint, startGrpcEndpoint } from './grpc/grpc-endpoint';
+import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -30,6 +32,8 @@ export interface Gateway {
   app: INestApplication;
   identity: IdentitySource;
   trustStore: TrustStore;
+  /** The data-plane gRPC endpoint and where it really listens. */
+  grpc?: { host: string; port: number; server: SecureGrpcServer };
   /** Where the admin HTTPS listener really listens. */
   admin?: { host: string; port: number };
   dataSource: DataSource;
@@ -105,6 +109,13 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     });
     await app.init();
 
+    let grpc: Gateway['grpc'];
+    if (config.grpc.enabled) {
+      const endpoint = createGrpcEndpoint({ grpc: config.grpc, tls: config.tls, identity, trustStore, ownTrustDomain: TrustDomain.parse(config.identity.trustDomain), logger: logger.child({ component: 'grpc' }), metrics });
+      grpc = { ...(await startGrpcEndpoint(endpoint, config.grpc)), server: endpoint };
+      cleanup.push(() => endpoint.stop());
+    }
+
     let admin: Gateway['admin'];
     if (config.admin.enabled) admin = await listenAdmin(app, config);
 
@@ -120,13 +131,14 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
         version: VERSION,
         installationId,
         spiffeId: identity.current()?.svid.id.toString(),
+        grpc: grpc ? `${grpc.host}:${grpc.port}` : 'disabled',
         admin: admin ? `https://${admin.host}:${admin.port}` : 'disabled',
         ops: ops ? `http://${ops.host}:${ops.port}` : 'disabled',
         startupMs: Math.round(performance.now() - started),
       },
       'parley gateway started',
     );
-    return { app, dataSource, readiness, logger, identity, trustStore, ops, admin, close };
+    return { app, dataSource, readiness, logger, identity, trustStore, ops, admin, grpc, close };
   } catch (err) {
     await close();
     throw err;

@@ -1,0 +1,42 @@
+/**
+ * `npm run bench`: runs every benchmark module and prints each result with its in-run
+ * baseline and the ratio against it. Modules export `run(): Promise<BenchResult[]>`.
+ * Numbers depend on the machine; ratios against a baseline measured in the same run are
+ * what the targets in the issues refer to.
+ */
+export interface BenchResult {
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: string;
+  ratio?: number;
+  target?: string;
+}
+
+const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchResult[]> }> }> = [
+  { name: 'spiffe', load: () => import('./spiffe.bench') },
+  { name: 'tls', load: () => import('./tls.bench') },
+];
+
+async function main(): Promise<void> {
+  const only = process.argv.slice(2);
+  let failed = false;
+  for (const m of MODULES) {
+    if (only.length > 0 && !only.includes(m.name)) continue;
+    process.stdout.write(`\n== ${m.name}\n`);
+    try {
+      const results = await (await m.load()).run();
+      for (const r of results) {
+        const value = r.value >= 100 ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(2);
+        const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}${r.target ? ` (target ${r.target})` : ''}`;
+        process.stdout.write(`${r.name.padEnd(56)} ${value.padStart(14)} ${r.unit}${ratio}\n`);
+      }
+    } catch (err) {
+      failed = true;
+      process.stdout.write(`  failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    }
+  }
+  process.exitCode = failed ? 1 : 0;
+}
+
+void main();

@@ -1,0 +1,18 @@
+import * as grpc from '@grpc/grpc-js';
+import { HEALTH_PROTO, loadProto } from '../../src/grpc';
+
+type CheckClient = grpc.Client & {
+  Check(req: { service: string }, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;
+};
+
+/** A grpc.health.v1 client over the given channel credentials. */
+export function healthClient(address: string, credentials: grpc.ChannelCredentials): CheckClient {
+  const pkg = grpc.loadPackageDefinition(loadProto(HEALTH_PROTO)) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
+  return new pkg.grpc.health.v1.Health(address, credentials) as unknown as CheckClient;
+}
+
+export function check(client: CheckClient, service = ''): Promise<string> {
+  return new Promise((resolve, reject) =>
+    client.Check({ service }, { deadline: Date.now() + 5000 }, (err, res) => (err ? reject(err) : resolve(res?.status ?? ''))),
+  );
+}
