@@ -150,17 +150,39 @@ function candidates(certs: readonly CertInfo[], child: CertInfo): CertInfo[] {
   return likely.length === 0 || likely.length === named.length ? named : [...likely, ...named.filter((c) => !likely.includes(c))];
 }
 
+/**
+ * Signature links already proven, keyed by the exact DER of child and issuer. A signature over
+ * fixed bytes under a fixed key always verifies the same way, so a hit is as good as a check;
+ * it saves the repeated intermediate -> anchor proof on every handshake. Bounded, FIFO eviction;
+ * failures are never cached.
+ */
+const provenLinks = new Set<string>();
+const MAX_PROVEN_LINKS = 4096;
+
 function signedBy(s: Search, child: CertInfo, issuer: CertInfo): boolean {
   if (s.budget <= 0) {
     s.exhausted = true;
     return false;
   }
   s.budget--;
+  const key = `${child.derKey}\u0000${issuer.derKey}`;
+  if (provenLinks.has(key)) return true;
+  let ok: boolean;
   try {
-    return child.cert.verify(issuer.publicKey);
+    ok = child.cert.verify(issuer.publicKey);
   } catch {
     return false;
   }
+  if (ok) {
+    if (provenLinks.size >= MAX_PROVEN_LINKS) provenLinks.delete(provenLinks.values().next().value as string);
+    provenLinks.add(key);
+  }
+  return ok;
+}
+
+/** Forgets proven signature links (benchmarks measure the cold path with it). */
+export function clearProvenLinks(): void {
+  provenLinks.clear();
 }
 
 /** Checks a signature-proven path [leaf, intermediates…, anchor]; the leaf was checked already. */
