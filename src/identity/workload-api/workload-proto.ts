@@ -3,14 +3,14 @@
  * with @grpc/proto-loader, plus the message shapes as proto-loader decodes them
  * (keepCase, bytes as Buffer, defaults filled in).
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import { protoFile } from '../../grpc/proto-files';
 
 /** The metadata every Workload API request carries; servers reject requests without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';
-export const WORKLOAD_PROTO = join('proto', 'spiffe', 'workload', 'workload.proto');
+export const WORKLOAD_PROTO = 'spiffe/workload/workload.proto';
 export const SERVICE_NAME = 'SpiffeWorkloadAPI';
 
 export interface X509SvidMessage {
@@ -39,22 +39,12 @@ export interface WorkloadApiProto {
 
 let cached: WorkloadApiProto | undefined;
 
-/**
- * The package root: the first directory at or above `start` holding the workload proto.
- * Works from src/ (jest) and from dist/src/ (SWC build) alike.
- */
-export function findPackageRoot(start: string = __dirname): string {
-  for (let dir = start; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, WORKLOAD_PROTO))) return dir;
-    if (dirname(dir) === dir) throw new Error(`workload api: cannot find ${WORKLOAD_PROTO} above ${start}`);
-  }
-}
-
 /** The loaded service (cached): its definition for servers and a client constructor. */
 export function workloadApiProto(): WorkloadApiProto {
   if (cached) return cached;
-  const root = findPackageRoot();
-  const definition = protoLoader.loadSync(join(root, WORKLOAD_PROTO), {
+  const file = protoFile(WORKLOAD_PROTO);
+  const protoRoot = file.slice(0, file.length - WORKLOAD_PROTO.length - 1);
+  const definition = protoLoader.loadSync(file, {
     keepCase: true,
     longs: String,
     enums: String,
@@ -62,7 +52,7 @@ export function workloadApiProto(): WorkloadApiProto {
     defaults: true,
     arrays: true,
     objects: true,
-    includeDirs: [join(root, 'proto'), ...googleProtoDirs()],
+    includeDirs: [protoRoot, ...googleProtoDirs()],
   });
   const Client = grpc.loadPackageDefinition(definition)[SERVICE_NAME] as grpc.ServiceClientConstructor;
   cached = { service: Client.service, Client };
