@@ -4,14 +4,8 @@
  * Numbers depend on the machine; ratios against a baseline measured in the same run are
  * what the targets in the issues refer to.
  */
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: string;
-  ratio?: number;
-  target?: string;
-}
+import type { BenchResult } from './bench-result';
+export type { BenchResult };
 
 const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchResult[]> }> }> = [
   { name: 'spiffe', load: () => import('./spiffe.bench') },

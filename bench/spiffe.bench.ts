@@ -18,13 +18,8 @@ import { BundleSet, SpiffeId, TrustDomain, verifyX509Svid, X509Bundle } from '..
 import { clearCertInfoCache } from '../src/spiffe/x509-parse';
 import { clearProvenLinks } from '../src/spiffe/verify';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: string;
-  ratio?: number;
-}
+import type { BenchResult } from './bench-result';
+export type { BenchResult };
 
 const WARMUP_MS = 300;
 const RUN_MS = 2000;

@@ -28,14 +28,8 @@ import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/tls/trust-store';
 import { TestCa } from '../test/support/test-ca';
 
-export interface BenchResult {
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: string;
-  ratio?: number;
-  target?: string;
-}
+import type { BenchResult } from './bench-result';
+export type { BenchResult };
 
 const CONCURRENCY = 4;
 const PHASE_MS = 2_000;

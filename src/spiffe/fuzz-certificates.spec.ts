@@ -13,27 +13,16 @@ import {
   parseDerCertificates,
   parsePemCertificates,
   parseX509Svid,
-  SpiffeError,
   TrustDomain,
   verifyX509Svid,
   X509Bundle,
 } from './index';
+import { onlySpiffeErrors } from '../../test/support/only-spiffe-errors';
 import { decodePemBlocks, encodePem } from './pem';
 
 const TD = TrustDomain.parse('acme.test');
 const NOW = new Date('2030-01-01T00:00:00Z');
 
-/** Runs fn; true when it returned or threw a SpiffeError, false for any other throw. */
-function onlySpiffeErrors(fn: () => unknown): boolean {
-  try {
-    fn();
-    return true;
-  } catch (err) {
-    if (err instanceof SpiffeError) return true;
-    // Report the offending error through fast-check's counterexample.
-    throw new Error(`non-SpiffeError thrown: ${String(err)}`, { cause: err });
-  }
-}
 
 let leafDer: Buffer;
 let intDer: Buffer;
