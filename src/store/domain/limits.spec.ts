@@ -1,0 +1,17 @@
+import { DEFAULT_STORE_LIMITS, storeLimits } from './limits';
+
+describe('store limits', () => {
+  it('defaults', () => {
+    expect(storeLimits()).toEqual(DEFAULT_STORE_LIMITS);
+    expect(DEFAULT_STORE_LIMITS.maxRecordBytes).toBe(8 * 1024 ** 3);
+    expect(DEFAULT_STORE_LIMITS.chunkBytes).toBe(1024 ** 2);
+  });
+
+  it('refuses misuse with TypeError', () => {
+    expect(() => storeLimits({ chunkBytes: 1024 })).toThrow(TypeError);
+    expect(() => storeLimits({ maxRecordBytes: 0 })).toThrow(TypeError);
+    expect(() => storeLimits({ maxPageSize: 5, defaultPageSize: 10 })).toThrow(TypeError);
+    expect(() => storeLimits({ stagingTtlMs: 1000, pushIdleTimeoutMs: 1000 })).toThrow(TypeError);
+    expect(() => storeLimits({ maxAnnotations: 1.5 })).toThrow(/maxAnnotations must be a positive integer/);
+  });
+});

@@ -1,0 +1,58 @@
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+
+/** Store limits (configuration `store.*`); every value is a positive integer. */
+export interface StoreLimits {
+  /** Largest payload of a record, in bytes. */
+  readonly maxRecordBytes: number;
+  /** Size of the stored chunks and of the chunks Pull sends, in bytes. */
+  readonly chunkBytes: number;
+  readonly maxAnnotations: number;
+  readonly maxAnnotationKeyBytes: number;
+  readonly maxAnnotationValueBytes: number;
+  /** Keys and values of all annotations of one record or referrer together, in bytes. */
+  readonly maxAnnotationsTotalBytes: number;
+  /** Largest referrer document, in bytes. */
+  readonly maxReferrerBytes: number;
+  readonly maxReferrersPerRecord: number;
+  /** Most refs one Lookup may name. */
+  readonly maxLookupRefs: number;
+  readonly defaultPageSize: number;
+  readonly maxPageSize: number;
+  /** A push that receives nothing for this long fails (DEADLINE_EXCEEDED) and stores nothing. */
+  readonly pushIdleTimeoutMs: number;
+  /** A pull whose client reads nothing for this long is cancelled. */
+  readonly pullStallTimeoutMs: number;
+  /** Unfinished pushes whose staged chunks were not touched for this long are removed (crash leftovers). */
+  readonly stagingTtlMs: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
+  maxRecordBytes: 8 * GiB,
+  chunkBytes: 1 * MiB,
+  maxAnnotations: 64,
+  maxAnnotationKeyBytes: 128,
+  maxAnnotationValueBytes: 4 * KiB,
+  maxAnnotationsTotalBytes: 16 * KiB,
+  maxReferrerBytes: 1 * MiB,
+  maxReferrersPerRecord: 1000,
+  maxLookupRefs: 100,
+  defaultPageSize: 100,
+  maxPageSize: 1000,
+  pushIdleTimeoutMs: 120_000,
+  pullStallTimeoutMs: 120_000,
+  stagingTtlMs: 30 * 60_000,
+});
+
+/** The defaults with some values replaced. Misuse (our own bad configuration) throws TypeError. */
+export function storeLimits(overrides: Partial<StoreLimits> = {}): StoreLimits {
+  const limits: StoreLimits = { ...DEFAULT_STORE_LIMITS, ...overrides };
+  for (const [key, value] of Object.entries(limits)) {
+    if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`storeLimits: ${key} must be a positive integer`);
+  }
+  if (limits.chunkBytes < 4 * KiB || limits.chunkBytes > 64 * MiB) throw new TypeError('storeLimits: chunkBytes must be 4 KiB to 64 MiB');
+  if (limits.defaultPageSize > limits.maxPageSize) throw new TypeError('storeLimits: defaultPageSize must not exceed maxPageSize');
+  if (limits.stagingTtlMs < 2 * limits.pushIdleTimeoutMs) throw new TypeError('storeLimits: stagingTtlMs must be at least twice pushIdleTimeoutMs');
+  return Object.freeze(limits);
+}

@@ -1,0 +1,122 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
+import { ParleyError } from '../common/errors';
+import { guardHandler } from '../grpc/call-guard';
+import type { PeerIdentity } from '../tls/peer-identity';
+import type { TransportLogger } from '../tls/tls-logger';
+import type { StoreLimits } from './domain/limits';
+import { handlePull } from './pull.handler';
+import { handlePush } from './push.handler';
+import { handleDeleteReferrer, handlePullReferrer, handlePushReferrer } from './referrer.handlers';
+import { recordNotFound } from './domain/record';
+import { storeHandlerContext, type StoreHandlerContext } from './store-context';
+import { StoreJanitor } from './store-janitor';
+import type { StoreRepository } from './store.repository';
+import { parseListPage, toListResponse } from './list.handler';
+import {
+  refCid,
+  storePackageDefinition,
+  STORE_SERVICE,
+  toWireRecord,
+  type WireDeleteReferrerRequest,
+  type WireDeleteRequest,
+  type WireListRequest,
+  type WireListResponse,
+  type WireLookupRequest,
+  type WireLookupResponse,
+  type WirePullReferrerRequest,
+  type WirePullRequest,
+  type WirePullResponse,
+  type WirePushReferrerRequest,
+  type WirePushRequest,
+  type WireRecordRef,
+  type WireReferrer,
+} from './store-wire';
+
+export interface StoreServiceDeps {
+  repository: StoreRepository;
+  /** The verified peer of a call (SecureGrpcServer.peerOf). */
+  peerOf(call: { getPeer(): string }): PeerIdentity | undefined;
+  limits: StoreLimits;
+  logger: TransportLogger;
+  /** How often abandoned uploads are swept (ms); 0 disables the janitor. Default 5 minutes. */
+  sweepIntervalMs?: number;
+}
+
+export interface StoreServiceHandle {
+  /** For reflection: `SecureGrpcServer.addProtos(handle.packageDefinition)`. */
+  readonly packageDefinition: PackageDefinition;
+  readonly janitor: StoreJanitor;
+  /** Stops the janitor (the grpc server is shut down by its owner). */
+  close(): Promise<void>;
+}
+
+/**
+ * Registers `parley.store.v1.StoreService` on a grpc-js server as raw handlers (streams
+ * with write/drain backpressure, no Observables). Every handler is guarded: whatever it
+ * throws becomes the call's status through `toGrpcStatus`.
+ */
+export function registerStoreService(grpcServer: grpc.Server, deps: StoreServiceDeps): StoreServiceHandle {
+  const packageDefinition = storePackageDefinition();
+  const definition = packageDefinition[STORE_SERVICE] as ServiceDefinition | undefined;
+  if (definition === undefined) throw new Error(`store proto does not define ${STORE_SERVICE}`);
+  const ctx = storeHandlerContext(deps);
+  const guard = (name: string, handler: (call: never, callback: never) => Promise<void>): grpc.UntypedHandleCall =>
+    guardHandler(handler as (call: unknown, callback?: unknown) => unknown, deps.logger, `/${STORE_SERVICE}/${name}`) as grpc.UntypedHandleCall;
+  const implementation: grpc.UntypedServiceImplementation = {
+    Push: guard('Push', (call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>, cb: grpc.sendUnaryData<WireRecordRef>) => handlePush(ctx, call, cb)),
+    Pull: guard('Pull', (call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>) => handlePull(ctx, call)),
+    Lookup: guard('Lookup', async (call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>, cb: grpc.sendUnaryData<WireLookupResponse>) =>
+      cb(null, await lookup(ctx, call)),
+    ),
+    Delete: guard('Delete', async (call: grpc.ServerUnaryCall<WireDeleteRequest, object>, cb: grpc.sendUnaryData<object>) => {
+      await remove(ctx, call);
+      cb(null, {});
+    }),
+    List: guard('List', async (call: grpc.ServerUnaryCall<WireListRequest, WireListResponse>, cb: grpc.sendUnaryData<WireListResponse>) => cb(null, await list(ctx, call))),
+    PushReferrer: guard('PushReferrer', (call: grpc.ServerUnaryCall<WirePushReferrerRequest, { cid: string }>, cb: grpc.sendUnaryData<{ cid: string }>) =>
+      handlePushReferrer(ctx, call, cb),
+    ),
+    PullReferrer: guard('PullReferrer', (call: grpc.ServerWritableStream<WirePullReferrerRequest, WireReferrer>) => handlePullReferrer(ctx, call)),
+    DeleteReferrer: guard('DeleteReferrer', (call: grpc.ServerUnaryCall<WireDeleteReferrerRequest, object>, cb: grpc.sendUnaryData<object>) =>
+      handleDeleteReferrer(ctx, call, cb),
+    ),
+  };
+  grpcServer.addService(definition, implementation);
+  const janitor = new StoreJanitor(deps.repository.blobs, deps.limits, deps.logger);
+  const interval = deps.sweepIntervalMs ?? 5 * 60_000;
+  if (interval > 0) janitor.start(interval);
+  return { packageDefinition, janitor, close: () => janitor.stop() };
+}
+
+async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>): Promise<WireLookupResponse> {
+  ctx.requirePeer(call);
+  const refs = call.request.refs ?? [];
+  if (refs.length === 0) throw new ParleyError('invalid_argument', 'lookup: refs: at least one is required');
+  if (refs.length > ctx.limits.maxLookupRefs) throw new ParleyError('resource_exhausted', `lookup: refs: more than ${ctx.limits.maxLookupRefs}`);
+  const cids = refs.map((ref, i) => refCid(ref, `refs[${i}]`));
+  const unique = [...new Map(cids.map((c) => [c.toString(), c])).values()];
+  const found = new Map((await ctx.repository.findMany(unique)).map((r) => [r.cid.toString(), r]));
+  const missing = unique.filter((c) => !found.has(c.toString()));
+  if (missing.length > 0 && call.request.allow_missing !== true) throw recordNotFound(missing[0]);
+  return {
+    records: unique.flatMap((c) => {
+      const r = found.get(c.toString());
+      return r === undefined ? [] : [toWireRecord(r)];
+    }),
+    missing: missing.map((c) => ({ cid: c.toString() })),
+  };
+}
+
+async function remove(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireDeleteRequest, object>): Promise<void> {
+  const peer = ctx.requirePeer(call);
+  const cid = refCid(call.request.ref, 'ref');
+  if (!(await ctx.repository.delete(cid))) throw recordNotFound(cid);
+  ctx.logger.info({ cid: cid.toString(), spiffeId: peer.id.toString() }, 'record deleted');
+}
+
+async function list(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireListRequest, WireListResponse>): Promise<WireListResponse> {
+  ctx.requirePeer(call);
+  const query = parseListPage(call.request, ctx.limits);
+  return toListResponse(query, await ctx.repository.list(query));
+}

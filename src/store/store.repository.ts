@@ -1,0 +1,148 @@
+import type { DataSource } from 'typeorm';
+import { ParleyError } from '../common/errors';
+import { BlobRepository } from './blob.repository';
+import { ContentId } from './domain/content-id';
+import type { ListQuery } from './domain/list-query';
+import type { Annotations } from './domain/names';
+import type { RecordDraft, RecordMeta } from './domain/record';
+import { ReferrerRepository } from './referrer.repository';
+import { inTransaction, sql, sqlOn } from './sql';
+
+/** A visible record with where its payload lives. */
+export interface StoredRecord extends RecordMeta {
+  /** Position in List order. */
+  readonly seq: bigint;
+  readonly blobId: string;
+  readonly chunkBytes: number;
+}
+
+interface RecordRow {
+  seq: string;
+  cid: string;
+  blob_id: string;
+  namespace: string;
+  media_type: string;
+  size: string;
+  annotations: Annotations;
+  creator_spiffe_id: string;
+  creator_trust_domain: string;
+  created_us: string;
+  chunk_bytes: number;
+}
+
+const RECORD_COLUMNS = `r.seq, r.cid, r.blob_id, r.namespace, r.media_type, r.size, r.annotations, r.creator_spiffe_id,
+  r.creator_trust_domain, (extract(epoch FROM r.created_at) * 1000000)::bigint AS created_us, b.chunk_bytes`;
+const RECORD_FROM = 'store_records r JOIN store_blobs b ON b.id = r.blob_id';
+
+/**
+ * The store's database code (with BlobRepository and ReferrerRepository): raw SQL through
+ * the TypeORM DataSource's query runners. Records are the commit marker of a push: a
+ * record row exists only once its blob holds every chunk and the digest was checked.
+ */
+export class StoreRepository {
+  readonly blobs: BlobRepository;
+  readonly referrers: ReferrerRepository;
+
+  constructor(private readonly ds: DataSource) {
+    this.blobs = new BlobRepository(ds);
+    this.referrers = new ReferrerRepository(ds);
+  }
+
+  /**
+   * Makes a fully staged and verified blob visible as a record, in one transaction. When a
+   * record with this CID exists already (also one committed a moment ago by a concurrent
+   * push of the same bytes: the unique CID serializes them), the staged blob is discarded
+   * and `created` is false. `beforeCommit` runs last inside the transaction; throwing
+   * rolls it back.
+   */
+  async commit(blobId: string, cid: ContentId, size: number, draft: RecordDraft, beforeCommit: () => void = () => undefined): Promise<{ created: boolean }> {
+    const created = await inTransaction(this.ds, async (q) => {
+      const inserted = await sqlOn(
+        q,
+        `INSERT INTO store_records (cid, blob_id, namespace, media_type, size, annotations, creator_spiffe_id, creator_trust_domain)
+         VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT (cid) DO NOTHING RETURNING seq`,
+        [cid.toString(), blobId, draft.namespace, draft.mediaType, size, JSON.stringify(draft.annotations), draft.creatorSpiffeId, draft.creatorTrustDomain],
+      );
+      if (inserted.rows.length === 0) return false;
+      const blob = await sqlOn(q, `UPDATE store_blobs SET state = 'committed', size = $2, touched_at = now() WHERE id = $1 AND state = 'staging'`, [blobId, size]);
+      if (blob.count !== 1) throw new ParleyError('unavailable', `push: staging area of upload ${blobId} is gone (expired); retry the push`);
+      beforeCommit(); // throws (rolling back) when the push was cancelled meanwhile
+      return true;
+    });
+    if (!created) await this.blobs.discard(blobId);
+    return { created };
+  }
+
+  async find(cid: ContentId): Promise<StoredRecord | undefined> {
+    const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = $1`, [cid.toString()]);
+    return rows.length === 0 ? undefined : toRecord(rows[0]);
+  }
+
+  /** The records of these CIDs that exist, in no particular order. */
+  async findMany(cids: readonly ContentId[]): Promise<StoredRecord[]> {
+    if (cids.length === 0) return [];
+    const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = ANY($1::text[])`, [
+      cids.map((c) => c.toString()),
+    ]);
+    return rows.map(toRecord);
+  }
+
+  /** Removes a record and its referrers at once, then its payload in batches. False when unknown. */
+  async delete(cid: ContentId): Promise<boolean> {
+    const blobId = await inTransaction(this.ds, async (q) => {
+      const { rows } = await sqlOn<{ blob_id: string }>(q, 'DELETE FROM store_records WHERE cid = $1 RETURNING blob_id', [cid.toString()]);
+      if (rows.length === 0) return undefined;
+      await sqlOn(q, `UPDATE store_blobs SET state = 'purging', touched_at = now() WHERE id = $1`, [rows[0].blob_id]);
+      return String(rows[0].blob_id);
+    });
+    if (blobId === undefined) return false;
+    await this.blobs.purge(blobId);
+    return true;
+  }
+
+  /**
+   * One page of records matching the filter, in `seq` order (the order records became
+   * visible), strictly after `afterSeq`. `hasMore` tells whether another page follows.
+   */
+  async list(query: ListQuery): Promise<{ records: StoredRecord[]; hasMore: boolean }> {
+    const where: string[] = ['r.seq > $1'];
+    const params: unknown[] = [query.afterSeq.toString()];
+    const param = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    const f = query.filter;
+    if (f.namespace !== undefined) {
+      if (f.includeSubNamespaces) {
+        // "/" (0x2f) is followed by "0" (0x30): [ns/, ns0) is exactly the names below ns (COLLATE "C").
+        where.push(`(r.namespace = ${param(f.namespace)} OR (r.namespace >= ${param(`${f.namespace}/`)} AND r.namespace < ${param(`${f.namespace}0`)}))`);
+      } else where.push(`r.namespace = ${param(f.namespace)}`);
+    }
+    if (Object.keys(f.annotations).length > 0) where.push(`r.annotations @> ${param(JSON.stringify(f.annotations))}::jsonb`);
+    if (f.mediaType !== undefined) where.push(`r.media_type = ${param(f.mediaType)}`);
+    if (f.creatorTrustDomain !== undefined) where.push(`r.creator_trust_domain = ${param(f.creatorTrustDomain)}`);
+    if (f.createdAfterMicros !== undefined) {
+      where.push(`r.created_at > timestamptz 'epoch' + interval '1 microsecond' * ${param(f.createdAfterMicros.toString())}::bigint`);
+    }
+    const limit = param(query.pageSize + 1);
+    const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE ${where.join(' AND ')} ORDER BY r.seq LIMIT ${limit}`, params);
+    const records = rows.slice(0, query.pageSize).map(toRecord);
+    return { records, hasMore: rows.length > query.pageSize };
+  }
+}
+
+function toRecord(row: RecordRow): StoredRecord {
+  return Object.freeze({
+    seq: BigInt(row.seq),
+    cid: ContentId.parse(row.cid),
+    blobId: String(row.blob_id),
+    chunkBytes: Number(row.chunk_bytes),
+    namespace: row.namespace,
+    mediaType: row.media_type,
+    size: Number(row.size),
+    annotations: Object.freeze({ ...(row.annotations ?? {}) }),
+    creatorSpiffeId: row.creator_spiffe_id,
+    creatorTrustDomain: row.creator_trust_domain,
+    createdAtMicros: BigInt(row.created_us),
+  });
+}

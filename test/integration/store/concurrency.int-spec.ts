@@ -1,0 +1,44 @@
+import { ContentId } from '../../../src/store/domain/content-id';
+import { patternBytes, startStoreHarness, type StoreHarness } from './store-harness';
+
+jest.setTimeout(60_000);
+
+const MiB = 1024 * 1024;
+
+describe('store: concurrent pushes of the same content', () => {
+  let h: StoreHarness;
+  beforeAll(async () => {
+    h = await startStoreHarness({ limits: { chunkBytes: 256 * 1024 } });
+  });
+  afterAll(() => h?.stop());
+
+  it('20 concurrent pushes of the same bytes, each on its own connection, create exactly one record', async () => {
+    const payload = patternBytes(2 * MiB + 5, 31);
+    const expected = ContentId.of(payload).toString();
+    const clients = await Promise.all(Array.from({ length: 20 }, () => h.client()));
+    const cids = await Promise.all(clients.map((c, i) => c.push({ namespace: 'ml/dup', annotations: { pusher: String(i) } }, payload, { chunkBytes: 128 * 1024 })));
+    expect(new Set(cids)).toEqual(new Set([expected]));
+    expect(await h.count('store_records')).toBe(1);
+    // The losers discarded their staged chunks before answering: one blob, its 9 chunks.
+    expect(await h.count('store_blobs')).toBe(1);
+    expect(await h.count('store_chunks')).toBe(9);
+    const { records } = await clients[0].lookup([expected]);
+    expect(records).toHaveLength(1);
+    expect(records[0].size).toBe(String(payload.length));
+    expect((await clients[0].pullAll(expected)).data.equals(payload)).toBe(true);
+  });
+
+  it('pushing known content with its digest announced only hashes it: same CID, nothing staged, first metadata kept', async () => {
+    const payload = patternBytes(MiB, 32);
+    const client = await h.client();
+    const cid = await client.push({ namespace: 'ml/known', annotations: { first: 'yes' } }, payload);
+    const blobsBefore = await h.count('store_blobs');
+    const again = await Promise.all(
+      Array.from({ length: 5 }, () => client.push({ namespace: 'ml/other', expected_digest: cid, expected_size: String(payload.length) }, payload)),
+    );
+    expect(again).toEqual(Array(5).fill(cid));
+    expect(await h.count('store_blobs')).toBe(blobsBefore);
+    const { records } = await client.lookup([cid]);
+    expect(records[0]).toMatchObject({ namespace: 'ml/known', annotations: { first: 'yes' } });
+  });
+});
