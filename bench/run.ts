@@ -10,6 +10,7 @@ export type { BenchResult };
 const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchResult[]> }> }> = [
   { name: 'spiffe', load: () => import('./spiffe.bench') },
   { name: 'tls', load: () => import('./tls.bench') },
+  { name: 'store', load: () => import('./store.bench') },
 ];
 
 async function main(): Promise<void> {

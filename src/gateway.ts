@@ -13,6 +13,8 @@ import type { IdentitySource } from './identity/domain/identity';
 import { IdentityMonitor } from './identity/identity-monitor';
 import { SpiffeId, TrustDomain } from './spiffe';
 import { createGrpcEndpoint, startGrpcEndpoint } from './grpc/grpc-endpoint';
+import { registerStoreService, StoreRepository, storeLimits } from './store';
+import type { StoreConfig } from './config/schema';
 import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
@@ -112,6 +114,16 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     let grpc: Gateway['grpc'];
     if (config.grpc.enabled) {
       const endpoint = createGrpcEndpoint({ grpc: config.grpc, tls: config.tls, identity, trustStore, ownTrustDomain: TrustDomain.parse(config.identity.trustDomain), logger: logger.child({ component: 'grpc' }), metrics });
+      const store = registerStoreService(endpoint.server, {
+        repository: new StoreRepository(dataSource),
+        peerOf: (call) => endpoint.peerOf(call),
+        limits: storeLimitsFrom(config.store),
+        logger: logger.child({ component: 'store' }),
+        sweepIntervalMs: config.store.sweepInterval,
+      });
+      endpoint.addProtos(store.packageDefinition);
+      // Shutdown order: stop the endpoint (drains calls), then the store (discards failed uploads), then the pool.
+      cleanup.push(() => store.close());
       grpc = { ...(await startGrpcEndpoint(endpoint, config.grpc)), server: endpoint };
       cleanup.push(() => endpoint.stop());
     }
@@ -154,6 +166,19 @@ async function startIdentity(config: ParleyConfig, logger: Logger): Promise<Iden
     throw new ParleyError('config_invalid', `identity.spiffeId: the ${config.identity.source} source delivered ${snapshot.svid.id.toString()}, not ${expected.toString()}`);
   }
   return source;
+}
+
+function storeLimitsFrom(c: StoreConfig) {
+  return storeLimits({
+    maxRecordBytes: c.maxRecordBytes,
+    chunkBytes: c.chunkBytes,
+    maxAnnotations: c.maxAnnotations,
+    maxAnnotationValueBytes: c.maxAnnotationValueBytes,
+    maxReferrerBytes: c.maxReferrerBytes,
+    pushIdleTimeoutMs: c.pushIdleTimeout,
+    pullStallTimeoutMs: c.pullStallTimeout,
+    stagingTtlMs: c.stagingTtl,
+  });
 }
 
 function adminIds(config: ParleyConfig): SpiffeId[] {

@@ -121,6 +121,26 @@ export const adminSchema = z.strictObject({
   admins: z.array(spiffeIdString).optional(),
 });
 
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+export const storeSchema = z.strictObject({
+  /** Largest record payload accepted by Push (bytes). */
+  maxRecordBytes: z.number().int().min(1).default(8 * 1024 * MiB),
+  /** Payload chunk size stored and streamed (bytes); must fit in grpc.maxMessageBytes. */
+  chunkBytes: z.number().int().min(4 * KiB).max(64 * MiB).default(MiB),
+  maxAnnotations: z.number().int().min(1).max(10_000).default(64),
+  maxAnnotationValueBytes: z.number().int().min(1).max(MiB).default(4 * KiB),
+  maxReferrerBytes: z.number().int().min(1).max(64 * MiB).default(MiB),
+  /** A push that sends nothing for this long is aborted. */
+  pushIdleTimeout: duration.default(120_000),
+  /** A pull whose reader takes nothing for this long is aborted. */
+  pullStallTimeout: duration.default(120_000),
+  /** Staged chunks of an upload abandoned for this long are removed by the janitor. */
+  stagingTtl: duration.default(30 * 60_000),
+  sweepInterval: duration.default(5 * 60_000),
+});
+
 export const databaseSchema = z.strictObject({
   /** Any PostgreSQL server; when unset (and DATABASE_URL is unset) an embedded one is started. */
   url: secret(postgresUrl.optional(), 'url-password'),
@@ -163,11 +183,18 @@ export const configSchema = z.strictObject({
   grpc: grpcSchema.prefault({}),
   tls: tlsSchema.prefault({}),
   admin: adminSchema.prefault({}),
+  store: storeSchema.prefault({}),
 }).superRefine((cfg, ctx) => {
   if (cfg.identity.source === 'files') {
     for (const key of ['cert', 'key', 'bundle'] as const) {
       if (!cfg.identity.files[key]) ctx.addIssue({ code: 'custom', path: ['identity', 'files', key], message: 'required when identity.source is files' });
     }
+  }
+  if (cfg.store.chunkBytes + 64 * KiB > cfg.grpc.maxMessageBytes || cfg.store.maxReferrerBytes + 64 * KiB > cfg.grpc.maxMessageBytes) {
+    ctx.addIssue({ code: 'custom', path: ['grpc', 'maxMessageBytes'], message: 'must exceed store.chunkBytes and store.maxReferrerBytes by at least 64 KiB' });
+  }
+  if (cfg.store.stagingTtl < 2 * cfg.store.pushIdleTimeout) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'stagingTtl'], message: 'must be at least twice store.pushIdleTimeout' });
   }
   if (cfg.identity.spiffeId && !cfg.identity.spiffeId.startsWith(`spiffe://${cfg.identity.trustDomain}/`)) {
     ctx.addIssue({ code: 'custom', path: ['identity', 'spiffeId'], message: 'must be in identity.trustDomain' });
@@ -182,3 +209,4 @@ export type IdentityConfig = ParleyConfig['identity'];
 export type GrpcConfig = ParleyConfig['grpc'];
 export type TlsConfig = ParleyConfig['tls'];
 export type AdminConfig = ParleyConfig['admin'];
+export type StoreConfig = ParleyConfig['store'];

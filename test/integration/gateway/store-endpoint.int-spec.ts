@@ -1,0 +1,53 @@
+import { randomBytes, createHash } from 'node:crypto';
+import { status } from '@grpc/grpc-js';
+import { join } from 'node:path';
+import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
+import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
+import { StoreClient } from '../../../src/store';
+import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
+import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { TestCa } from '../../support/test-ca';
+
+jest.setTimeout(60_000);
+
+describe('the store on a running gateway', () => {
+  let gw: TestGateway;
+  let ca: DevCa;
+  let address: string;
+  const server = { id: requireSpiffeId('spiffe://acme.test/parley/gateway') };
+
+  beforeAll(async () => {
+    gw = await startTestGateway();
+    ca = await DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', 'acme.test'), trustDomain: requireTrustDomain('acme.test'), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: 3_600_000 });
+    address = `127.0.0.1:${gw.gateway.grpc!.port}`;
+  });
+  afterAll(() => gw?.stop());
+
+  it('stores a record pushed by an own workload and serves it back with its creator', async () => {
+    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/ns/ml/sa/trainer'));
+    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server }));
+    try {
+      const payload = randomBytes(3 * 1024 * 1024 + 17);
+      const cid = await client.push({ namespace: 'ml/weights', media_type: 'application/octet-stream', annotations: { model: 'tiny' } }, payload);
+      const { record, data } = await client.pullAll(cid);
+      expect(createHash('sha256').update(data).digest('hex')).toBe(createHash('sha256').update(payload).digest('hex'));
+      expect(record).toMatchObject({ cid, namespace: 'ml/weights', creator_spiffe_id: 'spiffe://acme.test/ns/ml/sa/trainer', creator_trust_domain: 'acme.test' });
+    } finally {
+      client.close();
+    }
+  });
+
+  it('denies a federated partner until authorization policies grant it access', async () => {
+    const partner = await TestCa.create({ trustDomain: 'partner.test' });
+    const td = requireTrustDomain('partner.test');
+    gw.gateway.trustStore.set(X509Bundle.parsePem(td, partner.bundlePem()));
+    const svid = await partner.issueSvid({ id: 'spiffe://partner.test/sync' });
+    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.trustStore, server }));
+    try {
+      await expect(client.push({ namespace: 'ml', media_type: 'text/plain', annotations: {} }, Buffer.from('x'))).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
+    } finally {
+      client.close();
+      gw.gateway.trustStore.remove(td);
+    }
+  });
+});
