@@ -1,7 +1,8 @@
 import { generateKeyPairSync, X509Certificate } from 'node:crypto';
 import fc from 'fast-check';
 import { TestCa } from '../../test/support/test-ca';
-import { BundleSet, SpiffeBundle, SpiffeError, SpiffeErrorCode, TrustDomain, X509Bundle } from './index';
+import { BundleSet, SpiffeBundle, TrustDomain, X509Bundle } from './index';
+import { codeOf } from '../../test/support/spiffe-errors';
 
 const TD = TrustDomain.parse('acme.test');
 const OTHER = TrustDomain.parse('partner.test');
@@ -16,14 +17,6 @@ beforeAll(async () => {
   rsaCa = await TestCa.create({ trustDomain: 'acme.test', keyAlg: 'RSA' });
 });
 
-function codeOf(fn: () => unknown): SpiffeErrorCode | 'no error' | 'not a SpiffeError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return err instanceof SpiffeError ? err.code : 'not a SpiffeError';
-  }
-}
 
 /** A parsed bundle without sequence and hint: {"keys": [x509 entry]}. */
 const readFileVector = () => JSON.stringify({ keys: JSON.parse(ca1.spiffeBundleJson()).keys });

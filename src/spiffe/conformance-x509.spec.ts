@@ -21,6 +21,7 @@ import {
 import { AsnConvert } from '@peculiar/asn1-schema';
 import * as asn1 from '@peculiar/asn1-x509';
 import { certInfo, KU } from './x509-parse';
+import { codeOf } from '../../test/support/spiffe-errors';
 
 // The repository is cloned with shared/ beside it: <root>/../shared/spiffe/vectors.
 const VECTORS = path.resolve(__dirname, '../../../shared/spiffe/vectors');
@@ -30,14 +31,6 @@ if (!fs.existsSync(path.join(VECTORS, 'MANIFEST.tsv'))) {
 const read = (name: string): Buffer => fs.readFileSync(path.join(VECTORS, name));
 const readText = (name: string): string => read(name).toString('utf8');
 
-function codeOf(fn: () => unknown): SpiffeErrorCode | 'no error' | 'not a SpiffeError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return err instanceof SpiffeError ? err.code : 'not a SpiffeError';
-  }
-}
 
 function errorOf(fn: () => unknown): SpiffeError {
   try {

@@ -11,13 +11,13 @@ import {
   parseWorkloadEndpoint,
   SpiffeBundle,
   SpiffeError,
-  SpiffeErrorCode,
   SpiffeId,
   TrustDomain,
   validatePath,
   validatePathSegment,
 } from './index';
 import { MAX_ID_BYTES, MAX_TRUST_DOMAIN_BYTES } from './index';
+import { codeOf } from '../../test/support/spiffe-errors';
 
 // The repository is cloned with shared/ beside it: <root>/../shared/spiffe/vectors.
 const VECTORS = path.resolve(__dirname, '../../../shared/spiffe/vectors');
@@ -36,14 +36,6 @@ function tsv(name: string): Record<string, string>[] {
   });
 }
 
-function codeOf(fn: () => unknown): SpiffeErrorCode | 'no error' | 'not a SpiffeError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return err instanceof SpiffeError ? err.code : 'not a SpiffeError';
-  }
-}
 
 function errorOf(fn: () => unknown): SpiffeError {
   try {

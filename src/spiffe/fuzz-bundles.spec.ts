@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import { TestCa } from '../../test/support/test-ca';
 import { JwtBundle, parseWorkloadEndpoint, SpiffeBundle, TrustDomain } from './index';
-import { onlySpiffeErrors } from '../../test/support/only-spiffe-errors';
+import { onlySpiffeErrors } from '../../test/support/spiffe-errors';
 import { topLevelMemberRaw } from './json-scan';
 
 const TD = TrustDomain.parse('acme.test');

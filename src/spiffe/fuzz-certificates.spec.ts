@@ -17,7 +17,7 @@ import {
   verifyX509Svid,
   X509Bundle,
 } from './index';
-import { onlySpiffeErrors } from '../../test/support/only-spiffe-errors';
+import { onlySpiffeErrors } from '../../test/support/spiffe-errors';
 import { decodePemBlocks, encodePem } from './pem';
 
 const TD = TrustDomain.parse('acme.test');

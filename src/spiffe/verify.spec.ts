@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { Eku, KeyUsage, TestCa } from '../../test/support/test-ca';
 import { BundleSet, SpiffeError, SpiffeErrorCode, TrustDomain, verifyX509Svid, X509Bundle } from './index';
 import { MAX_SIGNATURE_CHECKS } from './verify';
+import { codeOf } from '../../test/support/spiffe-errors';
 
 const NOW = new Date('2030-06-01T12:00:00Z');
 const HOUR = 3_600_000;
@@ -34,14 +35,6 @@ function verify(chain: Array<Buffer | X509Certificate>, source = bundles, role: 
   return verifyX509Svid(chain, source, { role, now });
 }
 
-function codeOf(fn: () => unknown): SpiffeErrorCode | 'no error' | 'not a SpiffeError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return err instanceof SpiffeError ? err.code : 'not a SpiffeError';
-  }
-}
 
 describe('accepted chains', () => {
   it('leaf issued by the root (0 intermediates); chain is leaf, anchor', async () => {

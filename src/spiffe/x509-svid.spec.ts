@@ -1,6 +1,7 @@
 import { createPublicKey } from 'node:crypto';
 import { KeyUsage, TestCa } from '../../test/support/test-ca';
 import { parseDerCertificates, parsePemCertificates, parseX509Svid, SpiffeError, SpiffeErrorCode } from './index';
+import { codeOf } from '../../test/support/spiffe-errors';
 
 const NOW = new Date('2030-01-01T00:00:00Z');
 const ID = 'spiffe://acme.test/gateway';
@@ -12,14 +13,6 @@ beforeAll(async () => {
   int = await root.intermediate();
 });
 
-function codeOf(fn: () => unknown): SpiffeErrorCode | 'no error' | 'not a SpiffeError' {
-  try {
-    fn();
-    return 'no error';
-  } catch (err) {
-    return err instanceof SpiffeError ? err.code : 'not a SpiffeError';
-  }
-}
 
 describe('parseX509Svid', () => {
   it('parses PEM chain + PKCS#8 key; exposes id, chain, key, notAfter and PEM output', async () => {

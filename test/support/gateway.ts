@@ -6,6 +6,8 @@ import { loadConfig } from '../../src/config/load';
 import type { ParleyConfig } from '../../src/config/schema';
 import { startGateway, type Gateway } from '../../src/gateway';
 import { createTestDatabase } from './pg';
+import { DevCa } from '../../src/identity/dev-ca/dev-ca';
+import { requireTrustDomain } from '../../src/spiffe';
 
 export interface TestGateway {
   gateway: Gateway;
@@ -47,4 +49,10 @@ export async function startTestGateway(env: Record<string, string> = {}): Promis
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The test gateway's own development CA (same files), to issue client SVIDs of its trust domain. */
+export async function devCaOf(gw: TestGateway): Promise<DevCa> {
+  const td = gw.config.identity.trustDomain;
+  return DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', td), trustDomain: requireTrustDomain(td), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: gw.config.identity.devCa.caPublishLead });
 }

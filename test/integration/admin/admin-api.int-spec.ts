@@ -1,8 +1,7 @@
-import { join } from 'node:path';
-import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
+import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { httpsGet } from '../../support/https-client';
-import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
 
 jest.setTimeout(60_000);
@@ -15,7 +14,7 @@ describe('admin API over HTTPS with mTLS', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    ca = await DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', 'acme.test'), trustDomain: requireTrustDomain('acme.test'), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: 3_600_000 });
+    ca = await devCaOf(gw);
     base = `https://127.0.0.1:${gw.gateway.admin!.port}`;
   });
   afterAll(() => gw?.stop());

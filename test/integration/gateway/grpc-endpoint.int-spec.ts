@@ -1,10 +1,9 @@
 import { status } from '@grpc/grpc-js';
-import { join } from 'node:path';
-import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
+import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { check, healthClient } from '../../support/grpc-health-client';
-import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { httpGet } from '../../support/parley-process';
 import { parsePrometheusText } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
@@ -19,7 +18,7 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    ca = await DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', 'acme.test'), trustDomain: requireTrustDomain('acme.test'), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: 3_600_000 });
+    ca = await devCaOf(gw);
     address = `127.0.0.1:${gw.gateway.grpc!.port}`;
   });
   afterAll(() => gw?.stop());

@@ -1,11 +1,10 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
-import { join } from 'node:path';
-import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
+import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { StoreClient } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
-import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
 
 jest.setTimeout(60_000);
@@ -18,7 +17,7 @@ describe('the store on a running gateway', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    ca = await DevCa.open({ dir: join(gw.config.dataDir, 'dev-ca', 'acme.test'), trustDomain: requireTrustDomain('acme.test'), caTtlMs: gw.config.identity.devCa.caTtl, svidTtlMs: 600_000, publishLeadMs: 3_600_000 });
+    ca = await devCaOf(gw);
     address = `127.0.0.1:${gw.gateway.grpc!.port}`;
   });
   afterAll(() => gw?.stop());
