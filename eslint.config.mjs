@@ -31,7 +31,7 @@ export default tseslint.config(
   },
   {
     // Plain CommonJS helpers that tests start as child processes.
-    files: ['test/**/*.js'],
+    files: ['test/**/*.js', 'scripts/**/*.js'],
     languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly', setInterval: 'readonly', clearInterval: 'readonly', global: 'readonly' } },
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
