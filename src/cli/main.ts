@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version';
 import { registerConfig } from './commands/config';
 import { registerDev } from './commands/dev';
+import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
 import { registerServe } from './commands/serve';
 
@@ -20,6 +21,9 @@ Examples:
   $ parley migrate                    apply database migrations and exit
   $ parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
                                       an SVID from the development CA for a client
+  $ parley push weights.bin -n ml/models --svid s.pem --key s.key --bundle b.pem
+                                      store a file; prints its CID
+  $ parley pull bafkrei… -o weights.bin --svid s.pem --key s.key --bundle b.pem
 
 Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by PARLEY_* variables
 (see 'parley config env'); DATABASE_URL selects an external PostgreSQL.`,
@@ -28,6 +32,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerMigrate(program);
   registerConfig(program);
   registerDev(program);
+  registerStoreCommands(program);
   return program;
 }
 

@@ -1,0 +1,115 @@
+import { createHash, type Hash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { open, rename, stat, unlink } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ParleyError } from '../../../common/errors';
+import { ContentId, type StoreClient, type WireRecord } from '../../../store';
+import type { ClientIdentityOptions } from '../../client-identity';
+import { Progress } from '../../progress';
+import { IDENTITY_HELP, storeCommand, withStoreClient } from './common';
+
+interface PullOpts extends ClientIdentityOptions {
+  output: string;
+  quiet?: boolean;
+}
+
+function parseCid(text: string): ContentId {
+  try {
+    return ContentId.parse(text);
+  } catch (err) {
+    throw new ParleyError('invalid_argument', `pull: ${err instanceof Error ? err.message : 'invalid CID'}`);
+  }
+}
+
+async function sizeOf(path: string): Promise<number> {
+  try {
+    return (await stat(path)).size;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 0;
+    throw err;
+  }
+}
+
+async function hashFile(path: string, hash: Hash): Promise<void> {
+  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
+}
+
+/**
+ * Downloads a record into `<output>.partial` (appending from its current size, so an
+ * interrupted pull resumes), checks the SHA-256 against the CID, then renames into place.
+ */
+export async function pullToFile(client: StoreClient, cidText: string, output: string, quiet: boolean | undefined, log: (line: string) => void): Promise<WireRecord> {
+  const cid = parseCid(cidText);
+  const [record] = (await client.lookup([cid.toString()])).records;
+  const size = Number(record.size);
+  const partial = `${output}.partial`;
+  let offset = await sizeOf(partial);
+  if (offset > size) {
+    log(`pull: ${partial} is larger than the record (${offset} > ${size} bytes): starting over`);
+    await unlink(partial);
+    offset = 0;
+  }
+  const hash = createHash('sha256');
+  if (offset > 0) {
+    log(`pull: resuming ${partial} from byte ${offset} of ${size}`);
+    await hashFile(partial, hash);
+  }
+  const progress = new Progress({ label: 'pull', total: size, initial: offset, quiet });
+  const fh = await open(partial, 'a', 0o644);
+  let written = offset;
+  try {
+    for await (const msg of client.pull(cid.toString(), { offset }) as AsyncIterable<{ record?: WireRecord; chunk?: Buffer }>) {
+      if (msg.chunk === undefined || msg.chunk.length === 0) continue;
+      await fh.write(msg.chunk);
+      hash.update(msg.chunk);
+      written += msg.chunk.length;
+      progress.add(msg.chunk.length);
+    }
+    await fh.sync();
+  } catch (err) {
+    progress.clear();
+    throw err;
+  } finally {
+    await fh.close();
+  }
+  if (written !== size) {
+    progress.clear();
+    throw new ParleyError('unavailable', `pull: the stream ended after ${written} of ${size} bytes; run the same command again to resume`);
+  }
+  const digest = hash.digest();
+  if (!digest.equals(cid.digest)) {
+    progress.clear();
+    await unlink(partial).catch(() => undefined);
+    throw new ParleyError('invalid_argument', `pull: digest mismatch: ${partial} has sha256:${digest.toString('hex')}, the CID names ${cid.sha256Hex}; the partial file was deleted`);
+  }
+  await rename(partial, output);
+  progress.finish('pulled');
+  return record;
+}
+
+export function registerPull(program: Command): void {
+  storeCommand(program, 'pull')
+    .description('download a record to a file; resumes an interrupted download and verifies the digest')
+    .argument('<cid>', 'CID of the record')
+    .requiredOption('-o, --output <file>', 'where to write it (downloads go to <file>.partial until verified)')
+    .option('-q, --quiet', 'no progress bar and no summary')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ parley pull bafkreih... -o model.safetensors --svid id/svid.pem --key id/svid.key --bundle id/bundle.pem
+  $ parley pull bafkreih... -o model.safetensors --workload-api unix:///run/spire/agent.sock -q
+
+An interrupted pull leaves <file>.partial; running the same command again continues from its
+size. The SHA-256 digest of the whole file is checked against the CID before <file> appears;
+on a mismatch the partial file is deleted and the command fails.
+${IDENTITY_HELP}`,
+    )
+    .action(async (cid: string, opts: PullOpts) => {
+      await withStoreClient(opts, async (client) => {
+        await pullToFile(client, cid, opts.output, opts.quiet, (line) => {
+          if (!opts.quiet) process.stderr.write(`${line}\n`);
+        });
+      });
+    });
+}
