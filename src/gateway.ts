@@ -13,8 +13,7 @@ import type { IdentitySource } from './identity/domain/identity';
 import { IdentityMonitor } from './identity/identity-monitor';
 import { SpiffeId, TrustDomain } from './spiffe';
 import { createGrpcEndpoint, startGrpcEndpoint } from './grpc/grpc-endpoint';
-import { registerStoreService, StoreRepository, storeLimits } from './store';
-import type { StoreConfig } from './config/schema';
+import { registerStoreService, StoreRepository, storeLimitsFromConfig } from './store';
 import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
@@ -117,7 +116,7 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       const store = registerStoreService(endpoint.server, {
         repository: new StoreRepository(dataSource),
         peerOf: (call) => endpoint.peerOf(call),
-        limits: storeLimitsFrom(config.store),
+        limits: storeLimitsFromConfig(config.store),
         logger: logger.child({ component: 'store' }),
         sweepIntervalMs: config.store.sweepInterval,
       });
@@ -166,19 +165,6 @@ async function startIdentity(config: ParleyConfig, logger: Logger): Promise<Iden
     throw new ParleyError('config_invalid', `identity.spiffeId: the ${config.identity.source} source delivered ${snapshot.svid.id.toString()}, not ${expected.toString()}`);
   }
   return source;
-}
-
-function storeLimitsFrom(c: StoreConfig) {
-  return storeLimits({
-    maxRecordBytes: c.maxRecordBytes,
-    chunkBytes: c.chunkBytes,
-    maxAnnotations: c.maxAnnotations,
-    maxAnnotationValueBytes: c.maxAnnotationValueBytes,
-    maxReferrerBytes: c.maxReferrerBytes,
-    pushIdleTimeoutMs: c.pushIdleTimeout,
-    pullStallTimeoutMs: c.pullStallTimeout,
-    stagingTtlMs: c.stagingTtl,
-  });
 }
 
 function adminIds(config: ParleyConfig): SpiffeId[] {

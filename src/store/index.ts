@@ -13,3 +13,4 @@ export type { WireRecord, WirePushHeader, WireListRequest, WireListResponse, Wir
 export { DEFAULT_STORE_LIMITS, storeLimits } from './domain/limits';
 export type { StoreLimits } from './domain/limits';
 export { ContentId } from './domain/content-id';
+export { storeLimitsFromConfig } from './store-config';

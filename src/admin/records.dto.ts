@@ -1,0 +1,87 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import type { StoredRecord } from '../store';
+import type { ReferrerDocument } from '../store/domain/record';
+
+const CID_EXAMPLE = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+
+/** Query of `GET /v1/records`: the filters of the gRPC List, all optional, combined with AND. */
+export class ListRecordsQueryDto {
+  @ApiPropertyOptional({ description: 'only records of this namespace', example: 'ml/llama-3' }) namespace?: string;
+  @ApiPropertyOptional({ description: 'with namespace: also records of the namespaces below it', enum: ['true', 'false'] }) recursive?: string;
+  @ApiPropertyOptional({ description: 'only records of this media type', example: 'application/octet-stream' }) mediaType?: string;
+  @ApiPropertyOptional({ description: "only records pushed by workloads of this trust domain", example: 'acme.example' }) creatorTrustDomain?: string;
+  @ApiPropertyOptional({ description: 'only records created strictly after this instant (RFC 3339, up to microseconds)', format: 'date-time' }) createdAfter?: string;
+  @ApiPropertyOptional({
+    description: 'annotation the record must have, as key=value; repeat for several (all must match)',
+    type: [String],
+    example: ['model=tiny'],
+  })
+  annotation?: string | string[];
+  @ApiPropertyOptional({ description: 'records per page; 0 or absent: the default, larger values are capped', minimum: 0, type: Number }) pageSize?: string;
+  @ApiPropertyOptional({ description: 'nextPageToken of the previous page (only valid with the same filters)' }) pageToken?: string;
+}
+
+export class RecordDto {
+  @ApiProperty({ description: 'CIDv1 (raw, sha2-256) of the payload', example: CID_EXAMPLE }) cid!: string;
+  @ApiProperty({ example: 'ml/llama-3/weights' }) namespace!: string;
+  @ApiProperty({ example: 'application/octet-stream' }) mediaType!: string;
+  @ApiProperty({ description: 'payload size in bytes', type: Number }) size!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' }, example: { model: 'tiny' } }) annotations!: Record<string, string>;
+  @ApiProperty({ example: 'spiffe://acme.example/ns/ml/sa/trainer' }) creatorSpiffeId!: string;
+  @ApiProperty({ example: 'acme.example' }) creatorTrustDomain!: string;
+  @ApiProperty({ format: 'date-time', description: 'when the record became visible (microsecond precision)', example: '2025-01-31T12:00:00.123456Z' })
+  createdAt!: string;
+}
+
+export class RecordPageDto {
+  @ApiProperty({ type: [RecordDto] }) records!: RecordDto[];
+  @ApiProperty({ description: 'token of the next page; empty on the last page' }) nextPageToken!: string;
+}
+
+export class ReferrerSummaryDto {
+  @ApiProperty({ example: CID_EXAMPLE }) cid!: string;
+  @ApiProperty({ example: 'signature' }) type!: string;
+  @ApiProperty({ example: 'application/vnd.dev.sigstore.bundle+json' }) mediaType!: string;
+  @ApiProperty({ description: 'document size in bytes', type: Number }) size!: number;
+  @ApiProperty({ type: 'object', additionalProperties: { type: 'string' } }) annotations!: Record<string, string>;
+  @ApiProperty({ example: 'spiffe://acme.example/ns/ci/sa/signer' }) creatorSpiffeId!: string;
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+}
+
+export class RecordDetailDto extends RecordDto {
+  @ApiProperty({ type: [ReferrerSummaryDto], description: 'first page of documents attached to the record, oldest first (metadata only)' })
+  referrers!: ReferrerSummaryDto[];
+  @ApiProperty({ description: 'whether the record has more referrers than listed' }) moreReferrers!: boolean;
+}
+
+/** RFC 3339 UTC text of epoch microseconds, keeping the microseconds ("…T12:00:00.123456Z"). */
+export function microsToIso(micros: bigint): string {
+  const ms = micros >= 0n ? micros / 1000n : -((-micros + 999n) / 1000n);
+  const sub = micros - ms * 1000n;
+  return new Date(Number(ms)).toISOString().replace(/Z$/, `${sub.toString().padStart(3, '0')}Z`);
+}
+
+export function toRecordDto(r: StoredRecord): RecordDto {
+  return {
+    cid: r.cid.toString(),
+    namespace: r.namespace,
+    mediaType: r.mediaType,
+    size: r.size,
+    annotations: { ...r.annotations },
+    creatorSpiffeId: r.creatorSpiffeId,
+    creatorTrustDomain: r.creatorTrustDomain,
+    createdAt: microsToIso(r.createdAtMicros),
+  };
+}
+
+export function toReferrerSummaryDto(d: ReferrerDocument): ReferrerSummaryDto {
+  return {
+    cid: d.cid.toString(),
+    type: d.type,
+    mediaType: d.mediaType,
+    size: d.data.length,
+    annotations: { ...d.annotations },
+    creatorSpiffeId: d.creatorSpiffeId,
+    createdAt: microsToIso(d.createdAtMicros),
+  };
+}
