@@ -63,3 +63,26 @@ describe('IdentityMonitor', () => {
     }
   });
 });
+
+describe('IdentityMonitor expiry warning', () => {
+  it('warns once per SVID when expiry is near and renewal keeps failing, and not while renewal works', async () => {
+    const source = await devSource(60_000); // SVIDs live 1 minute: always "near" a 10-minute warning window
+    await source.start();
+    const warnings: unknown[] = [];
+    const logger = pino({ level: 'silent' });
+    logger.warn = ((obj: unknown) => void warnings.push(obj)) as typeof logger.warn;
+    const monitor = new IdentityMonitor(source, new TrustStore(), { expiryWarningMs: 600_000, logger, metrics: new Registry() });
+    const check = () => (monitor as unknown as { checkExpiry(): void }).checkExpiry();
+    try {
+      check();
+      expect(warnings).toHaveLength(0); // renewal is not failing
+      (source as unknown as { fail(m: string): void }).fail('dev ca: renewal failed: disk full');
+      check();
+      check();
+      expect(warnings).toEqual([expect.objectContaining({ id: 'spiffe://acme.test/parley/gateway', lastError: 'dev ca: renewal failed: disk full' })]);
+    } finally {
+      monitor.stop();
+      await source.stop();
+    }
+  });
+});
