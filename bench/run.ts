@@ -11,6 +11,7 @@ const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchR
   { name: 'spiffe', load: () => import('./spiffe.bench') },
   { name: 'tls', load: () => import('./tls.bench') },
   { name: 'store', load: () => import('./store.bench') },
+  { name: 'store-cli', load: () => import('./store-cli.bench') },
 ];
 
 async function main(): Promise<void> {

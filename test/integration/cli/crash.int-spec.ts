@@ -1,0 +1,139 @@
+/**
+ * Crash safety of a push through the real CLI: the gateway process is SIGKILLed while a
+ * `parley push` is streaming. What was staged stays invisible (no record, lookup NOT_FOUND),
+ * and the same push on a restarted gateway (same database) succeeds.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { once } from 'node:events';
+import { Client } from 'pg';
+import { ContentId } from '../../../src/store/domain/content-id';
+import { freePort, waitFor } from '../../support/ports';
+import { runParley, runParleyToEnd, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
+import { createTestDatabase } from '../../support/pg';
+import { runCli, startCli } from './cli-process';
+
+jest.setTimeout(120_000);
+
+const MiB = 1024 * 1024;
+const SIZE = 128 * MiB;
+const TRAINER = 'spiffe://parley.local/ns/ml/sa/trainer';
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
+  return hash.digest('hex');
+}
+
+/** Writes `size` random bytes to `path` in 4 MiB pieces; returns their sha256 (hex). */
+async function writeRandomFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = size; left > 0; ) {
+    const piece = randomBytes(Math.min(left, 4 * MiB));
+    hash.update(piece);
+    left -= piece.length;
+    if (!out.write(piece)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+describe('a gateway killed during a push', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'parley-crash-cli-'));
+  chmodSync(cwd, 0o755);
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pg: Client;
+
+  /** Starts `parley serve` on the test database; returns the process and its gRPC address. */
+  async function startGateway(): Promise<{ proc: ParleyProcess; server: string }> {
+    const [grpcPort, opsPort] = [await freePort(), await freePort()];
+    const proc = runParley(['serve'], { cwd, env: { DATABASE_URL: db.url, PARLEY_GRPC_PORT: String(grpcPort), PARLEY_OPS_PORT: String(opsPort) } });
+    await waitForReady(`http://127.0.0.1:${opsPort}`, 60_000, proc);
+    return { proc, server: `127.0.0.1:${grpcPort}` };
+  }
+
+  async function count(sql: string): Promise<number> {
+    const { rows } = await pg.query<{ n: string }>(sql);
+    return Number(rows[0].n);
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('crash');
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+  });
+
+  afterAll(async () => {
+    await stopAllParley();
+    await pg?.end();
+    await db?.drop();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('Interrupting the server (kill -9) in the middle of a push leaves no visible record; the repeated push succeeds', async () => {
+    const file = join(cwd, 'weights.bin');
+    const digest = await writeRandomFile(file, SIZE);
+    const cid = ContentId.parseDigest(`sha256:${digest}`).toString();
+
+    const first = await startGateway();
+    const issued = await runParleyToEnd(['dev', 'issue', '--id', TRAINER, '--out', join(cwd, 'trainer')], { cwd, env: { DATABASE_URL: db.url } });
+    expect(issued.code).toBe(0);
+    const identity = ['--svid', join(cwd, 'trainer/svid.pem'), '--key', join(cwd, 'trainer/svid.key'), '--bundle', join(cwd, 'trainer/bundle.pem')];
+
+    // The push is under way once chunks are staged (each chunk commits on its own).
+    const push = startCli(['push', file, '-n', 'ml/crash', '-q', '--server', first.server, ...identity], cwd, 60_000);
+    let pushEnded = false;
+    void push.done.then(() => (pushEnded = true));
+    await waitFor(async () => {
+      if (pushEnded) throw new Error('the push ended before the gateway could be killed');
+      return (await count('SELECT count(*) AS n FROM store_chunks')) > 0;
+    }, 30_000, 2);
+    first.proc.child.kill('SIGKILL');
+    expect(await first.proc.exited).toEqual({ code: null, signal: 'SIGKILL' });
+
+    const failed = await push.done;
+    expect(failed.signal).toBeNull();
+    expect(failed.code).toBe(1);
+    expect(failed.stdout).toBe('');
+    // One clear line naming the gRPC status, not a stack trace.
+    expect(failed.stderr).toMatch(/^parley: (UNAVAILABLE|CANCELLED|INTERNAL|UNKNOWN|ABORTED): [^\n]+\n$/);
+    expect(failed.stderr).not.toMatch(/\n\s+at /);
+
+    // Staged, never committed: no record, and the staging blob is not committed.
+    expect(await count('SELECT count(*) AS n FROM store_records')).toBe(0);
+    expect(await count(`SELECT count(*) AS n FROM store_blobs WHERE state = 'committed'`)).toBe(0);
+    const staged = await count('SELECT count(*) AS n FROM store_chunks');
+    expect(staged).toBeGreaterThan(0);
+
+    // Restart on the same database: the interrupted upload is invisible.
+    const second = await startGateway();
+    const at = ['--server', second.server, ...identity];
+    const lookup = await runCli(['lookup', cid, ...at], cwd);
+    expect(lookup.code).toBe(1);
+    expect(lookup.stdout).toBe('');
+    expect(lookup.stderr).toMatch(/^parley: NOT_FOUND: .+\n$/);
+    expect(lookup.stderr).toContain(cid);
+
+    // The repeated push succeeds and prints the CID computed locally.
+    const again = await runCli(['push', file, '-n', 'ml/crash', '-q', ...at], cwd, 60_000);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`${cid}\n`);
+    expect(await count('SELECT count(*) AS n FROM store_records')).toBe(1);
+
+    const out = join(cwd, 'pulled.bin');
+    const pull = await runCli(['pull', cid, '-o', out, '-q', ...at], cwd, 60_000);
+    expect(pull.stderr).toBe('');
+    expect(pull.code).toBe(0);
+    expect(await sha256File(out)).toBe(digest);
+
+    const look = await runCli(['lookup', cid, '--json', ...at], cwd);
+    expect(look.code).toBe(0);
+    expect(JSON.parse(look.stdout)).toEqual([expect.objectContaining({ cid, size: SIZE, namespace: 'ml/crash', creatorSpiffeId: TRAINER })]);
+    await second.proc.stop('SIGINT');
+  });
+});
