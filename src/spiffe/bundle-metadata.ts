@@ -46,3 +46,17 @@ export function checkMetadata(meta: { sequence?: unknown; refreshHint?: unknown 
     throw new TypeError('spiffe bundle: refreshHint must be a non-negative integer number of seconds');
   }
 }
+
+/** The document as text and its top-level members; `fail` for bad UTF-8, bad JSON or a non-object. */
+export function parseJsonObject(json: string | Uint8Array, fail: (why: string) => SpiffeError): { text: string; members: Record<string, unknown> } {
+  const text = toJsonText(json);
+  if (text === undefined) throw fail('document is not valid utf-8');
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    throw fail('invalid json');
+  }
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw fail('document is not a json object');
+  return { text, members: doc as Record<string, unknown> };
+}

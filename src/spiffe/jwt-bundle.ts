@@ -6,7 +6,7 @@
  */
 import { SpiffeError } from './errors';
 import { importPublicJwk, publicJwk, SUPPORTED_KTY } from './jwk';
-import { toJsonText } from './bundle-metadata';
+import { parseJsonObject } from './bundle-metadata';
 import { ReadonlyMapView } from './readonly-map';
 import { JwtAuthority } from './spiffe-bundle';
 import { TrustDomain } from './spiffe-id';
@@ -26,16 +26,8 @@ export class JwtBundle {
     if (!(td instanceof TrustDomain)) throw new TypeError('jwt bundle: trust domain must be a TrustDomain');
     const fail = (why: string, index?: number): SpiffeError =>
       new SpiffeError('malformed_bundle', `cannot parse jwt bundle: ${why}`, { trustDomain: td.name, index });
-    const text = toJsonText(json);
-    if (text === undefined) throw fail('document is not valid utf-8');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw fail('invalid json');
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw fail('document is not a json object');
-    const keys = (doc as Record<string, unknown>).keys;
+    const { members } = parseJsonObject(json, fail);
+    const keys = members.keys;
     if (!Array.isArray(keys)) throw fail('"keys" is missing or not an array');
     const authorities = new Map<string, JwtAuthority>();
     keys.forEach((entry: unknown, index: number) => {

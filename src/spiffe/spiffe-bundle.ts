@@ -13,7 +13,7 @@
  * `spiffe_refresh_hint` (`serialize` refuses a bundle without them).
  */
 import { KeyObject, X509Certificate } from 'node:crypto';
-import { checkMetadata, MAX_SEQUENCE, readUnsigned, toJsonText } from './bundle-metadata';
+import { checkMetadata, MAX_SEQUENCE, parseJsonObject, readUnsigned } from './bundle-metadata';
 import { certificateFromDer } from './certificates';
 import { SpiffeError } from './errors';
 import { importPublicJwk, PublicJwk, publicJwk, SUPPORTED_KTY } from './jwk';
@@ -76,16 +76,7 @@ export class SpiffeBundle {
     if (!(td instanceof TrustDomain)) throw new TypeError('spiffe bundle: trust domain must be a TrustDomain');
     const fail = (why: string): SpiffeError =>
       new SpiffeError('malformed_bundle', `cannot parse spiffe bundle: ${why}`, { trustDomain: td.name });
-    const text = toJsonText(json);
-    if (text === undefined) throw fail('document is not valid utf-8');
-    let doc: unknown;
-    try {
-      doc = JSON.parse(text);
-    } catch {
-      throw fail('invalid json');
-    }
-    if (doc === null || typeof doc !== 'object' || Array.isArray(doc)) throw fail('document is not a json object');
-    const members = doc as Record<string, unknown>;
+    const { text, members } = parseJsonObject(json, fail);
     if (!Object.hasOwn(members, 'keys')) throw fail('"keys" is missing');
     const keys = members.keys;
     if (!Array.isArray(keys)) throw fail('"keys" is not an array');

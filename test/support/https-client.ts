@@ -8,10 +8,16 @@ export interface ClientCreds {
 
 /** An HTTPS GET with an optional client SVID; trusts `caPem` and checks the server's SPIFFE ID (no DNS names in SVIDs). */
 export function httpsGet(url: string, caPem: string, client: ClientCreds, expectServerId?: string): Promise<{ status: number; body: string; contentType?: string }> {
+  return httpsRequest('GET', url, caPem, client, expectServerId);
+}
+
+/** Like httpsGet, for any method. */
+export function httpsRequest(method: string, url: string, caPem: string, client: ClientCreds, expectServerId?: string): Promise<{ status: number; body: string; contentType?: string }> {
   return new Promise((resolve, reject) => {
     const req = request(
       url,
       {
+        method,
         ca: caPem,
         cert: client.certPem,
         key: client.keyPem,

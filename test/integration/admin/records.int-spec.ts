@@ -1,49 +1,13 @@
-import { X509Certificate, randomBytes } from 'node:crypto';
-import { request } from 'node:https';
+import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { StoreClient } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
-import type { ClientCreds } from '../../support/https-client';
+import { httpsRequest, type ClientCreds } from '../../support/https-client';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
-
-interface HttpsResponse {
-  status: number;
-  body: string;
-  contentType?: string;
-}
-
-/** An HTTPS request of any method with a client SVID; checks the server's SPIFFE ID. */
-function httpsRequest(method: string, url: string, caPem: string, client: ClientCreds, expectServerId: string): Promise<HttpsResponse> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        method,
-        ca: caPem,
-        cert: client.certPem,
-        key: client.keyPem,
-        timeout: 5000,
-        checkServerIdentity: (_host, cert) => {
-          const uri = new X509Certificate(cert.raw).subjectAltName;
-          return uri === `URI:${expectServerId}` ? undefined : new Error(`unexpected server identity ${uri}`);
-        },
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] }));
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface RecordJson {
   cid: string;
