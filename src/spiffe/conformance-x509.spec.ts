@@ -3,8 +3,6 @@
  * X.509 bundles and the peer-verification scenarios with their fixed clocks. The other
  * vectors, and the check that every vector is covered, are in conformance.spec.ts.
  */
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { createPublicKey, X509Certificate } from 'node:crypto';
 import {
   BundleSet,
@@ -23,13 +21,9 @@ import * as asn1 from '@peculiar/asn1-x509';
 import { certInfo, KU } from './x509-parse';
 import { codeOf } from '../../test/support/spiffe-errors';
 
-// The repository is cloned with shared/ beside it: <root>/../shared/spiffe/vectors.
-const VECTORS = path.resolve(__dirname, '../../../shared/spiffe/vectors');
-if (!fs.existsSync(path.join(VECTORS, 'MANIFEST.tsv'))) {
-  throw new Error(`SPIFFE conformance vectors not found at ${VECTORS} (expected shared/ beside the repository)`);
-}
-const read = (name: string): Buffer => fs.readFileSync(path.join(VECTORS, name));
-const readText = (name: string): string => read(name).toString('utf8');
+import { readVector, readVectorText } from '../../test/support/spiffe-vectors';
+const read = readVector;
+const readText = readVectorText;
 
 
 function errorOf(fn: () => unknown): SpiffeError {

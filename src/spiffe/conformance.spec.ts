@@ -5,7 +5,6 @@
  * The X.509 vectors are in conformance-x509.spec.ts; the coverage check below spans both.
  */
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import {
   JwtBundle,
   parseWorkloadEndpoint,
@@ -19,22 +18,11 @@ import {
 import { MAX_ID_BYTES, MAX_TRUST_DOMAIN_BYTES } from './index';
 import { codeOf } from '../../test/support/spiffe-errors';
 
-// The repository is cloned with shared/ beside it: <root>/../shared/spiffe/vectors.
-const VECTORS = path.resolve(__dirname, '../../../shared/spiffe/vectors');
-if (!fs.existsSync(path.join(VECTORS, 'MANIFEST.tsv'))) {
-  throw new Error(`SPIFFE conformance vectors not found at ${VECTORS} (expected shared/ beside the repository)`);
-}
-const read = (name: string): Buffer => fs.readFileSync(path.join(VECTORS, name));
-const readText = (name: string): string => read(name).toString('utf8');
+import { readTsv, readVector, readVectorText, VECTORS } from '../../test/support/spiffe-vectors';
+const read = readVector;
+const readText = readVectorText;
+const tsv = readTsv;
 
-function tsv(name: string): Record<string, string>[] {
-  const [header, ...lines] = readText(name).split('\n').filter((l) => l.length > 0);
-  const cols = header.split('\t');
-  return lines.map((line) => {
-    const cells = line.split('\t');
-    return Object.fromEntries(cols.map((c, i) => [c, cells[i] ?? '']));
-  });
-}
 
 
 function errorOf(fn: () => unknown): SpiffeError {
