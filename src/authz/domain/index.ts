@@ -1,0 +1,10 @@
+export { cidrContains, parseCidr, parseIp } from './cidr';
+export type { Cidr } from './cidr';
+export { MethodRegistry, parseFullMethod, parseMethodPattern } from './methods';
+export type { MethodPattern } from './methods';
+export { isNamespace, namespaceCovers } from './namespace';
+export { compilePolicy, defaultPolicy, DEFAULT_FEDERATED_METHODS, REASONS } from './policy';
+export type { CompiledPolicy, PolicyOptions } from './policy';
+export { TRUST_DOMAIN_KEYWORDS } from './rule';
+export type { Decision, DecisionRequest, Effect, FieldError, Rule, Subject, TrustDomainKeyword } from './rule';
+export { ruleShapeErrors, trustDomainNameError, validateRules } from './validate';

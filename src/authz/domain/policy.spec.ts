@@ -1,0 +1,349 @@
+import { BlockList } from 'node:net';
+import fc from 'fast-check';
+import { ParleyError } from '../../common/errors';
+import { authorizeMemberOf, authorizeOneOf, authorizePathPrefix, SpiffeId, TrustDomain } from '../../spiffe';
+import { isNamespace, namespaceCovers } from './namespace';
+import { MethodRegistry, parseFullMethod } from './methods';
+import { compilePolicy, defaultPolicy, REASONS } from './policy';
+import type { Decision, DecisionRequest, Rule } from './rule';
+import { validateRules } from './validate';
+
+const STORE = '/parley.store.v1.StoreService/';
+const STORE_METHODS = ['Push', 'Pull', 'Lookup', 'Delete', 'List', 'PushReferrer', 'PullReferrer', 'DeleteReferrer'].map((m) => STORE + m);
+const CHECK = '/grpc.health.v1.Health/Check';
+const SYNC = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
+const METHODS = [...STORE_METHODS, CHECK, SYNC];
+const registry = new MethodRegistry(METHODS);
+const OWN = 'example.org';
+const id = (s: string): SpiffeId => SpiffeId.parse(s);
+
+// Callers: own, federated, unfederated, and lookalikes of the own trust domain.
+const CALLERS = ['example.org', 'partner.test', 'unknown.test', 'example.org.evil.com', 'notexample.org', 'example-org'];
+const READ_ONLY = new Set([STORE + 'Pull', STORE + 'Lookup', STORE + 'PullReferrer', SYNC]);
+
+function expected(caller: string, allowed: (m: string) => boolean): [string, string, boolean][] {
+  return METHODS.map((m) => [caller, m, allowed(m)]);
+}
+
+describe('default policy', () => {
+  const policy = compilePolicy(defaultPolicy(OWN), { ownTrustDomain: OWN, federatedTrustDomains: ['partner.test'] });
+
+  it('is valid against the served methods', () => {
+    expect(validateRules(defaultPolicy(OWN), registry)).toEqual([]);
+    expect(registry.unreachable(defaultPolicy(OWN), OWN)).toEqual([]);
+  });
+
+  const table = [
+    ...expected('example.org', () => true),
+    ...expected('partner.test', (m) => READ_ONLY.has(m)),
+    ...CALLERS.slice(2).flatMap((c) => expected(c, () => false)),
+  ];
+  it.each(table)('%s %s → %s', (td, method, allowed) => {
+    const d = policy.decide({ id: id(`spiffe://${td}/workload`), method });
+    expect(d.allowed).toBe(allowed);
+    expect(d.rule).toBe(allowed ? (td === OWN ? 'default-own' : 'default-federated') : undefined);
+  });
+
+  it('without a federation list, "federated" means every other trust domain', () => {
+    const open = compilePolicy(defaultPolicy(OWN), { ownTrustDomain: OWN });
+    for (const td of CALLERS.slice(1)) {
+      for (const m of METHODS) expect(open.decide({ id: id(`spiffe://${td}/w`), method: m }).allowed).toBe(READ_ONLY.has(m));
+    }
+  });
+});
+
+describe('custom policy', () => {
+  const rules: Rule[] = [
+    { id: 'own-pull', effect: 'allow', subjects: [{ trustDomain: 'example.org' }], methods: [STORE + 'Pull', CHECK] },
+    { id: 'partner-store', effect: 'allow', subjects: [{ trustDomain: 'partner.test' }], methods: [STORE + '*'] },
+    { id: 'partner-no-delete', effect: 'deny', subjects: [{ trustDomain: 'partner.test' }], methods: [STORE + 'Delete', STORE + 'DeleteReferrer'] },
+  ];
+  const policy = compilePolicy(rules, { ownTrustDomain: OWN });
+
+  const table = [
+    ...expected('example.org', (m) => m === STORE + 'Pull' || m === CHECK),
+    ...expected('partner.test', (m) => STORE_METHODS.includes(m) && m !== STORE + 'Delete' && m !== STORE + 'DeleteReferrer'),
+    ...CALLERS.slice(2).flatMap((c) => expected(c, () => false)),
+  ];
+  it.each(table)('%s %s → %s', (td, method, allowed) => {
+    expect(policy.decide({ id: id(`spiffe://${td}/workload`), method }).allowed).toBe(allowed);
+  });
+
+  it('a rule for Pull does not grant PullReferrer', () => {
+    const d = policy.decide({ id: id('spiffe://example.org/a'), method: STORE + 'PullReferrer' });
+    expect(d).toEqual({ allowed: false, reason: REASONS.noAllow });
+  });
+
+  it('deny overrides allow and names the deny rule', () => {
+    expect(policy.decide({ id: id('spiffe://partner.test/a'), method: STORE + 'Delete' })).toEqual({
+      allowed: false,
+      rule: 'partner-no-delete',
+      reason: 'denied by rule "partner-no-delete"',
+    });
+  });
+
+  it('reports unreachable served methods', () => {
+    expect(registry.unreachable(rules, OWN)).toEqual([SYNC]);
+    const blanket: Rule[] = [...rules, { id: 'lockdown', effect: 'deny', subjects: [{ trustDomain: 'any' }], methods: [CHECK] }];
+    expect(registry.unreachable(blanket, OWN)).toEqual([CHECK, SYNC]);
+    const scoped: Rule[] = [...rules, { id: 'x', effect: 'deny', subjects: [{ trustDomain: 'any' }], methods: [CHECK], namespaces: ['a'] }];
+    expect(registry.unreachable(scoped, OWN)).toEqual([SYNC]);
+    const expired: Rule[] = [{ id: 'e', effect: 'allow', subjects: [{ trustDomain: 'any' }], methods: ['*'], expiresAt: new Date(0) }];
+    expect(registry.unreachable(expired, OWN)).toEqual(registry.methods());
+  });
+
+  it('fails closed on malformed requests', () => {
+    const ok = { id: id('spiffe://example.org/a'), method: STORE + 'Pull' };
+    expect(policy.decide({ ...ok, method: '*' }).reason).toBe(REASONS.malformedMethod);
+    expect(policy.decide({ ...ok, method: STORE + '*' }).reason).toBe(REASONS.malformedMethod);
+    expect(policy.decide({ ...ok, namespace: 'a//b' }).reason).toBe(REASONS.malformedNamespace);
+    expect(policy.decide({ ...ok, sourceIp: '10.0.0.256' }).reason).toBe(REASONS.malformedSourceIp);
+    expect(policy.decide({ ...ok, now: new Date(NaN) }).reason).toBe(REASONS.invalidTime);
+    expect(policy.decide(ok).allowed).toBe(true);
+  });
+});
+
+describe('rule conditions', () => {
+  const now = new Date('2030-01-01T00:00:00Z');
+  const base = { id: id('spiffe://example.org/ns/ml/trainer'), method: STORE + 'Pull', now };
+
+  it('ignores expired rules (expiresAt is exclusive)', () => {
+    const policy = compilePolicy(
+      [
+        { id: 'tmp', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'], expiresAt: now },
+        { id: 'tmp-deny', effect: 'deny', subjects: [{ trustDomain: 'own' }], methods: ['*'], expiresAt: new Date(now.getTime() + 1) },
+      ],
+      { ownTrustDomain: OWN },
+    );
+    expect(policy.decide({ ...base, now: new Date(now.getTime() - 1) }).rule).toBe('tmp-deny');
+    expect(policy.decide(base)).toEqual({ allowed: false, rule: 'tmp-deny', reason: 'denied by rule "tmp-deny"' });
+    expect(policy.decide({ ...base, now: new Date(now.getTime() + 1) })).toEqual({ allowed: false, reason: REASONS.noAllow });
+  });
+
+  it('dry-run denies do not deny but are reported', () => {
+    const policy = compilePolicy(
+      [
+        { id: 'all', effect: 'allow', subjects: [{ trustDomain: 'any' }], methods: ['*'] },
+        { id: 'dry-2', effect: 'deny', subjects: [{ spiffeId: 'spiffe://example.org/ns/ml/trainer' }], methods: [STORE + '*'], dryRun: true },
+        { id: 'dry-1', effect: 'deny', subjects: [{ trustDomain: 'own' }], methods: ['*'], dryRun: true },
+        { id: 'dry-miss', effect: 'deny', subjects: [{ trustDomain: 'partner.test' }], methods: ['*'], dryRun: true },
+      ],
+      { ownTrustDomain: OWN },
+    );
+    expect(policy.decide(base)).toEqual({ allowed: true, rule: 'all', reason: 'allowed by rule "all"', dryRunDenied: ['dry-2', 'dry-1'] });
+    expect(policy.decide({ ...base, method: CHECK }).dryRunDenied).toEqual(['dry-1']);
+  });
+
+  it('matches source CIDRs for IPv4 and IPv6, allow and deny', () => {
+    const policy = compilePolicy(
+      [
+        { id: 'lan', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'], sourceCidrs: ['10.0.0.0/8', '2001:db8::/32'] },
+        { id: 'quarantine', effect: 'deny', subjects: [{ trustDomain: 'any' }], methods: ['*'], sourceCidrs: ['10.66.0.0/16', '2001:db8:66::/48'] },
+      ],
+      { ownTrustDomain: OWN },
+    );
+    const at = (sourceIp?: string): Decision => policy.decide({ ...base, ...(sourceIp === undefined ? {} : { sourceIp }) });
+    expect(at('10.1.2.3').rule).toBe('lan');
+    expect(at('10.1.2.3').allowed).toBe(true);
+    expect(at('::ffff:10.1.2.3').allowed).toBe(true);
+    expect(at('2001:db8:1::5').allowed).toBe(true);
+    expect(at('192.168.0.1').allowed).toBe(false);
+    expect(at('2001:db9::1').allowed).toBe(false);
+    expect(at('10.66.0.9')).toEqual({ allowed: false, rule: 'quarantine', reason: 'denied by rule "quarantine"' });
+    expect(at('2001:db8:66::9').rule).toBe('quarantine');
+    expect(at(undefined).allowed).toBe(false); // a CIDR-scoped rule needs a source address
+  });
+
+  it('matches SPIFFE ID prefixes on / boundaries within one trust domain', () => {
+    const policy = compilePolicy([{ id: 'ml', effect: 'allow', subjects: [{ spiffeIdPrefix: 'spiffe://example.org/ns/ml' }], methods: ['*'] }], {
+      ownTrustDomain: OWN,
+    });
+    const allowed = (s: string): boolean => policy.decide({ ...base, id: id(s) }).allowed;
+    expect(allowed('spiffe://example.org/ns/ml')).toBe(true);
+    expect(allowed('spiffe://example.org/ns/ml/x')).toBe(true);
+    expect(allowed('spiffe://example.org/ns/ml/x/y')).toBe(true);
+    expect(allowed('spiffe://example.org/ns/mlx')).toBe(false);
+    expect(allowed('spiffe://example.org/ns')).toBe(false);
+    expect(allowed('spiffe://example.org')).toBe(false);
+    expect(allowed('spiffe://partner.test/ns/ml')).toBe(false);
+    const whole = compilePolicy([{ id: 'td', effect: 'allow', subjects: [{ spiffeIdPrefix: 'spiffe://partner.test' }], methods: ['*'] }], { ownTrustDomain: OWN });
+    expect(whole.decide({ ...base, id: id('spiffe://partner.test/a/b') }).allowed).toBe(true);
+    expect(whole.decide({ ...base, id: id('spiffe://partner.test.evil/a') }).allowed).toBe(false);
+  });
+
+  it('matches namespaces on / boundaries; namespace-less requests only match unscoped rules', () => {
+    const policy = compilePolicy([{ id: 'ns', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'], namespaces: ['team/ml', 'ops'] }], {
+      ownTrustDomain: OWN,
+    });
+    const allowed = (namespace?: string): boolean => policy.decide({ ...base, ...(namespace === undefined ? {} : { namespace }) }).allowed;
+    expect(allowed('team/ml')).toBe(true);
+    expect(allowed('team/ml/a')).toBe(true);
+    expect(allowed('ops')).toBe(true);
+    expect(allowed('team/mlx')).toBe(false);
+    expect(allowed('team')).toBe(false);
+    expect(allowed(undefined)).toBe(false);
+  });
+});
+
+describe('validation', () => {
+  it('reports field-level errors', () => {
+    const rules = [
+      { id: 'a', effect: 'allow', subjects: [{ trustDomain: 'Example.org' }, { spiffeId: 'spiffe://example.org/' }], methods: [STORE + 'Pul', '/nope.Service/*'] },
+      { id: 'a', effect: 'deny', subjects: [], methods: [], sourceCidrs: ['10.0.0.1/8', 'fe80::/129', '::1'] },
+      { id: 'c', effect: 'allow', subjects: [{ spiffeIdPrefix: 'http://x' }, { trustDomain: 'spiffe://example.org' }, { trustDomain: 'a', spiffeId: 'b' }], methods: ['/a/b/c'], dryRun: true, namespaces: ['a//b'], expiresAt: new Date(NaN), extra: 1 },
+      { id: '', effect: 'maybe', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
+    ] as unknown as Rule[];
+    const errors = validateRules(rules, registry);
+    const fields = errors.map((e) => e.field).sort();
+    expect(fields).toEqual(
+      [
+        'rules[0].subjects[0].trustDomain',
+        'rules[0].subjects[1].spiffeId',
+        'rules[0].methods[0]',
+        'rules[0].methods[1]',
+        'rules[1].id',
+        'rules[1].subjects',
+        'rules[1].methods',
+        'rules[1].sourceCidrs[0]',
+        'rules[1].sourceCidrs[1]',
+        'rules[2].extra',
+        'rules[2].subjects[0].spiffeIdPrefix',
+        'rules[2].subjects[1].trustDomain',
+        'rules[2].subjects[2]',
+        'rules[2].methods[0]',
+        'rules[2].namespaces[0]',
+        'rules[2].expiresAt',
+        'rules[2].dryRun',
+        'rules[3].id',
+        'rules[3].effect',
+      ].sort(),
+    );
+    const msg = (f: string): string => errors.find((e) => e.field === f)!.message;
+    expect(msg('rules[0].methods[0]')).toBe('unknown method (not served)');
+    expect(msg('rules[0].methods[1]')).toBe('unknown service (not served)');
+    expect(msg('rules[1].id')).toBe('duplicate rule id (first used by rules[0])');
+    expect(msg('rules[1].subjects')).toBe('must not be empty');
+    expect(msg('rules[1].sourceCidrs[0]')).toBe('bad CIDR: address has bits set beyond the prefix length');
+    expect(msg('rules[2].subjects[1].trustDomain')).toBe('must be a bare trust domain name, not a SPIFFE ID');
+  });
+
+  it('compilePolicy refuses structurally invalid rules', () => {
+    const bad = [{ id: 'x', effect: 'allow', subjects: [], methods: ['*'] }] as Rule[];
+    expect(() => compilePolicy(bad, { ownTrustDomain: OWN })).toThrow(ParleyError);
+    expect(() => compilePolicy(bad, { ownTrustDomain: OWN })).toThrow('rules[0].subjects: must not be empty');
+    expect(() => compilePolicy([], { ownTrustDomain: 'Bad..td' })).toThrow(ParleyError);
+    expect(() => new MethodRegistry(['/a/*'])).toThrow(ParleyError);
+  });
+});
+
+// ---- Property: the index equals a naive scan of all rules built from the SPIFFE authorizers.
+
+function reference(rules: readonly Rule[], own: string, req: DecisionRequest): Decision {
+  const parts = parseFullMethod(req.method);
+  if (parts === undefined) return { allowed: false, reason: REASONS.malformedMethod };
+  if (req.namespace !== undefined && !isNamespace(req.namespace)) return { allowed: false, reason: REASONS.malformedNamespace };
+  const family = req.sourceIp === undefined ? undefined : ipFamily(req.sourceIp);
+  const nowMs = (req.now ?? new Date()).getTime();
+  let deny: string | undefined;
+  let allow: string | undefined;
+  const dry: string[] = [];
+  for (const r of rules) {
+    if (r.expiresAt !== undefined && nowMs >= r.expiresAt.getTime()) continue;
+    const subjectOk = r.subjects.some((s) => {
+      if ('spiffeId' in s) return authorizeOneOf(id(s.spiffeId))(req.id);
+      if ('spiffeIdPrefix' in s) {
+        const p = id(s.spiffeIdPrefix);
+        return authorizePathPrefix(p.trustDomain, p.path)(req.id);
+      }
+      if (s.trustDomain === 'any') return true;
+      if (s.trustDomain === 'own') return req.id.trustDomain.name === own;
+      if (s.trustDomain === 'federated') return req.id.trustDomain.name !== own;
+      return authorizeMemberOf(TrustDomain.parse(s.trustDomain))(req.id);
+    });
+    const methodOk = r.methods.some((m) => m === '*' || m === req.method || m === `/${parts.service}/*`);
+    const nsOk = r.namespaces === undefined || (req.namespace !== undefined && r.namespaces.some((n) => namespaceCovers(n, req.namespace!)));
+    const cidrOk =
+      r.sourceCidrs === undefined ||
+      (family !== undefined &&
+        r.sourceCidrs.some((c) => {
+          const [addr, bits] = c.split('/');
+          const cFamily = addr!.includes(':') ? 'ipv6' : 'ipv4';
+          if (cFamily !== family) return false;
+          const list = new BlockList();
+          list.addSubnet(addr!, bits === undefined ? (cFamily === 'ipv4' ? 32 : 128) : Number(bits), cFamily);
+          return list.check(req.sourceIp!, family);
+        }));
+    if (!(subjectOk && methodOk && nsOk && cidrOk)) continue;
+    if (r.effect === 'deny' && r.dryRun === true) dry.push(r.id);
+    else if (r.effect === 'deny') deny ??= r.id;
+    else allow ??= r.id;
+  }
+  const extra = dry.length > 0 ? { dryRunDenied: dry } : {};
+  if (deny !== undefined) return { allowed: false, rule: deny, reason: REASONS.deniedBy(deny), ...extra };
+  if (allow !== undefined) return { allowed: true, rule: allow, reason: REASONS.allowedBy(allow), ...extra };
+  return { allowed: false, reason: REASONS.noAllow, ...extra };
+}
+
+function ipFamily(ip: string): 'ipv4' | 'ipv6' {
+  return ip.includes(':') ? 'ipv6' : 'ipv4';
+}
+
+describe('property: compiled decide equals a naive scan', () => {
+  const TDS = ['example.org', 'partner.test', 'other.test'];
+  const PATHS = ['', '/ns', '/ns/ml', '/ns/mlx', '/ns/ml/x', '/ns/ml/x/y', '/a'];
+  const PATTERNS = ['*', STORE + '*', '/grpc.health.v1.Health/*', STORE + 'Pull', STORE + 'PullReferrer', STORE + 'Push', CHECK, SYNC];
+  const NAMESPACES = ['team', 'team/ml', 'team/mlx', 'ops'];
+  const REQ_NAMESPACES = [...NAMESPACES, 'team/ml/x', 'other'];
+  const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.3', '0.0.0.0/0', '2001:db8::/32', '2001:db8:1::/48', '::/0'];
+  const IPS = ['10.1.2.3', '10.2.0.1', '192.168.1.1', '2001:db8:1::1', '2001:db8:2::1', '::1'];
+  const NOW = Date.UTC(2030, 0, 1);
+
+  const subject = fc.oneof(
+    fc.constantFrom('own', 'federated', 'any', ...TDS).map((trustDomain) => ({ trustDomain })),
+    fc.tuple(fc.constantFrom(...TDS), fc.constantFrom(...PATHS)).map(([td, p]) => ({ spiffeId: `spiffe://${td}${p}` })),
+    fc.tuple(fc.constantFrom(...TDS), fc.constantFrom(...PATHS)).map(([td, p]) => ({ spiffeIdPrefix: `spiffe://${td}${p}` })),
+  );
+  const rule = fc.record(
+    {
+      effect: fc.constantFrom<'allow' | 'deny'>('allow', 'allow', 'deny'),
+      subjects: fc.array(subject, { minLength: 1, maxLength: 3 }),
+      methods: fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 3 }),
+      namespaces: fc.array(fc.constantFrom(...NAMESPACES), { minLength: 1, maxLength: 2 }),
+      sourceCidrs: fc.array(fc.constantFrom(...CIDRS), { minLength: 1, maxLength: 2 }),
+      expiresAt: fc.integer({ min: -2, max: 2 }).map((d) => new Date(NOW + d)),
+      dryRun: fc.boolean(),
+    },
+    { requiredKeys: ['effect', 'subjects', 'methods'] },
+  );
+  const rules = fc
+    .array(rule, { maxLength: 8 })
+    .map((rs) => rs.map((r, i): Rule => ({ ...r, id: `r${i}`, dryRun: r.effect === 'deny' ? r.dryRun : undefined })).map(dropUndefined));
+  const request = fc.record(
+    {
+      td: fc.constantFrom(...TDS, 'example.org.evil.com'),
+      path: fc.constantFrom(...PATHS),
+      method: fc.constantFrom(...METHODS, '/grpc.health.v1.Health/Watch'),
+      namespace: fc.constantFrom(...REQ_NAMESPACES),
+      sourceIp: fc.constantFrom(...IPS),
+      now: fc.integer({ min: -3, max: 3 }).map((d) => new Date(NOW + d)),
+    },
+    { requiredKeys: ['td', 'path', 'method', 'now'] },
+  );
+
+  it('on random rules and requests', () => {
+    fc.assert(
+      fc.property(rules, fc.array(request, { minLength: 1, maxLength: 4 }), (rs, reqs) => {
+        const policy = compilePolicy(rs, { ownTrustDomain: OWN });
+        for (const r of reqs) {
+          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, sourceIp: r.sourceIp, now: r.now });
+          expect(policy.decide(req)).toEqual(reference(rs, OWN, req));
+        }
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+});
+
+function dropUndefined<T extends object>(o: T): T {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as T;
+}
