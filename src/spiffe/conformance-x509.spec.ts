@@ -10,7 +10,6 @@ import {
   parsePemCertificates,
   parseX509Svid,
   SpiffeBundle,
-  SpiffeError,
   SpiffeErrorCode,
   TrustDomain,
   verifyX509Svid,
@@ -22,19 +21,11 @@ import { certInfo, KU } from './x509-parse';
 import { codeOf } from '../../test/support/spiffe-errors';
 
 import { readVector, readVectorText } from '../../test/support/spiffe-vectors';
+import { errorOf } from '../../test/support/spiffe-errors';
 const read = readVector;
 const readText = readVectorText;
 
 
-function errorOf(fn: () => unknown): SpiffeError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpiffeError) return err;
-    throw err;
-  }
-  throw new Error('expected a SpiffeError');
-}
 
 const EXAMPLE = TrustDomain.parse('example.org');
 

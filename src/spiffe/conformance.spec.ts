@@ -9,7 +9,6 @@ import {
   JwtBundle,
   parseWorkloadEndpoint,
   SpiffeBundle,
-  SpiffeError,
   SpiffeId,
   TrustDomain,
   validatePath,
@@ -19,21 +18,13 @@ import { MAX_ID_BYTES, MAX_TRUST_DOMAIN_BYTES } from './index';
 import { codeOf } from '../../test/support/spiffe-errors';
 
 import { readTsv, readVector, readVectorText, VECTORS } from '../../test/support/spiffe-vectors';
+import { errorOf } from '../../test/support/spiffe-errors';
 const read = readVector;
 const readText = readVectorText;
 const tsv = readTsv;
 
 
 
-function errorOf(fn: () => unknown): SpiffeError {
-  try {
-    fn();
-  } catch (err) {
-    if (err instanceof SpiffeError) return err;
-    throw err;
-  }
-  throw new Error('expected a SpiffeError');
-}
 
 const EXAMPLE = TrustDomain.parse('example.org');
 

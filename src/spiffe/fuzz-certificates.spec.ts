@@ -19,6 +19,7 @@ import {
 } from './index';
 import { onlySpiffeErrors } from '../../test/support/spiffe-errors';
 import { decodePemBlocks, encodePem } from './pem';
+import { mutated } from '../../test/support/spiffe-errors';
 
 const TD = TrustDomain.parse('acme.test');
 const NOW = new Date('2030-01-01T00:00:00Z');
@@ -39,18 +40,6 @@ beforeAll(async () => {
 });
 
 /** A copy of `base` with 1–4 bytes overwritten, and sometimes truncated. */
-function mutated(base: () => Buffer): fc.Arbitrary<Buffer> {
-  return fc
-    .tuple(
-      fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }),
-      fc.option(fc.nat(), { freq: 4 }),
-    )
-    .map(([edits, cut]) => {
-      const b = Buffer.from(base());
-      for (const [pos, byte] of edits) b[pos % b.length] = byte;
-      return cut === null ? b : b.subarray(0, cut % b.length);
-    });
-}
 
 const randomBytes = fc.uint8Array({ maxLength: 300 }).map((u) => Buffer.from(u));
 /**

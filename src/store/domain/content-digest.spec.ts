@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { ParleyError } from '../../common/errors';
 import { ContentDigest } from './content-digest';
 import { ContentId } from './content-id';
+import { parleyCodeOf as codeOf } from '../../../test/support/parley-errors';
 
 const bytes = Buffer.from('the quick brown fox');
 const cid = ContentId.of(bytes);
@@ -10,14 +10,6 @@ function feed(d: ContentDigest, data: Buffer, piece = 4): void {
   for (let i = 0; i < data.length; i += piece) d.update(data.subarray(i, i + piece));
 }
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return ParleyError.is(err) ? err.code : 'not a ParleyError';
-  }
-}
 
 describe('ContentDigest', () => {
   it('returns the CID and size of the streamed bytes, whatever the piece sizes', () => {

@@ -1,18 +1,10 @@
-import { ParleyError } from '../../common/errors';
 import { storeLimits } from './limits';
 import { decodeCursor, encodeCursor, parseListQuery } from './list-query';
 import { microsToTimestamp, timestampToMicros } from './record';
+import { parleyCodeOf as codeOf } from '../../../test/support/parley-errors';
 
 const limits = storeLimits({ defaultPageSize: 10, maxPageSize: 50 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return ParleyError.is(err) ? err.code : 'not a ParleyError';
-  }
-}
 
 describe('List query', () => {
   it('applies page size defaults and caps', () => {

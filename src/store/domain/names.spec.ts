@@ -1,17 +1,9 @@
-import { ParleyError } from '../../common/errors';
 import { storeLimits } from './limits';
 import { DEFAULT_MEDIA_TYPE, parseAnnotations, parseMediaType, parseNamespace, parseReferrerType } from './names';
+import { parleyCodeOf as codeOf } from '../../../test/support/parley-errors';
 
 const limits = storeLimits({ maxAnnotations: 3, maxAnnotationKeyBytes: 20, maxAnnotationValueBytes: 10, maxAnnotationsTotalBytes: 40 });
 
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-    return undefined;
-  } catch (err) {
-    return ParleyError.is(err) ? err.code : 'not a ParleyError';
-  }
-}
 
 describe('namespace syntax', () => {
   it.each(['ml', 'ml/llama-3/weights', 'a.b_c-d/0', `${'a'.repeat(63)}/b`, Array(8).fill('x').join('/')])('accepts %s', (ns) => {
