@@ -1,5 +1,9 @@
 import { Init1763900000000 } from './1763900000000-Init';
 import { Store1764200000000 } from './1764200000000-Store';
+import { Audit1764300000000 } from './1764300000000-Audit';
+import { Policies1764300100000 } from './1764300100000-Policies';
+import { Revocations1764300200000 } from './1764300200000-Revocations';
+import { Federation1764300300000 } from './1764300300000-Federation';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
-export const MIGRATIONS = [Init1763900000000, Store1764200000000];
+export const MIGRATIONS = [Init1763900000000, Store1764200000000, Audit1764300000000, Policies1764300100000, Revocations1764300200000, Federation1764300300000];

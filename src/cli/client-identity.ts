@@ -36,9 +36,9 @@ export interface ClientConnection {
 }
 
 /** Adds --svid/--key/--bundle, --workload-api, --server, --server-id, --server-trust-domain. */
-export function withClientIdentityOptions(cmd: Command): Command {
+export function withClientIdentityOptions(cmd: Command, defaultServer = DEFAULT_SERVER, what = 'gateway gRPC address'): Command {
   return cmd
-    .option('--server <host:port>', `gateway gRPC address (default: ${DEFAULT_SERVER})`)
+    .option('--server <host:port>', `${what} (default: ${defaultServer})`)
     .option('--server-id <spiffe-id>', 'accept exactly this gateway SPIFFE ID')
     .option('--server-trust-domain <td>', 'accept any gateway of this trust domain (default: our own trust domain)')
     .option('--svid <file>', 'our X509-SVID certificate chain (PEM), e.g. from `parley dev issue`')
@@ -92,13 +92,19 @@ export function parseServerAddress(value: string): { host: string; port: number 
   return { host: m[1], port };
 }
 
+/** A loaded client identity: our SVID, the trust to check the server with, and which server to accept. */
+export interface ClientMaterial {
+  svid: X509Svid;
+  trust: ClientTrust;
+  server: ExpectedServer;
+  close(): Promise<void>;
+}
+
 /**
- * Loads the identity and builds channel credentials that present our SVID and accept only
- * the expected server. With no files and no --workload-api, $SPIFFE_ENDPOINT_SOCKET is used.
+ * Loads our SVID and the server's bundle from files or the Workload API, and which server
+ * identity to accept. With no files and no --workload-api, $SPIFFE_ENDPOINT_SOCKET is used.
  */
-export async function openClientIdentity(o: ClientIdentityOptions): Promise<ClientConnection> {
-  const address = o.server ?? DEFAULT_SERVER;
-  const { host } = parseServerAddress(address);
+export async function loadClientMaterial(o: ClientIdentityOptions): Promise<ClientMaterial> {
   const files = [o.svid, o.key, o.bundle].filter((f) => f !== undefined).length;
   let svid: X509Svid;
   let trust: ClientTrust;
@@ -145,9 +151,25 @@ export async function openClientIdentity(o: ClientIdentityOptions): Promise<Clie
       throw new ParleyError('invalid_argument', `workload api: no bundle for the server's trust domain ${serverTrustDomain(server).name}`);
     }
   }
-  const credentials = spiffeChannelCredentials({ svid: { certChainPem: svid.certChainPem(), keyPem: svid.privateKeyPem() }, trust, server });
-  // SVIDs carry no DNS names and TLS forbids IP addresses as server names: name the trust domain instead.
+  return { svid, trust, server, close };
+}
+
+/** The name to send as TLS server name: SVIDs carry no DNS names and TLS forbids IP addresses, so an IP host gets the trust domain. */
+export function tlsServerName(host: string, server: ExpectedServer): string | undefined {
   const bare = host.replace(/^\[|\]$/g, '');
-  const channelOptions: grpc.ChannelOptions = isIP(bare) !== 0 ? { 'grpc.ssl_target_name_override': serverTrustDomain(server).name } : {};
+  return isIP(bare) !== 0 ? serverTrustDomain(server).name : undefined;
+}
+
+/**
+ * Loads the identity and builds channel credentials that present our SVID and accept only
+ * the expected server. With no files and no --workload-api, $SPIFFE_ENDPOINT_SOCKET is used.
+ */
+export async function openClientIdentity(o: ClientIdentityOptions): Promise<ClientConnection> {
+  const address = o.server ?? DEFAULT_SERVER;
+  const { host } = parseServerAddress(address);
+  const { svid, trust, server, close } = await loadClientMaterial(o);
+  const credentials = spiffeChannelCredentials({ svid: { certChainPem: svid.certChainPem(), keyPem: svid.privateKeyPem() }, trust, server });
+  const name = tlsServerName(host, server);
+  const channelOptions: grpc.ChannelOptions = name !== undefined ? { 'grpc.ssl_target_name_override': name } : {};
   return { address, credentials, channelOptions, id: svid.id, close };
 }

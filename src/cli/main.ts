@@ -1,10 +1,14 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
+import { registerAdmin } from './commands/admin';
 import { registerConfig } from './commands/config';
 import { registerDev } from './commands/dev';
 import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
 import { registerServe } from './commands/serve';
+
+/** Areas of `parley admin` (each adds its subcommands). */
+const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [];
 
 /** The `parley` command. Each context adds its subcommands through a register function. */
 export function buildProgram(): Command {
@@ -33,6 +37,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerConfig(program);
   registerDev(program);
   registerStoreCommands(program);
+  registerAdmin(program, ADMIN_AREAS);
   return program;
 }
 

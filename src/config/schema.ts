@@ -141,6 +141,19 @@ export const storeSchema = z.strictObject({
   sweepInterval: duration.default(5 * 60_000),
 });
 
+/**
+ * Authorization (src/authz). Sub-slices: `policy` (rules declared at boot), `rateLimit`
+ * (per SPIFFE ID and per trust domain, after authentication), `audit` (the decision trail).
+ */
+export const authzSchema = z.strictObject({
+  policy: z.strictObject({}).prefault({}),
+  rateLimit: z.strictObject({}).prefault({}),
+  audit: z.strictObject({}).prefault({}),
+});
+
+/** Federation (src/federation): the bundle endpoint we serve and the partners we poll. */
+export const federationSchema = z.strictObject({});
+
 export const databaseSchema = z.strictObject({
   /** Any PostgreSQL server; when unset (and DATABASE_URL is unset) an embedded one is started. */
   url: secret(postgresUrl.optional(), 'url-password'),
@@ -184,6 +197,8 @@ export const configSchema = z.strictObject({
   tls: tlsSchema.prefault({}),
   admin: adminSchema.prefault({}),
   store: storeSchema.prefault({}),
+  authz: authzSchema.prefault({}),
+  federation: federationSchema.prefault({}),
 }).superRefine((cfg, ctx) => {
   if (cfg.identity.source === 'files') {
     for (const key of ['cert', 'key', 'bundle'] as const) {
@@ -210,3 +225,5 @@ export type GrpcConfig = ParleyConfig['grpc'];
 export type TlsConfig = ParleyConfig['tls'];
 export type AdminConfig = ParleyConfig['admin'];
 export type StoreConfig = ParleyConfig['store'];
+export type AuthzConfig = ParleyConfig['authz'];
+export type FederationConfig = ParleyConfig['federation'];

@@ -1,0 +1,56 @@
+/**
+ * The seams of the authorization pipeline (DESIGN.md §2: policy, revocation, IP allowlist,
+ * rate limit, audit). The CallAuthorizer composes them for every gRPC call; each part is
+ * implemented by its own store/service and kept current from PostgreSQL (LISTEN/NOTIFY).
+ * Every check is synchronous and in-memory: no call waits on the database.
+ */
+import type { CompiledPolicy } from './domain';
+import type { PeerIdentity } from '../tls/peer-identity';
+
+/** One authorization decision, as written to the audit trail and the log. */
+export interface AuditRecord {
+  readonly at: Date;
+  readonly spiffeId: string;
+  readonly trustDomain: string;
+  /** Source IP address of the connection. */
+  readonly sourceAddress: string;
+  /** Full gRPC method, `/pkg.Service/Method`. */
+  readonly method: string;
+  /** The record namespace the decision covered, when the method has one. */
+  readonly namespace?: string;
+  readonly decision: 'allow' | 'deny';
+  /** The deciding rule id, when a rule decided. */
+  readonly rule?: string;
+  /** Why (never sent to the caller). */
+  readonly reason: string;
+  /** Dry-run deny rules that matched (they did not deny). */
+  readonly dryRunDenied?: readonly string[];
+}
+
+/** Takes decisions off the request path. `record` never throws and never blocks. */
+export interface AuditSink {
+  record(entry: AuditRecord): void;
+}
+
+/** The policy currently in force (replaced atomically on every change). */
+export interface PolicySource {
+  current(): CompiledPolicy;
+}
+
+/** Revoked SPIFFE IDs and certificate fingerprints. */
+export interface RevocationCheck {
+  /** Why the peer is revoked, or undefined when it is not. */
+  revokedReason(peer: PeerIdentity): string | undefined;
+}
+
+/** Per-trust-domain source address allowlists. */
+export interface AllowlistCheck {
+  /** Why the source address is refused for this trust domain, or undefined when allowed (no list = allowed). */
+  deniedReason(trustDomain: string, sourceIp: string): string | undefined;
+}
+
+/** Per SPIFFE ID and per trust domain call rate limits (applied after authentication and authorization). */
+export interface RateLimitCheck {
+  /** Takes one token; why the call is limited, or undefined when it may go on. */
+  limitedReason(peer: PeerIdentity, nowMs: number): string | undefined;
+}

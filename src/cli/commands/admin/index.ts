@@ -1,0 +1,55 @@
+/**
+ * `parley admin …`: operator commands that call the admin REST API over mTLS. Each area
+ * (policy, revoke, audit, federation, bundle, …) registers its subcommands on the group
+ * through `adminSubcommand`, which adds the client identity flags and runs the action with
+ * an open AdminClient, reporting failures the CLI way.
+ */
+import type { Command } from 'commander';
+import { AdminClient, DEFAULT_ADMIN_SERVER } from '../../admin-client';
+import { withClientIdentityOptions, type ClientIdentityOptions } from '../../client-identity';
+import { reportFailure } from '../../context';
+
+export const ADMIN_IDENTITY_HELP = `
+Identity: the admin API accepts the SPIFFE IDs listed in admin.admins (default spiffe://<trust domain>/parley/admin).
+On a development gateway:  parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
+then pass --svid ./admin/svid.pem --key ./admin/svid.key --bundle ./admin/bundle.pem (or use --workload-api).`;
+
+/** Registers the `admin` group; area registrars add their subcommands to the returned command. */
+export function registerAdmin(program: Command, areas: ReadonlyArray<(admin: Command) => void>): Command {
+  const admin = program
+    .command('admin')
+    .description('operate a running gateway through its admin REST API (HTTPS, mTLS)')
+    .addHelpText('after', ADMIN_IDENTITY_HELP);
+  for (const register of areas) register(admin);
+  return admin;
+}
+
+/**
+ * A subcommand under `parent` with the admin client flags (`--server` = admin address,
+ * default 127.0.0.1:8444). `action` receives the open client, the positional arguments and
+ * the options; the client is closed afterwards and failures set the exit code.
+ */
+export function adminSubcommand<O extends object>(
+  parent: Command,
+  nameAndArgs: string,
+  description: string,
+  action: (client: AdminClient, args: string[], options: O & ClientIdentityOptions) => Promise<void>,
+): Command {
+  const cmd = parent.command(nameAndArgs).description(description);
+  withClientIdentityOptions(cmd, DEFAULT_ADMIN_SERVER, 'gateway admin API address');
+  cmd.action(async (...received: unknown[]) => {
+    const command = received[received.length - 1] as Command;
+    const options = command.opts() as O & ClientIdentityOptions;
+    const args = command.args;
+    let client: AdminClient | undefined;
+    try {
+      client = await AdminClient.open(options);
+      await action(client, args, options);
+    } catch (err) {
+      reportFailure(err);
+    } finally {
+      await client?.close().catch(() => undefined);
+    }
+  });
+  return cmd;
+}
