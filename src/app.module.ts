@@ -1,4 +1,4 @@
-import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { type DynamicModule, Global, Module, type ValueProvider } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -22,6 +22,8 @@ export interface AppModuleOptions {
   trustStore: TrustStore;
   peers: PeerRegistry;
   adminPolicy: AdminPolicy;
+  /** Further services the bootstrap made (authz stores, federation, …), keyed by the tokens in tokens.ts. */
+  services?: ValueProvider[];
 }
 
 /** Wiring only: shared infrastructure made by the bootstrap, then one module per context. */
@@ -38,6 +40,7 @@ export class AppModule {
       { provide: TRUST_STORE, useValue: options.trustStore },
       { provide: PEER_REGISTRY, useValue: options.peers },
       { provide: ADMIN_POLICY, useValue: options.adminPolicy },
+      ...(options.services ?? []),
     ];
     return {
       module: AppModule,

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
-import type { INestApplication } from '@nestjs/common';
+import type { INestApplication, ValueProvider } from '@nestjs/common';
 import { AdminPolicy, adminGate } from './admin/admin-auth';
 import { adminHttpsOptions, secureAdminServer } from './admin/admin-server';
 import { mountOpenApi } from './admin/openapi';
@@ -21,12 +21,14 @@ import type { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import type { ParleyConfig } from './config/schema';
 import { registerPoolMetrics, databaseReadinessCheck } from './database/database-health';
+import { ChangeFeed } from './database/change-feed';
 import { connectDataSource, runMigrations } from './database/data-source';
 import { EmbeddedPostgres } from './database/embedded-postgres';
 import { createLogger, PinoNestLogger } from './logging/logger';
 import { ReadinessRegistry } from './ops/domain/readiness';
 import { createMetricsRegistry } from './ops/metrics';
 import { OpsServer } from './ops/ops-server';
+import { CHANGE_FEED } from './tokens';
 import { VERSION } from './version';
 
 export interface Gateway {
@@ -86,6 +88,11 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     readiness.register('database', databaseReadinessCheck(dataSource));
     registerPoolMetrics(dataSource, metrics);
 
+    // Shared-state changes from other replicas (policies, revocations, federation).
+    const changes = new ChangeFeed({ url, logger: logger.child({ component: 'change-feed' }) });
+    await changes.start();
+    cleanup.push(() => changes.stop());
+
     const identity = await startIdentity(config, logger);
     cleanup.push(() => identity.stop());
     const trustStore = new TrustStore();
@@ -93,10 +100,14 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     cleanup.push(async () => monitor.stop());
     readiness.register('identity', () => monitor.readiness());
 
+    // Authorization and federation services: made here, before NestJS, so both the gRPC
+    // interceptor and the admin controllers use the same instances (see `services`).
+    const services: ValueProvider[] = [{ provide: CHANGE_FEED, useValue: changes }];
+
     const peers = new PeerRegistry();
     const adminPolicy = new AdminPolicy(adminIds(config));
     const tlsOptions = { identity, trustStore, minVersion: config.tls.minVersion };
-    const app = await NestFactory.create(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy }), {
+    const app = await NestFactory.create(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy, services }), {
       logger: new PinoNestLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
       httpsOptions: adminHttpsOptions(tlsOptions),
