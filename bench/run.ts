@@ -12,6 +12,7 @@ const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchR
   { name: 'tls', load: () => import('./tls.bench') },
   { name: 'store', load: () => import('./store.bench') },
   { name: 'store-cli', load: () => import('./store-cli.bench') },
+  { name: 'authz', load: () => import('./authz.bench') },
 ];
 
 async function main(): Promise<void> {

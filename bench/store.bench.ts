@@ -23,6 +23,8 @@ import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
 import { Client } from 'pg';
+import { CallAuthorizer } from '../src/authz/call-authorizer';
+import { compilePolicy, defaultPolicy } from '../src/authz/domain';
 import { connectDataSource, runMigrations } from '../src/database/data-source';
 import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { protoFile } from '../src/grpc/proto-files';
@@ -31,7 +33,7 @@ import { TrustDomain, X509Bundle } from '../src/spiffe';
 import { ContentId } from '../src/store/domain/content-id';
 import { storeLimits } from '../src/store/domain/limits';
 import { registerStoreService } from '../src/store/store.grpc-service';
-import { STORE_PROTO, STORE_SERVICE, storePackageDefinition } from '../src/store/store-wire';
+import { STORE_PROTO, STORE_SERVICE, storeMethodNames, storePackageDefinition } from '../src/store/store-wire';
 import { StoreRepository } from '../src/store/store.repository';
 import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/tls/trust-store';
@@ -162,7 +164,14 @@ export async function run(): Promise<BenchResult[]> {
     const trust = new TrustStore();
     trust.set(X509Bundle.parsePem(TrustDomain.parse('acme.test'), ca.bundlePem()));
     const repository = new StoreRepository(ds);
+    const compiled = compilePolicy(defaultPolicy('acme.test'), { ownTrustDomain: 'acme.test' });
+    // The gateway's call authorization (default policy, namespace checks) on every call.
+    const authorizer = new CallAuthorizer({
+      policy: { current: () => compiled },
+      namespacedMethods: new Set(storeMethodNames()),
+    });
     const parley = new SecureGrpcServer({
+      authorize: authorizer.authorize,
       host: '127.0.0.1',
       port: 0,
       ownTrustDomain: TrustDomain.parse('acme.test'),
@@ -171,7 +180,7 @@ export async function run(): Promise<BenchResult[]> {
       trustStore: trust,
       logger: silent,
     });
-    const service = registerStoreService(parley.server, { repository, peerOf: (c) => parley.peerOf(c), limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
+    const service = registerStoreService(parley.server, { repository, peerOf: (c) => parley.peerOf(c), namespaces: authorizer, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
     const { port } = await parley.start();
     cleanup.unshift(async () => {
       await service.close();

@@ -3,7 +3,9 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, ValueProvider } from '@nestjs/common';
+import type { NestExpressApplication } from '@nestjs/platform-express';
 import { AdminPolicy, adminGate } from './admin/admin-auth';
+import { CallAuthorizer } from './authz/call-authorizer';
 import { adminHttpsOptions, secureAdminServer } from './admin/admin-server';
 import { mountOpenApi } from './admin/openapi';
 import { PeerRegistry } from './admin/peer-registry';
@@ -13,7 +15,7 @@ import type { IdentitySource } from './identity/domain/identity';
 import { IdentityMonitor } from './identity/identity-monitor';
 import { SpiffeId, TrustDomain } from './spiffe';
 import { createGrpcEndpoint, startGrpcEndpoint } from './grpc/grpc-endpoint';
-import { registerStoreService, StoreRepository, storeLimitsFromConfig } from './store';
+import { registerStoreService, storeMethodNames, StoreRepository, storeLimitsFromConfig } from './store';
 import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
@@ -22,14 +24,27 @@ import { AppModule } from './app.module';
 import type { ParleyConfig } from './config/schema';
 import { registerPoolMetrics, databaseReadinessCheck } from './database/database-health';
 import { ChangeFeed } from './database/change-feed';
+import { BundleEndpointServer, FederationService } from './federation';
+import { FEDERATION_SERVICE } from './tokens';
+import { svidProviderFrom } from './tls';
 import { connectDataSource, runMigrations } from './database/data-source';
 import { EmbeddedPostgres } from './database/embedded-postgres';
 import { createLogger, PinoNestLogger } from './logging/logger';
 import { ReadinessRegistry } from './ops/domain/readiness';
 import { createMetricsRegistry } from './ops/metrics';
 import { OpsServer } from './ops/ops-server';
-import { CHANGE_FEED } from './tokens';
+import { ALLOWLIST_STORE, AUDIT_WRITER, CHANGE_FEED, POLICY_STORE, REVOCATION_STORE } from './tokens';
+import { MethodRegistry } from './authz/domain';
+import { PolicyStore } from './authz/policy-store';
+import { SERVED_METHODS } from './authz/served-methods';
+import { AuditWriter } from './authz/audit';
+import { AllowlistStore } from './authz/allowlist-store';
+import { RateLimiter } from './authz/rate-limiter';
+import { RevocationStore } from './authz/revocation-store';
 import { VERSION } from './version';
+
+/** Largest admin request body (JSON or text). */
+const ADMIN_BODY_LIMIT = '2mb';
 
 export interface Gateway {
   app: INestApplication;
@@ -40,10 +55,26 @@ export interface Gateway {
   /** Where the admin HTTPS listener really listens. */
   admin?: { host: string; port: number };
   dataSource: DataSource;
+  /** Decides every gRPC call. */
+  authorizer: CallAuthorizer;
   readiness: ReadinessRegistry;
   logger: Logger;
   /** Where the ops listener really listens (port 0 in config resolves here). */
   ops?: { host: string; port: number };
+  /** The authorization audit trail (the AuditSink of the gRPC interceptor). */
+  audit?: AuditWriter;
+  /** The authorization policy in force (PolicySource), kept in PostgreSQL and hot-reloaded. */
+  policies: PolicyStore;
+  /** Revoked SPIFFE IDs and certificates (RevocationCheck; `onRevoked` closes open connections). */
+  revocations: RevocationStore;
+  /** Per-trust-domain source address allowlists (AllowlistCheck). */
+  allowlists: AllowlistStore;
+  /** Per SPIFFE ID and per trust domain call rate limits (RateLimitCheck). */
+  rateLimiter: RateLimiter;
+  /** Federation: partner relationships, the bundle poller, our published bundle. */
+  federation: FederationService;
+  /** Where the bundle endpoint really listens (federation.bundleEndpoint.enabled). */
+  bundleEndpoint?: { host: string; port: number };
   /** Stops listeners, closes the pool, then stops the embedded database. Idempotent. */
   close(): Promise<void>;
 }
@@ -94,6 +125,7 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     cleanup.push(() => changes.stop());
 
     const identity = await startIdentity(config, logger);
+    const ownTrustDomain = TrustDomain.parse(config.identity.trustDomain);
     cleanup.push(() => identity.stop());
     const trustStore = new TrustStore();
     const monitor = new IdentityMonitor(identity, trustStore, { expiryWarningMs: config.identity.expiryWarning, logger: logger.child({ component: 'identity' }), metrics });
@@ -104,14 +136,81 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     // interceptor and the admin controllers use the same instances (see `services`).
     const services: ValueProvider[] = [{ provide: CHANGE_FEED, useValue: changes }];
 
+    // The authorization policy (PostgreSQL, hot-reloaded; config-declared rules written first).
+    const methodRegistry = new MethodRegistry(SERVED_METHODS);
+    const policies = new PolicyStore({
+      dataSource,
+      changes,
+      registry: methodRegistry,
+      ownTrustDomain: config.identity.trustDomain,
+      configRules: config.authz.policy.rules,
+      logger: logger.child({ component: 'policy' }),
+    });
+    await policies.start();
+    cleanup.push(() => policies.stop());
+    services.push({ provide: POLICY_STORE, useValue: policies });
+
+    // Revocations and per-trust-domain IP allowlists (in memory, reloaded on every change) and rate limits.
+    const revocations = new RevocationStore({ dataSource, changes, logger: logger.child({ component: 'revocations' }) });
+    await revocations.start();
+    cleanup.push(() => revocations.stop());
+    const allowlists = new AllowlistStore({ dataSource, changes, logger: logger.child({ component: 'allowlists' }) });
+    await allowlists.start();
+    cleanup.push(() => allowlists.stop());
+    const rateLimiter = RateLimiter.fromConfig(config.authz.rateLimit);
+    services.push({ provide: REVOCATION_STORE, useValue: revocations }, { provide: ALLOWLIST_STORE, useValue: allowlists });
+
+    // The audit trail: stopped (and flushed) after the listeners, before the pool closes.
+    const audit = new AuditWriter({ db: dataSource, config: config.authz.audit, logger: logger.child({ component: 'audit' }), metrics });
+    audit.start();
+    cleanup.push(() => audit.stop());
+    services.push({ provide: AUDIT_WRITER, useValue: audit });
+
+    // Federation: every replica loads the stored partner bundles into the trust store; one polls.
+    const federation = new FederationService({
+      dataSource,
+      databaseUrl: url,
+      changes,
+      trustStore,
+      ownTrustDomain,
+      logger: logger.child({ component: 'federation' }),
+      metrics,
+      relationships: config.federation.relationships,
+      poll: { timeoutMs: config.federation.poll.timeout, maxBytes: config.federation.poll.maxBytes, minIntervalMs: config.federation.poll.minInterval, lockRetryMs: config.federation.poll.lockRetry },
+      ownRefreshHintSeconds: Math.round(config.federation.bundleEndpoint.refreshHint / 1000),
+    });
+    cleanup.push(() => federation.stop());
+    await federation.start();
+    readiness.register('federation', () => federation.readiness());
+    services.push({ provide: FEDERATION_SERVICE, useValue: federation });
+    let bundleEndpoint: Gateway['bundleEndpoint'];
+    if (config.federation.bundleEndpoint.enabled) {
+      const endpointConfig = config.federation.bundleEndpoint;
+      const server = new BundleEndpointServer({
+        host: endpointConfig.host,
+        port: endpointConfig.port,
+        profile: endpointConfig.profile,
+        identity: svidProviderFrom(identity),
+        webCertFile: endpointConfig.webCertFile,
+        webKeyFile: endpointConfig.webKeyFile,
+        document: () => federation.ownBundleDocument(),
+        logger: logger.child({ component: 'bundle-endpoint' }),
+      });
+      bundleEndpoint = await server.listen();
+      cleanup.push(() => server.close());
+    }
+
     const peers = new PeerRegistry();
     const adminPolicy = new AdminPolicy(adminIds(config));
     const tlsOptions = { identity, trustStore, minVersion: config.tls.minVersion };
-    const app = await NestFactory.create(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy, services }), {
+    const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy, services }), {
       logger: new PinoNestLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
       httpsOptions: adminHttpsOptions(tlsOptions),
+      bodyParser: false,
     });
+    // JSON bodies: bootstrap bundles and Casbin policy files can be up to 1 MiB of text (other types are read by their routes).
+    app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT });
     app.use(adminGate(peers, adminPolicy));
     mountOpenApi(app);
     const unhookAdmin = secureAdminServer(app, { ...tlsOptions, peers, logger: logger.child({ component: 'admin' }) });
@@ -121,17 +220,37 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     });
     await app.init();
 
+    // Every gRPC call: revocation → IP allowlist → policy → rate limit, audited (src/authz).
+    const authorizer = new CallAuthorizer({
+      policy: policies,
+      revocations,
+      allowlists,
+      rateLimits: rateLimiter.enabled ? rateLimiter : undefined,
+      audit,
+      namespacedMethods: new Set(storeMethodNames()),
+      metrics,
+    });
+
     let grpc: Gateway['grpc'];
     if (config.grpc.enabled) {
-      const endpoint = createGrpcEndpoint({ grpc: config.grpc, tls: config.tls, identity, trustStore, ownTrustDomain: TrustDomain.parse(config.identity.trustDomain), logger: logger.child({ component: 'grpc' }), metrics });
+      const endpoint = createGrpcEndpoint({ grpc: config.grpc, tls: config.tls, identity, trustStore, ownTrustDomain, authorize: authorizer.authorize, logger: logger.child({ component: 'grpc' }), metrics });
       const store = registerStoreService(endpoint.server, {
         repository: new StoreRepository(dataSource),
         peerOf: (call) => endpoint.peerOf(call),
+        namespaces: authorizer,
+        metrics,
         limits: storeLimitsFromConfig(config.store),
         logger: logger.child({ component: 'store' }),
         sweepIntervalMs: config.store.sweepInterval,
       });
       endpoint.addProtos(store.packageDefinition);
+      requireAuthorizationRules(endpoint.servedMethods(), methodRegistry);
+      // A revocation closes the open connections it covers, on every replica.
+      const unhookRevocations = revocations.onRevoked((isRevoked) => {
+        const closed = endpoint.closeConnections(isRevoked, 'revoked');
+        if (closed > 0) logger.warn({ closed }, 'closed connections of revoked identities');
+      });
+      cleanup.push(async () => unhookRevocations());
       // Shutdown order: stop the endpoint (drains calls), then the store (discards failed uploads), then the pool.
       cleanup.push(() => store.close());
       grpc = { ...(await startGrpcEndpoint(endpoint, config.grpc)), server: endpoint };
@@ -160,7 +279,7 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       },
       'parley gateway started',
     );
-    return { app, dataSource, readiness, logger, identity, trustStore, ops, admin, grpc, close };
+    return { app, dataSource, authorizer, readiness, logger, identity, trustStore, ops, admin, grpc, audit, policies, revocations, allowlists, rateLimiter, federation, bundleEndpoint, close };
   } catch (err) {
     await close();
     throw err;
@@ -198,4 +317,15 @@ async function listenAdmin(app: INestApplication, config: ParleyConfig): Promise
 async function readInstallationId(ds: DataSource): Promise<string | undefined> {
   const rows: Array<{ value: string }> = await ds.query("SELECT value #>> '{}' AS value FROM parley_meta WHERE key = 'installation_id'").catch(() => []);
   return rows[0]?.value;
+}
+
+/**
+ * Fail closed: every method the gRPC server serves must be known to the policy engine
+ * (src/authz/served-methods.ts), or the gateway refuses to start.
+ */
+export function requireAuthorizationRules(served: readonly string[], registry: MethodRegistry): void {
+  const unknown = served.filter((m) => !registry.has(m));
+  if (unknown.length > 0) {
+    throw new ParleyError('internal', `grpc: served methods unknown to the authorization method registry (add them to src/authz/served-methods.ts): ${unknown.join(', ')}`);
+  }
 }

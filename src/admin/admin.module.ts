@@ -6,12 +6,18 @@ import type { ParleyConfig } from '../config/schema';
 import { StoreRepository, storeLimitsFromConfig } from '../store';
 import { PARLEY_CONFIG } from '../tokens';
 import { PermissionGuard } from './admin-auth';
+import { AllowlistsController } from './allowlists.controller';
+import { AuditController } from './audit.controller';
+import { BundlesController } from './bundles.controller';
+import { FederationsController } from './federations.controller';
 import { IdentityController } from './identity.controller';
+import { PoliciesController } from './policies.controller';
 import { ADMIN_STORE, type AdminStore, RecordsController } from './records.controller';
+import { RevocationsController } from './revocations.controller';
 
 /** The admin REST API (HTTPS + mTLS). Every route declares its permission (RequirePermission). */
 @Module({
-  controllers: [IdentityController, RecordsController],
+  controllers: [IdentityController, RecordsController, AuditController, RevocationsController, AllowlistsController, PoliciesController, FederationsController, BundlesController],
   providers: [
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },

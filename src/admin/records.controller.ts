@@ -11,9 +11,7 @@ import {
 import type { Request } from 'express';
 import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';
-import { ContentId, type StoreLimits, type StoreRepository } from '../store';
-import { encodeCursor, parseListQuery, type ListQuery } from '../store/domain/list-query';
-import { recordNotFound } from '../store/domain/record';
+import { ContentId, encodeCursor, parseListQuery, recordNotFound, type ListQuery, type StoreLimits, type StoreRepository } from '../store';
 import { PEER_REGISTRY } from '../tokens';
 import type { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
@@ -26,7 +24,7 @@ export interface AdminStore {
 }
 export const ADMIN_STORE = Symbol('ADMIN_STORE');
 
-/** Referrers shown with a record (their documents are up to store.maxReferrerBytes each). */
+/** Referrers shown with a record (metadata and sizes only; their documents are not read). */
 export const RECORD_REFERRERS_PAGE = 25;
 
 @ApiTags('records')
@@ -65,7 +63,7 @@ export class RecordsController {
     const cid = ContentId.parse(text, 'cid');
     const record = await this.store.repository.find(cid);
     if (record === undefined) throw recordNotFound(cid);
-    const referrers = await this.store.repository.referrers.page(cid, undefined, 0n, RECORD_REFERRERS_PAGE + 1);
+    const referrers = await this.store.repository.referrers.pageSummaries(cid, undefined, 0n, RECORD_REFERRERS_PAGE + 1);
     return {
       ...toRecordDto(record),
       referrers: referrers.slice(0, RECORD_REFERRERS_PAGE).map(toReferrerSummaryDto),

@@ -1,6 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { StoredRecord } from '../store';
-import type { ReferrerDocument } from '../store/domain/record';
+import type { ReferrerSummary, StoredRecord } from '../store';
 
 const CID_EXAMPLE = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
 
@@ -74,12 +73,12 @@ export function toRecordDto(r: StoredRecord): RecordDto {
   };
 }
 
-export function toReferrerSummaryDto(d: ReferrerDocument): ReferrerSummaryDto {
+export function toReferrerSummaryDto(d: ReferrerSummary): ReferrerSummaryDto {
   return {
     cid: d.cid.toString(),
     type: d.type,
     mediaType: d.mediaType,
-    size: d.data.length,
+    size: d.size,
     annotations: { ...d.annotations },
     creatorSpiffeId: d.creatorSpiffeId,
     createdAt: microsToIso(d.createdAtMicros),

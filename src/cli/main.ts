@@ -1,14 +1,18 @@
 import { Command } from 'commander';
 import { VERSION } from '../version';
 import { registerAdmin } from './commands/admin';
+import { registerAuditCommands } from './commands/admin/audit';
+import { registerAllowlists, registerRevocations } from './commands/admin/revoke';
 import { registerConfig } from './commands/config';
 import { registerDev } from './commands/dev';
 import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
+import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
+import { registerBundleCommands, registerFederationCommands } from './commands/admin/federation';
 
 /** Areas of `parley admin` (each adds its subcommands). */
-const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [];
+const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands];
 
 /** The `parley` command. Each context adds its subcommands through a register function. */
 export function buildProgram(): Command {

@@ -146,13 +146,117 @@ export const storeSchema = z.strictObject({
  * (per SPIFFE ID and per trust domain, after authentication), `audit` (the decision trail).
  */
 export const authzSchema = z.strictObject({
-  policy: z.strictObject({}).prefault({}),
-  rateLimit: z.strictObject({}).prefault({}),
-  audit: z.strictObject({}).prefault({}),
+  policy: z
+    .strictObject({
+      /**
+       * Rules declared here (same JSON shape as the admin API: id, effect, subjects, methods,
+       * namespaces, sourceCidrs, expiresAt, description, dryRun) are written at start with
+       * source `config`, before every other rule, and are read-only through the API; rules
+       * removed from here are removed from the policy. Checked at start against the served methods.
+       */
+      rules: z.array(z.record(z.string(), z.unknown())).optional(),
+    })
+    .prefault({}),
+  rateLimit: z
+    .strictObject({
+      /** Token bucket per caller SPIFFE ID, applied after authentication and authorization. */
+      perSpiffeId: z
+        .strictObject({
+          /** Calls per second each SPIFFE ID may sustain; 0 = no limit. */
+          requestsPerSecond: z.number().min(0).max(1_000_000).default(0),
+          /** Calls a quiet SPIFFE ID may send at once. */
+          burst: z.number().int().min(1).max(10_000_000).default(50),
+        })
+        .prefault({}),
+      /** Token bucket per caller trust domain (all its workloads together). */
+      perTrustDomain: z
+        .strictObject({
+          /** Calls per second each trust domain may sustain; 0 = no limit. */
+          requestsPerSecond: z.number().min(0).max(1_000_000).default(0),
+          /** Calls a quiet trust domain may send at once. */
+          burst: z.number().int().min(1).max(10_000_000).default(500),
+        })
+        .prefault({}),
+      /** Most buckets kept per limit; beyond it full (idle) buckets, then the least recently used, are dropped. */
+      maxTracked: z.number().int().min(16).max(10_000_000).default(100_000),
+    })
+    .prefault({}),
+  audit: z
+    .strictObject({
+      /** Decisions held in memory until written; when full (e.g. the database is down) new ones are dropped and counted. */
+      queueSize: z.number().int().min(1).max(10_000_000).default(10_000),
+      /** Most rows per INSERT. */
+      batchSize: z.number().int().min(1).max(10_000).default(500),
+      /** How often queued decisions are written (a full batch is written at once). */
+      flushInterval: duration.pipe(z.number().min(10, 'must be at least 10 ms')).default(250),
+      /** Rows older than this are deleted. */
+      retention: duration.pipe(z.number().min(60_000, 'must be at least 1m')).default(30 * 86_400_000),
+      /** How often old rows are deleted. */
+      sweepInterval: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(3_600_000),
+      /** Log line per decision: deny = denials at info and allows at debug; all = both at info; none. */
+      log: z.enum(['deny', 'all', 'none']).default('deny'),
+    })
+    .prefault({}),
 });
 
 /** Federation (src/federation): the bundle endpoint we serve and the partners we poll. */
-export const federationSchema = z.strictObject({});
+export const federationSchema = z.strictObject({
+  /** The endpoint that serves our own bundle to partners (GET / → SPIFFE bundle JSON; no client authentication). */
+  bundleEndpoint: z
+    .strictObject({
+      enabled: z.boolean().default(false),
+      /** Partners reach it from outside: all interfaces by default. */
+      host: host.default('0.0.0.0'),
+      port: port.default(8446),
+      /** https_spiffe: serves with our X509-SVID (rotates live); https_web: serves with webCertFile/webKeyFile. */
+      profile: z.enum(['https_spiffe', 'https_web']).default('https_spiffe'),
+      /** https_web: PEM certificate chain (leaf first) from a web CA. */
+      webCertFile: z.string().min(1).optional(),
+      /** https_web: PEM private key of webCertFile. */
+      webKeyFile: z.string().min(1).optional(),
+      /** spiffe_refresh_hint published in our bundle: how often partners should poll us. */
+      refreshHint: duration.pipe(z.number().min(1000, 'must be at least 1s').max(86_400_000, 'must be at most 1d')).default(300_000),
+    })
+    .refine((b) => !b.enabled || b.profile !== 'https_web' || (b.webCertFile !== undefined && b.webKeyFile !== undefined), {
+      message: 'profile https_web needs webCertFile and webKeyFile',
+    })
+    .prefault({}),
+  /**
+   * Relationships declared at boot (same JSON shape as POST /v1/federations); upserted at
+   * start and marked source "config". Checked in full (validateRelationship) at start.
+   */
+  relationships: z
+    .array(
+      z.strictObject({
+        trustDomain: z.string(),
+        /** https_spiffe | https_web | static (never inferred, never mixed). */
+        profile: z.enum(['https_spiffe', 'https_web', 'static']),
+        endpointUrls: z.array(z.string()).optional(),
+        /** https_spiffe: the SPIFFE ID the bundle endpoint server must present. */
+        endpointSpiffeId: z.string().optional(),
+        /** https_spiffe: bundle of the endpoint ID's trust domain (SPIFFE JSON or PEM) for the first fetch. */
+        bootstrapBundle: z.string().optional(),
+        /** https_web: PEM roots instead of the web PKI. */
+        caRootsPem: z.string().optional(),
+        /** Authorities never trusted even when published: SHA-256 fingerprints or ski:HEX. */
+        deniedAuthorities: z.array(z.string()).optional(),
+      }),
+    )
+    .optional(),
+  /** The partner bundle poller (one replica polls at a time). */
+  poll: z
+    .strictObject({
+      /** A fetch that takes longer fails (ms or duration). */
+      timeout: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(300_000, 'must be at most 5m')).default(10_000),
+      /** Larger bundle documents are refused (bytes). */
+      maxBytes: z.number().int().min(1024).max(64 * MiB).default(MiB),
+      /** Shortest time between two successful polls of a partner (refresh hints below it are raised to it). */
+      minInterval: duration.pipe(z.number().min(1000, 'must be at least 1s').max(3_600_000, 'must be at most 1h')).default(30_000),
+      /** How often a replica that does not poll tries to take over polling (a stopped poller is replaced this fast). */
+      lockRetry: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(30_000, 'must be at most 30s')).default(5000),
+    })
+    .prefault({}),
+});
 
 export const databaseSchema = z.strictObject({
   /** Any PostgreSQL server; when unset (and DATABASE_URL is unset) an embedded one is started. */

@@ -51,6 +51,7 @@ export class ChangeFeed {
   private client: Client | undefined;
   private connected = false;
   private everConnected = false;
+  private listening: Promise<void> = Promise.resolve();
   private stopped = false;
   private timer: NodeJS.Timeout | undefined;
   private delayMs: number;
@@ -79,7 +80,14 @@ export class ChangeFeed {
     let set = this.handlers.get(channel);
     if (set === undefined) {
       this.handlers.set(channel, (set = new Set()));
-      if (this.connected) this.client?.query(`LISTEN ${channel}`).catch((err: unknown) => this.lost(err));
+      const client = this.client;
+      if (this.connected && client !== undefined) {
+        // One statement at a time on the listening connection.
+        this.listening = this.listening.then(() => client.query(`LISTEN ${channel}`)).then(
+          () => undefined,
+          (err: unknown) => this.lost(err),
+        );
+      }
     }
     set.add(handler);
     return () => {

@@ -6,6 +6,7 @@ import type { IdentitySource } from '../identity/domain/identity';
 import type { TrustDomain } from '../spiffe';
 import { svidProviderFrom } from '../tls/server-identity';
 import type { TrustStore } from '../tls/trust-store';
+import type { Authorize } from './identity-interceptor';
 import { SecureGrpcServer } from './secure-grpc-server';
 
 export interface GrpcEndpointDeps {
@@ -16,6 +17,8 @@ export interface GrpcEndpointDeps {
   ownTrustDomain: TrustDomain;
   logger: Logger;
   metrics: Registry;
+  /** Call authorization (default: the own trust domain only). */
+  authorize?: Authorize;
 }
 
 /** Builds the data-plane gRPC endpoint from configuration, with its transport metrics. */
@@ -32,6 +35,8 @@ export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
     identity: svidProviderFrom(d.identity),
     trustStore: d.trustStore,
     ownTrustDomain: d.ownTrustDomain,
+    authorize: d.authorize,
+    metrics: d.metrics,
     logger: d.logger,
     onRefused: (reason) => refused.inc({ reason }),
   });

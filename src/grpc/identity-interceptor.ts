@@ -4,10 +4,22 @@ import type { PeerDirectory } from '../tls/peer-directory';
 import { peerLogFields, type PeerIdentity } from '../tls/peer-identity';
 import type { TransportLogger } from '../tls/tls-logger';
 
+/**
+ * Metadata key by which the interceptor hands an authorization token to the handler (for
+ * decisions finished by the handler). Whatever the client sent under this key is removed.
+ */
+export const AUTHZ_CALL_METADATA_KEY = 'parley-authz-call';
+
 export interface AuthorizationDecision {
   readonly allowed: boolean;
-  /** Why: goes to the log (and later the audit), never to the caller. */
+  /** Why: goes to the log and the audit, never to the caller. */
   readonly reason: string;
+  /** The status of a refusal (default PERMISSION_DENIED). */
+  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  /** Entries added to the request metadata the handler sees (allowed calls). */
+  readonly metadata?: Readonly<Record<string, string>>;
+  /** Called once when an allowed call ends (status sent, or cancelled by the client). */
+  readonly onCallEnd?: () => void;
 }
 
 /** Decides whether a verified peer may call a method (`/package.Service/Method`). */
@@ -35,8 +47,15 @@ export interface IdentityInterceptorOptions {
  */
 export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerInterceptor {
   return (method, call) => {
+    let onEnd: (() => void) | undefined;
+    const ended = () => {
+      const f = onEnd;
+      onEnd = undefined;
+      f?.();
+    };
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
+        metadata.remove(AUTHZ_CALL_METADATA_KEY);
         const peer = o.peers.peerOf(call);
         if (peer === undefined) {
           o.logger.warn({ method: method.path, peer: call.getPeer() }, 'call refused: no verified peer for this connection');
@@ -45,11 +64,14 @@ export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerI
         }
         const decided = (d: AuthorizationDecision) => {
           if (d !== null && typeof d === 'object' && d.allowed === true) {
+            for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
+            onEnd = d.onCallEnd;
             next(metadata);
             return;
           }
-          o.logger.warn({ ...peerLogFields(peer), method: method.path, reason: String(d?.reason) }, 'call denied');
-          call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: 'permission denied' });
+          o.logger.debug({ ...peerLogFields(peer), method: method.path, reason: String(d?.reason) }, 'call refused');
+          if (d?.refusal === 'resource_exhausted') call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'rate limit exceeded' });
+          else call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: 'permission denied' });
         };
         const failed = (err: unknown) => {
           o.logger.error({ err, ...peerLogFields(peer), method: method.path }, 'authorization failed; call refused');
@@ -65,7 +87,15 @@ export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerI
         if (decision instanceof Promise) decision.then(decided, failed);
         else decided(decision);
       })
+      .withOnCancel(ended)
       .build();
-    return new grpc.ServerInterceptingCall(call, { start: (next) => next(listener) });
+    const responder = new grpc.ResponderBuilder()
+      .withStart((next) => next(listener))
+      .withSendStatus((status, next) => {
+        ended();
+        next(status);
+      })
+      .build();
+    return new grpc.ServerInterceptingCall(call, responder);
   };
 }

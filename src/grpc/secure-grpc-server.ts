@@ -11,7 +11,9 @@ import type { TrustStore } from '../tls/trust-store';
 import { createGrpcServer, type GrpcServerHandle } from './grpc-server';
 import { HealthService } from './health.service';
 import { identityInterceptor, ownTrustDomainOnly, type Authorize } from './identity-interceptor';
+import { metricsInterceptor } from './metrics-interceptor';
 import { ReflectionService } from './reflection.service';
+import type { Registry } from 'prom-client';
 
 export interface SecureGrpcServerOptions {
   host: string;
@@ -27,6 +29,8 @@ export interface SecureGrpcServerOptions {
   ownTrustDomain: TrustDomain;
   /** Default: the own trust domain only. */
   authorize?: Authorize;
+  /** Call metrics (parley_grpc_calls_total, …), counted outside authorization so refusals count too. */
+  metrics?: Registry;
   /** Run after the identity interceptor, in order. */
   interceptors?: grpc.ServerInterceptor[];
   logger: TransportLogger;
@@ -46,11 +50,16 @@ export class SecureGrpcServer {
   readonly reflection: ReflectionService;
   readonly listener: MtlsListener;
   private readonly handle: GrpcServerHandle;
+  private readonly served = new Set<string>();
 
   constructor(o: SecureGrpcServerOptions) {
     const authorize = o.authorize ?? ownTrustDomainOnly(o.ownTrustDomain);
     this.handle = createGrpcServer({
-      interceptors: [identityInterceptor({ peers: this.peers, authorize, logger: o.logger }), ...(o.interceptors ?? [])],
+      interceptors: [
+        ...(o.metrics ? [metricsInterceptor(o.metrics)] : []),
+        identityInterceptor({ peers: this.peers, authorize, logger: o.logger }),
+        ...(o.interceptors ?? []),
+      ],
       maxConnectionAgeMs: o.maxConnectionAgeMs,
       maxConnectionAgeGraceMs: o.maxConnectionAgeGraceMs,
       maxReceiveMessageLength: o.maxMessageBytes,
@@ -68,6 +77,13 @@ export class SecureGrpcServer {
       onRefused: o.onRefused,
       onConnection: (socket) => this.handle.inject(socket),
     });
+    // Record every method added, so the gateway can check each one has an authorization rule.
+    const server = this.handle.server;
+    const addService = server.addService.bind(server);
+    server.addService = (service, implementation) => {
+      for (const m of Object.values(service)) this.served.add(m.path);
+      addService(service, implementation);
+    };
     this.reflection = new ReflectionService([this.health.packageDefinition]);
     this.health.register(this.handle.server);
     this.reflection.register(this.handle.server);
@@ -75,6 +91,11 @@ export class SecureGrpcServer {
 
   get server(): grpc.Server {
     return this.handle.server;
+  }
+
+  /** Full names of every method registered on the server, sorted. */
+  servedMethods(): string[] {
+    return [...this.served].sort();
   }
 
   /** Makes the services of a package definition visible to reflection. */
@@ -85,6 +106,11 @@ export class SecureGrpcServer {
   /** The verified peer of a call (interceptor or handler call object). */
   peerOf(call: { getPeer(): string }): PeerIdentity | undefined {
     return this.peers.peerOf(call);
+  }
+
+  /** Closes the open connections of matching peers (revocation); returns how many. */
+  closeConnections(matches: (peer: PeerIdentity) => boolean, why: string): number {
+    return this.listener.closeWhere(matches, why);
   }
 
   start(): Promise<{ host: string; port: number }> {

@@ -21,10 +21,10 @@ export function parseListPage(req: WireListRequest, limits: StoreLimits): ListQu
   );
 }
 
-export function toListResponse(query: ListQuery, page: { records: StoredRecord[]; hasMore: boolean }): WireListResponse {
+export function toListResponse(query: ListQuery, page: { records: StoredRecord[]; hasMore: boolean }, visible: (r: StoredRecord) => boolean = () => true): WireListResponse {
   const last = page.records.at(-1);
   return {
-    records: page.records.map(toWireRecord),
+    records: page.records.filter(visible).map(toWireRecord),
     next_page_token: page.hasMore && last !== undefined ? encodeCursor(last.seq, query.filter) : '',
   };
 }

@@ -33,6 +33,7 @@ export async function handlePush(
     const first = await reader.next();
     if (first === undefined || first.part !== 'header' || !first.header) throw new ParleyError('invalid_argument', 'push: the first message must be the header');
     const header = parsePushHeader(first.header, limits);
+    ctx.requireNamespace(call, peer, header.namespace);
     const digest = new ContentDigest({ maxBytes: limits.maxRecordBytes, expectedSize: header.expectedSize, expectedDigest: header.expectedDigest });
     const draft: RecordDraft = {
       namespace: header.namespace,
@@ -57,9 +58,12 @@ export async function handlePush(
       await sink.finish();
       const { created } = await repository.commit(sink.blobId, cid, size, draft, () => throwIfCancelled(call));
       done = true;
+      ctx.metrics?.pushed(size, created);
       ctx.logger.info({ cid: cid.toString(), size, created, namespace: draft.namespace, spiffeId: draft.creatorSpiffeId }, created ? 'record pushed' : 'record pushed again (already stored)');
     } else if ((await repository.find(cid)) === undefined) {
       throw new ParleyError('unavailable', `push: record ${cid.toString()} was deleted while it was pushed again; retry the push`);
+    } else {
+      ctx.metrics?.pushed(size, false);
     }
     callback(null, { cid: cid.toString() });
   } catch (err) {

@@ -3,6 +3,7 @@ import { ParleyError } from '../common/errors';
 import { ContentId } from './domain/content-id';
 import { parseAnnotations, parseMediaType, parseReferrerType } from './domain/names';
 import { recordNotFound } from './domain/record';
+import type { PeerIdentity } from '../tls/peer-identity';
 import type { StoreHandlerContext } from './store-context';
 import {
   refCid,
@@ -24,6 +25,7 @@ export async function handlePushReferrer(
 ): Promise<void> {
   const peer = ctx.requirePeer(call);
   const record = refCid(call.request.record, 'record');
+  await requireRecordNamespace(ctx, call, peer, record);
   const doc = call.request.referrer;
   if (!doc) throw new ParleyError('invalid_argument', 'push referrer: referrer: required');
   const data = doc.data ?? Buffer.alloc(0);
@@ -47,10 +49,10 @@ export async function handlePushReferrer(
 }
 
 export async function handlePullReferrer(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullReferrerRequest, WireReferrer>): Promise<void> {
-  ctx.requirePeer(call);
+  const peer = ctx.requirePeer(call);
   const record = refCid(call.request.record, 'record');
   const type = call.request.type ? parseReferrerType(call.request.type, 'type') : undefined;
-  if (!(await ctx.repository.referrers.recordExists(record))) throw recordNotFound(record);
+  await requireRecordNamespace(ctx, call, peer, record);
   const writer = new MessageWriter<WireReferrer>(call, ctx.limits.pullStallTimeoutMs, 'pull referrer');
   let after = 0n;
   for (;;) {
@@ -70,7 +72,15 @@ export async function handleDeleteReferrer(
   const peer = ctx.requirePeer(call);
   const record = refCid(call.request.record, 'record');
   const cid = ContentId.parse(call.request.cid, 'cid');
+  await requireRecordNamespace(ctx, call, peer, record);
   await ctx.repository.referrers.delete(record, cid);
   ctx.logger.info({ record: record.toString(), cid: cid.toString(), spiffeId: peer.id.toString() }, 'referrer deleted');
   callback(null, {});
+}
+
+/** The record must exist (NOT_FOUND) and its namespace be open to the caller (PERMISSION_DENIED). */
+async function requireRecordNamespace(ctx: StoreHandlerContext, call: { metadata: grpc.Metadata }, peer: PeerIdentity, record: ContentId): Promise<void> {
+  const found = await ctx.repository.find(record);
+  if (found === undefined) throw recordNotFound(record);
+  ctx.requireNamespace(call, peer, found.namespace);
 }

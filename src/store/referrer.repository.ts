@@ -2,7 +2,7 @@ import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common/errors';
 import { ContentId } from './domain/content-id';
 import type { Annotations } from './domain/names';
-import { recordNotFound, type ReferrerDocument } from './domain/record';
+import { recordNotFound, type ReferrerDocument, type ReferrerMeta } from './domain/record';
 import { byteaFromBase64, inTransaction, sql, sqlOn } from './sql';
 
 export interface ReferrerInput {
@@ -14,16 +14,56 @@ export interface ReferrerInput {
   readonly creatorTrustDomain: string;
 }
 
-interface ReferrerRow {
+/** A document's metadata and size, without its bytes (listings). */
+export interface ReferrerSummary extends ReferrerMeta {
+  /** Size of the document in bytes. */
+  readonly size: number;
+}
+
+interface ReferrerMetaRow {
   seq: string;
   cid: string;
   record_cid: string;
   type: string;
   media_type: string;
-  data: string;
   annotations: Annotations;
   creator_spiffe_id: string;
   created_us: string;
+}
+
+interface ReferrerRow extends ReferrerMetaRow {
+  data: string;
+}
+
+interface ReferrerSummaryRow extends ReferrerMetaRow {
+  size: number;
+}
+
+const META_COLUMNS = `seq, cid, record_cid, type, media_type, annotations, creator_spiffe_id,
+       (extract(epoch FROM created_at) * 1000000)::bigint AS created_us`;
+
+function metaOf(row: ReferrerMetaRow): ReferrerMeta & { seq: bigint } {
+  return {
+    seq: BigInt(row.seq),
+    cid: ContentId.parse(row.cid),
+    recordCid: ContentId.parse(row.record_cid),
+    type: row.type,
+    mediaType: row.media_type,
+    annotations: Object.freeze({ ...(row.annotations ?? {}) }),
+    creatorSpiffeId: row.creator_spiffe_id,
+    createdAtMicros: BigInt(row.created_us),
+  };
+}
+
+/** The WHERE clause and parameters of one page of a record's referrers. */
+function pageQuery(record: ContentId, type: string | undefined, afterSeq: bigint, limit: number): { where: string; params: unknown[] } {
+  const params: unknown[] = [record.toString(), afterSeq.toString(), limit];
+  let where = 'record_cid = $1 AND seq > $2';
+  if (type !== undefined) {
+    params.push(type);
+    where += ' AND type = $4';
+  }
+  return { where, params };
 }
 
 /** Documents attached to records (signatures, attestations, provenance): small, stored inline. */
@@ -56,32 +96,32 @@ export class ReferrerRepository {
     return cid;
   }
 
-  /** Up to `limit` documents of a record after position `afterSeq`, oldest first. */
+  /**
+   * Up to `limit` documents of a record after position `afterSeq`, oldest first, with their
+   * bytes (for PullReferrer, which returns them); listings use `pageSummaries`.
+   */
   async page(record: ContentId, type: string | undefined, afterSeq: bigint, limit: number): Promise<Array<ReferrerDocument & { seq: bigint }>> {
-    const params: unknown[] = [record.toString(), afterSeq.toString(), limit];
-    let typeClause = '';
-    if (type !== undefined) {
-      params.push(type);
-      typeClause = 'AND type = $4';
-    }
+    const { where, params } = pageQuery(record, type, afterSeq, limit);
     const { rows } = await sql<ReferrerRow>(
       this.ds,
-      `SELECT seq, cid, record_cid, type, media_type, encode(data, 'base64') AS data, annotations, creator_spiffe_id,
-              (extract(epoch FROM created_at) * 1000000)::bigint AS created_us
-         FROM store_referrers WHERE record_cid = $1 AND seq > $2 ${typeClause} ORDER BY seq LIMIT $3`,
+      `SELECT ${META_COLUMNS}, encode(data, 'base64') AS data FROM store_referrers WHERE ${where} ORDER BY seq LIMIT $3`,
       params,
     );
-    return rows.map((row) => ({
-      seq: BigInt(row.seq),
-      cid: ContentId.parse(row.cid),
-      recordCid: ContentId.parse(row.record_cid),
-      type: row.type,
-      mediaType: row.media_type,
-      data: byteaFromBase64(row.data),
-      annotations: Object.freeze({ ...(row.annotations ?? {}) }),
-      creatorSpiffeId: row.creator_spiffe_id,
-      createdAtMicros: BigInt(row.created_us),
-    }));
+    return rows.map((row) => ({ ...metaOf(row), data: byteaFromBase64(row.data) }));
+  }
+
+  /**
+   * Like `page`, but metadata and sizes only: the documents are not read (octet_length of a
+   * bytea comes from its header, so TOASTed documents are not fetched either).
+   */
+  async pageSummaries(record: ContentId, type: string | undefined, afterSeq: bigint, limit: number): Promise<Array<ReferrerSummary & { seq: bigint }>> {
+    const { where, params } = pageQuery(record, type, afterSeq, limit);
+    const { rows } = await sql<ReferrerSummaryRow>(
+      this.ds,
+      `SELECT ${META_COLUMNS}, octet_length(data) AS size FROM store_referrers WHERE ${where} ORDER BY seq LIMIT $3`,
+      params,
+    );
+    return rows.map((row) => ({ ...metaOf(row), size: Number(row.size) }));
   }
 
   /** @throws ParleyError not_found (no such record, or no such document on it) */

@@ -1,4 +1,4 @@
-import { Query, type PoolClient } from 'pg';
+import { Query, type Pool, type PoolClient, type QueryResultRow } from 'pg';
 import type { DataSource, QueryRunner } from 'typeorm';
 
 export interface Rows<T> {
@@ -14,6 +14,21 @@ export async function sql<T = Record<string, unknown>>(ds: DataSource, text: str
     return await sqlOn<T>(runner, text, params);
   } finally {
     await runner.release();
+  }
+}
+
+/**
+ * Runs one read statement straight on the pool as a named prepared statement: no query
+ * runner, and PostgreSQL parses and plans it once per connection. For hot, small reads
+ * (Lookup, Pull's record metadata): measured ~1.5x the calls/s of `sql`.
+ */
+export async function prepared<T = Record<string, unknown>>(ds: DataSource, name: string, text: string, params: unknown[]): Promise<T[]> {
+  const pool = (ds.driver as unknown as { master: Pool }).master;
+  try {
+    const result = await pool.query<T & QueryResultRow>({ name, text, values: params });
+    return result.rows;
+  } catch (err) {
+    throw databaseError(err);
   }
 }
 

@@ -1,8 +1,22 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { Registry } from 'prom-client';
+import { StoreMetrics } from './store-metrics';
 import { ParleyError } from '../common/errors';
 import type { PeerIdentity } from '../tls/peer-identity';
 import type { TransportLogger } from '../tls/tls-logger';
 import type { StoreLimits } from './domain/limits';
 import type { StoreRepository } from './store.repository';
+
+/**
+ * Namespace-level authorization (the gateway's CallAuthorizer): the interceptor decided the
+ * call tentatively; the handler finishes the decision once it knows the record namespace.
+ */
+export interface NamespaceGate {
+  /** @throws ParleyError permission_denied (audited once per call) */
+  requireNamespace(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): void;
+  /** Whether records of this namespace may be shown to the call (List filtering). */
+  maySee(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): boolean;
+}
 
 /** What every store handler needs. */
 export interface StoreHandlerContext {
@@ -11,6 +25,11 @@ export interface StoreHandlerContext {
   readonly logger: TransportLogger;
   /** The verified peer of a call; UNAUTHENTICATED when there is none (the identity interceptor normally refused it already). */
   requirePeer(call: { getPeer(): string }): PeerIdentity;
+  readonly metrics: StoreMetrics | undefined;
+  /** Refuses the call unless its caller may use `namespace` (no gate: allowed). */
+  requireNamespace(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): void;
+  /** Whether a record of `namespace` is visible to the call (no gate: yes). */
+  maySee(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): boolean;
 }
 
 export function storeHandlerContext(o: {
@@ -18,8 +37,11 @@ export function storeHandlerContext(o: {
   limits: StoreLimits;
   logger: TransportLogger;
   peerOf(call: { getPeer(): string }): PeerIdentity | undefined;
+  namespaces?: NamespaceGate;
+  metrics?: Registry;
 }): StoreHandlerContext {
   return {
+    metrics: o.metrics === undefined ? undefined : new StoreMetrics(o.metrics),
     repository: o.repository,
     limits: o.limits,
     logger: o.logger,
@@ -27,6 +49,12 @@ export function storeHandlerContext(o: {
       const peer = o.peerOf(call);
       if (peer === undefined) throw new ParleyError('unauthenticated', 'store: no verified peer for this call');
       return peer;
+    },
+    requireNamespace(call, peer, namespace) {
+      o.namespaces?.requireNamespace(call, peer, namespace);
+    },
+    maySee(call, peer, namespace) {
+      return o.namespaces === undefined || o.namespaces.maySee(call, peer, namespace);
     },
   };
 }

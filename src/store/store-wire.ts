@@ -18,6 +18,13 @@ export function storePackageDefinition(): PackageDefinition {
   return cached;
 }
 
+/** Full gRPC names (`/parley.store.v1.StoreService/Push`, …) of every store rpc, from the proto. */
+export function storeMethodNames(): string[] {
+  const service = storePackageDefinition()[STORE_SERVICE] as Record<string, { path: string }> | undefined;
+  if (service === undefined) throw new Error(`store proto does not define ${STORE_SERVICE}`);
+  return Object.values(service).map((m) => m.path);
+}
+
 // Messages as proto-loader delivers and accepts them (PROTO_LOADER_OPTIONS: field names as
 // written, 64-bit integers as decimal strings, defaults filled in, `part` naming the oneof).
 

@@ -6,7 +6,7 @@ import type { ListQuery } from './domain/list-query';
 import type { Annotations } from './domain/names';
 import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
-import { inTransaction, sql, sqlOn } from './sql';
+import { inTransaction, prepared, sql, sqlOn } from './sql';
 
 /** A visible record with where its payload lives. */
 export interface StoredRecord extends RecordMeta {
@@ -33,6 +33,8 @@ interface RecordRow {
 const RECORD_COLUMNS = `r.seq, r.cid, r.blob_id, r.namespace, r.media_type, r.size, r.annotations, r.creator_spiffe_id,
   r.creator_trust_domain, (extract(epoch FROM r.created_at) * 1000000)::bigint AS created_us, b.chunk_bytes`;
 const RECORD_FROM = 'store_records r JOIN store_blobs b ON b.id = r.blob_id';
+const FIND_ONE = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = $1`;
+const FIND_MANY = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = ANY($1::text[])`;
 
 /**
  * The store's database code (with BlobRepository and ReferrerRepository): raw SQL through
@@ -74,16 +76,14 @@ export class StoreRepository {
   }
 
   async find(cid: ContentId): Promise<StoredRecord | undefined> {
-    const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = $1`, [cid.toString()]);
+    const rows = await prepared<RecordRow>(this.ds, 'store_find_record', FIND_ONE, [cid.toString()]);
     return rows.length === 0 ? undefined : toRecord(rows[0]);
   }
 
   /** The records of these CIDs that exist, in no particular order. */
   async findMany(cids: readonly ContentId[]): Promise<StoredRecord[]> {
     if (cids.length === 0) return [];
-    const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = ANY($1::text[])`, [
-      cids.map((c) => c.toString()),
-    ]);
+    const rows = await prepared<RecordRow>(this.ds, 'store_find_records', FIND_MANY, [cids.map((c) => c.toString())]);
     return rows.map(toRecord);
   }
 

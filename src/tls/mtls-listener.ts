@@ -186,6 +186,18 @@ export class MtlsListener {
     socket.destroy();
   }
 
+  /** Closes every open connection whose peer matches (e.g. revoked identities); returns how many. */
+  closeWhere(matches: (peer: PeerIdentity) => boolean, why: string): number {
+    let closed = 0;
+    for (const conn of this.tracker.all()) {
+      if (!matches(conn.peer)) continue;
+      conn.socket.destroy();
+      closed++;
+      this.opts.logger.info({ ...peerLogFields(conn.peer), reason: why }, 'tls connection closed');
+    }
+    return closed;
+  }
+
   private onTrustChange(change: TrustChange): void {
     this.refreshContext('trust');
     const td = change.trustDomain;

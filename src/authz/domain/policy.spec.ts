@@ -183,6 +183,22 @@ describe('rule conditions', () => {
     expect(allowed('team')).toBe(false);
     expect(allowed(undefined)).toBe(false);
   });
+
+  it('with the namespace pending, scoped allows admit tentatively and scoped denies wait for the namespace', () => {
+    const policy = compilePolicy(
+      [
+        { id: 'deny-secret', effect: 'deny', subjects: [{ trustDomain: 'own' }], methods: ['*'], namespaces: ['secret'] },
+        { id: 'ml', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'], namespaces: ['team/ml'] },
+      ],
+      { ownTrustDomain: OWN },
+    );
+    expect(policy.decide({ ...base, namespacePending: true })).toMatchObject({ allowed: true, rule: 'ml' });
+    expect(policy.decide({ ...base })).toMatchObject({ allowed: false, reason: REASONS.noAllow });
+    expect(policy.decide({ ...base, namespacePending: true, namespace: 'secret' })).toMatchObject({ allowed: false, rule: 'deny-secret' });
+    expect(policy.decide({ ...base, namespacePending: true, namespace: 'team/other' })).toMatchObject({ allowed: false });
+    const noScoped = compilePolicy([{ id: 'pull', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: [CHECK] }], { ownTrustDomain: OWN });
+    expect(noScoped.decide({ ...base, namespacePending: true }).allowed).toBe(false);
+  });
 });
 
 describe('validation', () => {
@@ -261,7 +277,9 @@ function reference(rules: readonly Rule[], own: string, req: DecisionRequest): D
       return authorizeMemberOf(TrustDomain.parse(s.trustDomain))(req.id);
     });
     const methodOk = r.methods.some((m) => m === '*' || m === req.method || m === `/${parts.service}/*`);
-    const nsOk = r.namespaces === undefined || (req.namespace !== undefined && r.namespaces.some((n) => namespaceCovers(n, req.namespace!)));
+    const nsOk =
+      r.namespaces === undefined ||
+      (req.namespace !== undefined ? r.namespaces.some((n) => namespaceCovers(n, req.namespace!)) : req.namespacePending === true && r.effect === 'allow');
     const cidrOk =
       r.sourceCidrs === undefined ||
       (family !== undefined &&
@@ -325,6 +343,7 @@ describe('property: compiled decide equals a naive scan', () => {
       method: fc.constantFrom(...METHODS, '/grpc.health.v1.Health/Watch'),
       namespace: fc.constantFrom(...REQ_NAMESPACES),
       sourceIp: fc.constantFrom(...IPS),
+      namespacePending: fc.boolean(),
       now: fc.integer({ min: -3, max: 3 }).map((d) => new Date(NOW + d)),
     },
     { requiredKeys: ['td', 'path', 'method', 'now'] },
@@ -335,7 +354,12 @@ describe('property: compiled decide equals a naive scan', () => {
       fc.property(rules, fc.array(request, { minLength: 1, maxLength: 4 }), (rs, reqs) => {
         const policy = compilePolicy(rs, { ownTrustDomain: OWN });
         for (const r of reqs) {
-          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, sourceIp: r.sourceIp, now: r.now });
+          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, namespacePending: r.namespacePending, sourceIp: r.sourceIp, now: r.now });
+          expect(policy.decide(req)).toEqual(reference(rs, OWN, req));
+        }
+        // Again, now from the decision cache (and with the clock in other expiry windows).
+        for (const r of [...reqs].reverse()) {
+          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, namespacePending: r.namespacePending, sourceIp: r.sourceIp, now: r.now });
           expect(policy.decide(req)).toEqual(reference(rs, OWN, req));
         }
       }),

@@ -9,6 +9,9 @@
  *     boundaries. A request WITHOUT a namespace matches only rules without `namespaces`
  *     (a namespace-scoped grant never extends to namespace-less calls; for deny rules this
  *     means a namespace-scoped deny does not apply to namespace-less calls either).
+ *     Exception: with `namespacePending` (the namespace exists but is not known yet) a
+ *     scoped allow matches tentatively and a scoped deny is skipped; the caller decides
+ *     again once the namespace is known.
  *   - `sourceCidrs`: the request's source address lies in one of them; a request without
  *     a source address matches only rules without `sourceCidrs`.
  * - Deny overrides allow: any matching deny (not dry-run) denies. Otherwise a matching
@@ -48,6 +51,10 @@ export interface CompiledPolicy {
 }
 
 const ALL_KEY = '*';
+/** Decisions kept per compiled policy before the cache starts over. */
+const DECISION_CACHE_ENTRIES = 100_000;
+/** Cache key of requests that are not cached (an empty source address, which is malformed). */
+const NO_CACHE = '\u0000';
 const SCHEME_LEN = 'spiffe://'.length;
 const SLASH = 0x2f;
 
@@ -156,9 +163,81 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
 
   const ownName = own.name;
 
+  // Decision cache: a decision depends only on the request's fields and on which rules are
+  // expired, which changes only at the rules' expiry instants. Entries are kept for the
+  // interval between two such instants that contains "now"; requests for other instants
+  // bypass the cache. Only well-formed requests are stored, so a hit skips validation too.
+  const expiries = [...new Set(rules.flatMap((r) => (r.expiresAt === undefined ? [] : [r.expiresAt.getTime()])))].sort((a, b) => a - b);
+  // Two levels (method, then SPIFFE ID) for the common request without namespace or source
+  // address; a third level keyed by those for the others.
+  let plain = new Map<string, Map<string, Decision>>();
+  let keyed = new Map<string, Map<string, Map<string, Map<string, Decision>>>>();
+  let cached = 0;
+  let windowFrom = Number.NEGATIVE_INFINITY;
+  let windowUntil = expiries.length === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
+  const moveWindow = (nowMs: number): void => {
+    plain = new Map();
+    keyed = new Map();
+    cached = 0;
+    windowFrom = Number.NEGATIVE_INFINITY;
+    windowUntil = Number.POSITIVE_INFINITY;
+    for (const t of expiries) {
+      if (t <= nowMs) windowFrom = t;
+      else {
+        windowUntil = t;
+        break;
+      }
+    }
+  };
+  const store = (method: string, idText: string, ipKey: string, rest: string, decision: Decision, nowMs: number): void => {
+    if (decision.reason === REASONS.malformedMethod || decision.reason === REASONS.malformedNamespace || decision.reason === REASONS.malformedSourceIp) return;
+    if (cached >= DECISION_CACHE_ENTRIES) moveWindow(nowMs);
+    cached++;
+    if (ipKey === '' && rest === '') {
+      let m = plain.get(method);
+      if (m === undefined) plain.set(method, (m = new Map()));
+      m.set(idText, decision);
+      return;
+    }
+    let m = keyed.get(method);
+    if (m === undefined) keyed.set(method, (m = new Map()));
+    let forId = m.get(idText);
+    if (forId === undefined) m.set(idText, (forId = new Map()));
+    let forIp = forId.get(ipKey);
+    if (forIp === undefined) forId.set(ipKey, (forIp = new Map()));
+    forIp.set(rest, decision);
+  };
+
   const decide = (request: DecisionRequest): Decision => {
     const { id, method, namespace, sourceIp } = request;
     if (!(id instanceof SpiffeId)) throw new TypeError('decide: id must be a SpiffeId');
+    // Without expiring rules the clock does not matter (one window forever).
+    const nowMs = request.now !== undefined ? request.now.getTime() : expiries.length === 0 ? 0 : Date.now();
+    if (nowMs >= windowUntil) moveWindow(nowMs);
+    if (nowMs < windowFrom || Number.isNaN(nowMs)) return evaluate(request, nowMs);
+    const idText = id.toString();
+    const pending = namespace === undefined && request.namespacePending === true;
+    // Keys: the source address ('' = none; a real address is never empty) and the
+    // namespace state ('' = none, 'p' = pending, '=' + namespace), so no two requests share one.
+    const ipKey = sourceIp === undefined ? '' : sourceIp === '' ? NO_CACHE : sourceIp;
+    const rest = namespace !== undefined ? `=${namespace}` : pending ? 'p' : '';
+    if (ipKey === '' && rest === '') {
+      const hit = plain.get(method)?.get(idText);
+      if (hit !== undefined) return hit;
+    } else if (ipKey !== NO_CACHE) {
+      const hit = keyed.get(method)?.get(idText)?.get(ipKey)?.get(rest);
+      if (hit !== undefined) return hit;
+    }
+    const evaluated = evaluate(request, nowMs);
+    if (evaluated.dryRunDenied !== undefined) Object.freeze(evaluated.dryRunDenied);
+    const decision = Object.freeze(evaluated);
+    if (ipKey !== NO_CACHE) store(method, idText, ipKey, rest, decision, nowMs);
+    return decision;
+  };
+
+  const evaluate = (request: DecisionRequest, nowMs: number): Decision => {
+    const { id, method, namespace, sourceIp } = request;
+    const pending = namespace === undefined && request.namespacePending === true;
     const parts = parseFullMethod(method);
     if (parts === undefined) return { allowed: false, reason: REASONS.malformedMethod };
     if (namespace !== undefined && !isNamespace(namespace)) return { allowed: false, reason: REASONS.malformedNamespace };
@@ -167,7 +246,6 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
       ip = parseIp(sourceIp);
       if (ip === undefined) return { allowed: false, reason: REASONS.malformedSourceIp };
     }
-    const nowMs = (request.now ?? new Date()).getTime();
     if (Number.isNaN(nowMs)) return { allowed: false, reason: REASONS.invalidTime };
 
     let firstDeny: CompiledRule | undefined;
@@ -182,7 +260,7 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
         } else if (firstAllow !== undefined && firstAllow.index <= r.index) {
           continue;
         }
-        if (!conditionsHold(r, nowMs, namespace, ip)) continue;
+        if (!conditionsHold(r, nowMs, namespace, pending, ip)) continue;
         if (r.deny && r.dryRun) (dryRun ??= new Map()).set(r.index, r.id);
         else if (r.deny) firstDeny = r;
         else firstAllow = r;
@@ -223,18 +301,22 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
   return Object.freeze({ ownTrustDomain: own, decide });
 }
 
-function conditionsHold(r: CompiledRule, nowMs: number, namespace: string | undefined, ip: Uint8Array | undefined): boolean {
+function conditionsHold(r: CompiledRule, nowMs: number, namespace: string | undefined, pending: boolean, ip: Uint8Array | undefined): boolean {
   if (r.expiresAtMs !== undefined && nowMs >= r.expiresAtMs) return false;
   if (r.namespaces !== undefined) {
-    if (namespace === undefined) return false;
-    let ok = false;
-    for (const ns of r.namespaces) {
-      if (namespaceCovers(ns, namespace)) {
-        ok = true;
-        break;
+    // Namespace still unknown: a scoped allow may apply, a scoped deny waits for the final decision.
+    if (namespace === undefined) {
+      if (!pending || r.deny) return false;
+    } else {
+      let ok = false;
+      for (const ns of r.namespaces) {
+        if (namespaceCovers(ns, namespace)) {
+          ok = true;
+          break;
+        }
       }
+      if (!ok) return false;
     }
-    if (!ok) return false;
   }
   if (r.cidrs !== undefined) {
     if (ip === undefined) return false;

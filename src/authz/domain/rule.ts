@@ -47,6 +47,13 @@ export interface DecisionRequest {
   /** Full gRPC method name, `/pkg.Service/Method`. */
   readonly method: string;
   readonly namespace?: string;
+  /**
+   * The call has a namespace that is not known yet (a store call before its request is
+   * read): rules scoped to namespaces may allow (tentatively) and namespace-scoped deny
+   * rules are left for the final decision, which is made again with the namespace.
+   * Ignored when `namespace` is given.
+   */
+  readonly namespacePending?: boolean;
   readonly sourceIp?: string;
   readonly now?: Date;
 }

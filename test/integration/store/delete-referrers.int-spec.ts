@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { ContentId } from '../../../src/store/domain/content-id';
 import { patternBytes, startStoreHarness, TRAINER_ID, type StoreHarness } from './store-harness';
@@ -32,6 +33,34 @@ describe('store: Delete and referrers', () => {
     await client.deleteReferrer(record, sigCid);
     expect((await client.pullReferrers(record)).map((r) => r.cid)).toEqual([provCid]);
     await expect(client.deleteReferrer(record, sigCid)).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+  });
+
+  it('lists referrer summaries (sizes, no documents) by page and by type, in the order PullReferrer streams them', async () => {
+    const client = await h.client();
+    const record = await client.push({ namespace: 'ml/summaries' }, Buffer.from('summarized'));
+    const big = randomBytes(60 * 1024); // incompressible: stored out of line (TOAST)
+    const bigCid = await client.pushReferrer(record, { type: 'attestation', media_type: 'application/json', data: big, annotations: { k: 'v' } });
+    const smallCid = await client.pushReferrer(record, { type: 'signature', data: Buffer.from('sig') });
+    const repo = h.repository.referrers;
+    const cid = ContentId.parse(record);
+
+    const all = await repo.pageSummaries(cid, undefined, 0n, 10);
+    expect(all.map((s) => [s.cid.toString(), s.type, s.size])).toEqual([
+      [bigCid, 'attestation', big.length],
+      [smallCid, 'signature', 3],
+    ]);
+    expect(all[0]).toMatchObject({ mediaType: 'application/json', annotations: { k: 'v' }, creatorSpiffeId: TRAINER_ID });
+    expect(all[0].recordCid.toString()).toBe(record);
+    expect(all[0]).not.toHaveProperty('data');
+    const docs = await repo.page(cid, undefined, 0n, 10);
+    expect(docs.map((d) => [d.seq, d.createdAtMicros])).toEqual(all.map((s) => [s.seq, s.createdAtMicros]));
+    expect(docs[0].data.equals(big)).toBe(true);
+
+    const first = await repo.pageSummaries(cid, undefined, 0n, 1);
+    expect(first.map((s) => s.cid.toString())).toEqual([bigCid]);
+    expect((await repo.pageSummaries(cid, undefined, first[0].seq, 1)).map((s) => s.cid.toString())).toEqual([smallCid]);
+    expect((await repo.pageSummaries(cid, 'signature', 0n, 10)).map((s) => s.cid.toString())).toEqual([smallCid]);
+    expect(await repo.pageSummaries(ContentId.of(Buffer.from('no such record')), undefined, 0n, 10)).toEqual([]);
   });
 
   it('answers NOT_FOUND, INVALID_ARGUMENT and RESOURCE_EXHAUSTED for referrers as for records', async () => {

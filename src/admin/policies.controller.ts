@@ -1,0 +1,231 @@
+import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Put, Req } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiConflictResponse,
+  ApiCreatedResponse,
+  ApiNoContentResponse,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+} from '@nestjs/swagger';
+import type { Request } from 'express';
+import { importCasbinPolicy } from '../authz/domain/casbin-import';
+import { isNamespace, parseFullMethod, parseIp, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
+import { parseRfc3339, ruleFromJson, ruleToJson } from '../authz/policy-json';
+import type { PolicyStore } from '../authz/policy-store';
+import { ValidationError } from '../common/error-mapping';
+import { ParleyError } from '../common/errors';
+import { SpiffeId } from '../spiffe';
+import { PEER_REGISTRY, POLICY_STORE } from '../tokens';
+import type { PeerRegistry } from './peer-registry';
+import { RequirePermission } from './permissions';
+import {
+  CasbinImportReportDto,
+  CasbinImportRequestDto,
+  CreateRuleDto,
+  ExplainDto,
+  ExplanationDto,
+  PolicyEntryDto,
+  PolicyListDto,
+  RuleDto,
+  toPolicyEntryDto,
+  toPolicyListDto,
+} from './policies.dto';
+
+/** Largest Casbin CSV accepted by the import (characters). */
+export const MAX_CASBIN_CSV = 1_000_000;
+
+/**
+ * `/v1/policies`: the authorization rules every gRPC call is decided by. Changes are atomic,
+ * validated as a whole against the served methods, and in force on every replica within
+ * about a second. The custom methods (`:explain`, `:import-casbin`) are escaped for the
+ * router (path-to-regexp reads a bare `:` as a parameter).
+ */
+@ApiTags('policies')
+@Controller()
+export class PoliciesController {
+  private readonly logger = new Logger('admin');
+
+  constructor(
+    @Inject(POLICY_STORE) private readonly store: PolicyStore,
+    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+  ) {}
+
+  @Get('v1/policies')
+  @RequirePermission('policies:read')
+  @ApiOperation({ summary: 'Lists the rules in order, with their source and the policy version' })
+  @ApiOkResponse({ type: PolicyListDto })
+  list(): PolicyListDto {
+    return toPolicyListDto(this.store.entries(), this.store.status());
+  }
+
+  @Post('v1/policies\\:explain')
+  @HttpCode(200)
+  @RequirePermission('policies:read')
+  @ApiOperation({ summary: 'Decides a hypothetical call with the current policy and says which rule decided' })
+  @ApiOkResponse({ type: ExplanationDto })
+  @ApiBadRequestResponse({ description: 'invalid input (problem+json names the field in `errors[].field`)' })
+  explain(@Body() body: ExplainDto): ExplanationDto {
+    const d = this.store.explain(parseExplain(body as unknown, this.store));
+    return { allowed: d.allowed, ...(d.rule === undefined ? {} : { rule: d.rule }), reason: d.reason, dryRunDenied: d.dryRunDenied ?? [], version: d.version };
+  }
+
+  @Post('v1/policies\\:import-casbin')
+  @HttpCode(200)
+  @RequirePermission('policies:write')
+  @ApiOperation({
+    summary: 'Imports a Directory (Casbin CSV) policy as exact allow rules and reports every line whose meaning differs',
+    description: 'Nothing is written when dryRun is set or when a line cannot be imported (status error); otherwise the rules are appended, or replace every rule that is not config-declared, in one change.',
+  })
+  @ApiOkResponse({ type: CasbinImportReportDto })
+  @ApiBadRequestResponse({ description: 'invalid body, a line that cannot be imported, or rules that do not validate' })
+  async importCasbin(@Body() body: CasbinImportRequestDto, @Req() req: Request): Promise<CasbinImportReportDto> {
+    const input = parseImport(body as unknown);
+    const report = importCasbinPolicy(input.csv, { ownTrustDomain: this.store.current().ownTrustDomain.name, registry: this.store.registry });
+    const failed = report.lines.filter((l) => l.status === 'error');
+    let applied = false;
+    if (!input.dryRun) {
+      if (failed.length > 0) {
+        throw new ValidationError('import casbin policy: lines cannot be imported (nothing written)', failed.map((l) => ({ field: `csv:${l.line}`, message: l.message ?? 'cannot be imported' })));
+      }
+      const actor = this.actorOf(req);
+      if (input.mode === 'replace') await this.store.replaceAll(report.rules, { actor });
+      else await this.store.addAll(report.rules, { actor });
+      applied = true;
+      this.logger.log({ by: actor, mode: input.mode, rules: report.rules.length, version: this.store.version }, 'casbin policy imported');
+    }
+    return { rules: report.rules.map(ruleToJson), lines: report.lines.map((l) => ({ ...l })), applied, version: this.store.version };
+  }
+
+  @Get('v1/policies/:id')
+  @RequirePermission('policies:read')
+  @ApiOperation({ summary: 'One rule with its metadata' })
+  @ApiParam({ name: 'id', example: 'default-federated' })
+  @ApiOkResponse({ type: PolicyEntryDto })
+  @ApiNotFoundResponse({ description: 'no rule has this id' })
+  get(@Param('id') id: string): PolicyEntryDto {
+    return toPolicyEntryDto(this.entry(id));
+  }
+
+  @Post('v1/policies')
+  @RequirePermission('policies:write')
+  @ApiOperation({ summary: 'Adds a rule (last, or at `position`)' })
+  @ApiCreatedResponse({ type: PolicyEntryDto })
+  @ApiBadRequestResponse({ description: 'invalid rule, duplicate id, unknown method… (problem+json names the field); nothing is changed' })
+  async create(@Body() body: CreateRuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
+    if (!isRecord(body)) throw new ValidationError('policy: invalid rule', [{ field: 'rule', message: 'the body must be a JSON object' }]);
+    const { position, ...raw } = body as Record<string, unknown>;
+    if (position !== undefined && !(typeof position === 'number' && Number.isInteger(position) && position >= 0)) {
+      throw new ValidationError('policy: invalid rule', [{ field: 'position', message: 'must be a non-negative integer' }]);
+    }
+    const rule = parseRule(raw);
+    const actor = this.actorOf(req);
+    await this.store.add(rule, { actor, ...(position === undefined ? {} : { position }) });
+    this.logger.log({ rule: rule.id, by: actor, version: this.store.version }, 'policy rule added');
+    return toPolicyEntryDto(this.entry(rule.id));
+  }
+
+  @Put('v1/policies/:id')
+  @RequirePermission('policies:write')
+  @ApiOperation({ summary: 'Replaces a rule (same position); `id` in the body may be left out' })
+  @ApiParam({ name: 'id' })
+  @ApiOkResponse({ type: PolicyEntryDto })
+  @ApiBadRequestResponse({ description: 'invalid rule (problem+json names the field); nothing is changed' })
+  @ApiNotFoundResponse({ description: 'no rule has this id' })
+  @ApiConflictResponse({ description: 'the rule is declared in the config file' })
+  async replace(@Param('id') id: string, @Body() body: RuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
+    const raw: unknown = isRecord(body) ? Object.assign({ id }, body) : body;
+    const rule = parseRule(raw);
+    const actor = this.actorOf(req);
+    await this.store.update(id, rule, { actor });
+    this.logger.log({ rule: id, by: actor, version: this.store.version }, 'policy rule replaced');
+    return toPolicyEntryDto(this.entry(id));
+  }
+
+  @Delete('v1/policies/:id')
+  @HttpCode(204)
+  @RequirePermission('policies:write')
+  @ApiOperation({ summary: 'Removes a rule' })
+  @ApiParam({ name: 'id' })
+  @ApiNoContentResponse({ description: 'removed' })
+  @ApiNotFoundResponse({ description: 'no rule has this id' })
+  @ApiConflictResponse({ description: 'the rule is declared in the config file' })
+  async remove(@Param('id') id: string, @Req() req: Request): Promise<void> {
+    const actor = this.actorOf(req);
+    await this.store.remove(id, { actor });
+    this.logger.log({ rule: id, by: actor, version: this.store.version }, 'policy rule removed');
+  }
+
+  private entry(id: string) {
+    const e = this.store.entries().find((x) => x.id === id);
+    if (e === undefined) throw new ParleyError('not_found', `policy: no rule "${id}"`, { details: { rule: id } });
+    return e;
+  }
+
+  private actorOf(req: Request): string {
+    return this.peers.get(req.socket)?.id.toString() ?? 'unknown';
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** A rule from a request body (validated as part of the whole policy by the store). */
+function parseRule(raw: unknown): Rule {
+  const errors: FieldError[] = [];
+  const rule = ruleFromJson(raw, '', errors);
+  if (rule === undefined || errors.length > 0) throw new ValidationError('policy: invalid rule', errors);
+  return rule;
+}
+
+const EXPLAIN_KEYS = new Set(['spiffeId', 'method', 'namespace', 'sourceIp', 'at']);
+
+/** The explain body as a DecisionRequest. @throws ValidationError naming every bad field */
+export function parseExplain(body: unknown, store: Pick<PolicyStore, 'registry'>): DecisionRequest {
+  if (!isRecord(body)) throw new ValidationError('explain: invalid request', [{ field: 'body', message: 'must be a JSON object' }]);
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body)) if (!EXPLAIN_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
+  const str = (key: string, required: boolean): string | undefined => {
+    const v = body[key];
+    if (v === undefined && !required) return undefined;
+    if (typeof v !== 'string' || v === '') errors.push({ field: key, message: 'must be a non-empty string' });
+    return typeof v === 'string' ? v : undefined;
+  };
+  let id: SpiffeId | undefined;
+  const spiffeId = str('spiffeId', true);
+  if (spiffeId) {
+    try {
+      id = SpiffeId.parse(spiffeId);
+    } catch (err) {
+      errors.push({ field: 'spiffeId', message: err instanceof Error ? err.message : 'not a SPIFFE ID' });
+    }
+  }
+  const method = str('method', true);
+  if (method && parseFullMethod(method) === undefined) errors.push({ field: 'method', message: 'must be a full method name "/pkg.Service/Method"' });
+  else if (method && !store.registry.has(method)) errors.push({ field: 'method', message: 'unknown method (not served)' });
+  const namespace = str('namespace', false);
+  if (namespace && !isNamespace(namespace)) errors.push({ field: 'namespace', message: 'must be a namespace like "team" or "team/ml"' });
+  const sourceIp = str('sourceIp', false);
+  if (sourceIp && parseIp(sourceIp) === undefined) errors.push({ field: 'sourceIp', message: 'must be an IPv4 or IPv6 address' });
+  const atText = str('at', false);
+  const at = atText ? parseRfc3339(atText) : undefined;
+  if (atText && at === undefined) errors.push({ field: 'at', message: 'must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z' });
+  if (errors.length > 0 || id === undefined || method === undefined) throw new ValidationError('explain: invalid request', errors);
+  return { id, method, ...(namespace ? { namespace } : {}), ...(sourceIp ? { sourceIp } : {}), ...(at ? { now: at } : {}) };
+}
+
+function parseImport(body: unknown): { csv: string; mode: 'append' | 'replace'; dryRun: boolean } {
+  if (!isRecord(body)) throw new ValidationError('import casbin policy: invalid request', [{ field: 'body', message: 'must be a JSON object' }]);
+  const errors: FieldError[] = [];
+  for (const key of Object.keys(body)) if (key !== 'csv' && key !== 'mode' && key !== 'dryRun') errors.push({ field: key, message: 'unknown field' });
+  const { csv, mode, dryRun } = body;
+  if (typeof csv !== 'string') errors.push({ field: 'csv', message: 'must be a string' });
+  else if (csv.length > MAX_CASBIN_CSV) errors.push({ field: 'csv', message: `must be at most ${MAX_CASBIN_CSV} characters` });
+  if (mode !== 'append' && mode !== 'replace') errors.push({ field: 'mode', message: 'must be "append" or "replace"' });
+  if (dryRun !== undefined && typeof dryRun !== 'boolean') errors.push({ field: 'dryRun', message: 'must be a boolean' });
+  if (errors.length > 0) throw new ValidationError('import casbin policy: invalid request', errors);
+  return { csv: csv as string, mode: mode as 'append' | 'replace', dryRun: dryRun === true };
+}

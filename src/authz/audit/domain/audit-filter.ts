@@ -1,0 +1,146 @@
+/**
+ * The query of the audit trail: validated filters (all optional, combined with AND), the
+ * page size and the position to continue from. Invalid input yields field errors naming the
+ * query parameter; unknown parameters are refused so a misspelt filter never widens a result.
+ */
+import { SpiffeId, TrustDomain } from '../../../spiffe';
+import { isNamespace } from '../../domain/namespace';
+import { parseFullMethod } from '../../domain/methods';
+import { decodeAuditCursor } from './audit-cursor';
+import type { AuditCursor, AuditDecision, AuditFilter } from './audit-types';
+import { parseRfc3339Micros } from './rfc3339';
+
+export type AuditFormat = 'json' | 'csv';
+
+export interface AuditQuery {
+  readonly filter: AuditFilter;
+  /** Entries per page (JSON); for CSV the cap on rows, undefined = every matching row. */
+  readonly limit?: number;
+  /** Continue after this entry (newest first). */
+  readonly after?: AuditCursor;
+  /** Only when the query names one (`format=`); content negotiation decides otherwise. */
+  readonly format?: AuditFormat;
+}
+
+export interface AuditFieldError {
+  readonly field: string;
+  readonly message: string;
+}
+
+export type AuditQueryResult = { readonly ok: true; readonly query: AuditQuery } | { readonly ok: false; readonly errors: AuditFieldError[] };
+
+export const DEFAULT_AUDIT_PAGE = 100;
+export const MAX_AUDIT_PAGE = 1000;
+/** Largest `limit` of a CSV export (which otherwise streams every matching row). */
+export const MAX_AUDIT_CSV_ROWS = 100_000_000;
+
+export interface AuditQueryOptions {
+  /** Largest accepted `limit` (default MAX_AUDIT_PAGE; MAX_AUDIT_CSV_ROWS for CSV). */
+  readonly maxLimit?: number;
+}
+const MAX_RULE_LENGTH = 256;
+/** Years 0001 to 9999. */
+const MIN_MICROS = -62_135_596_800_000_000n;
+const MAX_MICROS = 253_402_300_799_999_999n;
+
+export const AUDIT_QUERY_PARAMS = ['spiffeId', 'trustDomain', 'method', 'decision', 'namespace', 'rule', 'since', 'until', 'limit', 'pageToken', 'format'] as const;
+const KNOWN: ReadonlySet<string> = new Set(AUDIT_QUERY_PARAMS);
+
+/** Validates the query parameters of `GET /v1/audit` (an Express-style query object). */
+export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options: AuditQueryOptions = {}): AuditQueryResult {
+  const maxLimit = options.maxLimit ?? MAX_AUDIT_PAGE;
+  const errors: AuditFieldError[] = [];
+  const fail = (field: string, message: string): undefined => {
+    errors.push({ field, message });
+    return undefined;
+  };
+  for (const name of Object.keys(raw)) if (!KNOWN.has(name)) fail(name.slice(0, 64), 'unknown query parameter');
+  const single = (name: string): string | undefined => {
+    const v = raw[name];
+    if (v === undefined || v === '') return undefined;
+    if (typeof v !== 'string') return fail(name, 'must be given at most once, as text');
+    return v;
+  };
+
+  const spiffeIdText = single('spiffeId');
+  let spiffeId: string | undefined;
+  if (spiffeIdText !== undefined) {
+    try {
+      spiffeId = SpiffeId.parse(spiffeIdText).toString();
+    } catch {
+      fail('spiffeId', 'must be a SPIFFE ID such as spiffe://example.org/ns/ml/sa/trainer');
+    }
+  }
+  const trustDomainText = single('trustDomain');
+  let trustDomain: string | undefined;
+  if (trustDomainText !== undefined) {
+    try {
+      trustDomain = TrustDomain.parse(trustDomainText).name;
+      if (trustDomain !== trustDomainText) throw new TypeError('not a bare name');
+    } catch {
+      trustDomain = undefined;
+      fail('trustDomain', 'must be a trust domain name such as example.org (without spiffe://)');
+    }
+  }
+  const method = single('method');
+  if (method !== undefined && parseFullMethod(method) === undefined) fail('method', 'must be a full gRPC method name such as /parley.store.v1.StoreService/Pull');
+  const decision = single('decision');
+  if (decision !== undefined && decision !== 'allow' && decision !== 'deny') fail('decision', 'must be allow or deny');
+  const namespace = single('namespace');
+  if (namespace !== undefined && !isNamespace(namespace)) fail('namespace', 'must be a namespace such as team/ml (no empty segments)');
+  const rule = single('rule');
+  if (rule !== undefined && rule.length > MAX_RULE_LENGTH) fail('rule', `must be at most ${MAX_RULE_LENGTH} characters`);
+  const since = instant(single('since'), 'since', fail);
+  const until = instant(single('until'), 'until', fail);
+  if (since !== undefined && until !== undefined && since >= until) fail('until', 'must be after since');
+
+  const limitText = single('limit');
+  let limit: number | undefined;
+  if (limitText !== undefined) {
+    const n = decimal(limitText);
+    if (n === undefined || n < 1 || n > maxLimit) fail('limit', `must be an integer from 1 to ${maxLimit}`);
+    else limit = n;
+  }
+  const formatText = single('format');
+  if (formatText !== undefined && formatText !== 'json' && formatText !== 'csv') fail('format', 'must be json or csv');
+  if (errors.length > 0) return { ok: false, errors };
+
+  const filter: AuditFilter = Object.freeze({
+    spiffeId,
+    trustDomain,
+    method,
+    decision: decision as AuditDecision | undefined,
+    namespace,
+    rule,
+    sinceMicros: since,
+    untilMicros: until,
+  });
+  const token = single('pageToken');
+  let after: AuditCursor | undefined;
+  if (token !== undefined) {
+    const decoded = decodeAuditCursor(token, filter);
+    if (typeof decoded === 'string') return { ok: false, errors: [{ field: 'pageToken', message: decoded }] };
+    after = decoded;
+  }
+  return { ok: true, query: Object.freeze({ filter, limit, after, format: formatText as AuditFormat | undefined }) };
+}
+
+function instant(text: string | undefined, field: string, fail: (field: string, message: string) => undefined): bigint | undefined {
+  if (text === undefined) return undefined;
+  const micros = parseRfc3339Micros(text);
+  if (micros === undefined) return fail(field, 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z');
+  if (micros < MIN_MICROS || micros > MAX_MICROS) return fail(field, 'out of range (years 0001 to 9999)');
+  return micros;
+}
+
+/** A short unsigned decimal, or undefined. */
+function decimal(s: string): number | undefined {
+  if (s.length === 0 || s.length > 9) return undefined;
+  let v = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i) - 0x30;
+    if (c < 0 || c > 9) return undefined;
+    v = v * 10 + c;
+  }
+  return v;
+}

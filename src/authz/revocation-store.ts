@@ -1,0 +1,309 @@
+/**
+ * Revoked SPIFFE IDs and certificate fingerprints (table `authz_revocations`), kept in
+ * memory so the per-call check is two map lookups. Every replica reloads the whole table
+ * when the change feed says it changed (channel `parley_authz_revocations`) or after the
+ * feed reconnects; writes notify inside their transaction. After a reload that added a
+ * revocation, `onRevoked` listeners run on every replica so open connections of a revoked
+ * peer can be closed at once instead of living on until they age out.
+ */
+import type { Logger } from 'pino';
+import type { DataSource, EntityManager } from 'typeorm';
+import { ParleyError } from '../common/errors';
+import { notifyChange, type ChangeFeed } from '../database/change-feed';
+import { SpiffeId } from '../spiffe';
+import type { PeerIdentity } from '../tls/peer-identity';
+import { canonicalFingerprint, parseFingerprint } from './domain/fingerprint';
+import type { RevocationCheck } from './ports';
+
+export const REVOCATIONS_CHANNEL = 'parley_authz_revocations';
+
+export type RevocationKind = 'spiffe_id' | 'fingerprint';
+
+export interface Revocation {
+  readonly id: string;
+  readonly kind: RevocationKind;
+  /** Canonical SPIFFE ID, or 64 lowercase hex digits. */
+  readonly value: string;
+  readonly reason: string;
+  /** SPIFFE ID of the operator who revoked. */
+  readonly createdBy: string;
+  readonly createdAt: Date;
+  readonly expiresAt?: Date;
+}
+
+export interface NewRevocation {
+  readonly kind: RevocationKind;
+  /** Canonical form (see `revocationValue`). */
+  readonly value: string;
+  readonly reason: string;
+  readonly createdBy: string;
+  readonly expiresAt?: Date;
+}
+
+/** Called with the current check after a reload that added revocations. */
+export type RevokedListener = (isRevoked: (peer: PeerIdentity) => boolean) => void;
+
+/** The canonical stored value of a revocation target, or why the text is not one. */
+export function revocationValue(kind: RevocationKind, text: unknown): { value: string } | { error: string } {
+  if (kind === 'fingerprint') return parseFingerprint(text);
+  if (typeof text !== 'string') return { error: 'must be a string' };
+  const id = SpiffeId.tryParse(text);
+  if (id === undefined) return { error: 'must be a SPIFFE ID such as spiffe://example.org/ns/ml/sa/trainer' };
+  if (id.path === '') return { error: 'must name a workload (a SPIFFE ID with a path), not a trust domain' };
+  return { value: id.toString() };
+}
+
+interface Entry {
+  readonly reason: string;
+  /** Epoch ms; undefined = never expires. */
+  readonly expiresAtMs?: number;
+}
+
+interface Index {
+  readonly ids: ReadonlyMap<string, Entry>;
+  readonly fingerprints: ReadonlyMap<string, Entry>;
+}
+
+const EMPTY: Index = { ids: new Map(), fingerprints: new Map() };
+
+function active(e: Entry | undefined, nowMs: number): e is Entry {
+  return e !== undefined && (e.expiresAtMs === undefined || e.expiresAtMs > nowMs);
+}
+
+interface Row {
+  id: string;
+  kind: RevocationKind;
+  value: string;
+  reason: string;
+  created_by: string;
+  created_at: Date;
+  expires_at: Date | null;
+}
+
+const COLUMNS = 'id::text AS id, kind, value, reason, created_by, created_at, expires_at';
+
+function toRevocation(r: Row): Revocation {
+  const out: Revocation = { id: r.id, kind: r.kind, value: r.value, reason: r.reason, createdBy: r.created_by, createdAt: new Date(r.created_at) };
+  return r.expires_at === null ? out : { ...out, expiresAt: new Date(r.expires_at) };
+}
+
+export interface RevocationStoreOptions {
+  dataSource: DataSource;
+  changes: ChangeFeed;
+  logger: Logger;
+  /** Delay before retrying a failed reload. Default 1 s. */
+  retryMs?: number;
+  now?: () => number;
+}
+
+export class RevocationStore implements RevocationCheck {
+  private index: Index = EMPTY;
+  private loaded = false;
+  private readonly listeners = new Set<RevokedListener>();
+  /** Canonical fingerprints of peers already seen (peers are immutable per connection). */
+  private readonly fingerprintOf = new WeakMap<PeerIdentity, string>();
+  private readonly reload: LiveReload;
+  private unsubscribe: (() => void) | undefined;
+  private readonly now: () => number;
+
+  constructor(private readonly o: RevocationStoreOptions) {
+    this.now = o.now ?? Date.now;
+    this.reload = new LiveReload(() => this.load(), o.logger, 'revocations', o.retryMs);
+  }
+
+  /** Loads the table and follows changes. Throws when the first load fails. */
+  async start(): Promise<void> {
+    this.unsubscribe = this.o.changes.subscribe(REVOCATIONS_CHANNEL, () => this.reload.trigger());
+    await this.reload.request();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    await this.reload.stop();
+  }
+
+  revokedReason(peer: PeerIdentity): string | undefined {
+    const now = this.now();
+    const { ids, fingerprints } = this.index;
+    const byId = ids.get(peer.id.toString());
+    if (active(byId, now)) return withReason(`spiffe id ${peer.id.toString()} is revoked`, byId.reason);
+    let fp = this.fingerprintOf.get(peer);
+    if (fp === undefined) {
+      fp = canonicalFingerprint(peer.fingerprint256) ?? '';
+      this.fingerprintOf.set(peer, fp);
+    }
+    const byFp = fingerprints.get(fp);
+    if (active(byFp, now)) return withReason(`certificate ${fp} of ${peer.id.toString()} is revoked`, byFp.reason);
+    return undefined;
+  }
+
+  isRevoked(peer: PeerIdentity): boolean {
+    return this.revokedReason(peer) !== undefined;
+  }
+
+  /**
+   * Runs `listener` after every reload (on this replica) that added revocations, with the
+   * check now in force. Listener failures are logged. Returns the unsubscribe function.
+   */
+  onRevoked(listener: RevokedListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Every stored revocation (expired ones too), newest first. */
+  async list(): Promise<Revocation[]> {
+    const rows: Row[] = await this.o.dataSource.query(`SELECT ${COLUMNS} FROM authz_revocations ORDER BY created_at DESC, id DESC`);
+    return rows.map(toRevocation);
+  }
+
+  /**
+   * Revokes; revoking a target again replaces its reason, expiry and author (`created` is
+   * false then). The in-memory index of this replica is current when this resolves.
+   */
+  async add(r: NewRevocation): Promise<{ revocation: Revocation; created: boolean }> {
+    const canonical = revocationValue(r.kind, r.value);
+    if (!('value' in canonical) || canonical.value !== r.value) throw new ParleyError('invalid_argument', `revocation: value is not a canonical ${r.kind}`);
+    const rows = await this.o.dataSource.transaction(async (m) => {
+      const result = await queryRows<Row & { inserted: boolean }>(
+        m,
+        `INSERT INTO authz_revocations (kind, value, reason, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (kind, value) DO UPDATE SET reason = EXCLUDED.reason, created_by = EXCLUDED.created_by, created_at = now(), expires_at = EXCLUDED.expires_at
+         RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
+        [r.kind, r.value, r.reason, r.createdBy, r.expiresAt ?? null],
+      );
+      await notifyChange(m, REVOCATIONS_CHANNEL, 'add');
+      return result;
+    });
+    await this.reloadAfterWrite();
+    const row = rows[0];
+    if (row === undefined) throw new ParleyError('internal', 'revocation: insert returned no row');
+    return { revocation: toRevocation(row), created: row.inserted };
+  }
+
+  /** Removes a revocation; false when there is none with this id. */
+  async remove(id: string): Promise<boolean> {
+    const rows = await this.o.dataSource.transaction(async (m) => {
+      const result = await queryRows<{ id: string }>(m, 'DELETE FROM authz_revocations WHERE id = $1 RETURNING id::text AS id', [id]);
+      if (result.length > 0) await notifyChange(m, REVOCATIONS_CHANNEL, 'remove');
+      return result;
+    });
+    if (rows.length > 0) await this.reloadAfterWrite();
+    return rows.length > 0;
+  }
+
+  /** Reloads now (tests, and callers that must see their own write at once). */
+  refresh(): Promise<void> {
+    return this.reload.request();
+  }
+
+  private async reloadAfterWrite(): Promise<void> {
+    // The write is committed; if this reload fails the feed notification retries it.
+    await this.reload.request().catch(() => undefined);
+  }
+
+  private async load(): Promise<void> {
+    const rows: Array<Pick<Row, 'kind' | 'value' | 'reason' | 'expires_at'>> = await this.o.dataSource.query(
+      'SELECT kind, value, reason, expires_at FROM authz_revocations WHERE expires_at IS NULL OR expires_at > now()',
+    );
+    const ids = new Map<string, Entry>();
+    const fingerprints = new Map<string, Entry>();
+    for (const r of rows) {
+      const entry: Entry = r.expires_at === null ? { reason: r.reason } : { reason: r.reason, expiresAtMs: new Date(r.expires_at).getTime() };
+      (r.kind === 'fingerprint' ? fingerprints : ids).set(r.value, entry);
+    }
+    const before = this.index;
+    const now = this.now();
+    this.index = { ids, fingerprints };
+    const wasLoaded = this.loaded;
+    this.loaded = true;
+    if (wasLoaded && this.listeners.size > 0 && (addedTo(before.ids, ids, now) || addedTo(before.fingerprints, fingerprints, now))) {
+      const check = (peer: PeerIdentity) => this.isRevoked(peer);
+      for (const listener of this.listeners) {
+        try {
+          listener(check);
+        } catch (err) {
+          this.o.logger.error({ err }, 'revocations: listener failed');
+        }
+      }
+    }
+  }
+}
+
+function withReason(text: string, reason: string): string {
+  return reason === '' ? text : `${text} (${reason})`;
+}
+
+/** Whether `after` holds an active key that was not active in `before`. */
+function addedTo(before: ReadonlyMap<string, Entry>, after: ReadonlyMap<string, Entry>, nowMs: number): boolean {
+  for (const [key, entry] of after) {
+    if (active(entry, nowMs) && !active(before.get(key), nowMs)) return true;
+  }
+  return false;
+}
+
+/** Rows of a statement run in the transaction of `m` (INSERT/DELETE … RETURNING included). */
+export async function queryRows<T>(m: EntityManager, text: string, params: unknown[]): Promise<T[]> {
+  const runner = m.queryRunner;
+  if (runner === undefined) throw new ParleyError('internal', 'database: no transaction runner');
+  const result = (await runner.query(text, params, true)) as { records?: unknown };
+  return Array.isArray(result.records) ? (result.records as T[]) : [];
+}
+
+/**
+ * Reloads of shared state: one at a time; requests made while one runs are served by one
+ * more run after it; a failed run triggered by a notification is retried after `retryMs`.
+ */
+export class LiveReload {
+  private running: Promise<void> | undefined;
+  private queued: Promise<void> | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly load: () => Promise<void>,
+    private readonly logger: Logger,
+    private readonly what: string,
+    private readonly retryMs = 1000,
+  ) {}
+
+  /** Resolves after a load that started after this call has finished (rejects when it failed). */
+  request(): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    if (this.running === undefined) return this.start();
+    this.queued ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.queued = undefined;
+        return this.start();
+      });
+    return this.queued;
+  }
+
+  /** Fire and forget (change notifications): failures are logged and retried. */
+  trigger(): void {
+    this.request().catch((err: unknown) => {
+      this.logger.warn({ reason: err instanceof Error ? err.message : String(err) }, `${this.what}: reload failed; retrying`);
+      if (this.stopped) return;
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => this.trigger(), this.retryMs);
+      this.timer.unref();
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.queued?.catch(() => undefined);
+    await this.running?.catch(() => undefined);
+  }
+
+  private start(): Promise<void> {
+    const run = (this.running ??= this.load().finally(() => {
+      if (this.running === run) this.running = undefined;
+    }));
+    return run;
+  }
+}

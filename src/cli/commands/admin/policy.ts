@@ -1,0 +1,276 @@
+/** `parley admin policy list|show|add|rm|explain|import-casbin`: the authorization rules. */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { ParleyError } from '../../../common/errors';
+import { adminSubcommand } from './index';
+
+interface SubjectJson {
+  trustDomain?: string;
+  spiffeId?: string;
+  spiffeIdPrefix?: string;
+}
+
+interface RuleJson {
+  id: string;
+  effect: 'allow' | 'deny';
+  subjects: SubjectJson[];
+  methods: string[];
+  namespaces?: string[];
+  sourceCidrs?: string[];
+  expiresAt?: string;
+  description?: string;
+  dryRun?: boolean;
+}
+
+interface EntryJson {
+  position: number;
+  source: string;
+  createdBy: string;
+  createdAt: string;
+  updatedAt: string;
+  rule: RuleJson;
+  problems?: Array<{ field: string; message: string; action: string }>;
+}
+
+interface ListJson {
+  version: number;
+  rules: EntryJson[];
+  unreachable: string[];
+  denyAll?: string;
+}
+
+interface CasbinReportJson {
+  rules: RuleJson[];
+  lines: Array<{ line: number; text: string; status: string; message?: string; ruleId?: string }>;
+  applied: boolean;
+  version: number;
+}
+
+const print = (text: string): void => void process.stdout.write(`${text}\n`);
+const note = (text: string): void => void process.stderr.write(`${text}\n`);
+const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+function subjectText(s: SubjectJson): string {
+  if (s.trustDomain !== undefined) return `td:${s.trustDomain}`;
+  if (s.spiffeId !== undefined) return s.spiffeId;
+  return `${s.spiffeIdPrefix ?? '?'}/…`;
+}
+
+/** One line per rule: position, effect, id, source, subjects -> methods, conditions. */
+export function ruleLine(e: EntryJson): string {
+  const r = e.rule;
+  const conditions = [
+    r.namespaces ? `ns=${r.namespaces.join(',')}` : '',
+    r.sourceCidrs ? `from=${r.sourceCidrs.join(',')}` : '',
+    r.expiresAt ? `until=${r.expiresAt}` : '',
+    r.dryRun ? 'DRY-RUN' : '',
+  ].filter((c) => c !== '');
+  const effect = (r.effect ?? '?').toUpperCase();
+  const problems = e.problems ? `  [NOT IN FORCE: ${e.problems.map((p) => `${p.field}: ${p.message} (${p.action})`).join('; ')}]` : '';
+  return `${String(e.position).padStart(3)}  ${effect.padEnd(5)}  ${r.id}  (${e.source})  ${(r.subjects ?? []).map(subjectText).join(' ')} -> ${(r.methods ?? []).join(' ')}${conditions.length > 0 ? `  ${conditions.join(' ')}` : ''}${problems}`;
+}
+
+/** Several lines describing one rule and its metadata. */
+export function ruleDetail(e: EntryJson): string {
+  const r = e.rule;
+  const lines = [
+    `id:          ${r.id}`,
+    `effect:      ${r.effect}${r.dryRun ? ' (dry run: matches are reported, not denied)' : ''}`,
+    `subjects:    ${(r.subjects ?? []).map(subjectText).join(', ')}`,
+    `methods:     ${(r.methods ?? []).join(', ')}`,
+  ];
+  if (r.namespaces) lines.push(`namespaces:  ${r.namespaces.join(', ')}`);
+  if (r.sourceCidrs) lines.push(`source:      ${r.sourceCidrs.join(', ')}`);
+  if (r.expiresAt) lines.push(`expires at:  ${r.expiresAt}`);
+  if (r.description) lines.push(`description: ${r.description}`);
+  lines.push(`position:    ${e.position}`, `source:      ${e.source}`, `created by:  ${e.createdBy} at ${e.createdAt}`, `updated at:  ${e.updatedAt}`);
+  for (const p of e.problems ?? []) lines.push(`NOT IN FORCE: ${p.field}: ${p.message} (${p.action})`);
+  return lines.join('\n');
+}
+
+interface AddOptions {
+  file?: string;
+  id?: string;
+  effect?: string;
+  trustDomain?: string[];
+  spiffeId?: string[];
+  spiffeIdPrefix?: string[];
+  method?: string[];
+  namespace?: string[];
+  sourceCidr?: string[];
+  expiresAt?: string;
+  dryRun?: boolean;
+  description?: string;
+  position?: string;
+  json?: boolean;
+}
+
+/** The rule of `policy add`: from --file (JSON), or from the flags. */
+async function ruleFromOptions(o: AddOptions): Promise<Record<string, unknown>> {
+  if (o.file !== undefined) {
+    const flags = [o.id, o.effect, o.trustDomain, o.spiffeId, o.spiffeIdPrefix, o.method, o.namespace, o.sourceCidr, o.expiresAt, o.dryRun, o.description];
+    if (flags.some((f) => f !== undefined)) throw new ParleyError('invalid_argument', 'policy add: give either --file or the rule flags, not both');
+    const text = await readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new ParleyError('invalid_argument', `policy add: cannot read ${o.file}: ${err.code ?? err.message}`);
+    });
+    try {
+      return JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      throw new ParleyError('invalid_argument', `policy add: ${o.file} is not JSON`);
+    }
+  }
+  if (o.id === undefined || o.effect === undefined) throw new ParleyError('invalid_argument', 'policy add: --id and --effect are required (or give --file)');
+  const subjects = [
+    ...(o.trustDomain ?? []).map((trustDomain) => ({ trustDomain })),
+    ...(o.spiffeId ?? []).map((spiffeId) => ({ spiffeId })),
+    ...(o.spiffeIdPrefix ?? []).map((spiffeIdPrefix) => ({ spiffeIdPrefix })),
+  ];
+  const rule: Record<string, unknown> = { id: o.id, effect: o.effect, subjects, methods: o.method ?? [] };
+  if (o.namespace) rule.namespaces = o.namespace;
+  if (o.sourceCidr) rule.sourceCidrs = o.sourceCidr;
+  if (o.expiresAt) rule.expiresAt = o.expiresAt;
+  if (o.dryRun) rule.dryRun = true;
+  if (o.description !== undefined) rule.description = o.description;
+  return rule;
+}
+
+export function registerPolicyCommands(admin: Command): void {
+  const group = admin
+    .command('policy')
+    .description('authorization rules: who may call which gRPC methods (deny overrides allow; no matching allow = deny)')
+    .addHelpText(
+      'after',
+      `
+Rules match exactly: subjects by trust domain (or the keywords own, federated, any), exact
+SPIFFE ID or SPIFFE ID prefix on / boundaries; methods by full name, /pkg.Service/* or *.
+Changes are in force on every replica within about a second.`,
+    );
+
+  adminSubcommand<{ json?: boolean }>(group, 'list', 'list the rules in order, with their source and the policy version', async (client, _args, opts) => {
+    const list = await client.json<ListJson>('GET', '/v1/policies');
+    if (opts.json) {
+      print(JSON.stringify(list, null, 2));
+      return;
+    }
+    note(`policy version ${list.version}, ${list.rules.length} rule${list.rules.length === 1 ? '' : 's'}`);
+    for (const e of list.rules) print(ruleLine(e));
+    if (list.denyAll) note(`WARNING: every call is denied: ${list.denyAll}`);
+    if (list.unreachable.length > 0) note(`no allow rule reaches: ${list.unreachable.join(', ')}`);
+  })
+    .option('--json', 'print the policy as JSON')
+    .addHelpText('after', `\nColumns: position, effect, id, (source), subjects -> methods, conditions.\n\nExamples:\n  $ parley admin policy list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem\n  $ parley admin policy list --json`);
+
+  adminSubcommand<{ json?: boolean }>(group, 'show <id>', 'show one rule', async (client, args, opts) => {
+    const e = await client.json<EntryJson>('GET', `/v1/policies/${encodeURIComponent(args[0] ?? '')}`);
+    print(opts.json ? JSON.stringify(e, null, 2) : ruleDetail(e));
+  })
+    .option('--json', 'print the rule and its metadata as JSON')
+    .addHelpText('after', `\nExamples:\n  $ parley admin policy show default-federated`);
+
+  adminSubcommand<AddOptions>(group, 'add', 'add a rule, from a JSON file or from flags', async (client, _args, opts) => {
+    const rule = await ruleFromOptions(opts);
+    if (opts.position !== undefined) {
+      const position = Number(opts.position);
+      if (!Number.isInteger(position) || position < 0) throw new ParleyError('invalid_argument', 'policy add: --position must be a non-negative integer');
+      rule.position = position;
+    }
+    const e = await client.json<EntryJson>('POST', '/v1/policies', { body: rule });
+    if (opts.json) print(JSON.stringify(e, null, 2));
+    else print(`rule added: ${ruleLine(e)}`);
+  })
+    .option('--file <rule.json>', 'the rule as JSON (same shape as the API; expiresAt in RFC 3339)')
+    .option('--id <id>', 'rule id')
+    .option('--effect <allow|deny>', 'allow or deny')
+    .option('--trust-domain <name>', 'subject: a trust domain, or own | federated | any (repeatable)', collect)
+    .option('--spiffe-id <id>', 'subject: exactly this SPIFFE ID (repeatable)', collect)
+    .option('--spiffe-id-prefix <id>', 'subject: this SPIFFE ID and every ID below it (repeatable)', collect)
+    .option('--method <method>', 'full method, /pkg.Service/* or * (repeatable)', collect)
+    .option('--namespace <ns>', 'only calls in this namespace or below (repeatable)', collect)
+    .option('--source-cidr <cidr>', 'only calls from this address block (repeatable)', collect)
+    .option('--expires-at <time>', 'ignore the rule from this instant on (RFC 3339)')
+    .option('--dry-run', 'deny rules: report matches in the audit trail instead of denying')
+    .option('--description <text>', 'free text')
+    .option('--position <n>', 'insert at this index (0 = first); default last')
+    .option('--json', 'print the stored rule as JSON')
+    .addHelpText(
+      'after',
+      `
+Examples:
+  $ parley admin policy add --id partner-pull --effect allow --trust-domain partner.example \\
+      --method /parley.store.v1.StoreService/Pull --method /parley.store.v1.StoreService/Lookup --namespace shared
+  $ parley admin policy add --id no-deletes --effect deny --trust-domain any --method /parley.store.v1.StoreService/Delete --dry-run
+  $ parley admin policy add --file rule.json --position 0
+    where rule.json is {"id":"ml-push","effect":"allow","subjects":[{"spiffeIdPrefix":"spiffe://acme.example/ns/ml"}],"methods":["/parley.store.v1.StoreService/Push"]}`,
+    );
+
+  adminSubcommand(group, 'rm <id>', 'remove a rule', async (client, args) => {
+    const id = args[0] ?? '';
+    await client.call('DELETE', `/v1/policies/${encodeURIComponent(id)}`);
+    note(`rule ${id} removed`);
+  }).addHelpText('after', `\nRules declared in the config file (source config) can only be removed there.\n\nExamples:\n  $ parley admin policy rm partner-pull`);
+
+  adminSubcommand<{ spiffeId?: string; method?: string; namespace?: string; sourceIp?: string; at?: string; json?: boolean }>(
+    group,
+    'explain',
+    'decide a hypothetical call with the current policy and show which rule decided',
+    async (client, _args, opts) => {
+      if (!opts.spiffeId || !opts.method) throw new ParleyError('invalid_argument', 'policy explain: --spiffe-id and --method are required');
+      const body = { spiffeId: opts.spiffeId, method: opts.method, namespace: opts.namespace, sourceIp: opts.sourceIp, at: opts.at };
+      const d = await client.json<{ allowed: boolean; rule?: string; reason: string; dryRunDenied: string[]; version: number }>('POST', '/v1/policies:explain', { body });
+      if (opts.json) {
+        print(JSON.stringify(d, null, 2));
+        return;
+      }
+      print(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason} (policy version ${d.version})`);
+      if (d.dryRunDenied.length > 0) print(`dry-run deny rules that matched: ${d.dryRunDenied.join(', ')}`);
+    },
+  )
+    .option('--spiffe-id <id>', "the caller's SPIFFE ID")
+    .option('--method <method>', 'full method name, /pkg.Service/Method')
+    .option('--namespace <ns>', 'the namespace of the call')
+    .option('--source-ip <ip>', "the caller's address")
+    .option('--at <time>', 'decide as of this instant (RFC 3339); default now')
+    .option('--json', 'print the decision as JSON')
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull --namespace shared/models\n  $ parley admin policy explain --spiffe-id spiffe://acme.example/ci --method /parley.store.v1.StoreService/Delete --source-ip 10.0.0.7`,
+    );
+
+  adminSubcommand<{ replace?: boolean; dryRun?: boolean; json?: boolean }>(
+    group,
+    'import-casbin <file>',
+    'import a Directory policy (Casbin CSV) as exact allow rules; prints every line whose meaning differs',
+    async (client, args, opts) => {
+      const file = args[0] ?? '';
+      const csv = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new ParleyError('invalid_argument', `policy import-casbin: cannot read ${file}: ${err.code ?? err.message}`);
+      });
+      const report = await client.json<CasbinReportJson>('POST', '/v1/policies:import-casbin', { body: { csv, mode: opts.replace ? 'replace' : 'append', dryRun: opts.dryRun === true } });
+      if (opts.json) {
+        print(JSON.stringify(report, null, 2));
+        return;
+      }
+      for (const l of report.lines) {
+        if (l.status === 'differs' || l.status === 'error') print(`line ${l.line} ${l.status.toUpperCase()}: ${l.text}\n  ${l.message ?? ''}`);
+      }
+      const counts = new Map<string, number>();
+      for (const l of report.lines) counts.set(l.status, (counts.get(l.status) ?? 0) + 1);
+      const summary = ['imported', 'differs', 'skipped', 'error'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
+      note(`${report.rules.length} rule${report.rules.length === 1 ? '' : 's'} (${summary}); ${report.applied ? `written, policy version ${report.version}` : 'nothing written (dry run)'}`);
+    },
+  )
+    .option('--replace', 'replace every rule that is not declared in the config file (default: append)')
+    .option('--dry-run', 'only report, change nothing')
+    .option('--json', 'print the whole report as JSON')
+    .addHelpText(
+      'after',
+      `
+Directory matched trust domains and methods by unanchored regular expressions; Parley matches
+exactly, so a line is "differs" when the imported rule admits less (or other) than Casbin did.
+Nothing is written when a line cannot be imported (error).
+
+Examples:
+  $ parley admin policy import-casbin policy.csv --dry-run
+  $ parley admin policy import-casbin policy.csv --replace`,
+    );
+}

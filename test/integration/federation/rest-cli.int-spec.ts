@@ -1,0 +1,117 @@
+/**
+ * Two real gateways federated through the CLI: acme.test serves its bundle on its bundle
+ * endpoint; partner.test's operator exports it, adds an https_spiffe relationship with it as
+ * the bootstrap bundle, and the poller fetches acme.test's bundle over the real endpoint
+ * (SVID verified, no host name check). Then deny, static upload, list/show and removal.
+ */
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { requireSpiffeId, requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
+import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { TestCa } from '../../support/test-ca';
+import { runCli } from '../cli/cli-process';
+
+jest.setTimeout(90_000);
+
+const ACME = requireTrustDomain('acme.test');
+
+async function adminFlags(gw: TestGateway, dir: string, td: string): Promise<string[]> {
+  const ca = await devCaOf(gw);
+  const issued = await ca.issue(requireSpiffeId(`spiffe://${td}/parley/admin`));
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'svid.pem'), issued.certPem);
+  writeFileSync(join(dir, 'svid.key'), issued.keyPem, { mode: 0o600 });
+  writeFileSync(join(dir, 'bundle.pem'), ca.bundlePem());
+  return ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
+}
+
+describe('parley admin federation / bundle (two gateways)', () => {
+  let acme: TestGateway;
+  let partner: TestGateway;
+  let cwd: string;
+  let onAcme: string[];
+  let onPartner: string[];
+
+  beforeAll(async () => {
+    [acme, partner] = await Promise.all([
+      startTestGateway({ PARLEY_FEDERATION_BUNDLE_ENDPOINT_ENABLED: 'true', PARLEY_FEDERATION_BUNDLE_ENDPOINT_HOST: '127.0.0.1', PARLEY_FEDERATION_BUNDLE_ENDPOINT_PORT: '0' }),
+      startTestGateway({ PARLEY_IDENTITY_TRUST_DOMAIN: 'partner.test' }),
+    ]);
+    cwd = mkdtempSync(join(tmpdir(), 'parley-fed-cli-'));
+    onAcme = await adminFlags(acme, join(cwd, 'acme'), 'acme.test');
+    onPartner = await adminFlags(partner, join(cwd, 'partner'), 'partner.test');
+  });
+  afterAll(async () => {
+    await acme?.stop();
+    await partner?.stop();
+    if (cwd) rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('exports our own bundle as SPIFFE JSON (with sequence and refresh hint) or PEM', async () => {
+    const json = await runCli(['admin', 'bundle', 'export', '-o', join(cwd, 'acme-bundle.json'), ...onAcme], cwd);
+    expect(json.stderr).toContain('bundle of acme.test written to');
+    expect(json.code).toBe(0);
+    const bundle = SpiffeBundle.parse(readFileSync(join(cwd, 'acme-bundle.json')), ACME);
+    expect(bundle.sequence).toBe(1n);
+    expect(bundle.refreshHint).toBe(300);
+    expect(bundle.x509Authorities.map((c) => c.fingerprint256)).toEqual(acme.gateway.trustStore.getX509Authorities(ACME)!.map((c) => c.fingerprint256));
+    const pem = await runCli(['admin', 'bundle', 'export', 'acme.test', '--pem', ...onAcme], cwd);
+    expect(pem.code).toBe(0);
+    expect(pem.stdout).toContain('-----BEGIN CERTIFICATE-----');
+  });
+
+  it('federates partner.test with acme.test over https_spiffe using the exported bundle as bootstrap', async () => {
+    const add = await runCli(
+      [
+        'admin', 'federation', 'add', 'acme.test', '--profile', 'https_spiffe',
+        '--url', `https://127.0.0.1:${acme.gateway.bundleEndpoint!.port}/`,
+        '--endpoint-id', 'spiffe://acme.test/parley/gateway',
+        '--bootstrap-bundle', join(cwd, 'acme-bundle.json'),
+        ...onPartner,
+      ],
+      cwd,
+    );
+    expect(add.stderr).toBe('federation with acme.test created\n');
+    expect(add.code).toBe(0);
+    const refresh = await runCli(['admin', 'federation', 'refresh', 'acme.test', '--json', ...onPartner], cwd);
+    expect(refresh.code).toBe(0);
+    expect(JSON.parse(refresh.stdout)).toMatchObject({ trustDomain: 'acme.test', profile: 'https_spiffe', state: 'ready', sequence: '1', refreshHint: 300 });
+    expect(partner.gateway.trustStore.getX509Authorities(ACME)?.map((c) => c.fingerprint256)).toEqual(acme.gateway.trustStore.getX509Authorities(ACME)!.map((c) => c.fingerprint256));
+
+    const list = await runCli(['admin', 'federation', 'list', ...onPartner], cwd);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^acme\.test\s+https_spiffe\s+ready\s+seq 1\s+1 CA/);
+    const show = await runCli(['admin', 'federation', 'show', 'acme.test', ...onPartner], cwd);
+    expect(show.stdout).toContain('state:           ready');
+    expect(show.stdout).toContain('endpoint id:     spiffe://acme.test/parley/gateway');
+  });
+
+  it('denies an authority, then removes the relationship', async () => {
+    const fingerprint = acme.gateway.trustStore.getX509Authorities(ACME)![0].fingerprint256;
+    const deny = await runCli(['admin', 'federation', 'deny', 'acme.test', fingerprint, '--json', ...onPartner], cwd);
+    expect(deny.code).toBe(0);
+    expect(JSON.parse(deny.stdout)).toMatchObject({ authorities: [], deniedInBundle: [fingerprint.split(':').join('').toLowerCase()] });
+    expect(partner.gateway.trustStore.getX509Authorities(ACME)).toEqual([]);
+    const rm = await runCli(['admin', 'federation', 'rm', 'acme.test', ...onPartner], cwd);
+    expect(rm.code).toBe(0);
+    expect(partner.gateway.trustStore.get(ACME)).toBeUndefined();
+    const again = await runCli(['admin', 'federation', 'rm', 'acme.test', ...onPartner], cwd);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('no relationship');
+  });
+
+  it('adds a static relationship with its bundle file, and explains itself in --help', async () => {
+    const lab = await TestCa.create({ trustDomain: 'lab.test' });
+    writeFileSync(join(cwd, 'lab.pem'), lab.certPem);
+    const add = await runCli(['admin', 'federation', 'add', 'lab.test', '--profile', 'static', '--partner-bundle', join(cwd, 'lab.pem'), '--json', ...onPartner], cwd);
+    expect(add.code).toBe(0);
+    expect(JSON.parse(add.stdout)).toMatchObject({ trustDomain: 'lab.test', state: 'ready', authorities: [{ fingerprint: lab.certificate.fingerprint256.split(':').join('').toLowerCase() }] });
+    const bad = await runCli(['admin', 'federation', 'add', 'bad.test', '--profile', 'https_web', '--url', 'http://bad.test/', ...onPartner], cwd);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('endpointUrls[0]: must use https');
+    const help = await runCli(['admin', 'federation', 'add', '--help'], cwd);
+    expect(help.stdout).toContain('Examples:');
+    expect(help.stdout).toContain('--partner-bundle');
+  });
+});
