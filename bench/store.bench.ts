@@ -7,9 +7,11 @@
  * - store_push_256mib: MiB/s of a Push of 256 MiB (client -> Parley -> database, digest,
  *   commit). baseline pg_bulk_write_256mib: node-postgres writing the same bytes directly
  *   as 1 MiB bytea rows of an equivalent table in one transaction (no gRPC, TLS or hashing).
- * - store_lookup_calls_per_s: Lookup of one CID, 16 calls in flight. baseline
+ * - store_lookup_calls_per_s: Lookup of one CID, 16 calls in flight, as the gateway runs it
+ *   (call authorization, namespace check, record metadata cache). baseline
  *   bare_grpc_mtls_unary_echo_calls_per_s: the same call answered from memory by a bare
- *   grpc-js mTLS server.
+ *   grpc-js mTLS server. store_lookup_uncached_calls_per_s: the same with the cache off,
+ *   so every call queries PostgreSQL.
  * ratio = Parley / baseline. Clients run in a worker thread (plain JS, no build step) so
  * the server's event loop is measured alone; each pair runs ROUNDS times alternately and
  * the best round of each side counts. Numbers depend on the machine (disk, cores).
@@ -163,29 +165,33 @@ export async function run(): Promise<BenchResult[]> {
     const clientSvid = await ca.issueSvid({ id: 'spiffe://acme.test/bench/client' });
     const trust = new TrustStore();
     trust.set(X509Bundle.parsePem(TrustDomain.parse('acme.test'), ca.bundlePem()));
-    const repository = new StoreRepository(ds);
+    // As the gateway runs it (record metadata cache on), and without the cache for comparison.
+    const repository = new StoreRepository(ds, { recordCacheEntries: 10_000 });
+    const uncachedRepository = new StoreRepository(ds);
     const compiled = compilePolicy(defaultPolicy('acme.test'), { ownTrustDomain: 'acme.test' });
-    // The gateway's call authorization (default policy, namespace checks) on every call.
-    const authorizer = new CallAuthorizer({
-      policy: { current: () => compiled },
-      namespacedMethods: new Set(storeMethodNames()),
-    });
-    const parley = new SecureGrpcServer({
-      authorize: authorizer.authorize,
-      host: '127.0.0.1',
-      port: 0,
-      ownTrustDomain: TrustDomain.parse('acme.test'),
-      maxMessageBytes: 8 * MiB,
-      identity: new FixedSvidProvider({ certChainPem: serverSvid.chainPem, keyPem: serverSvid.keyPem }),
-      trustStore: trust,
-      logger: silent,
-    });
-    const service = registerStoreService(parley.server, { repository, peerOf: (c) => parley.peerOf(c), namespaces: authorizer, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
-    const { port } = await parley.start();
-    cleanup.unshift(async () => {
-      await service.close();
-      await parley.stop(500);
-    });
+    const startParley = async (repo: StoreRepository): Promise<number> => {
+      // The gateway's call authorization (default policy, namespace checks) on every call.
+      const authorizer = new CallAuthorizer({ policy: { current: () => compiled }, namespacedMethods: new Set(storeMethodNames()) });
+      const server = new SecureGrpcServer({
+        authorize: authorizer.authorize,
+        host: '127.0.0.1',
+        port: 0,
+        ownTrustDomain: TrustDomain.parse('acme.test'),
+        maxMessageBytes: 8 * MiB,
+        identity: new FixedSvidProvider({ certChainPem: serverSvid.chainPem, keyPem: serverSvid.keyPem }),
+        trustStore: trust,
+        logger: silent,
+      });
+      const service = registerStoreService(server.server, { repository: repo, peerOf: (c) => server.peerOf(c), namespaces: authorizer, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
+      const { port } = await server.start();
+      cleanup.unshift(async () => {
+        await service.close();
+        await server.stop(500);
+      });
+      return port;
+    };
+    const port = await startParley(repository);
+    const uncachedTarget = `127.0.0.1:${await startParley(uncachedRepository)}`;
 
     const base = Buffer.alloc(MiB, 7);
     const pieces = Array.from({ length: SIZE / MiB }, (_v, i) => piece(base, 0, i));
@@ -222,6 +228,7 @@ export async function run(): Promise<BenchResult[]> {
     const pgBulk: number[] = [];
     const lookup: number[] = [];
     const echo: number[] = [];
+    const uncached: number[] = [];
     for (let round = 1; round <= ROUNDS; round++) {
       const p = await worker.ask<{ bytes: number; ms: number }>({ op: 'pull', target: parleyTarget, cid });
       if (p.bytes !== SIZE) throw new Error(`bench: pulled ${p.bytes} bytes`);
@@ -241,6 +248,7 @@ export async function run(): Promise<BenchResult[]> {
 
       lookup.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: parleyTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
       echo.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: bareTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
+      uncached.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: uncachedTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
     }
     return [
       { name: 'store_pull_256mib', value: best(pull), unit: 'MiB/s', baseline: 'bare_grpc_mtls_stream_256mib', ratio: best(pull) / best(barePull) },
@@ -249,6 +257,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'pg_bulk_write_256mib', value: best(pgBulk), unit: 'MiB/s' },
       { name: 'store_lookup_calls_per_s', value: best(lookup), unit: 'calls/s', baseline: 'bare_grpc_mtls_unary_echo_calls_per_s', ratio: best(lookup) / best(echo) },
       { name: 'bare_grpc_mtls_unary_echo_calls_per_s', value: best(echo), unit: 'calls/s' },
+      { name: 'store_lookup_uncached_calls_per_s', value: best(uncached), unit: 'calls/s (record cache off: every Lookup asks PostgreSQL)', baseline: 'bare_grpc_mtls_unary_echo_calls_per_s', ratio: best(uncached) / best(echo) },
     ];
   } finally {
     for (const step of cleanup) await Promise.resolve(step()).catch(() => undefined);

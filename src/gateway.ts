@@ -15,7 +15,7 @@ import type { IdentitySource } from './identity/domain/identity';
 import { IdentityMonitor } from './identity/identity-monitor';
 import { SpiffeId, TrustDomain } from './spiffe';
 import { createGrpcEndpoint, startGrpcEndpoint } from './grpc/grpc-endpoint';
-import { registerStoreService, storeMethodNames, StoreRepository, storeLimitsFromConfig } from './store';
+import { registerStoreService, storeMethodNames, STORE_RECORDS_CHANNEL, StoreRepository, storeLimitsFromConfig } from './store';
 import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
@@ -233,9 +233,24 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
 
     let grpc: Gateway['grpc'];
     if (config.grpc.enabled) {
-      const endpoint = createGrpcEndpoint({ grpc: config.grpc, tls: config.tls, identity, trustStore, ownTrustDomain, authorize: authorizer.authorize, logger: logger.child({ component: 'grpc' }), metrics });
+      // Record metadata cache: a delete anywhere evicts here (the change feed), a lost feed clears it.
+      const repository = new StoreRepository(dataSource, { recordCacheEntries: config.store.recordCacheEntries });
+      const unsubscribeRecords = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
+      cleanup.push(async () => unsubscribeRecords());
+      const endpoint = createGrpcEndpoint({
+        grpc: config.grpc,
+        tls: config.tls,
+        identity,
+        trustStore,
+        ownTrustDomain,
+        authorize: authorizer.authorize,
+        logger: logger.child({ component: 'grpc' }),
+        metrics,
+        // A partner's peer signed by an authority we do not hold yet: fetch its bundle early (rate-limited).
+        onUnheldAuthority: (td) => federation.requestEarlyRefresh(td.name),
+      });
       const store = registerStoreService(endpoint.server, {
-        repository: new StoreRepository(dataSource),
+        repository,
         peerOf: (call) => endpoint.peerOf(call),
         namespaces: authorizer,
         metrics,

@@ -139,6 +139,8 @@ export const storeSchema = z.strictObject({
   /** Staged chunks of an upload abandoned for this long are removed by the janitor. */
   stagingTtl: duration.default(30 * 60_000),
   sweepInterval: duration.default(5 * 60_000),
+  /** Record metadata kept in memory by CID for Lookup and Pull (records never change; deletes evict on every replica); 0 disables. */
+  recordCacheEntries: z.number().int().min(0).max(10_000_000).default(10_000),
 });
 
 /**

@@ -4,6 +4,7 @@ import { ParleyError } from '../common/errors';
 import type { GrpcConfig, TlsConfig } from '../config/schema';
 import type { IdentitySource } from '../identity/domain/identity';
 import type { TrustDomain } from '../spiffe';
+import { unheldAuthorityDomain } from '../tls/peer-admission';
 import { svidProviderFrom } from '../tls/server-identity';
 import type { TrustStore } from '../tls/trust-store';
 import type { Authorize } from './identity-interceptor';
@@ -19,6 +20,11 @@ export interface GrpcEndpointDeps {
   metrics: Registry;
   /** Call authorization (default: the own trust domain only). */
   authorize?: Authorize;
+  /**
+   * A peer of another trust domain was refused because no held authority signs its chain
+   * (e.g. the partner rotated its CA): the gateway asks federation for an early refresh.
+   */
+  onUnheldAuthority?(trustDomain: TrustDomain): void;
 }
 
 /** Builds the data-plane gRPC endpoint from configuration, with its transport metrics. */
@@ -38,7 +44,11 @@ export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
     authorize: d.authorize,
     metrics: d.metrics,
     logger: d.logger,
-    onRefused: (reason) => refused.inc({ reason }),
+    onRefused: (reason, claimedId) => {
+      refused.inc({ reason });
+      const td = d.onUnheldAuthority === undefined ? undefined : unheldAuthorityDomain(reason, claimedId, d.ownTrustDomain);
+      if (td !== undefined) d.onUnheldAuthority?.(td);
+    },
   });
   new Gauge({
     name: 'parley_grpc_connections_open',

@@ -34,7 +34,8 @@ export interface SecureGrpcServerOptions {
   /** Run after the identity interceptor, in order. */
   interceptors?: grpc.ServerInterceptor[];
   logger: TransportLogger;
-  onRefused?(reason: RefusalReason): void;
+  /** Every refused connection, with the (unverified) SPIFFE ID the peer claimed when known. */
+  onRefused?(reason: RefusalReason, claimedId?: string): void;
 }
 
 /**

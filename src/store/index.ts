@@ -1,7 +1,7 @@
 /** Public API of the store context. */
 export { registerStoreService } from './store.grpc-service';
 export type { StoreServiceDeps, StoreServiceHandle } from './store.grpc-service';
-export { StoreRepository } from './store.repository';
+export { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 export type { StoredRecord } from './store.repository';
 export { BlobRepository } from './blob.repository';
 export { ReferrerRepository } from './referrer.repository';

@@ -7,6 +7,11 @@ import type { Annotations } from './domain/names';
 import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
 import { inTransaction, prepared, sql, sqlOn } from './sql';
+import { RecordCache } from './domain/record-cache';
+import { notifyChange } from '../database/change-feed';
+
+/** Change-feed channel announcing deleted records (payload: the CID). */
+export const STORE_RECORDS_CHANNEL = 'parley_store_records';
 
 /** A visible record with where its payload lives. */
 export interface StoredRecord extends RecordMeta {
@@ -45,9 +50,25 @@ export class StoreRepository {
   readonly blobs: BlobRepository;
   readonly referrers: ReferrerRepository;
 
-  constructor(private readonly ds: DataSource) {
+  /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
+  private readonly cache: RecordCache<StoredRecord> | undefined;
+
+  constructor(
+    private readonly ds: DataSource,
+    options: { recordCacheEntries?: number } = {},
+  ) {
     this.blobs = new BlobRepository(ds);
     this.referrers = new ReferrerRepository(ds);
+    this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
+  }
+
+  /**
+   * A record was deleted (here or on another replica: STORE_RECORDS_CHANNEL); `undefined`
+   * after a lost connection to the change feed: forget everything.
+   */
+  forget(cid?: string): void {
+    if (cid === undefined) this.cache?.clear();
+    else this.cache?.evict(cid);
   }
 
   /**
@@ -76,13 +97,25 @@ export class StoreRepository {
   }
 
   async find(cid: ContentId): Promise<StoredRecord | undefined> {
-    const rows = await prepared<RecordRow>(this.ds, 'store_find_record', FIND_ONE, [cid.toString()]);
-    return rows.length === 0 ? undefined : toRecord(rows[0]);
+    const key = cid.toString();
+    const cached = this.cache?.get(key);
+    if (cached !== undefined) return cached;
+    const generation = this.cache?.generation ?? 0;
+    const rows = await prepared<RecordRow>(this.ds, 'store_find_record', FIND_ONE, [key]);
+    if (rows.length === 0) return undefined;
+    const record = toRecord(rows[0]);
+    this.cache?.setIfUnchanged(key, record, generation);
+    return record;
   }
 
   /** The records of these CIDs that exist, in no particular order. */
   async findMany(cids: readonly ContentId[]): Promise<StoredRecord[]> {
     if (cids.length === 0) return [];
+    // One CID (the usual Lookup): `= $1` runs ~2.7x the calls/s of `= ANY($1::text[])`.
+    if (cids.length === 1) {
+      const one = await this.find(cids[0]!);
+      return one === undefined ? [] : [one];
+    }
     const rows = await prepared<RecordRow>(this.ds, 'store_find_records', FIND_MANY, [cids.map((c) => c.toString())]);
     return rows.map(toRecord);
   }
@@ -92,9 +125,12 @@ export class StoreRepository {
     const blobId = await inTransaction(this.ds, async (q) => {
       const { rows } = await sqlOn<{ blob_id: string }>(q, 'DELETE FROM store_records WHERE cid = $1 RETURNING blob_id', [cid.toString()]);
       if (rows.length === 0) return undefined;
+      // Every replica forgets the record when this commits.
+      await notifyChange(q, STORE_RECORDS_CHANNEL, cid.toString());
       await sqlOn(q, `UPDATE store_blobs SET state = 'purging', touched_at = now() WHERE id = $1`, [rows[0].blob_id]);
       return String(rows[0].blob_id);
     });
+    this.forget(cid.toString());
     if (blobId === undefined) return false;
     await this.blobs.purge(blobId);
     return true;
