@@ -32,6 +32,10 @@ Examples:
   $ parley push weights.bin -n ml/models --svid s.pem --key s.key --bundle b.pem
                                       store a file; prints its CID
   $ parley pull bafkrei… -o weights.bin --svid s.pem --key s.key --bundle b.pem
+  $ parley referrer push bafkrei… --type signature --file weights.sig --svid s.pem --key s.key --bundle b.pem
+                                      attach a signature to a record
+  $ parley admin policy list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem
+                                      operate the gateway (policies, revocations, audit, federation)
 
 Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by PARLEY_* variables
 (see 'parley config env'); DATABASE_URL selects an external PostgreSQL.`,

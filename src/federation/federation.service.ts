@@ -139,6 +139,7 @@ export class FederationService {
   async create(input: unknown): Promise<FederationStatus> {
     const rel = this.validate(input);
     await this.repo.insertRelationship(rel, 'api');
+    await this.seedStaticBundle(rel);
     await this.enqueue(() => this.reloadOne(rel.trustDomain));
     this.o.logger.info({ trustDomain: rel.trustDomain, profile: rel.profile }, 'federation: relationship created');
     return this.status(rel.trustDomain);
@@ -152,6 +153,7 @@ export class FederationService {
     }
     const rel = this.validate(body);
     if (!(await this.repo.updateRelationship(rel, 'api'))) throw notFound(td);
+    await this.seedStaticBundle(rel);
     await this.enqueue(() => this.reloadOne(td));
     this.o.logger.info({ trustDomain: td, profile: rel.profile, denied: rel.deniedAuthorities?.length ?? 0 }, 'federation: relationship updated');
     return this.status(td);
@@ -303,7 +305,25 @@ export class FederationService {
     if (problems.length > 0) throw new ParleyError('config_invalid', `invalid federation relationships:\n  - ${problems.join('\n  - ')}`);
     for (const rel of checked) {
       if (await this.repo.upsertRelationship(rel, 'config')) this.o.logger.info({ trustDomain: rel.trustDomain, profile: rel.profile }, 'federation: relationship declared by the configuration');
+      await this.seedStaticBundle(rel);
     }
+  }
+
+  /**
+   * A static relationship declared with its bundle (`bootstrapBundle`): that bundle is held
+   * unless the same authorities are held already (an upload through the API replaces it).
+   */
+  private async seedStaticBundle(rel: FederationRelationship): Promise<void> {
+    if (rel.profile !== 'static' || rel.bootstrapBundle === undefined) return;
+    const declared = parseBootstrapBundle(rel.bootstrapBundle, TrustDomain.parse(rel.trustDomain));
+    const held = await this.repo.findBundle(rel.trustDomain);
+    if (held?.document !== undefined) {
+      const current = SpiffeBundle.parse(held.document, TrustDomain.parse(rel.trustDomain));
+      const same = (a: SpiffeBundle, b: SpiffeBundle) =>
+        a.x509Authorities.length === b.x509Authorities.length && a.x509Authorities.every((c, i) => c.fingerprint256 === b.x509Authorities[i]?.fingerprint256);
+      if (same(current, declared)) return;
+    }
+    await this.uploadBundle(rel.trustDomain, rel.bootstrapBundle);
   }
 
   private onChange(e: ChangeEvent): void {

@@ -27,8 +27,11 @@ export interface MtlsListenerOptions {
   logger: TransportLogger;
   /** Where admitted peers are registered by address; a new directory when omitted. */
   peers?: PeerDirectory;
-  /** Called for every refused connection (metrics). */
-  onRefused?(reason: RefusalReason): void;
+  /**
+   * Called for every refused connection (metrics; early federation refresh). `claimedId` is
+   * the SPIFFE ID the peer claimed (unverified) when the refusal happened after the handshake.
+   */
+  onRefused?(reason: RefusalReason, claimedId?: string): void;
 }
 
 export interface MtlsListenerStats {
@@ -157,7 +160,7 @@ export class MtlsListener {
   private onSecureConnection(socket: TLSSocket): void {
     const admission = admitPeer(socket, this.opts.trustStore);
     if (!admission.ok) {
-      this.countRefusal(admission.reason);
+      this.countRefusal(admission.reason, admission.claimedId);
       this.opts.logger.warn(
         { reason: admission.reason, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, claimedId: admission.claimedId, detail: admission.detail },
         'tls connection refused',
@@ -237,10 +240,10 @@ export class MtlsListener {
     };
   }
 
-  private countRefusal(reason: RefusalReason): void {
+  private countRefusal(reason: RefusalReason, claimedId?: string): void {
     this.refusals.set(reason, (this.refusals.get(reason) ?? 0) + 1);
     try {
-      this.opts.onRefused?.(reason);
+      this.opts.onRefused?.(reason, claimedId);
     } catch (err) {
       this.opts.logger.error({ err }, 'onRefused callback failed');
     }

@@ -1,6 +1,6 @@
 import type { X509Certificate } from 'node:crypto';
 import type { TLSSocket } from 'node:tls';
-import { isSpiffeError, verifyX509Svid, type SpiffeErrorCode, type X509BundleSource } from '../spiffe';
+import { isSpiffeError, SpiffeId, verifyX509Svid, type SpiffeErrorCode, type TrustDomain, type X509BundleSource } from '../spiffe';
 import { presentedChain } from './peer-chain';
 import { peerIdentity, type PeerIdentity } from './peer-identity';
 
@@ -57,6 +57,19 @@ export function stillVerifies(chain: readonly X509Certificate[], bundles: X509Bu
     if (isSpiffeError(err)) return { ok: false, reason: err.code, detail: err.message };
     return { ok: false, reason: 'internal', detail: String(err) };
   }
+}
+
+/**
+ * The foreign trust domain whose peer was refused because we hold no authority (or no bundle)
+ * that signs its chain: a partner may have rotated to a CA we have not fetched yet. The ID is
+ * only claimed (unverified): use the result to ask for an early, rate-limited bundle refresh,
+ * never to trust anything.
+ */
+export function unheldAuthorityDomain(reason: RefusalReason, claimedId: string | undefined, own: TrustDomain): TrustDomain | undefined {
+  if (reason !== 'chain_unverified' && reason !== 'unknown_trust_domain') return undefined;
+  const id = claimedId === undefined ? undefined : SpiffeId.tryParse(claimedId);
+  if (id === undefined || id.trustDomain.equals(own)) return undefined;
+  return id.trustDomain;
 }
 
 function refusal(reason: RefusalReason, detail: string, claimedId?: string): Admission {

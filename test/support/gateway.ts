@@ -19,16 +19,21 @@ export interface TestGateway {
 /**
  * Starts a real gateway in this process on a fresh database of the suite's PostgreSQL, with
  * every listener on 127.0.0.1 port 0 and a dev CA in a temp data directory.
- * `env` takes PARLEY_* overrides like a user would set them.
+ * `env` takes PARLEY_* overrides like a user would set them; a DATABASE_URL there is used
+ * as is (no database is created or dropped). `o.replicaOf` starts another replica of a
+ * running test gateway: same database and data directory (so the same dev CA), own ports.
  */
-export async function startTestGateway(env: Record<string, string> = {}): Promise<TestGateway> {
+export async function startTestGateway(env: Record<string, string> = {}, o: { replicaOf?: TestGateway } = {}): Promise<TestGateway> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-gw-'));
   chmodSync(dir, 0o755);
-  const db = await createTestDatabase('gw');
+  const shared: Record<string, string> = o.replicaOf === undefined ? {} : { DATABASE_URL: o.replicaOf.config.database.url!, PARLEY_DATA_DIR: o.replicaOf.config.dataDir };
+  const givenUrl = env.DATABASE_URL ?? shared.DATABASE_URL;
+  const db = givenUrl === undefined ? await createTestDatabase('gw') : { url: givenUrl, drop: async () => undefined };
   const { config } = loadConfig({
     cwd: dir,
     env: {
       DATABASE_URL: db.url,
+      ...shared,
       PARLEY_OPS_PORT: '0',
       PARLEY_ADMIN_PORT: '0',
       PARLEY_GRPC_PORT: '0',

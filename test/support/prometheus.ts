@@ -42,7 +42,7 @@ export function parsePrometheusText(text: string): { samples: Sample[]; types: M
       }
     }
     const value = Number(m[4].replace(/^\+Inf$/, 'Infinity').replace(/^-Inf$/, '-Infinity'));
-    if (Number.isNaN(value) && m[4] !== 'NaN') throw new Error(`${where}: bad value`);
+    if (Number.isNaN(value) && m[4].toLowerCase() !== 'nan') throw new Error(`${where}: bad value`); // prom-client writes Nan before the first sample
     const base = m[1].replace(/_(bucket|sum|count|total|created)$/, '');
     if (!types.has(m[1]) && !types.has(base)) throw new Error(`${where}: sample ${m[1]} has no TYPE`);
     samples.push({ name: m[1], labels, value });

@@ -274,4 +274,20 @@ describe('FederationService on two replicas', () => {
       await c.stop();
     }
   });
+
+  it('holds the bundle a static relationship is declared with (config or API), on every replica', async () => {
+    const staticCa = await TestCa.create({ trustDomain: 'static.test' });
+    const d = await startReplica('replica-d', db.url, ownCa, [{ trustDomain: 'static.test', profile: 'static', bootstrapBundle: staticCa.bundlePem() }]);
+    try {
+      // The polling replica (the other of a, b was stopped by the hand-over test) and the new one.
+      const running = [holder()!, d];
+      await waitFor(() => running.every((x) => x.trust.get(TrustDomain.parse('static.test'))?.x509Authorities.length === 1), 5000);
+      expect(await d.service.status('static.test')).toMatchObject({ source: 'config', profile: 'static' });
+      const apiCa = await TestCa.create({ trustDomain: 'static-api.test' });
+      await d.service.create({ trustDomain: 'static-api.test', profile: 'static', bootstrapBundle: apiCa.bundlePem() });
+      await waitFor(() => running.every((x) => x.trust.get(TrustDomain.parse('static-api.test'))?.x509Authorities.length === 1), 5000);
+    } finally {
+      await d.stop();
+    }
+  });
 });

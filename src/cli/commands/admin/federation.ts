@@ -86,9 +86,23 @@ interface AddOptions {
 export function registerFederationCommands(admin: Command): void {
   const group = admin
     .command('federation')
-    .description("partner trust domains whose bundles the gateway polls (or holds, static): their workloads' SVIDs are verified with them");
+    .description("partner trust domains whose bundles the gateway polls (or holds, static): their workloads' SVIDs are verified with them")
+    .addHelpText(
+      'after',
+      `
+States: pending (not fetched yet), ready, stale (last fetch failed, or the bundle is old; the last
+good bundle is kept), failing (no good bundle yet).
 
-  adminSubcommand<AddOptions>(group, 'add <trust-domain>', 'create a federation relationship; the gateway fetches the bundle at once', async (client, args, opts) => {
+Examples:
+  $ parley admin federation add partner.example --profile https_spiffe --url https://gw.partner.example:8446/ \\
+      --endpoint-id spiffe://partner.example/parley/gateway --bootstrap-bundle partner-bundle.json
+  $ parley admin federation list
+  $ parley admin federation show partner.example
+  $ parley admin federation refresh partner.example
+  $ parley admin federation rm partner.example`,
+    );
+
+  adminSubcommand<AddOptions>(group, 'add <trust-domain>', 'create a federation relationship; for https_spiffe and https_web the gateway fetches the bundle at once', async (client, args, opts) => {
     const trustDomain = args[0] ?? '';
     if (opts.profile === 'static' && opts.partnerBundle === undefined) throw new ParleyError('invalid_argument', 'federation add: --profile static needs --partner-bundle FILE');
     if (opts.profile !== 'static' && opts.partnerBundle !== undefined) throw new ParleyError('invalid_argument', 'federation add: --partner-bundle is only for --profile static');
@@ -127,9 +141,15 @@ Profiles are never inferred or mixed:
   https_web     ordinary HTTPS with web PKI roots (or --ca-roots) and a host name check
   static        no endpoint: the bundle is uploaded (--partner-bundle, later \`federation bundle\`)
 
+A partner's Parley gateway serves its bundle endpoint (port 8446, https_spiffe) with its own SVID,
+spiffe://<trust domain>/parley/gateway; its operator exports the bootstrap bundle with
+\`parley admin bundle export -o FILE\`. A SPIRE server's endpoint presents its server ID.
+
 Examples:
-  $ parley admin federation add partner.example --profile https_spiffe --url https://bundle.partner.example:8446/ \\
-      --endpoint-id spiffe://partner.example/spire/server --bootstrap-bundle partner-bundle.pem ${IDENTITY_EXAMPLE}
+  $ parley admin federation add partner.example --profile https_spiffe --url https://gw.partner.example:8446/ \\
+      --endpoint-id spiffe://partner.example/parley/gateway --bootstrap-bundle partner-bundle.json ${IDENTITY_EXAMPLE}
+  $ parley admin federation add spire.example --profile https_spiffe --url https://bundle.spire.example:8443/ \\
+      --endpoint-id spiffe://spire.example/spire/server --bootstrap-bundle spire-bundle.pem
   $ parley admin federation add web.example --profile https_web --url https://web.example/bundle.json
   $ parley admin federation add lab.example --profile static --partner-bundle lab-bundle.json`,
     );
@@ -198,7 +218,10 @@ Examples:
 }
 
 export function registerBundleCommands(admin: Command): void {
-  const group = admin.command('bundle').description('trust bundles the gateway holds (its own, its partners)');
+  const group = admin
+    .command('bundle')
+    .description('trust bundles the gateway holds (its own, its partners)')
+    .addHelpText('after', `\nExamples:\n  $ parley admin bundle export -o our-bundle.json\n  $ parley admin bundle export partner.example --pem`);
   adminSubcommand<{ pem?: boolean; output?: string }>(group, 'export [trust-domain]', 'print a held bundle (default: our own) as SPIFFE JSON, or PEM with --pem', async (client, args, opts) => {
     let td: string | undefined = args[0];
     if (td === undefined) {

@@ -14,12 +14,24 @@ Identity: the admin API accepts the SPIFFE IDs listed in admin.admins (default s
 On a development gateway:  parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
 then pass --svid ./admin/svid.pem --key ./admin/svid.key --bundle ./admin/bundle.pem (or use --workload-api).`;
 
+const ADMIN_EXAMPLES = `
+Every subcommand has --help with examples.
+
+Examples:
+  $ parley admin policy list --svid admin/svid.pem --key admin/svid.key --bundle admin/bundle.pem
+  $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull
+  $ parley admin revoke spiffe://partner.example/ns/ml/sa/puller --reason "key leaked"
+  $ parley admin audit --decision deny --limit 20
+  $ parley admin federation list
+  $ parley admin bundle export -o our-bundle.json
+`;
+
 /** Registers the `admin` group; area registrars add their subcommands to the returned command. */
 export function registerAdmin(program: Command, areas: ReadonlyArray<(admin: Command) => void>): Command {
   const admin = program
     .command('admin')
     .description('operate a running gateway through its admin REST API (HTTPS, mTLS)')
-    .addHelpText('after', ADMIN_IDENTITY_HELP);
+    .addHelpText('after', ADMIN_EXAMPLES + ADMIN_IDENTITY_HELP);
   for (const register of areas) register(admin);
   return admin;
 }

@@ -143,7 +143,15 @@ export function registerPolicyCommands(admin: Command): void {
       `
 Rules match exactly: subjects by trust domain (or the keywords own, federated, any), exact
 SPIFFE ID or SPIFFE ID prefix on / boundaries; methods by full name, /pkg.Service/* or *.
-Changes are in force on every replica within about a second.`,
+Changes are in force on every replica within about a second. Rules declared in the config file
+(authz.policy.rules, source config) come first and can only be changed there.
+
+Examples:
+  $ parley admin policy list
+  $ parley admin policy add --id partner-pull --effect allow --trust-domain partner.example --method /parley.store.v1.StoreService/Pull
+  $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull
+  $ parley admin policy rm partner-pull
+  $ parley admin policy import-casbin directory-policy.csv --dry-run`,
     );
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list the rules in order, with their source and the policy version', async (client, _args, opts) => {

@@ -59,7 +59,10 @@ Examples:
   $ parley admin revocations rm 42`,
     );
 
-  const group = admin.command('revocations').description('list and remove revocations (add them with `parley admin revoke`)');
+  const group = admin
+    .command('revocations')
+    .description('list and remove revocations (add them with `parley admin revoke`)')
+    .addHelpText('after', `\nExamples:\n  $ parley admin revocations list\n  $ parley admin revocations list --json\n  $ parley admin revocations rm 42`);
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list revocations, newest first (expired ones included)', async (client, _args, opts) => {
     const { revocations } = await client.json<{ revocations: RevocationJson[] }>('GET', '/v1/revocations');
@@ -90,7 +93,17 @@ interface AllowlistJson {
 export function registerAllowlists(admin: Command): void {
   const group = admin
     .command('allowlist')
-    .description("restrict the source addresses a trust domain's workloads may connect from (trust domains without a list are not restricted)");
+    .description("restrict the source addresses a trust domain's workloads may connect from (trust domains without a list are not restricted)")
+    .addHelpText(
+      'after',
+      `
+Checked on every gRPC call, after revocations and before the policy; an empty list refuses every address.
+
+Examples:
+  $ parley admin allowlist set partner.example 192.0.2.0/24 2001:db8::/32
+  $ parley admin allowlist list
+  $ parley admin allowlist rm partner.example`,
+    );
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list the allowlists of every restricted trust domain', async (client, _args, opts) => {
     const { allowlists } = await client.json<{ allowlists: AllowlistJson[] }>('GET', '/v1/allowlists');
