@@ -213,11 +213,13 @@ export class FederationService {
     if (this.poller.holding) {
       await this.enqueue(() => this.reloadOne(td));
       await this.poller.pollNow(td, true);
-      return this.status(td);
+    } else {
+      // The polling replica answers with a fetch that starts after this request (refresh_done >= n).
+      const request = await this.repo.requestRefresh(td);
+      if (request !== undefined) await this.waitFor(td, (row) => row === undefined || row.refreshDone >= request, (this.o.poll?.timeoutMs ?? 10_000) + 2_000);
     }
-    // The polling replica answers with a fetch that starts after this request (refresh_done >= n).
-    const request = await this.repo.requestRefresh(td);
-    if (request !== undefined) await this.waitFor(td, (row) => row === undefined || row.refreshDone >= request, (this.o.poll?.timeoutMs ?? 10_000) + 2_000);
+    // Answer once this replica's trust store holds what was fetched (not only the table).
+    await this.enqueue(() => this.reloadOne(td));
     return this.status(td);
   }
 

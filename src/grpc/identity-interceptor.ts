@@ -69,7 +69,7 @@ export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerI
             next(metadata);
             return;
           }
-          o.logger.debug({ ...peerLogFields(peer), method: method.path, reason: String(d?.reason) }, 'call refused');
+          o.logger.debug({ ...peerLogFields(peer), method: method.path, reason: String(d?.reason) }, 'call denied');
           if (d?.refusal === 'resource_exhausted') call.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'rate limit exceeded' });
           else call.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: 'permission denied' });
         };
