@@ -67,19 +67,7 @@ const GRPC_ROUNDS = 2;
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
 /** Directory's model (server/authz/model.conf of the reference), as Casbin reads it. */
-const DIRECTORY_MODEL = `
-[request_definition]
-r = trust_domain, api_method
-
-[policy_definition]
-p = trust_domain, api_method
-
-[policy_effect]
-e = some(where (p.eft == allow))
-
-[matchers]
-m = (keyMatch(r.trust_domain, p.trust_domain) || regexMatch(r.trust_domain, p.trust_domain)) && (keyMatch(r.api_method, p.api_method) || regexMatch(r.api_method, p.api_method))
-`;
+const DIRECTORY_MODEL = fixture('directory-model.conf');
 
 function fixture(name: string): string {
   // From bench/ (ts-node) or dist/bench/ (compiled).

@@ -12,8 +12,8 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { importCasbinPolicy } from '../authz/domain/casbin-import';
-import { isNamespace, parseFullMethod, parseIp, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
-import { parseRfc3339, ruleFromJson, ruleToJson } from '../authz/policy-json';
+import { isNamespace, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
+import { ruleFromJson, ruleToJson } from '../authz/policy-json';
 import type { PolicyStore } from '../authz/policy-store';
 import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';

@@ -9,6 +9,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
+import { parseRfc3339Micros } from '../authz/domain';
 import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';
 import { ContentId, encodeCursor, parseListQuery, recordNotFound, type ListQuery, type StoreLimits, type StoreRepository } from '../store';
@@ -128,7 +129,7 @@ export function parseRecordsQuery(raw: Record<string, unknown>, limits: StoreLim
         annotations: parseAnnotationParams(raw.annotation),
         mediaType: single('mediaType') || undefined,
         creatorTrustDomain: single('creatorTrustDomain') || undefined,
-        createdAfterMicros: createdAfter ? parseRfc3339Micros(createdAfter) : undefined,
+        createdAfterMicros: createdAfter ? createdAfterMicros(createdAfter) : undefined,
         pageSize: pageSize === undefined ? undefined : Number(pageSize),
         pageToken: single('pageToken') || undefined,
       },
@@ -155,23 +156,11 @@ function parseAnnotationParams(value: unknown): Record<string, string> {
   return out;
 }
 
-const RFC3339 = /^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt]([0-9]{2}):([0-9]{2}):([0-9]{2})(?:\.([0-9]{1,9}))?(?:([Zz])|([+-])([0-9]{2}):([0-9]{2}))$/;
-
-/** Epoch microseconds of an RFC 3339 date-time (digits below a microsecond dropped). */
-function parseRfc3339Micros(text: string): bigint {
-  const m = RFC3339.exec(text);
-  if (!m) throw invalidParam('createdAfter', 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z');
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number);
-  const offsetMinutes = m[8] ? 0 : (m[9] === '-' ? -1 : 1) * (Number(m[10]) * 60 + Number(m[11]));
-  if (Number(m[10] ?? 0) > 23 || Number(m[11] ?? 0) > 59) throw invalidParam('createdAfter', 'invalid offset');
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  d.setUTCHours(hour, minute, second, 0);
-  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || d.getUTCHours() !== hour || d.getUTCMinutes() !== minute || d.getUTCSeconds() !== second) {
-    throw invalidParam('createdAfter', 'not a valid date and time');
-  }
-  const fraction = BigInt((m[7] ?? '').padEnd(6, '0').slice(0, 6) || '0');
-  return (BigInt(d.getTime()) - BigInt(offsetMinutes) * 60_000n) * 1000n + fraction;
+/** Epoch microseconds of the createdAfter date-time (digits below a microsecond dropped). */
+function createdAfterMicros(text: string): bigint {
+  const micros = parseRfc3339Micros(text);
+  if (micros === undefined) throw invalidParam('createdAfter', 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z');
+  return micros;
 }
 
 function invalidParam(field: string, message: string): ValidationError {

@@ -1,6 +1,7 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import { parseRfc3339 } from '../authz/domain';
 import { revocationValue, type NewRevocation, type RevocationKind, type RevocationStore } from '../authz/revocation-store';
 import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';
@@ -121,16 +122,4 @@ export function parseCreateRevocation(body: unknown, createdBy: string, nowMs: n
 
   if (errors.length > 0 || kind === undefined) throw fail(errors);
   return expiresAt === undefined ? { kind, value, reason, createdBy } : { kind, value, reason, createdBy, expiresAt };
-}
-
-const RFC3339 = /^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** An RFC 3339 date-time with its calendar fields checked (no silent rollover of 2030-02-31). */
-export function parseRfc3339(text: string): Date | undefined {
-  const m = RFC3339.exec(text);
-  if (!m) return undefined;
-  const [year, month, day, hour, minute, second] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
-  if (month < 1 || month > 12 || day < 1 || day > new Date(Date.UTC(year, month, 0)).getUTCDate() || hour > 23 || minute > 59 || second > 59) return undefined;
-  const d = new Date(text);
-  return Number.isNaN(d.getTime()) ? undefined : d;
 }

@@ -3,7 +3,7 @@
  * model with `expiresAt` as an RFC 3339 string. Parsing keeps field paths so a caller can
  * name exactly what is wrong (`rules[1].methods[0]`, `expiresAt`).
  */
-import { validateRules, type FieldError, type MethodRegistry, type Rule, type Subject } from './domain';
+import { parseRfc3339, validateRules, type FieldError, type MethodRegistry, type Rule, type Subject } from './domain';
 
 export interface RuleJson {
   id: string;
@@ -82,7 +82,7 @@ export function splitRuleField(field: string, head = 'rules'): { index: number; 
   let i = open.length;
   let n = 0;
   const start = i;
-  while (i < field.length && digits(field, i, 1) !== undefined) n = n * 10 + digits(field, i++, 1)!;
+  for (let d = field.charCodeAt(i) - 0x30; d >= 0 && d <= 9; d = field.charCodeAt(++i) - 0x30) n = n * 10 + d;
   if (i === start || i - start > 9 || field.charAt(i) !== ']') return undefined;
   return { index: n, tail: field.slice(i + 1) };
 }
@@ -102,61 +102,4 @@ export function ruleRelativeFields(errors: readonly FieldError[], index: number)
     if (at === undefined || at.index !== index) return e;
     return { field: at.tail === '' ? 'rule' : at.tail.charAt(0) === '.' ? at.tail.slice(1) : at.tail, message: e.message };
   });
-}
-
-function digits(s: string, from: number, count: number): number | undefined {
-  let n = 0;
-  for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i);
-    if (!(c >= 0x30 && c <= 0x39)) return undefined;
-    n = n * 10 + (c - 0x30);
-  }
-  return n;
-}
-
-/**
- * An RFC 3339 date-time (`2030-01-31T12:00:00Z`, `…T12:00:00.5+02:00`) as a Date, or
- * undefined when malformed or not a real instant. Digits below a millisecond are dropped.
- */
-export function parseRfc3339(s: string): Date | undefined {
-  if (typeof s !== 'string' || s.length < 20 || s.length > 40) return undefined;
-  const sepOk = s.charAt(4) === '-' && s.charAt(7) === '-' && (s.charAt(10) === 'T' || s.charAt(10) === 't') && s.charAt(13) === ':' && s.charAt(16) === ':';
-  if (!sepOk) return undefined;
-  const year = digits(s, 0, 4);
-  const month = digits(s, 5, 2);
-  const day = digits(s, 8, 2);
-  const hour = digits(s, 11, 2);
-  const minute = digits(s, 14, 2);
-  const second = digits(s, 17, 2);
-  if (year === undefined || month === undefined || day === undefined || hour === undefined || minute === undefined || second === undefined) return undefined;
-  let i = 19;
-  let ms = 0;
-  if (s.charAt(i) === '.') {
-    const start = ++i;
-    while (i < s.length && digits(s, i, 1) !== undefined) i++;
-    const count = i - start;
-    if (count === 0 || count > 9) return undefined;
-    ms = Number((s.slice(start, i) + '00').slice(0, 3));
-  }
-  let offsetMinutes: number;
-  const zone = s.charAt(i);
-  if (zone === 'Z' || zone === 'z') {
-    if (i + 1 !== s.length) return undefined;
-    offsetMinutes = 0;
-  } else if (zone === '+' || zone === '-') {
-    if (i + 6 !== s.length || s.charAt(i + 3) !== ':') return undefined;
-    const oh = digits(s, i + 1, 2);
-    const om = digits(s, i + 4, 2);
-    if (oh === undefined || om === undefined || oh > 23 || om > 59) return undefined;
-    offsetMinutes = (zone === '-' ? -1 : 1) * (oh * 60 + om);
-  } else {
-    return undefined;
-  }
-  const d = new Date(0);
-  d.setUTCFullYear(year, month - 1, day);
-  d.setUTCHours(hour, minute, second, ms);
-  if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || d.getUTCHours() !== hour || d.getUTCMinutes() !== minute || d.getUTCSeconds() !== second) {
-    return undefined;
-  }
-  return new Date(d.getTime() - offsetMinutes * 60_000);
 }

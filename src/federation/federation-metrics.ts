@@ -21,44 +21,29 @@ export class FederationMetrics {
       labelNames: ['trust_domain', 'result'],
       registers: [registry],
     });
-    new Gauge({
-      name: 'parley_federation_seconds_since_success',
-      help: 'Seconds since the last successful fetch of a partner bundle',
-      labelNames: ['trust_domain'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const now = Date.now();
-        for (const e of snapshot()) {
-          if (e.row?.lastSuccessAt) this.set({ trust_domain: e.trustDomain }, (now - e.row.lastSuccessAt.getTime()) / 1000);
-        }
-      },
-    });
-    new Gauge({
-      name: 'parley_federation_bundle_sequence',
-      help: 'spiffe_sequence of the held partner bundle',
-      labelNames: ['trust_domain'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        for (const e of snapshot()) {
-          if (e.row?.sequence !== undefined) this.set({ trust_domain: e.trustDomain }, Number(e.row.sequence));
-        }
-      },
-    });
-    new Gauge({
-      name: 'parley_federation_earliest_authority_expiry_seconds',
-      help: 'Seconds until the first X.509 authority of the held partner bundle expires (negative when expired)',
-      labelNames: ['trust_domain'],
-      registers: [registry],
-      collect() {
-        this.reset();
-        const now = Date.now();
-        for (const e of snapshot()) {
-          const ends = (e.bundle?.x509Authorities ?? []).map((c) => new Date(c.validTo).getTime());
-          if (ends.length > 0) this.set({ trust_domain: e.trustDomain }, (Math.min(...ends) - now) / 1000);
-        }
-      },
+    const perPartner = (name: string, help: string, value: (e: FederationSnapshotEntry, now: number) => number | undefined): void => {
+      new Gauge({
+        name,
+        help,
+        labelNames: ['trust_domain'],
+        registers: [registry],
+        collect() {
+          this.reset();
+          const now = Date.now();
+          for (const e of snapshot()) {
+            const v = value(e, now);
+            if (v !== undefined) this.set({ trust_domain: e.trustDomain }, v);
+          }
+        },
+      });
+    };
+    perPartner('parley_federation_seconds_since_success', 'Seconds since the last successful fetch of a partner bundle', (e, now) =>
+      e.row?.lastSuccessAt ? (now - e.row.lastSuccessAt.getTime()) / 1000 : undefined,
+    );
+    perPartner('parley_federation_bundle_sequence', 'spiffe_sequence of the held partner bundle', (e) => (e.row?.sequence !== undefined ? Number(e.row.sequence) : undefined));
+    perPartner('parley_federation_earliest_authority_expiry_seconds', 'Seconds until the first X.509 authority of the held partner bundle expires (negative when expired)', (e, now) => {
+      const ends = (e.bundle?.x509Authorities ?? []).map((c) => new Date(c.validTo).getTime());
+      return ends.length > 0 ? (Math.min(...ends) - now) / 1000 : undefined;
     });
   }
 

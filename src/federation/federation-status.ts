@@ -4,7 +4,7 @@
  */
 import type { X509Certificate } from 'node:crypto';
 import { SpiffeBundle, TrustDomain, type BundleSkip } from '../spiffe';
-import { applyDenyList, federationState, fingerprintOf, refreshIntervalMs, subjectKeyIdentifier, type FederationProfile, type FederationState } from './domain';
+import { applyDenyList, federationState, fingerprintOf, refreshIntervalMs, subjectKeyIdentifier, type FederationRelationship, type FederationState } from './domain';
 import type { BundleRow, RelationshipSource, StoredRelationship } from './federation.repository';
 
 export interface AuthoritySummary {
@@ -16,13 +16,8 @@ export interface AuthoritySummary {
   readonly notAfter: string;
 }
 
-export interface FederationStatus {
-  readonly trustDomain: string;
-  readonly profile: FederationProfile;
-  readonly endpointUrls: readonly string[];
-  readonly endpointSpiffeId?: string;
-  readonly bootstrapBundle?: string;
-  readonly caRootsPem?: string;
+/** The declared relationship (deny list always present), then what replicas observed. */
+export interface FederationStatus extends Omit<FederationRelationship, 'deniedAuthorities'> {
   readonly deniedAuthorities: readonly string[];
   /** api: made through the admin API; config: declared in federation.relationships. */
   readonly source: RelationshipSource;

@@ -4,7 +4,7 @@
  * page) is an index range and no connection is held between pages.
  */
 import type { AuditCursor, AuditEntry, AuditFilter } from './domain/audit-types';
-import { formatMicros, parseRfc3339Micros } from './domain/rfc3339';
+import { formatMicros, parseRfc3339Micros } from '../domain/rfc3339';
 
 /** What the audit code needs of the database: TypeORM's DataSource satisfies it. */
 export interface AuditDatabase {

@@ -76,14 +76,8 @@ describe("Directory's default policy", () => {
 });
 
 describe('agreement with node-casbin', () => {
-  const model = `[request_definition]
-r = trust_domain, api_method
-[policy_definition]
-p = trust_domain, api_method
-[policy_effect]
-e = some(where (p.eft == allow))
-[matchers]
-m = (keyMatch(r.trust_domain, p.trust_domain) || regexMatch(r.trust_domain, p.trust_domain)) && (keyMatch(r.api_method, p.api_method) || regexMatch(r.api_method, p.api_method))`;
+  /** Directory's model, as Casbin reads it. */
+  const model = fixture('directory-model.conf');
 
   it('decides like Casbin on the imported lines except for the lookalikes it reports', async () => {
     const csv = `${fixture('parley-default.csv')}p, partner.test, ${STORE}Push\np, partner.test, ${SYNC}*\n`;

@@ -5,6 +5,7 @@ export type { MethodPattern } from './methods';
 export { isNamespace, namespaceCovers } from './namespace';
 export { compilePolicy, defaultPolicy, DEFAULT_FEDERATED_METHODS, REASONS } from './policy';
 export type { CompiledPolicy, PolicyOptions } from './policy';
+export { formatMicros, parseRfc3339, parseRfc3339Micros } from './rfc3339';
 export { TRUST_DOMAIN_KEYWORDS } from './rule';
 export type { Decision, DecisionRequest, Effect, FieldError, Rule, Subject, TrustDomainKeyword } from './rule';
 export { ruleShapeErrors, trustDomainNameError, validateRules } from './validate';

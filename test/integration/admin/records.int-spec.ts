@@ -4,6 +4,7 @@ import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { StoreClient } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
+import { issueCreds } from '../../support/admin-api';
 import { httpsRequest, type ClientCreds } from '../../support/https-client';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
@@ -31,10 +32,7 @@ describe('admin API: records', () => {
   /** Pushed in this order: [namespace, media type, annotations, size]. */
   const pushed: Array<{ cid: string; namespace: string; mediaType: string; annotations: Record<string, string>; size: number }> = [];
 
-  const creds = async (id: string): Promise<ClientCreds> => {
-    const issued = await ca.issue(requireSpiffeId(id));
-    return { certPem: issued.certPem, keyPem: issued.keyPem };
-  };
+  const creds = (id: string): Promise<ClientCreds> => issueCreds(ca, id);
   const call = (method: string, path: string, who: ClientCreds = admin) => httpsRequest(method, `${base}${path}`, ca.bundlePem(), who, gatewayId);
   const getJson = async <T>(path: string): Promise<T> => {
     const res = await call('GET', path);

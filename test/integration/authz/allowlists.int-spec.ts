@@ -1,33 +1,15 @@
 /** The allowlists admin API and CLI over real mTLS against an in-process gateway. */
-import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildProgram } from '../../../src/cli/main';
+import type { AllowlistDto } from '../../../src/admin/allowlists.dto';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
-import { requireSpiffeId } from '../../../src/spiffe';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
+import { adminCliFlags, cliInProcess as cli } from '../../support/admin-cli';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
 
-interface AllowlistJson {
-  trustDomain: string;
-  cidrs: string[];
-  updatedBy: string;
-  updatedAt: string;
-}
-interface Reply {
-  status: number;
-  contentType?: string;
-  body: string;
-}
-interface Creds {
-  certPem: string;
-  keyPem: string;
-}
-
-const GATEWAY_ID = 'spiffe://acme.test/parley/gateway';
 const ADMIN_ID = 'spiffe://acme.test/parley/admin';
 
 describe('admin API and CLI: allowlists', () => {
@@ -35,50 +17,21 @@ describe('admin API and CLI: allowlists', () => {
   let ca: DevCa;
   let admin: Creds;
   let dir: string;
+  let cliFlags: string[];
 
-  const api = (method: string, path: string, body?: unknown, who: Creds = admin, raw?: string): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-      const req = request(
-        `https://127.0.0.1:${gw.gateway.admin!.port}${path}`,
-        {
-          method,
-          ca: ca.bundlePem(),
-          cert: who.certPem,
-          key: who.keyPem,
-          timeout: 5000,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          checkServerIdentity: (_h, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY_ID}` ? undefined : new Error('unexpected server')),
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: text }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  const list = async (): Promise<AllowlistJson[]> => {
+  const api = (method: string, path: string, body?: unknown, who: Creds = admin, raw?: string) => adminRequest(gw, ca, who, method, path, { json: body, raw });
+  const list = async (): Promise<AllowlistDto[]> => {
     const res = await api('GET', '/v1/allowlists');
     expect(res.status).toBe(200);
-    return (JSON.parse(res.body) as { allowlists: AllowlistJson[] }).allowlists;
+    return (JSON.parse(res.body) as { allowlists: AllowlistDto[] }).allowlists;
   };
-  const creds = async (id: string): Promise<Creds> => {
-    const issued = await ca.issue(requireSpiffeId(id));
-    return { certPem: issued.certPem, keyPem: issued.keyPem };
-  };
+  const creds = (id: string): Promise<Creds> => issueCreds(ca, id);
   beforeAll(async () => {
     gw = await startTestGateway();
     ca = await devCaOf(gw);
     admin = await creds(ADMIN_ID);
     dir = mkdtempSync(join(tmpdir(), 'parley-allowlist-cli-'));
-    mkdirSync(join(dir, 'admin'));
-    writeFileSync(join(dir, 'admin/svid.pem'), admin.certPem);
-    writeFileSync(join(dir, 'admin/svid.key'), admin.keyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'admin/bundle.pem'), ca.bundlePem());
+    cliFlags = await adminCliFlags(gw, join(dir, 'admin'), admin);
   });
   afterAll(async () => {
     await gw?.stop();
@@ -142,39 +95,21 @@ describe('admin API and CLI: allowlists', () => {
   });
 
   it('parley admin allowlist set / list / rm', async () => {
-    const id = ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(dir, 'admin/svid.pem'), '--key', join(dir, 'admin/svid.key'), '--bundle', join(dir, 'admin/bundle.pem')];
-    const set = await cli(['admin', 'allowlist', 'set', 'partner.test', '192.0.2.0/24', '2001:db8::/32', ...id]);
+    const set = await cli(['admin', 'allowlist', 'set', 'partner.test', '192.0.2.0/24', '2001:db8::/32', ...cliFlags]);
     expect(set).toEqual({ code: 0, stdout: 'allowlist created: partner.test  192.0.2.0/24 2001:db8::/32\n', stderr: '' });
     expect(gw.gateway.allowlists.deniedReason('partner.test', '198.51.100.1')).toBeDefined();
 
-    const listed = await cli(['admin', 'allowlist', 'list', '--json', ...id]);
-    expect((JSON.parse(listed.stdout) as AllowlistJson[]).map((a) => [a.trustDomain, a.cidrs])).toEqual([['partner.test', ['192.0.2.0/24', '2001:db8::/32']]]);
-    expect((await cli(['admin', 'allowlist', 'list', ...id])).stdout).toBe('partner.test  192.0.2.0/24 2001:db8::/32\n');
+    const listed = await cli(['admin', 'allowlist', 'list', '--json', ...cliFlags]);
+    expect((JSON.parse(listed.stdout) as AllowlistDto[]).map((a) => [a.trustDomain, a.cidrs])).toEqual([['partner.test', ['192.0.2.0/24', '2001:db8::/32']]]);
+    expect((await cli(['admin', 'allowlist', 'list', ...cliFlags])).stdout).toBe('partner.test  192.0.2.0/24 2001:db8::/32\n');
 
-    const bad = await cli(['admin', 'allowlist', 'set', 'partner.test', '192.0.2.1/24', ...id]);
+    const bad = await cli(['admin', 'allowlist', 'set', 'partner.test', '192.0.2.1/24', ...cliFlags]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/cidrs\[0\]: address has bits set beyond the prefix length/);
 
-    expect(await cli(['admin', 'allowlist', 'rm', 'partner.test', ...id])).toEqual({ code: 0, stdout: '', stderr: 'allowlist of partner.test removed\n' });
+    expect(await cli(['admin', 'allowlist', 'rm', 'partner.test', ...cliFlags])).toEqual({ code: 0, stdout: '', stderr: 'allowlist of partner.test removed\n' });
     expect(gw.gateway.allowlists.deniedReason('partner.test', '198.51.100.1')).toBeUndefined();
-    expect((await cli(['admin', 'allowlist', 'rm', 'partner.test', ...id])).code).toBe(1);
+    expect((await cli(['admin', 'allowlist', 'rm', 'partner.test', ...cliFlags])).code).toBe(1);
   });
 });
 
-/** Runs the CLI in this process, capturing its output and exit code. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  process.exitCode = undefined;
-  try {
-    await buildProgram().parseAsync(['node', 'parley', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout, stderr };
-}

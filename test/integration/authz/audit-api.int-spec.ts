@@ -1,29 +1,13 @@
 import type { AuditRecord } from '../../../src/authz/ports';
-import type { AuditWriter } from '../../../src/authz/audit';
+import type { AuditEntryJson, AuditWriter } from '../../../src/authz/audit';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
-import { requireSpiffeId } from '../../../src/spiffe';
-import { request } from 'node:https';
-import { X509Certificate } from 'node:crypto';
-import type { ClientCreds } from '../../support/https-client';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
 
-interface EntryJson {
-  id: string;
-  at: string;
-  spiffeId: string;
-  trustDomain: string;
-  sourceAddress: string;
-  method: string;
-  namespace: string | null;
-  decision: 'allow' | 'deny';
-  rule: string | null;
-  reason: string;
-  dryRunDenied: string[];
-}
 interface PageJson {
-  entries: EntryJson[];
+  entries: AuditEntryJson[];
   nextPageToken: string;
 }
 
@@ -48,33 +32,6 @@ function fixture(): AuditRecord[] {
       reason: deny ? `denied #${i}` : `allowed #${i}`,
       dryRunDenied: i === 6 ? ['dry-a', 'dry-b'] : undefined,
     };
-  });
-}
-
-/** An HTTPS GET with our SVID and an Accept header; the server must present `serverId`. */
-function get(url: string, caPem: string, who: ClientCreds, serverId: string, accept?: string): Promise<{ status: number; body: string; contentType?: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      url,
-      {
-        ca: caPem,
-        cert: who.certPem,
-        key: who.keyPem,
-        timeout: 10_000,
-        headers: accept === undefined ? {} : { accept },
-        checkServerIdentity: (_host, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${serverId}` ? undefined : new Error('unexpected server identity')),
-      },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (body += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'] }));
-        res.on('error', reject);
-      },
-    );
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-    req.end();
   });
 }
 
@@ -112,13 +69,11 @@ function parseCsv(text: string): string[][] {
 describe('audit trail: writer and GET /v1/audit', () => {
   let gw: TestGateway;
   let ca: DevCa;
-  let base: string;
-  let admin: ClientCreds;
+  let admin: Creds;
   let writer: AuditWriter;
   const recorded = fixture();
-  const gatewayId = 'spiffe://acme.test/parley/gateway';
 
-  const call = (path: string, who: ClientCreds = admin, accept?: string) => get(`${base}${path}`, ca.bundlePem(), who, gatewayId, accept);
+  const call = (path: string, who: Creds = admin, accept?: string) => adminRequest(gw, ca, who, 'GET', path, { headers: accept === undefined ? {} : { accept }, timeoutMs: 10_000 });
   const page = async (query: string): Promise<PageJson> => {
     const res = await call(`/v1/audit?${query}`);
     expect([query, res.status, res.body.slice(0, 300)]).toEqual([query, 200, expect.any(String)]);
@@ -131,16 +86,14 @@ describe('audit trail: writer and GET /v1/audit', () => {
       .filter(({ r, i }) => keep(r, i))
       .sort((a, b) => b.r.at.getTime() - a.r.at.getTime() || b.i - a.i)
       .map(({ i }) => i);
-  const indexesOf = (entries: EntryJson[]) => entries.map((e) => Number(e.reason.slice(e.reason.indexOf('#') + 1)));
+  const indexesOf = (entries: AuditEntryJson[]) => entries.map((e) => Number(e.reason.slice(e.reason.indexOf('#') + 1)));
   const count = async (sql: string): Promise<number> => Number((await gw.gateway.dataSource.query(sql))[0].n);
 
   beforeAll(async () => {
     // The fixture lies in the past: a long retention keeps the sweep away from it.
     gw = await startTestGateway({ PARLEY_AUTHZ_AUDIT_BATCH_SIZE: '7', PARLEY_AUTHZ_AUDIT_FLUSH_INTERVAL: '50ms', PARLEY_AUTHZ_AUDIT_RETENTION: '36500d' });
     ca = await devCaOf(gw);
-    base = `https://127.0.0.1:${gw.gateway.admin!.port}`;
-    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/parley/admin'));
-    admin = { certPem: issued.certPem, keyPem: issued.keyPem };
+    admin = await issueCreds(ca, 'spiffe://acme.test/parley/admin');
     writer = gw.gateway.audit!;
     for (const r of recorded) writer.record(r);
     const deadline = Date.now() + 10_000;
@@ -266,8 +219,7 @@ describe('audit trail: writer and GET /v1/audit', () => {
   });
 
   it('refuses a caller without audit:read (403) and documents the route', async () => {
-    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/ns/ml/sa/trainer'));
-    const res = await call('/v1/audit', { certPem: issued.certPem, keyPem: issued.keyPem });
+    const res = await call('/v1/audit', await issueCreds(ca, 'spiffe://acme.test/ns/ml/sa/trainer'));
     expect(res.status).toBe(403);
     const doc = JSON.parse((await call('/openapi.json')).body);
     const op = doc.paths['/v1/audit'].get;

@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireSpiffeId } from '../../../src/spiffe';
 import { runCli } from '../cli/cli-process';
-import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { adminCliFlags } from '../../support/admin-cli';
+import { startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
 
@@ -16,14 +16,8 @@ describe('parley admin audit', () => {
   beforeAll(async () => {
     // The fixture lies in the past: keep the retention sweep away from it.
     gw = await startTestGateway({ PARLEY_AUTHZ_AUDIT_RETENTION: '36500d' });
-    const ca = await devCaOf(gw);
     cwd = mkdtempSync(join(tmpdir(), 'parley-audit-cli-'));
-    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/parley/admin'));
-    mkdirSync(join(cwd, 'admin'));
-    writeFileSync(join(cwd, 'admin/svid.pem'), issued.certPem);
-    writeFileSync(join(cwd, 'admin/svid.key'), issued.keyPem, { mode: 0o600 });
-    writeFileSync(join(cwd, 'admin/bundle.pem'), ca.bundlePem());
-    id = ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(cwd, 'admin/svid.pem'), '--key', join(cwd, 'admin/svid.key'), '--bundle', join(cwd, 'admin/bundle.pem')];
+    id = await adminCliFlags(gw, join(cwd, 'admin'));
     const audit = gw.gateway.audit!;
     for (let i = 0; i < 150; i++) {
       audit.record({

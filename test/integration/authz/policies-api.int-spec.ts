@@ -2,22 +2,15 @@
  * `/v1/policies` through a real gateway over mTLS: CRUD, field errors that change nothing,
  * read-only config-declared rules, and the `:explain` and `:import-casbin` custom methods.
  */
-import { request } from 'node:https';
-import { X509Certificate } from 'node:crypto';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
-import { requireSpiffeId } from '../../../src/spiffe';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
 
-const GATEWAY_ID = 'spiffe://acme.test/parley/gateway';
 const STORE = '/parley.store.v1.StoreService/';
 const CONFIG_RULES = [{ id: 'cfg-no-delete', effect: 'deny', subjects: [{ trustDomain: 'federated' }], methods: [STORE + 'Delete'] }];
 
-interface Creds {
-  certPem: string;
-  keyPem: string;
-}
 interface Answer {
   status: number;
   contentType?: string;
@@ -29,35 +22,11 @@ describe('admin API: policies', () => {
   let ca: DevCa;
   let admin: Creds;
 
-  const send = (method: string, path: string, body?: unknown, who: Creds = admin): Promise<Answer> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        `https://127.0.0.1:${gw.gateway.admin!.port}${path}`,
-        {
-          method,
-          ca: ca.bundlePem(),
-          cert: who.certPem,
-          key: who.keyPem,
-          timeout: 5000,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          checkServerIdentity: (_host, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY_ID}` ? undefined : new Error('unexpected server')),
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], json: text === '' ? {} : (JSON.parse(text) as Answer['json']) }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  const creds = async (id: string): Promise<Creds> => {
-    const issued = await ca.issue(requireSpiffeId(id));
-    return { certPem: issued.certPem, keyPem: issued.keyPem };
+  const send = async (method: string, path: string, body?: unknown, who: Creds = admin): Promise<Answer> => {
+    const res = await adminRequest(gw, ca, who, method, path, { json: body });
+    return { status: res.status, contentType: res.contentType, json: res.body === '' ? {} : (JSON.parse(res.body) as Answer['json']) };
   };
+  const creds = (id: string): Promise<Creds> => issueCreds(ca, id);
   const ids = async (): Promise<string[]> => ((await send('GET', '/v1/policies')).json.rules as Array<{ rule: { id: string } }>).map((e) => e.rule.id);
 
   beforeAll(async () => {

@@ -1,10 +1,10 @@
 /** `parley admin policy …` as a child process against a real gateway. */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireSpiffeId } from '../../../src/spiffe';
 import { runCli } from '../cli/cli-process';
-import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { adminCliFlags } from '../../support/admin-cli';
+import { startTestGateway, type TestGateway } from '../../support/gateway';
 
 // Each CLI run starts a Node process (seconds on a busy machine).
 jest.setTimeout(120_000);
@@ -19,14 +19,8 @@ describe('parley admin policy', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    const ca = await devCaOf(gw);
     cwd = mkdtempSync(join(tmpdir(), 'parley-policy-cli-'));
-    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/parley/admin'));
-    mkdirSync(join(cwd, 'admin'));
-    writeFileSync(join(cwd, 'admin/svid.pem'), issued.certPem);
-    writeFileSync(join(cwd, 'admin/svid.key'), issued.keyPem, { mode: 0o600 });
-    writeFileSync(join(cwd, 'admin/bundle.pem'), ca.bundlePem());
-    id = ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(cwd, 'admin/svid.pem'), '--key', join(cwd, 'admin/svid.key'), '--bundle', join(cwd, 'admin/bundle.pem')];
+    id = await adminCliFlags(gw, join(cwd, 'admin'));
   });
   afterAll(async () => {
     await gw?.stop();

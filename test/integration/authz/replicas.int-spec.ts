@@ -4,12 +4,11 @@
  * within a second, B closes the revoked client's open connection, and removing the rule or
  * the revocation gives access back on both.
  */
-import { X509Certificate } from 'node:crypto';
-import { request } from 'node:https';
 import * as grpc from '@grpc/grpc-js';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
@@ -25,11 +24,6 @@ const VICTIM = 'spiffe://acme.test/ns/victim';
 /** The bound of the proofs, and how long a poll may run to report what it measured. */
 const LIMIT_MS = 1000;
 const POLL_MS = 3000;
-
-interface Creds {
-  certPem: string;
-  keyPem: string;
-}
 
 const pass = (b: Buffer): Buffer => b;
 
@@ -74,10 +68,7 @@ describe('two gateway replicas on one database', () => {
   let admin: Creds;
   const clients: grpc.Client[] = [];
 
-  const creds = async (id: string): Promise<Creds> => {
-    const issued = await ca.issue(requireSpiffeId(id));
-    return { certPem: issued.certPem, keyPem: issued.keyPem };
-  };
+  const creds = (id: string): Promise<Creds> => issueCreds(ca, id);
   const client = (gw: TestGateway, who: Creds): grpc.Client => {
     const c = new grpc.Client(`127.0.0.1:${gw.gateway.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: who.certPem, keyPem: who.keyPem }, trust: gw.gateway.trustStore, server: { id: GATEWAY } }), {
       'grpc.ssl_target_name_override': 'acme.test',
@@ -86,31 +77,10 @@ describe('two gateway replicas on one database', () => {
     return c;
   };
   /** A request to A's admin API as the admin; status and JSON body. */
-  const api = (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> =>
-    new Promise((resolve, reject) => {
-      const payload = body === undefined ? undefined : JSON.stringify(body);
-      const req = request(
-        `https://127.0.0.1:${a.gateway.admin!.port}${path}`,
-        {
-          method,
-          ca: ca.bundlePem(),
-          cert: admin.certPem,
-          key: admin.keyPem,
-          timeout: 5000,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          checkServerIdentity: (_h, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY.toString()}` ? undefined : new Error('unexpected server')),
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, json: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
+  const api = async (method: string, path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
+    const res = await adminRequest(a, ca, admin, method, path, { json: body });
+    return { status: res.status, json: res.body === '' ? {} : (JSON.parse(res.body) as Record<string, unknown>) };
+  };
 
   beforeAll(async () => {
     a = await startTestGateway();

@@ -1,38 +1,18 @@
 /** The revocations admin API and CLI over real mTLS against an in-process gateway. */
 import { X509Certificate } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildProgram } from '../../../src/cli/main';
+import type { RevocationDto } from '../../../src/admin/revocations.dto';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId } from '../../../src/spiffe';
 import type { PeerIdentity } from '../../../src/tls/peer-identity';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
+import { adminCliFlags, cliInProcess as cli } from '../../support/admin-cli';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
 jest.setTimeout(60_000);
 
-interface RevocationJson {
-  id: string;
-  kind: string;
-  value: string;
-  reason: string;
-  createdBy: string;
-  createdAt: string;
-  expiresAt?: string;
-  active: boolean;
-}
-interface Reply {
-  status: number;
-  contentType?: string;
-  body: string;
-}
-interface Creds {
-  certPem: string;
-  keyPem: string;
-}
-
-const GATEWAY_ID = 'spiffe://acme.test/parley/gateway';
 const ADMIN_ID = 'spiffe://acme.test/parley/admin';
 
 describe('admin API and CLI: revocations', () => {
@@ -40,41 +20,15 @@ describe('admin API and CLI: revocations', () => {
   let ca: DevCa;
   let admin: Creds;
   let dir: string;
+  let cliFlags: string[];
 
-  const api = (method: string, path: string, body?: unknown, who: Creds = admin, raw?: string): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const payload = raw ?? (body === undefined ? undefined : JSON.stringify(body));
-      const req = request(
-        `https://127.0.0.1:${gw.gateway.admin!.port}${path}`,
-        {
-          method,
-          ca: ca.bundlePem(),
-          cert: who.certPem,
-          key: who.keyPem,
-          timeout: 5000,
-          headers: payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
-          checkServerIdentity: (_h, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY_ID}` ? undefined : new Error('unexpected server')),
-        },
-        (res) => {
-          let text = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (text += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, contentType: res.headers['content-type'], body: text }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      req.end(payload);
-    });
-  const list = async (): Promise<RevocationJson[]> => {
+  const api = (method: string, path: string, body?: unknown, who: Creds = admin, raw?: string) => adminRequest(gw, ca, who, method, path, { json: body, raw });
+  const list = async (): Promise<RevocationDto[]> => {
     const res = await api('GET', '/v1/revocations');
     expect(res.status).toBe(200);
-    return (JSON.parse(res.body) as { revocations: RevocationJson[] }).revocations;
+    return (JSON.parse(res.body) as { revocations: RevocationDto[] }).revocations;
   };
-  const creds = async (id: string): Promise<Creds> => {
-    const issued = await ca.issue(requireSpiffeId(id));
-    return { certPem: issued.certPem, keyPem: issued.keyPem };
-  };
+  const creds = (id: string): Promise<Creds> => issueCreds(ca, id);
   const peerOf = (c: Creds): PeerIdentity => {
     const cert = new X509Certificate(c.certPem);
     const id = requireSpiffeId(cert.subjectAltName!.slice('URI:'.length));
@@ -86,10 +40,7 @@ describe('admin API and CLI: revocations', () => {
     ca = await devCaOf(gw);
     admin = await creds(ADMIN_ID);
     dir = mkdtempSync(join(tmpdir(), 'parley-revoke-cli-'));
-    mkdirSync(join(dir, 'admin'));
-    writeFileSync(join(dir, 'admin/svid.pem'), admin.certPem);
-    writeFileSync(join(dir, 'admin/svid.key'), admin.keyPem, { mode: 0o600 });
-    writeFileSync(join(dir, 'admin/bundle.pem'), ca.bundlePem());
+    cliFlags = await adminCliFlags(gw, join(dir, 'admin'), admin);
   });
   afterAll(async () => {
     await gw?.stop();
@@ -103,7 +54,7 @@ describe('admin API and CLI: revocations', () => {
     try {
       const res = await api('POST', '/v1/revocations', { spiffeId: 'spiffe://acme.test/ns/ml/sa/trainer', reason: 'laptop stolen', expiresAt: '2099-01-31T12:00:00Z' });
       expect(res.status).toBe(201);
-      const created = JSON.parse(res.body) as RevocationJson;
+      const created = JSON.parse(res.body) as RevocationDto;
       expect(created).toEqual({
         id: expect.stringMatching(/^[1-9][0-9]*$/),
         kind: 'spiffe_id',
@@ -132,7 +83,7 @@ describe('admin API and CLI: revocations', () => {
     const renewed = peerOf(await creds('spiffe://acme.test/ns/ml/sa/pusher'));
     const first = await api('POST', '/v1/revocations', { fingerprint: leaked.fingerprint256 });
     expect(first.status).toBe(201);
-    const body = JSON.parse(first.body) as RevocationJson;
+    const body = JSON.parse(first.body) as RevocationDto;
     expect(body).toMatchObject({ kind: 'fingerprint', value: leaked.fingerprint256.split(':').join('').toLowerCase(), reason: '' });
     expect(gw.gateway.revocations.isRevoked(leaked)).toBe(true);
     expect(gw.gateway.revocations.isRevoked(renewed)).toBe(false);
@@ -209,49 +160,31 @@ describe('admin API and CLI: revocations', () => {
   });
 
   it('parley admin revoke / revocations list / revocations rm', async () => {
-    const id = ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(dir, 'admin/svid.pem'), '--key', join(dir, 'admin/svid.key'), '--bundle', join(dir, 'admin/bundle.pem')];
-    const revoked = await cli(['admin', 'revoke', 'spiffe://acme.test/ns/ci/sa/runner', '--reason', 'decommissioned', '--json', ...id]);
+    const revoked = await cli(['admin', 'revoke', 'spiffe://acme.test/ns/ci/sa/runner', '--reason', 'decommissioned', '--json', ...cliFlags]);
     expect(revoked).toMatchObject({ code: 0, stderr: '' });
-    const r = JSON.parse(revoked.stdout) as RevocationJson;
+    const r = JSON.parse(revoked.stdout) as RevocationDto;
     expect(r).toMatchObject({ value: 'spiffe://acme.test/ns/ci/sa/runner', reason: 'decommissioned' });
 
-    const fp = await cli(['admin', 'revoke', '--fingerprint', 'AB'.repeat(32), ...id]);
+    const fp = await cli(['admin', 'revoke', '--fingerprint', 'AB'.repeat(32), ...cliFlags]);
     expect(fp.code).toBe(0);
     expect(fp.stdout).toBe(`revoked: certificate ${'ab'.repeat(32)} (id ${Number(r.id) + 1})\n`);
 
-    const listed = await cli(['admin', 'revocations', 'list', '--json', ...id]);
+    const listed = await cli(['admin', 'revocations', 'list', '--json', ...cliFlags]);
     expect(listed.code).toBe(0);
-    expect((JSON.parse(listed.stdout) as RevocationJson[]).map((x) => x.value)).toEqual(expect.arrayContaining(['spiffe://acme.test/ns/ci/sa/runner', 'ab'.repeat(32)]));
-    const text = await cli(['admin', 'revocations', 'list', ...id]);
+    expect((JSON.parse(listed.stdout) as RevocationDto[]).map((x) => x.value)).toEqual(expect.arrayContaining(['spiffe://acme.test/ns/ci/sa/runner', 'ab'.repeat(32)]));
+    const text = await cli(['admin', 'revocations', 'list', ...cliFlags]);
     expect(text.stdout.split('\n').filter((l) => l.endsWith('spiffe://acme.test/ns/ci/sa/runner  "decommissioned"'))).toHaveLength(1);
 
-    expect(await cli(['admin', 'revocations', 'rm', r.id, ...id])).toMatchObject({ code: 0, stderr: `revocation ${r.id} removed\n` });
-    const gone = await cli(['admin', 'revocations', 'rm', r.id, ...id]);
+    expect(await cli(['admin', 'revocations', 'rm', r.id, ...cliFlags])).toMatchObject({ code: 0, stderr: `revocation ${r.id} removed\n` });
+    const gone = await cli(['admin', 'revocations', 'rm', r.id, ...cliFlags]);
     expect(gone.code).toBe(1);
     expect(gone.stderr).toMatch(/Not found/);
 
-    const bad = await cli(['admin', 'revoke', 'spiffe://acme.test/x', '--expires-at', 'soon', ...id]);
+    const bad = await cli(['admin', 'revoke', 'spiffe://acme.test/x', '--expires-at', 'soon', ...cliFlags]);
     expect(bad.code).toBe(1);
     expect(bad.stderr).toMatch(/expiresAt: must be an RFC 3339 date-time/);
-    const neither = await cli(['admin', 'revoke', ...id]);
+    const neither = await cli(['admin', 'revoke', ...cliFlags]);
     expect([neither.code, neither.stderr]).toEqual([1, 'parley: revoke: give either a SPIFFE ID or --fingerprint HEX\n']);
   });
 });
 
-/** Runs the CLI in this process, capturing its output and exit code. */
-async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const out = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => ((stdout += String(chunk)), true));
-  const err = jest.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => ((stderr += String(chunk)), true));
-  process.exitCode = undefined;
-  try {
-    await buildProgram().parseAsync(['node', 'parley', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  const code = Number(process.exitCode ?? 0);
-  process.exitCode = undefined;
-  return { code, stdout, stderr };
-}

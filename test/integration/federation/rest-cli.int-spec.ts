@@ -4,27 +4,18 @@
  * the bootstrap bundle, and the poller fetches acme.test's bundle over the real endpoint
  * (SVID verified, no host name check). Then deny, static upload, list/show and removal.
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { requireSpiffeId, requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
-import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
+import { adminCliFlags } from '../../support/admin-cli';
+import { startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
 import { runCli } from '../cli/cli-process';
 
 jest.setTimeout(90_000);
 
 const ACME = requireTrustDomain('acme.test');
-
-async function adminFlags(gw: TestGateway, dir: string, td: string): Promise<string[]> {
-  const ca = await devCaOf(gw);
-  const issued = await ca.issue(requireSpiffeId(`spiffe://${td}/parley/admin`));
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'svid.pem'), issued.certPem);
-  writeFileSync(join(dir, 'svid.key'), issued.keyPem, { mode: 0o600 });
-  writeFileSync(join(dir, 'bundle.pem'), ca.bundlePem());
-  return ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
-}
 
 describe('parley admin federation / bundle (two gateways)', () => {
   let acme: TestGateway;
@@ -39,8 +30,8 @@ describe('parley admin federation / bundle (two gateways)', () => {
       startTestGateway({ PARLEY_IDENTITY_TRUST_DOMAIN: 'partner.test' }),
     ]);
     cwd = mkdtempSync(join(tmpdir(), 'parley-fed-cli-'));
-    onAcme = await adminFlags(acme, join(cwd, 'acme'), 'acme.test');
-    onPartner = await adminFlags(partner, join(cwd, 'partner'), 'partner.test');
+    onAcme = await adminCliFlags(acme, join(cwd, 'acme'));
+    onPartner = await adminCliFlags(partner, join(cwd, 'partner'));
   });
   afterAll(async () => {
     await acme?.stop();

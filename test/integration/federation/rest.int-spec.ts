@@ -4,12 +4,11 @@
  * workload can then complete the mTLS handshake), the deny list, bundle export, readiness
  * details, and deletion taking the partner's trust away again.
  */
-import { request } from 'node:https';
-import { X509Certificate } from 'node:crypto';
 import { status as grpcStatus } from '@grpc/grpc-js';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
+import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { check, healthClient } from '../../support/grpc-health-client';
 import { TestCa } from '../../support/test-ca';
@@ -30,46 +29,16 @@ interface Reply {
 describe('admin API: federations and bundles', () => {
   let gw: TestGateway;
   let ca: DevCa;
-  let admin: { certPem: string; keyPem: string };
+  let admin: Creds;
   let ca1: TestCa;
   let ca2: TestCa;
 
-  const api = (method: string, path: string, o: { body?: unknown; raw?: string; contentType?: string; accept?: string; who?: { certPem: string; keyPem: string } } = {}): Promise<Reply> =>
-    new Promise((resolve, reject) => {
-      const payload = o.raw ?? (o.body === undefined ? undefined : JSON.stringify(o.body));
-      const headers: Record<string, string> = { accept: o.accept ?? 'application/json' };
-      if (payload !== undefined) {
-        headers['content-type'] = o.contentType ?? 'application/json';
-        headers['content-length'] = String(Buffer.byteLength(payload));
-      }
-      const who = o.who ?? admin;
-      const req = request(
-        {
-          host: '127.0.0.1',
-          port: gw.gateway.admin!.port,
-          method,
-          path,
-          headers,
-          ca: ca.bundlePem(),
-          cert: who.certPem,
-          key: who.keyPem,
-          agent: false,
-          servername: 'parley.test',
-          timeout: 15_000,
-          checkServerIdentity: (_h, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY_ID}` ? undefined : new Error('unexpected server')),
-        },
-        (res) => {
-          let body = '';
-          res.setEncoding('utf8');
-          res.on('data', (c: string) => (body += c));
-          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, contentType: res.headers['content-type'], json: <T>() => JSON.parse(body) as T }));
-        },
-      );
-      req.on('timeout', () => req.destroy(new Error('timeout')));
-      req.on('error', reject);
-      if (payload !== undefined) req.write(payload);
-      req.end();
-    });
+  const api = async (method: string, path: string, o: { body?: unknown; raw?: string; contentType?: string; accept?: string; who?: Creds } = {}): Promise<Reply> => {
+    const headers: Record<string, string> = { accept: o.accept ?? 'application/json' };
+    if (o.contentType !== undefined) headers['content-type'] = o.contentType;
+    const res = await adminRequest(gw, ca, o.who ?? admin, method, path, { json: o.body, raw: o.raw, headers, timeoutMs: 15_000 });
+    return { ...res, json: <T>() => JSON.parse(res.body) as T };
+  };
 
   /** A health check by a partner workload: PERMISSION_DENIED means the handshake passed (authorization then refuses), UNAVAILABLE that it did not. */
   const partnerHandshake = async (): Promise<number> => {
@@ -89,8 +58,7 @@ describe('admin API: federations and bundles', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     ca = await devCaOf(gw);
-    const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/parley/admin'));
-    admin = { certPem: issued.certPem, keyPem: issued.keyPem };
+    admin = await issueCreds(ca, 'spiffe://acme.test/parley/admin');
     [ca1, ca2] = await Promise.all([TestCa.create({ trustDomain: PARTNER }), TestCa.create({ trustDomain: PARTNER })]);
   });
   afterAll(async () => {
@@ -105,8 +73,7 @@ describe('admin API: federations and bundles', () => {
     expect(fields).toEqual(expect.arrayContaining(['extra', 'trustDomain', 'endpointUrls[0]', 'endpointSpiffeId']));
     const own = await api('POST', '/v1/federations', { body: { trustDomain: 'acme.test', profile: 'static' } });
     expect(own.status).toBe(400);
-    const workload = await ca.issue(requireSpiffeId('spiffe://acme.test/ns/ml/sa/trainer'));
-    const denied = await api('GET', '/v1/federations', { who: { certPem: workload.certPem, keyPem: workload.keyPem } });
+    const denied = await api('GET', '/v1/federations', { who: await issueCreds(ca, 'spiffe://acme.test/ns/ml/sa/trainer') });
     expect(denied.status).toBe(403);
   });
 

@@ -8,7 +8,7 @@ import { isNamespace } from '../../domain/namespace';
 import { parseFullMethod } from '../../domain/methods';
 import { decodeAuditCursor } from './audit-cursor';
 import type { AuditCursor, AuditDecision, AuditFilter } from './audit-types';
-import { parseRfc3339Micros } from './rfc3339';
+import { parseRfc3339Micros } from '../../domain/rfc3339';
 
 export type AuditFormat = 'json' | 'csv';
 

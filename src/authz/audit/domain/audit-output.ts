@@ -1,7 +1,7 @@
 /** How a stored decision is shown: the JSON object of the admin API and the CSV columns. */
 import type { AuditEntry } from './audit-types';
 import { csvRow } from './csv';
-import { formatMicros } from './rfc3339';
+import { formatMicros } from '../../domain/rfc3339';
 
 export interface AuditEntryJson {
   id: string;

@@ -6,4 +6,3 @@ export type { AuditCursor, AuditDecision, AuditEntry, AuditFilter } from './audi
 export { auditCsvRow, auditEntryJson, AUDIT_CSV_COLUMNS, AUDIT_CSV_HEADER } from './audit-output';
 export type { AuditEntryJson } from './audit-output';
 export { csvCell, csvRow } from './csv';
-export { formatMicros, parseRfc3339Micros } from './rfc3339';

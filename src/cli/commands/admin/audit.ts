@@ -1,23 +1,9 @@
 /** `parley admin audit`: the authorization decisions of a gateway (GET /v1/audit). */
 import { Option, type Command } from 'commander';
+import type { AuditEntryJson } from '../../../authz/audit';
 import { ParleyError } from '../../../common/errors';
 import type { AdminClient } from '../../admin-client';
 import { ADMIN_IDENTITY_HELP, adminSubcommand } from './index';
-
-/** An entry as GET /v1/audit returns it. */
-export interface AuditEntryView {
-  id: string;
-  at: string;
-  spiffeId: string;
-  trustDomain: string;
-  sourceAddress: string;
-  method: string;
-  namespace: string | null;
-  decision: 'allow' | 'deny';
-  rule: string | null;
-  reason: string;
-  dryRunDenied: string[];
-}
 
 interface AuditOptions {
   spiffeId?: string;
@@ -91,11 +77,11 @@ async function runAudit(client: AdminClient, opts: AuditOptions): Promise<void> 
     process.stdout.write(res.body);
     return;
   }
-  const entries: AuditEntryView[] = [];
+  const entries: AuditEntryJson[] = [];
   let token = '';
   let more: boolean;
   do {
-    const page = await client.json<{ entries: AuditEntryView[]; nextPageToken: string }>('GET', '/v1/audit', {
+    const page = await client.json<{ entries: AuditEntryJson[]; nextPageToken: string }>('GET', '/v1/audit', {
       query: { ...filters, limit: Math.min(MAX_PAGE, cap - entries.length), pageToken: token || undefined },
     });
     entries.push(...page.entries.slice(0, cap - entries.length));
@@ -112,7 +98,7 @@ async function runAudit(client: AdminClient, opts: AuditOptions): Promise<void> 
 }
 
 /** A plain-text table, one decision per line, columns padded to their widest cell. */
-export function auditTable(entries: readonly AuditEntryView[]): string {
+export function auditTable(entries: readonly AuditEntryJson[]): string {
   if (entries.length === 0) return '';
   const header = ['TIME', 'DECISION', 'SPIFFE ID', 'SOURCE', 'METHOD', 'NAMESPACE', 'RULE', 'REASON'];
   const rows = entries.map((e) => [

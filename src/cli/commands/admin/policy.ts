@@ -1,26 +1,10 @@
 /** `parley admin policy list|show|add|rm|explain|import-casbin`: the authorization rules. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
+import type { Subject } from '../../../authz/domain';
+import type { RuleJson } from '../../../authz/policy-json';
 import { ParleyError } from '../../../common/errors';
 import { adminSubcommand } from './index';
-
-interface SubjectJson {
-  trustDomain?: string;
-  spiffeId?: string;
-  spiffeIdPrefix?: string;
-}
-
-interface RuleJson {
-  id: string;
-  effect: 'allow' | 'deny';
-  subjects: SubjectJson[];
-  methods: string[];
-  namespaces?: string[];
-  sourceCidrs?: string[];
-  expiresAt?: string;
-  description?: string;
-  dryRun?: boolean;
-}
 
 interface EntryJson {
   position: number;
@@ -50,10 +34,10 @@ const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const note = (text: string): void => void process.stderr.write(`${text}\n`);
 const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
-function subjectText(s: SubjectJson): string {
-  if (s.trustDomain !== undefined) return `td:${s.trustDomain}`;
-  if (s.spiffeId !== undefined) return s.spiffeId;
-  return `${s.spiffeIdPrefix ?? '?'}/…`;
+function subjectText(s: Subject): string {
+  if ('trustDomain' in s) return `td:${s.trustDomain}`;
+  if ('spiffeId' in s) return s.spiffeId;
+  return `${s.spiffeIdPrefix}/…`;
 }
 
 /** One line per rule: position, effect, id, source, subjects -> methods, conditions. */

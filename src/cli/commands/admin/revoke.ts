@@ -1,26 +1,17 @@
 /** `parley admin revoke …` and `parley admin revocations list|rm`. */
 import type { Command } from 'commander';
+import type { AllowlistDto } from '../../../admin/allowlists.dto';
+import type { RevocationDto } from '../../../admin/revocations.dto';
 import { ParleyError } from '../../../common/errors';
 import { adminSubcommand } from './index';
 
-interface RevocationJson {
-  id: string;
-  kind: 'spiffe_id' | 'fingerprint';
-  value: string;
-  reason: string;
-  createdBy: string;
-  createdAt: string;
-  expiresAt?: string;
-  active: boolean;
-}
-
-function describe(r: RevocationJson): string {
+function describe(r: RevocationDto): string {
   const what = r.kind === 'spiffe_id' ? 'spiffe id' : 'certificate';
   return `${what} ${r.value} (id ${r.id}${r.expiresAt ? `, until ${r.expiresAt}` : ''})`;
 }
 
 /** One line per revocation: id, kind, state, expiry, value, reason. */
-export function revocationLine(r: RevocationJson): string {
+export function revocationLine(r: RevocationDto): string {
   const state = r.active ? 'active' : 'expired';
   const reason = r.reason === '' ? '' : `  ${JSON.stringify(r.reason)}`;
   return `${r.id.padStart(6)}  ${r.kind.padEnd(11)}  ${state.padEnd(7)}  ${(r.expiresAt ?? 'never').padEnd(24)}  ${r.value}${reason}`;
@@ -38,7 +29,7 @@ export function registerRevocations(admin: Command): void {
       }
       const body = spiffeId !== undefined ? { spiffeId } : { fingerprint: opts.fingerprint };
       const res = await client.call('POST', '/v1/revocations', { body: { ...body, reason: opts.reason, expiresAt: opts.expiresAt } });
-      const r = JSON.parse(res.body) as RevocationJson;
+      const r = JSON.parse(res.body) as RevocationDto;
       if (opts.json) process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
       else process.stdout.write(`${res.status === 201 ? 'revoked' : 'revocation replaced'}: ${describe(r)}\n`);
     },
@@ -65,7 +56,7 @@ Examples:
     .addHelpText('after', `\nExamples:\n  $ parley admin revocations list\n  $ parley admin revocations list --json\n  $ parley admin revocations rm 42`);
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list revocations, newest first (expired ones included)', async (client, _args, opts) => {
-    const { revocations } = await client.json<{ revocations: RevocationJson[] }>('GET', '/v1/revocations');
+    const { revocations } = await client.json<{ revocations: RevocationDto[] }>('GET', '/v1/revocations');
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(revocations, null, 2)}\n`);
       return;
@@ -81,13 +72,6 @@ Examples:
     await client.call('DELETE', `/v1/revocations/${encodeURIComponent(id)}`);
     process.stderr.write(`revocation ${id} removed\n`);
   }).addHelpText('after', `\nExamples:\n  $ parley admin revocations rm 42 --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem`);
-}
-
-interface AllowlistJson {
-  trustDomain: string;
-  cidrs: string[];
-  updatedBy: string;
-  updatedAt: string;
 }
 
 export function registerAllowlists(admin: Command): void {
@@ -106,7 +90,7 @@ Examples:
     );
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list the allowlists of every restricted trust domain', async (client, _args, opts) => {
-    const { allowlists } = await client.json<{ allowlists: AllowlistJson[] }>('GET', '/v1/allowlists');
+    const { allowlists } = await client.json<{ allowlists: AllowlistDto[] }>('GET', '/v1/allowlists');
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(allowlists, null, 2)}\n`);
       return;
@@ -120,7 +104,7 @@ Examples:
   adminSubcommand<{ json?: boolean }>(group, 'set <trust-domain> <cidr...>', "replace a trust domain's allowlist with these CIDR blocks", async (client, args, opts) => {
     const [trustDomain = '', ...cidrs] = args;
     const res = await client.call('PUT', `/v1/allowlists/${encodeURIComponent(trustDomain)}`, { body: { cidrs } });
-    const a = JSON.parse(res.body) as AllowlistJson;
+    const a = JSON.parse(res.body) as AllowlistDto;
     if (opts.json) process.stdout.write(`${JSON.stringify(a, null, 2)}\n`);
     else process.stdout.write(`${res.status === 201 ? 'allowlist created' : 'allowlist replaced'}: ${a.trustDomain}  ${a.cidrs.join(' ')}\n`);
   })

@@ -1,7 +1,7 @@
 /**
  * RFC 3339 date-times (`2025-01-31T12:00:00Z`, `2025-01-31T12:00:00.123456+02:00`) to epoch
- * microseconds, PostgreSQL's precision. Parsed by hand, character by character (no regular
- * expressions in src/authz); digits below a microsecond are dropped.
+ * microseconds, PostgreSQL's precision, or to a Date. Parsed by hand, character by character
+ * (no regular expressions in src/authz); digits below the precision are dropped.
  */
 const MAX_FRACTION_DIGITS = 9;
 
@@ -57,9 +57,20 @@ export function parseRfc3339Micros(s: string): bigint | undefined {
   return (BigInt(d.getTime()) - BigInt(offsetMinutes) * 60_000n) * 1000n + BigInt(micros);
 }
 
+/** The millisecond an epoch microsecond falls in (rounded down, also before 1970). */
+function millisOf(micros: bigint): bigint {
+  return micros >= 0n ? micros / 1000n : -((-micros + 999n) / 1000n);
+}
+
+/** An RFC 3339 date-time as a Date (digits below a millisecond dropped), or undefined when it is not one. */
+export function parseRfc3339(s: string): Date | undefined {
+  const micros = parseRfc3339Micros(s);
+  return micros === undefined ? undefined : new Date(Number(millisOf(micros)));
+}
+
 /** RFC 3339 UTC text of epoch microseconds, keeping the microseconds (`…T12:00:00.123456Z`). */
 export function formatMicros(micros: bigint): string {
-  const ms = micros >= 0n ? micros / 1000n : -((-micros + 999n) / 1000n);
+  const ms = millisOf(micros);
   const sub = Number(micros - ms * 1000n);
   const iso = new Date(Number(ms)).toISOString();
   return `${iso.slice(0, iso.length - 1)}${String(sub).padStart(3, '0')}Z`;
