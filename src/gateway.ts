@@ -19,6 +19,7 @@ import { registerStoreService, storeMethodNames, STORE_RECORDS_CHANNEL, StoreRep
 import type { SecureGrpcServer } from './grpc/secure-grpc-server';
 import { TrustStore } from './tls/trust-store';
 import type { Logger } from 'pino';
+import { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { AppModule } from './app.module';
 import type { ParleyConfig } from './config/schema';
@@ -234,7 +235,11 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     let grpc: Gateway['grpc'];
     if (config.grpc.enabled) {
       // Record metadata cache: a delete anywhere evicts here (the change feed), a lost feed clears it.
-      const repository = new StoreRepository(dataSource, { recordCacheEntries: config.store.recordCacheEntries });
+      // Pulls stream from their own connections, so slow readers never starve other queries.
+      const streamPool = new Pool({ connectionString: url, max: config.store.pullConnections, connectionTimeoutMillis: config.store.pullConnectionWait, application_name: 'parley-pull' });
+      streamPool.on('error', (err) => logger.warn({ err }, 'pull connection failed'));
+      cleanup.push(() => streamPool.end());
+      const repository = new StoreRepository(dataSource, { recordCacheEntries: config.store.recordCacheEntries, streamPool });
       const unsubscribeRecords = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
       cleanup.push(async () => unsubscribeRecords());
       const endpoint = createGrpcEndpoint({

@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common/errors';
@@ -17,7 +17,14 @@ const PURGE_BATCH_CHUNKS = 32;
  * it lives in StoreRepository. Failed uploads and deleted records are purged in batches.
  */
 export class BlobRepository {
-  constructor(private readonly ds: DataSource) {}
+  /**
+   * @param streamPool connections for payload streams (Pull), apart from the main pool so
+   *   that slow readers, which hold a connection while they read, never starve other queries
+   */
+  constructor(
+    private readonly ds: DataSource,
+    private readonly streamPool?: Pool,
+  ) {}
 
   /** Starts an upload; returns the blob id. */
   async begin(creatorSpiffeId: string, chunkBytes: number): Promise<string> {
@@ -58,8 +65,13 @@ export class BlobRepository {
     }
     for (let lo = from; lo < to; lo += windowChunks) {
       const hi = Math.min(to, lo + windowChunks);
-      const pool = (this.ds.driver as unknown as { master: Pool }).master;
-      const client = await pool.connect();
+      const pool = this.streamPool ?? (this.ds.driver as unknown as { master: Pool }).master;
+      let client: PoolClient;
+      try {
+        client = await pool.connect();
+      } catch (err) {
+        throw new ParleyError('unavailable', 'pull: every payload stream connection is busy (store.pullConnections); retry later', { cause: err });
+      }
       let clean = false;
       try {
         // COPY takes no parameters: every value below is checked to be a decimal integer.

@@ -1,3 +1,4 @@
+import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common/errors';
 import { BlobRepository } from './blob.repository';
@@ -55,9 +56,9 @@ export class StoreRepository {
 
   constructor(
     private readonly ds: DataSource,
-    options: { recordCacheEntries?: number } = {},
+    options: { recordCacheEntries?: number; streamPool?: Pool } = {},
   ) {
-    this.blobs = new BlobRepository(ds);
+    this.blobs = new BlobRepository(ds, options.streamPool);
     this.referrers = new ReferrerRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
