@@ -6,6 +6,7 @@ import type { X509Certificate } from 'node:crypto';
 import { SpiffeBundle, TrustDomain, type BundleSkip } from '../spiffe';
 import { applyDenyList, federationState, fingerprintOf, refreshIntervalMs, subjectKeyIdentifier, type FederationRelationship, type FederationState } from './domain';
 import type { BundleRow, RelationshipSource, StoredRelationship } from './federation.repository';
+import type { CheckResult } from '../ops/domain/readiness';
 
 export interface AuthoritySummary {
   /** SHA-256 fingerprint, 64 lowercase hex digits (what deny lists take). */
@@ -112,5 +113,28 @@ export function buildStatus(rel: StoredRelationship, row: BundleRow | undefined,
     skipped: row?.skipped ?? [],
     createdAt: rel.createdAt.toISOString(),
     updatedAt: rel.updatedAt.toISOString(),
+  };
+}
+
+/** The `federation` readiness check: reports each partner's state, never fails the gateway. */
+export function federationReadiness(
+  rels: ReadonlyMap<string, StoredRelationship>,
+  rows: ReadonlyMap<string, BundleRow>,
+  minIntervalMs: number,
+  replica: { polling: boolean; replica: string },
+): CheckResult {
+  const now = new Date();
+  const partners: Record<string, string> = {};
+  const counts = new Map<string, number>();
+  for (const [td, rel] of rels) {
+    const state = stateOf(rel, rows.get(td), now, minIntervalMs);
+    partners[td] = state;
+    counts.set(state, (counts.get(state) ?? 0) + 1);
+  }
+  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+  return {
+    ok: true,
+    reason: rels.size === 0 ? 'no federation relationships' : `${rels.size} partner(s): ${summary}`,
+    details: { partners, ...replica },
   };
 }

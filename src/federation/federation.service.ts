@@ -13,15 +13,16 @@ import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';
 import type { ChangeEvent, ChangeFeed } from '../database/change-feed';
 import type { CheckResult } from '../ops/domain/readiness';
-import { isSpiffeError, SpiffeBundle, SpiffeId, TrustDomain, type X509BundleSource } from '../spiffe';
+import { SpiffeBundle, TrustDomain } from '../spiffe';
 import type { TrustStore } from '../tls/trust-store';
 import { fetchBundle } from './bundle-fetcher';
-import { parseBootstrapBundle, POLL, validateRelationship, type FederationRelationship } from './domain';
+import { POLL, validateRelationship, type FederationRelationship } from './domain';
 import { FederationMetrics } from './federation-metrics';
 import { FederationPoller, nothingToPoll, type FetchFn } from './federation-poller';
-import { buildStatus, stateOf, trustedBundle, type FederationStatus } from './federation-status';
+import { buildStatus, federationReadiness, trustedBundle, type FederationStatus } from './federation-status';
 import { FEDERATION_CHANNEL, FEDERATION_REFRESH_CHANNEL, FederationRepository, type BundleRow, type StoredRelationship } from './federation.repository';
 import { OwnBundle } from './own-bundle';
+import { endpointTrust, parseStaticBundle, sameAuthorities, staticBundleRecord } from './static-bundle';
 
 export interface FederationServiceOptions {
   dataSource: DataSource;
@@ -46,7 +47,6 @@ export interface FederationServiceOptions {
 
 /** At most one early refresh per partner in this period (requestEarlyRefresh). */
 export const EARLY_REFRESH_INTERVAL_MS = 30_000;
-const MAX_STATIC_BUNDLE_BYTES = 1024 * 1024;
 
 export class FederationService {
   readonly replicaId: string;
@@ -176,28 +176,11 @@ export class FederationService {
     if (rel.relationship.profile !== 'static') {
       throw new ParleyError('precondition_failed', `federation ${td}: only a static relationship takes an uploaded bundle (this one is ${rel.relationship.profile})`);
     }
-    if (Buffer.byteLength(text) > MAX_STATIC_BUNDLE_BYTES) throw new ValidationError('federation: invalid bundle', [{ field: 'bundle', message: 'is larger than 1 MiB' }]);
-    let bundle: SpiffeBundle;
-    try {
-      bundle = parseBootstrapBundle(text, TrustDomain.parse(td));
-    } catch (err) {
-      if (!isSpiffeError(err)) throw err;
-      throw new ValidationError('federation: invalid bundle', [{ field: 'bundle', message: err.message }]);
-    }
-    const previous = await this.repo.findBundle(td);
-    const sequence = bundle.sequence ?? (previous?.sequence ?? 0n) + 1n;
-    const warning = previous?.sequence !== undefined && sequence < previous.sequence ? `spiffe_sequence decreased from ${previous.sequence} to ${sequence}` : undefined;
-    const hint = bundle.refreshHint ?? 0;
-    await this.repo.recordSuccess(td, {
-      document: bundle.withMetadata({ sequence, refreshHint: hint }).serialize(),
-      sequence,
-      refreshHint: bundle.refreshHint,
-      skipped: bundle.skipped,
-      warning,
-      polledBy: `upload@${this.replicaId}`,
-    });
+    const bundle = parseStaticBundle(td, text);
+    const record = staticBundleRecord(bundle, await this.repo.findBundle(td), `upload@${this.replicaId}`);
+    await this.repo.recordSuccess(td, record);
     await this.enqueue(() => this.reloadOne(td));
-    this.o.logger.info({ trustDomain: td, sequence: sequence.toString(), authorities: bundle.x509Authorities.length }, 'federation: static bundle uploaded');
+    this.o.logger.info({ trustDomain: td, sequence: record.sequence.toString(), authorities: bundle.x509Authorities.length }, 'federation: static bundle uploaded');
     return this.status(td);
   }
 
@@ -273,20 +256,7 @@ export class FederationService {
 
   /** Readiness: always ok (one failing partner must not take the gateway out); details per partner. */
   readiness(): CheckResult {
-    const now = new Date();
-    const partners: Record<string, string> = {};
-    const counts = new Map<string, number>();
-    for (const [td, rel] of this.rels) {
-      const state = stateOf(rel, this.rows.get(td), now, this.minIntervalMs);
-      partners[td] = state;
-      counts.set(state, (counts.get(state) ?? 0) + 1);
-    }
-    const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
-    return {
-      ok: true,
-      reason: this.rels.size === 0 ? 'no federation relationships' : `${this.rels.size} partner(s): ${summary}`,
-      details: { partners, polling: this.poller.holding, replica: this.replicaId },
-    };
+    return federationReadiness(this.rels, this.rows, this.minIntervalMs, { polling: this.poller.holding, replica: this.replicaId });
   }
 
   private validate(input: unknown): FederationRelationship {
@@ -317,14 +287,8 @@ export class FederationService {
    */
   private async seedStaticBundle(rel: FederationRelationship): Promise<void> {
     if (rel.profile !== 'static' || rel.bootstrapBundle === undefined) return;
-    const declared = parseBootstrapBundle(rel.bootstrapBundle, TrustDomain.parse(rel.trustDomain));
     const held = await this.repo.findBundle(rel.trustDomain);
-    if (held?.document !== undefined) {
-      const current = SpiffeBundle.parse(held.document, TrustDomain.parse(rel.trustDomain));
-      const same = (a: SpiffeBundle, b: SpiffeBundle) =>
-        a.x509Authorities.length === b.x509Authorities.length && a.x509Authorities.every((c, i) => c.fingerprint256 === b.x509Authorities[i]?.fingerprint256);
-      if (same(current, declared)) return;
-    }
+    if (held?.document !== undefined && sameAuthorities(held.document, rel.bootstrapBundle, rel.trustDomain)) return;
     await this.uploadBundle(rel.trustDomain, rel.bootstrapBundle);
   }
 
@@ -421,20 +385,6 @@ export class FederationService {
   private snapshot(): Array<{ trustDomain: string; row?: BundleRow; bundle?: SpiffeBundle }> {
     return [...this.rels.keys()].map((td) => ({ trustDomain: td, row: this.rows.get(td), bundle: this.applied.get(td) }));
   }
-}
-
-/** https_spiffe: the bundle held for the endpoint ID's trust domain, else (before the first fetch) the bootstrap bundle. */
-function endpointTrust(trustStore: TrustStore, rel: FederationRelationship): X509BundleSource | undefined {
-  if (rel.endpointSpiffeId === undefined) return undefined;
-  const endpointTd = SpiffeId.parse(rel.endpointSpiffeId).trustDomain;
-  return {
-    getX509Authorities(td: TrustDomain) {
-      if (!td.equals(endpointTd)) return undefined;
-      const held = trustStore.getX509Authorities(td);
-      if (held !== undefined) return held;
-      return rel.bootstrapBundle === undefined ? undefined : parseBootstrapBundle(rel.bootstrapBundle, td).x509Authorities;
-    },
-  };
 }
 
 function notFound(td: string): ParleyError {
