@@ -78,15 +78,27 @@ export class TrustDomain {
   }
 }
 
+/** The last serial given to a SpiffeId object. */
+let lastSerial = 0;
+
 export class SpiffeId {
   readonly trustDomain: TrustDomain;
   /** Empty, or `/seg(/seg)*`. Case-sensitive. */
   readonly path: string;
+  /**
+   * A number that tells this object apart from every other SpiffeId object of the process
+   * (not this ID from other IDs: two parses of one ID get two serials). For caches keyed by
+   * object, such as the authorization policy's per-connection decisions; never compare IDs
+   * by it.
+   */
+  readonly serial: number;
   readonly #text: string;
 
   private constructor(trustDomain: TrustDomain, path: string, text: string) {
     this.trustDomain = trustDomain;
     this.path = path;
+    // Wraps after 2^53 objects, far beyond a process's life; a repeat only costs a cache miss.
+    this.serial = lastSerial = lastSerial >= Number.MAX_SAFE_INTEGER ? 1 : lastSerial + 1;
     this.#text = text;
     Object.freeze(this);
   }

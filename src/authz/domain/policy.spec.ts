@@ -201,6 +201,49 @@ describe('rule conditions', () => {
   });
 });
 
+describe('decision cache', () => {
+  const rules: Rule[] = [
+    { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
+    { id: 'office', effect: 'allow', subjects: [{ trustDomain: 'partner.test' }], methods: [STORE + 'Pull'], sourceCidrs: ['10.0.0.0/8'] },
+  ];
+
+  it('a SpiffeId object whose serial shares a slot with an earlier one gets its own decision', () => {
+    const policy = compilePolicy(rules, { ownTrustDomain: OWN });
+    const own = id('spiffe://example.org/a');
+    expect(policy.decide({ id: own, method: CHECK }).allowed).toBe(true);
+    // Parse until an object lands in the same slot (serials are consecutive; slots are a power of two).
+    let other = id('spiffe://partner.test/b');
+    for (let i = 0; i < 1 << 20 && (other.serial - own.serial) % 4096 !== 0; i++) other = id('spiffe://partner.test/b');
+    expect((other.serial - own.serial) % 4096).toBe(0);
+    expect(policy.decide({ id: other, method: CHECK })).toEqual({ allowed: false, reason: REASONS.noAllow });
+    expect(policy.decide({ id: own, method: CHECK }).allowed).toBe(true);
+    expect(policy.decide({ id: other, method: CHECK }).allowed).toBe(false);
+  });
+
+  it('one SpiffeId object seen from two source addresses gets the decision of each', () => {
+    const policy = compilePolicy(rules, { ownTrustDomain: OWN });
+    const peer = id('spiffe://partner.test/b');
+    for (let round = 0; round < 2; round++) {
+      expect(policy.decide({ id: peer, method: STORE + 'Pull', sourceIp: '10.1.2.3' }).allowed).toBe(true);
+      expect(policy.decide({ id: peer, method: STORE + 'Pull', sourceIp: '192.168.1.1' }).allowed).toBe(false);
+      expect(policy.decide({ id: peer, method: STORE + 'Pull' }).allowed).toBe(false);
+      expect(policy.decide({ id: peer, method: STORE + 'Pull', sourceIp: '' }).reason).toBe(REASONS.malformedSourceIp);
+    }
+  });
+
+  it('equal IDs in different objects get the same decisions; malformed methods are never cached', () => {
+    const policy = compilePolicy(rules, { ownTrustDomain: OWN });
+    const a = id('spiffe://example.org/a');
+    const b = id('spiffe://example.org/a');
+    expect(a.serial).not.toBe(b.serial);
+    expect(policy.decide({ id: a, method: CHECK })).toBe(policy.decide({ id: b, method: CHECK }));
+    for (const method of ['toString', '__proto__', 'constructor', '', '/x']) {
+      expect(policy.decide({ id: a, method }).reason).toBe(REASONS.malformedMethod);
+      expect(policy.decide({ id: a, method }).reason).toBe(REASONS.malformedMethod);
+    }
+  });
+});
+
 describe('validation', () => {
   it('reports field-level errors', () => {
     const rules = [
@@ -314,7 +357,11 @@ describe('property: compiled decide equals a naive scan', () => {
   const REQ_NAMESPACES = [...NAMESPACES, 'team/ml/x', 'other'];
   const CIDRS = ['10.0.0.0/8', '10.1.0.0/16', '10.1.2.3', '0.0.0.0/0', '2001:db8::/32', '2001:db8:1::/48', '::/0'];
   const IPS = ['10.1.2.3', '10.2.0.1', '192.168.1.1', '2001:db8:1::1', '2001:db8:2::1', '::1'];
-  const NOW = Date.UTC(2030, 0, 1);
+  // Expiry instants an hour apart around the real clock, so requests without `now` (the
+  // decision's own clock, and the fast path of the per-SpiffeId tables) see expired and
+  // unexpired rules too.
+  const HOUR = 3_600_000;
+  const NOW = Math.floor(Date.now() / HOUR) * HOUR;
 
   const subject = fc.oneof(
     fc.constantFrom('own', 'federated', 'any', ...TDS).map((trustDomain) => ({ trustDomain })),
@@ -328,7 +375,7 @@ describe('property: compiled decide equals a naive scan', () => {
       methods: fc.array(fc.constantFrom(...PATTERNS), { minLength: 1, maxLength: 3 }),
       namespaces: fc.array(fc.constantFrom(...NAMESPACES), { minLength: 1, maxLength: 2 }),
       sourceCidrs: fc.array(fc.constantFrom(...CIDRS), { minLength: 1, maxLength: 2 }),
-      expiresAt: fc.integer({ min: -2, max: 2 }).map((d) => new Date(NOW + d)),
+      expiresAt: fc.integer({ min: -2, max: 2 }).map((d) => new Date(NOW + d * HOUR)),
       dryRun: fc.boolean(),
     },
     { requiredKeys: ['effect', 'subjects', 'methods'] },
@@ -344,26 +391,55 @@ describe('property: compiled decide equals a naive scan', () => {
       namespace: fc.constantFrom(...REQ_NAMESPACES),
       sourceIp: fc.constantFrom(...IPS),
       namespacePending: fc.boolean(),
-      now: fc.integer({ min: -3, max: 3 }).map((d) => new Date(NOW + d)),
+      now: fc.integer({ min: -3, max: 3 }).map((d) => new Date(NOW + d * HOUR)),
     },
-    { requiredKeys: ['td', 'path', 'method', 'now'] },
+    { requiredKeys: ['td', 'path', 'method'] },
   );
 
   it('on random rules and requests', () => {
     fc.assert(
       fc.property(rules, fc.array(request, { minLength: 1, maxLength: 4 }), (rs, reqs) => {
         const policy = compilePolicy(rs, { ownTrustDomain: OWN });
-        for (const r of reqs) {
-          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, namespacePending: r.namespacePending, sourceIp: r.sourceIp, now: r.now });
+        // One SpiffeId object per ID text, as the gateway keeps one per connection.
+        const objects = new Map<string, SpiffeId>();
+        const shared = (text: string): SpiffeId => objects.get(text) ?? objects.set(text, id(text)).get(text)!;
+        const check = (r: (typeof reqs)[number], toId: (text: string) => SpiffeId) => {
+          const req: DecisionRequest = dropUndefined({ id: toId(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, namespacePending: r.namespacePending, sourceIp: r.sourceIp, now: r.now });
           expect(policy.decide(req)).toEqual(reference(rs, OWN, req));
-        }
-        // Again, now from the decision cache (and with the clock in other expiry windows).
-        for (const r of [...reqs].reverse()) {
-          const req: DecisionRequest = dropUndefined({ id: id(`spiffe://${r.td}${r.path}`), method: r.method, namespace: r.namespace, namespacePending: r.namespacePending, sourceIp: r.sourceIp, now: r.now });
+        };
+        for (const r of reqs) check(r, shared);
+        // Again, from the per-object tables (and with the clock in other expiry windows), then
+        // with new SpiffeId objects from the cache by text.
+        for (const r of [...reqs].reverse()) check(r, shared);
+        for (const r of reqs) check(r, id);
+      }),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('on the calls of one connection (one SpiffeId object, interleaved clocks, addresses and namespaces)', () => {
+    // Few methods and addresses, so that calls repeat and tables are shared.
+    const mostlyAbsent = <T,>(a: fc.Arbitrary<T>) => fc.oneof({ arbitrary: fc.constant(undefined), weight: 3 }, { arbitrary: a, weight: 1 });
+    const call = fc.record({
+      method: fc.constantFrom(STORE + 'Pull', CHECK),
+      namespace: mostlyAbsent(fc.constantFrom(...REQ_NAMESPACES)),
+      sourceIp: fc.constantFrom(undefined, '10.1.2.3', '192.168.1.1'),
+      namespacePending: fc.boolean(),
+      now: fc.option(
+        fc.integer({ min: -3, max: 3 }).map((d) => new Date(NOW + d * HOUR)),
+        { nil: undefined },
+      ),
+    });
+    fc.assert(
+      fc.property(rules, fc.constantFrom(...TDS), fc.constantFrom(...PATHS), fc.array(call, { minLength: 2, maxLength: 12 }), (rs, td, path, calls) => {
+        const policy = compilePolicy(rs, { ownTrustDomain: OWN });
+        const peer = id(`spiffe://${td}${path}`);
+        for (const c of [...calls, ...calls]) {
+          const req: DecisionRequest = dropUndefined({ id: peer, ...c });
           expect(policy.decide(req)).toEqual(reference(rs, OWN, req));
         }
       }),
-      { numRuns: 20_000 },
+      { numRuns: 3_000 },
     );
   });
 });

@@ -53,6 +53,9 @@ export interface CompiledPolicy {
 const ALL_KEY = '*';
 /** Decisions kept per compiled policy before the cache starts over. */
 const DECISION_CACHE_ENTRIES = 100_000;
+/** Slots of the per-SpiffeId-object cache (a power of two). */
+const OBJECT_SLOTS = 4096;
+const SLOT_MASK = OBJECT_SLOTS - 1;
 /** Cache key of requests that are not cached (an empty source address, which is malformed). */
 const NO_CACHE = '\u0000';
 const SCHEME_LEN = 'spiffe://'.length;
@@ -76,6 +79,15 @@ interface CompiledRule {
   readonly expiresAtMs: number | undefined;
   readonly namespaces: readonly string[] | undefined;
   readonly cidrs: readonly Cidr[] | undefined;
+}
+
+/** Method → decision (a prototype-less object: any method name is an own key). */
+type DecisionTable = Record<string, Decision | undefined>;
+interface ObjectTables {
+  readonly id: SpiffeId;
+  readonly sourceIp: string | undefined;
+  readonly plain: DecisionTable;
+  readonly pending: DecisionTable;
 }
 
 class SubjectIndex {
@@ -168,14 +180,23 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
   // interval between two such instants that contains "now"; requests for other instants
   // bypass the cache. Only well-formed requests are stored, so a hit skips validation too.
   const expiries = [...new Set(rules.flatMap((r) => (r.expiresAt === undefined ? [] : [r.expiresAt.getTime()])))].sort((a, b) => a - b);
-  // Two levels (method, then SPIFFE ID) for the common request without namespace or source
-  // address; a third level keyed by those for the others.
+  // First level, by SpiffeId object: the gateway keeps one SpiffeId per connection, so a
+  // connection's repeated calls find their decision without hashing the ID's text. A
+  // direct-mapped cache: the object's serial picks the slot, a slot holds one object's tables
+  // (a newer object with the same slot replaces them). Per object, for one source address (a
+  // connection has one) and requests without a namespace: a table (method → decision) for
+  // plain requests and one for those whose namespace is pending (the store's tentative
+  // decisions).
+  let slots: Array<ObjectTables | undefined> = new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
+  // By the ID's text: two levels (method, then SPIFFE ID) for the request without namespace
+  // or source address; a third level keyed by those for the others.
   let plain = new Map<string, Map<string, Decision>>();
   let keyed = new Map<string, Map<string, Map<string, Map<string, Decision>>>>();
   let cached = 0;
   let windowFrom = Number.NEGATIVE_INFINITY;
   let windowUntil = expiries.length === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   const moveWindow = (nowMs: number): void => {
+    slots = new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
     plain = new Map();
     keyed = new Map();
     cached = 0;
@@ -190,7 +211,7 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
     }
   };
   const store = (method: string, idText: string, ipKey: string, rest: string, decision: Decision, nowMs: number): void => {
-    if (decision.reason === REASONS.malformedMethod || decision.reason === REASONS.malformedNamespace || decision.reason === REASONS.malformedSourceIp) return;
+    if (isMalformed(decision)) return;
     if (cached >= DECISION_CACHE_ENTRIES) moveWindow(nowMs);
     cached++;
     if (ipKey === '' && rest === '') {
@@ -208,15 +229,54 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
     forIp.set(rest, decision);
   };
 
+  const timeless = expiries.length === 0;
+  const inWindow = (nowMs: number): boolean => nowMs >= windowFrom && nowMs < windowUntil;
   const decide = (request: DecisionRequest): Decision => {
+    // Fast path: a connection's repeated call without namespace or clock. Only SpiffeIds are
+    // stored in slots, and only well-formed methods and addresses.
+    const id = request.id;
+    if (request.namespace === undefined && request.now === undefined && id instanceof SpiffeId) {
+      const tables = slots[id.serial & SLOT_MASK];
+      const method = request.method;
+      if (tables !== undefined && tables.id === id && tables.sourceIp === request.sourceIp && typeof method === 'string' && (timeless || inWindow(Date.now()))) {
+        const hit = (request.namespacePending === true ? tables.pending : tables.plain)[method];
+        if (hit !== undefined) return hit;
+      }
+    }
+    return decideSlow(request);
+  };
+
+  const decideSlow = (request: DecisionRequest): Decision => {
     const { id, method, namespace, sourceIp } = request;
     if (!(id instanceof SpiffeId)) throw new TypeError('decide: id must be a SpiffeId');
     // Without expiring rules the clock does not matter (one window forever).
-    const nowMs = request.now !== undefined ? request.now.getTime() : expiries.length === 0 ? 0 : Date.now();
+    const nowMs = request.now !== undefined ? request.now.getTime() : timeless ? 0 : Date.now();
     if (nowMs >= windowUntil) moveWindow(nowMs);
     if (nowMs < windowFrom || Number.isNaN(nowMs)) return evaluate(request, nowMs);
-    const idText = id.toString();
     const pending = namespace === undefined && request.namespacePending === true;
+    const decision = decideByText(request, id, method, namespace, sourceIp, pending, nowMs);
+    if (namespace === undefined && !isMalformed(decision)) {
+      const slot = id.serial & SLOT_MASK;
+      let t = slots[slot];
+      if (t === undefined || t.id !== id) {
+        t = { id, sourceIp, plain: Object.create(null) as DecisionTable, pending: Object.create(null) as DecisionTable };
+        slots[slot] = t;
+      }
+      if (t.sourceIp === sourceIp) (pending ? t.pending : t.plain)[method] = decision;
+    }
+    return decision;
+  };
+
+  const decideByText = (
+    request: DecisionRequest,
+    id: SpiffeId,
+    method: string,
+    namespace: string | undefined,
+    sourceIp: string | undefined,
+    pending: boolean,
+    nowMs: number,
+  ): Decision => {
+    const idText = id.toString();
     // Keys: the source address ('' = none; a real address is never empty) and the
     // namespace state ('' = none, 'p' = pending, '=' + namespace), so no two requests share one.
     const ipKey = sourceIp === undefined ? '' : sourceIp === '' ? NO_CACHE : sourceIp;
@@ -299,6 +359,11 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
   };
 
   return Object.freeze({ ownTrustDomain: own, decide });
+}
+
+/** Decisions on malformed requests are not cached (a cache hit skips validation). */
+function isMalformed(decision: Decision): boolean {
+  return decision.reason === REASONS.malformedMethod || decision.reason === REASONS.malformedNamespace || decision.reason === REASONS.malformedSourceIp;
 }
 
 function conditionsHold(r: CompiledRule, nowMs: number, namespace: string | undefined, pending: boolean, ip: Uint8Array | undefined): boolean {
