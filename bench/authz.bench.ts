@@ -1,7 +1,7 @@
 /**
  * Authorization benchmarks with in-run baselines.
  *
- * Decisions per second of Parley's compiled policy (`compilePolicy(rules).decide`) against
+ * Decisions per second of Parley's compiled policy (`compilePolicy(rules).decide(request)`) against
  * node-casbin with Directory's model (request = trust_domain, api_method; matcher
  * `(keyMatch || regexMatch)` on both), both reading the same CSV (Parley imports it with
  * importCasbinPolicy; Casbin loads it with a StringAdapter):

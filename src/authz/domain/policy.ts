@@ -109,6 +109,56 @@ function pushList(list: CompiledRule[], rule: CompiledRule): void {
   if (list[list.length - 1] !== rule) list.push(rule);
 }
 
+/** What the fast path of `decide` reads; the slow path (compilePolicy's closures) writes it. */
+interface FastState {
+  /** No rule expires: one cache window forever, no clock needed. */
+  readonly timeless: boolean;
+  slots: Array<ObjectTables | undefined>;
+  /** The cache window: decisions cached are valid for `windowFrom <= now < windowUntil`. */
+  windowFrom: number;
+  windowUntil: number;
+}
+
+function emptySlots(): Array<ObjectTables | undefined> {
+  return new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
+}
+
+/**
+ * A compiled policy. A class, so that every policy shares one `decide` function: the call
+ * site in the gateway stays monomorphic (and inlined) across policy changes.
+ */
+class IndexedPolicy implements CompiledPolicy {
+  constructor(
+    readonly ownTrustDomain: TrustDomain,
+    private readonly fast: FastState,
+    private readonly slow: (request: DecisionRequest) => Decision,
+  ) {
+    Object.freeze(this);
+  }
+
+  decide(request: DecisionRequest): Decision {
+    // Fast path: a connection's repeated call without namespace or clock. Only SpiffeIds are
+    // stored in slots, and only well-formed methods and addresses.
+    const id = request.id;
+    if (request.namespace === undefined && request.now === undefined && id instanceof SpiffeId) {
+      const f = this.fast;
+      const tables = f.slots[id.serial & SLOT_MASK];
+      const method = request.method;
+      if (tables !== undefined && tables.id === id && tables.sourceIp === request.sourceIp && typeof method === 'string') {
+        if (f.timeless || inWindow(f, Date.now())) {
+          const hit = (request.namespacePending === true ? tables.pending : tables.plain)[method];
+          if (hit !== undefined) return hit;
+        }
+      }
+    }
+    return this.slow(request);
+  }
+}
+
+function inWindow(f: FastState, nowMs: number): boolean {
+  return nowMs >= f.windowFrom && nowMs < f.windowUntil;
+}
+
 function toTrustDomain(td: string | TrustDomain): TrustDomain {
   return td instanceof TrustDomain ? td : TrustDomain.parse(td);
 }
@@ -187,25 +237,24 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
   // connection has one) and requests without a namespace: a table (method → decision) for
   // plain requests and one for those whose namespace is pending (the store's tentative
   // decisions).
-  let slots: Array<ObjectTables | undefined> = new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
+  const timeless = expiries.length === 0;
+  const fast: FastState = { timeless, slots: emptySlots(), windowFrom: Number.NEGATIVE_INFINITY, windowUntil: timeless ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY };
   // By the ID's text: two levels (method, then SPIFFE ID) for the request without namespace
   // or source address; a third level keyed by those for the others.
   let plain = new Map<string, Map<string, Decision>>();
   let keyed = new Map<string, Map<string, Map<string, Map<string, Decision>>>>();
   let cached = 0;
-  let windowFrom = Number.NEGATIVE_INFINITY;
-  let windowUntil = expiries.length === 0 ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY;
   const moveWindow = (nowMs: number): void => {
-    slots = new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
+    fast.slots = emptySlots();
     plain = new Map();
     keyed = new Map();
     cached = 0;
-    windowFrom = Number.NEGATIVE_INFINITY;
-    windowUntil = Number.POSITIVE_INFINITY;
+    fast.windowFrom = Number.NEGATIVE_INFINITY;
+    fast.windowUntil = Number.POSITIVE_INFINITY;
     for (const t of expiries) {
-      if (t <= nowMs) windowFrom = t;
+      if (t <= nowMs) fast.windowFrom = t;
       else {
-        windowUntil = t;
+        fast.windowUntil = t;
         break;
       }
     }
@@ -229,38 +278,21 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
     forIp.set(rest, decision);
   };
 
-  const timeless = expiries.length === 0;
-  const inWindow = (nowMs: number): boolean => nowMs >= windowFrom && nowMs < windowUntil;
-  const decide = (request: DecisionRequest): Decision => {
-    // Fast path: a connection's repeated call without namespace or clock. Only SpiffeIds are
-    // stored in slots, and only well-formed methods and addresses.
-    const id = request.id;
-    if (request.namespace === undefined && request.now === undefined && id instanceof SpiffeId) {
-      const tables = slots[id.serial & SLOT_MASK];
-      const method = request.method;
-      if (tables !== undefined && tables.id === id && tables.sourceIp === request.sourceIp && typeof method === 'string' && (timeless || inWindow(Date.now()))) {
-        const hit = (request.namespacePending === true ? tables.pending : tables.plain)[method];
-        if (hit !== undefined) return hit;
-      }
-    }
-    return decideSlow(request);
-  };
-
   const decideSlow = (request: DecisionRequest): Decision => {
     const { id, method, namespace, sourceIp } = request;
     if (!(id instanceof SpiffeId)) throw new TypeError('decide: id must be a SpiffeId');
     // Without expiring rules the clock does not matter (one window forever).
     const nowMs = request.now !== undefined ? request.now.getTime() : timeless ? 0 : Date.now();
-    if (nowMs >= windowUntil) moveWindow(nowMs);
-    if (nowMs < windowFrom || Number.isNaN(nowMs)) return evaluate(request, nowMs);
+    if (nowMs >= fast.windowUntil) moveWindow(nowMs);
+    if (nowMs < fast.windowFrom || Number.isNaN(nowMs)) return evaluate(request, nowMs);
     const pending = namespace === undefined && request.namespacePending === true;
     const decision = decideByText(request, id, method, namespace, sourceIp, pending, nowMs);
     if (namespace === undefined && !isMalformed(decision)) {
       const slot = id.serial & SLOT_MASK;
-      let t = slots[slot];
+      let t = fast.slots[slot];
       if (t === undefined || t.id !== id) {
         t = { id, sourceIp, plain: Object.create(null) as DecisionTable, pending: Object.create(null) as DecisionTable };
-        slots[slot] = t;
+        fast.slots[slot] = t;
       }
       if (t.sourceIp === sourceIp) (pending ? t.pending : t.plain)[method] = decision;
     }
@@ -358,7 +390,7 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
     return { allowed: false, reason: REASONS.noAllow, ...extra };
   };
 
-  return Object.freeze({ ownTrustDomain: own, decide });
+  return new IndexedPolicy(own, fast, decideSlow);
 }
 
 /** Decisions on malformed requests are not cached (a cache hit skips validation). */
