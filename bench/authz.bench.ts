@@ -27,6 +27,8 @@
  *
  * Run on its own: compile with SWC and `node dist/bench/authz.bench.js`, or call `run()`.
  */
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { Registry } from 'prom-client';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,7 +46,12 @@ import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
 import { SpiffeId, TrustDomain, X509Bundle } from '../src/spiffe';
 import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/tls/trust-store';
+import { adminIdOf, adminRequest, issueCreds } from '../test/support/admin-api';
+import { devCaOf, startTestGateway } from '../test/support/gateway';
+import { histogramQuantileBound, metricSum, scrapeMetrics } from '../test/support/prometheus';
 import { TestCa } from '../test/support/test-ca';
+import { EmbeddedPostgres } from '../src/database/embedded-postgres';
+import { spiffeChannelCredentials } from '../src/tls/client-credentials';
 import type { BenchResult } from './bench-result';
 
 export type { BenchResult };
@@ -60,6 +67,8 @@ const METHODS = [
 ];
 const READ_ONLY = [`${STORE}Pull`, `${STORE}Lookup`, `${STORE}PullReferrer`, `${SYNC}RequestRegistryCredentials`];
 const PARTNER_WRITES = [`${STORE}Push`, `${STORE}Delete`, `${SYNC}CreateSync`, `${SYNC}GetSync`, `${STORE}List`, `${SYNC}DeleteSync`];
+/** The same kind of lines with methods the gateway serves (it refuses rules for unknown methods). */
+const GATEWAY_PARTNER_WRITES = [`${STORE}Push`, `${STORE}Delete`, `${STORE}List`, `${STORE}PushReferrer`, `${STORE}DeleteReferrer`, `${SYNC}RequestRegistryCredentials`];
 const MIX_SIZE = 10_000;
 const MEASURE_MS = 1_500;
 const GRPC_CALLS = 1_500;
@@ -385,12 +394,91 @@ async function grpcBench(set: PolicySet): Promise<BenchResult[]> {
   ];
 }
 
+/**
+ * The gateway as it runs: embedded PostgreSQL, the 10k-line policy imported through the
+ * admin API (`:import-casbin`), 1,000 revocations, an allowlist for the caller's trust
+ * domain, rate limits on, the audit trail writing. Sequential health Check calls over mTLS;
+ * the gateway's own `parley_authz_duration_seconds` histogram (time inside the call
+ * authorizer, measured on every call) gives the per-call authorization time.
+ */
+async function gatewayBench(set: PolicySet): Promise<BenchResult[]> {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-authz-bench-'));
+  chmodSync(dir, 0o755);
+  const pg = new EmbeddedPostgres({ dir: join(dir, 'pg'), port: 0, startTimeoutMs: 60_000 });
+  const url = await pg.start();
+  const cleanup: Array<() => Promise<void> | void> = [() => pg.stop(), () => rmSync(dir, { recursive: true, force: true })];
+  try {
+    const gw = await startTestGateway({
+      DATABASE_URL: url,
+      PARLEY_IDENTITY_TRUST_DOMAIN: OWN,
+      PARLEY_AUTHZ_RATE_LIMIT_PER_SPIFFE_ID_REQUESTS_PER_SECOND: '100000',
+      PARLEY_AUTHZ_RATE_LIMIT_PER_TRUST_DOMAIN_REQUESTS_PER_SECOND: '100000',
+    });
+    cleanup.unshift(() => gw.stop());
+    const ca = await devCaOf(gw);
+    const admin = await issueCreds(ca, adminIdOf(gw));
+    const imported = await adminRequest(gw, ca, { certPem: admin.certPem, keyPem: admin.keyPem }, 'POST', '/v1/policies:import-casbin', {
+      json: { csv: set.csv, mode: 'replace' },
+      timeoutMs: 60_000,
+    });
+    if (imported.status !== 200) throw new Error(`bench: policy import answered ${imported.status}: ${imported.body.slice(0, 300)}`);
+    const rules = gw.gateway.policies.rules().length;
+    for (let i = 0; i < 1_000; i++) {
+      await gw.gateway.revocations.add({ kind: 'spiffe_id', value: `spiffe://${OWN}/ns/revoked/sa/w${i}`, reason: 'bench', createdBy: 'bench' });
+    }
+    await gw.gateway.allowlists.set(OWN, ['127.0.0.0/8', '10.0.0.0/8', '::1/128'], 'bench');
+
+    const issued = await ca.issue(SpiffeId.parse(`spiffe://${OWN}/ns/bench/sa/caller`));
+    const Health = grpc.makeGenericClientConstructor(loadProto(HEALTH_PROTO)['grpc.health.v1.Health'] as ServiceDefinition as grpc.ServiceDefinition, 'Health');
+    const creds = spiffeChannelCredentials({
+      svid: { certChainPem: issued.certPem, keyPem: issued.keyPem },
+      trust: gw.gateway.trustStore,
+      server: { id: SpiffeId.parse(`spiffe://${OWN}/parley/gateway`) },
+    });
+    const client = new Health(`127.0.0.1:${gw.gateway.grpc!.port}`, creds, { 'grpc.ssl_target_name_override': OWN });
+    cleanup.unshift(() => client.close());
+    const check = () =>
+      new Promise<void>((resolve, reject) =>
+        (client as unknown as { Check(req: object, cb: (err: Error | null) => void): void }).Check({ service: '' }, (err) => (err ? reject(err) : resolve())),
+      );
+    // Wait until every replica-local store holds what was written (revocations, allowlist), then warm up.
+    for (let i = 0; i < 200; i++) await check();
+    const ops = gw.gateway.ops!.port;
+    const before = await scrapeMetrics(ops);
+    const latencies: number[] = [];
+    for (let i = 0; i < GRPC_CALLS * GRPC_ROUNDS; i++) {
+      const t = process.hrtime.bigint();
+      await check();
+      latencies.push(Number(process.hrtime.bigint() - t) / 1000);
+    }
+    const after = await scrapeMetrics(ops);
+    const name = 'parley_authz_duration_seconds';
+    const count = metricSum(after, `${name}_count`) - metricSum(before, `${name}_count`);
+    if (count < latencies.length) throw new Error(`bench: the gateway measured ${count} authorizations for ${latencies.length} calls`);
+    const meanUs = ((metricSum(after, `${name}_sum`) - metricSum(before, `${name}_sum`)) / count) * 1e6;
+    const p50 = histogramQuantileBound(after, name, 0.5, before) * 1e6;
+    const p99 = histogramQuantileBound(after, name, 0.99, before) * 1e6;
+    const sorted = latencies.sort((a, b) => a - b);
+    const audited = metricSum(after, 'parley_authz_decisions_total', { result: 'allow' }) - metricSum(before, 'parley_authz_decisions_total', { result: 'allow' });
+    if (audited < latencies.length) throw new Error('bench: calls were not allowed and counted');
+    return [
+      { name: `gateway_authz_mean_${rules}_rules`, value: meanUs, unit: `µs (${count} calls; 1,000 revocations, allowlist, rate limits, audit)` },
+      { name: `gateway_authz_p50_bound_${rules}_rules`, value: p50, unit: 'µs (histogram bucket holding the median)' },
+      { name: `gateway_authz_p99_bound_${rules}_rules`, value: p99, unit: 'µs (histogram bucket holding p99; target < 50)' },
+      { name: 'gateway_grpc_unary_mtls_p50', value: percentile(sorted, 50), unit: 'µs (whole call, for scale)' },
+      { name: 'gateway_grpc_unary_mtls_p99', value: percentile(sorted, 99), unit: 'µs (whole call, for scale)' },
+    ];
+  } finally {
+    for (const c of cleanup) await c();
+  }
+}
+
 export async function run(): Promise<BenchResult[]> {
   const defaults = policySet('default_100p', 100, READ_ONLY);
   const big = policySet('10k', 9_995, PARTNER_WRITES);
   const lineCount = big.csv.split('\n').filter((l) => l.startsWith('p')).length;
   if (lineCount !== 10_000) throw new Error(`bench: 10k set has ${lineCount} policy lines`);
-  return [...(await decisionBench(defaults)), ...(await decisionBench(big)), ...(await grpcBench(big))];
+  return [...(await decisionBench(defaults)), ...(await decisionBench(big)), ...(await grpcBench(big)), ...(await gatewayBench(policySet('10k_gateway', 9_995, GATEWAY_PARTNER_WRITES)))];
 }
 
 if (require.main === module) {

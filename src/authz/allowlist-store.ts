@@ -96,6 +96,8 @@ export interface AllowlistStoreOptions {
 
 export class AllowlistStore implements AllowlistCheck {
   private lists: ReadonlyMap<string, readonly Cidr[]> = new Map();
+  /** Bumped whenever the lists are replaced (see AllowlistCheck.version). */
+  private generation = 0;
   private readonly reload: LiveReload;
   private unsubscribe: (() => void) | undefined;
 
@@ -113,6 +115,10 @@ export class AllowlistStore implements AllowlistCheck {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.reload.stop();
+  }
+
+  get version(): number {
+    return this.generation;
   }
 
   deniedReason(trustDomain: string, sourceIp: string): string | undefined {
@@ -173,5 +179,6 @@ export class AllowlistStore implements AllowlistCheck {
     const lists = new Map<string, readonly Cidr[]>();
     for (const r of rows) lists.set(r.trust_domain, Object.freeze(parseAll(r.cidrs)));
     this.lists = lists;
+    this.generation++;
   }
 }

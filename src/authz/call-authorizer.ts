@@ -10,12 +10,12 @@
  * Callers only ever see generic PERMISSION_DENIED / RESOURCE_EXHAUSTED texts.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { Counter, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
 import { ParleyError } from '../common/errors';
 import type { AuthorizationDecision, Authorize } from '../grpc/identity-interceptor';
 import { AUTHZ_CALL_METADATA_KEY } from '../grpc/identity-interceptor';
 import type { PeerIdentity } from '../tls/peer-identity';
-import type { Decision } from './domain';
+import type { CompiledPolicy, Decision } from './domain';
 import type { AllowlistCheck, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
 
 export interface CallAuthorizerOptions {
@@ -41,18 +41,63 @@ interface PendingCall {
   audited: boolean;
 }
 
+/** One decision counter. */
+interface CountCell {
+  n: number;
+}
+
+/** What an allowed call of one method established for a connection. */
+interface MemoEntry {
+  /** The policy's decision (tentative for namespaced methods). */
+  readonly decision: Decision;
+  readonly namespaced: boolean;
+  /** The allow counter of (method, trust domain), for methods decided here. */
+  readonly allowed: CountCell | undefined;
+}
+
+/**
+ * Per connection (its PeerIdentity), the methods it was allowed to call, with what that
+ * depended on: the compiled policy (only one whose decisions never change, `timeless`), the
+ * revocation and allowlist versions. While all three are unchanged, a repeated call skips
+ * straight to the rate limit and the audit: the revocation, allowlist and policy checks
+ * would give the same answer. Any change, or a policy with expiring rules, means full checks.
+ */
+interface ConnectionMemo {
+  readonly policy: CompiledPolicy;
+  readonly revocations: number | undefined;
+  readonly allowlists: number | undefined;
+  readonly methods: Record<string, MemoEntry | undefined>;
+  /** Entries in `methods` (at most MEMO_METHODS: a client may call any method name). */
+  size: number;
+}
+
+const MEMO_METHODS = 64;
+
 export const RATE_LIMITED = 'rate limited';
+/** Buckets of `parley_authz_duration_seconds` (1 µs to 10 ms; the target is a p99 under 50 µs). */
+export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 5e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
 
 export class CallAuthorizer {
   private readonly pending = new Map<string, PendingCall>();
   /** Tokens only need to be unique: the interceptor removes whatever a client sends under the key. */
   private nextToken = 0;
   private readonly counts = new DecisionCounts();
+  /** Per connection; entries go with their PeerIdentity (one per connection). */
+  private readonly memos = new WeakMap<PeerIdentity, ConnectionMemo>();
   private readonly now: () => number;
+  private readonly durations: Histogram | undefined;
 
   constructor(private readonly o: CallAuthorizerOptions) {
     this.now = o.now ?? Date.now;
-    if (o.metrics !== undefined) this.counts.register(o.metrics);
+    if (o.metrics !== undefined) {
+      this.counts.register(o.metrics);
+      this.durations = new Histogram({
+        name: 'parley_authz_duration_seconds',
+        help: 'Time spent authorizing a gRPC call before its handler runs: revocation, allowlist, policy, rate limit and the audit hand-off',
+        buckets: AUTHZ_DURATION_BUCKETS,
+        registers: [o.metrics],
+      });
+    }
   }
 
   /** Calls decided but waiting for their namespace (for tests and metrics). */
@@ -60,17 +105,41 @@ export class CallAuthorizer {
     return this.pending.size;
   }
 
-  /** The `authorize` of SecureGrpcServer. */
+  /** The `authorize` of SecureGrpcServer; its own run time goes to `parley_authz_duration_seconds`. */
   readonly authorize: Authorize = (peer, method): AuthorizationDecision => {
-    const nowMs = this.now();
-    const revoked = this.o.revocations?.revokedReason(peer);
-    if (revoked !== undefined) return this.refuse(peer, method, nowMs, `revoked: ${revoked}`);
-    const blocked = this.o.allowlists?.deniedReason(peer.trustDomain.name, peer.remoteAddress);
-    if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
+    if (this.durations === undefined) return this.decideCall(peer, method);
+    const start = performance.now();
+    try {
+      return this.decideCall(peer, method);
+    } finally {
+      this.durations.observe((performance.now() - start) / 1000);
+    }
+  };
 
-    const namespaced = this.o.namespacedMethods.has(method);
-    const decision = this.o.policy.current().decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: namespaced });
-    if (!decision.allowed) return this.refuse(peer, method, nowMs, decision.reason, decision.rule, decision.dryRunDenied);
+  private decideCall(peer: PeerIdentity, method: string): AuthorizationDecision {
+    const nowMs = this.now();
+    const policy = this.o.policy.current();
+    // A connection's earlier allowed call of this method stands while nothing it depended on
+    // changed (see ConnectionMemo); otherwise every check runs.
+    const memo = this.memoOf(peer, policy);
+    let entry = memo?.methods[method];
+    if (entry === undefined) {
+      const revoked = this.o.revocations?.revokedReason(peer);
+      if (revoked !== undefined) return this.refuse(peer, method, nowMs, `revoked: ${revoked}`);
+      const blocked = this.o.allowlists?.deniedReason(peer.trustDomain.name, peer.remoteAddress);
+      if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
+
+      const namespaced = this.o.namespacedMethods.has(method);
+      const decision = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: namespaced });
+      if (!decision.allowed) return this.refuse(peer, method, nowMs, decision.reason, decision.rule, decision.dryRunDenied);
+      entry = { decision, namespaced, allowed: namespaced ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow') };
+      if (memo === undefined) this.remember(peer, policy, method, entry);
+      else if (memo.size < MEMO_METHODS) {
+        memo.methods[method] = entry;
+        memo.size++;
+      }
+    }
+    const { decision, namespaced } = entry;
 
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
@@ -80,7 +149,8 @@ export class CallAuthorizer {
     }
 
     if (!namespaced) {
-      this.finish(peer, method, nowMs, 'allow', decision.reason, decision.rule, decision.dryRunDenied);
+      entry.allowed!.n++;
+      this.record(peer, method, nowMs, 'allow', decision.reason, decision.rule, decision.dryRunDenied);
       return decision;
     }
     const token = String(++this.nextToken);
@@ -98,7 +168,25 @@ export class CallAuthorizer {
         }
       },
     };
-  };
+  }
+
+  /** The peer's memo, when it is still valid for `policy` and the current revocations and allowlists. */
+  private memoOf(peer: PeerIdentity, policy: CompiledPolicy): ConnectionMemo | undefined {
+    const memo = this.memos.get(peer);
+    if (memo === undefined) return undefined;
+    if (memo.policy === policy && memo.revocations === this.o.revocations?.version && memo.allowlists === this.o.allowlists?.version) return memo;
+    this.memos.delete(peer);
+    return undefined;
+  }
+
+  /** Starts a memo for the peer, when every part it depends on can tell that it changed. */
+  private remember(peer: PeerIdentity, policy: CompiledPolicy, method: string, entry: MemoEntry): void {
+    const { revocations, allowlists } = this.o;
+    if (!policy.timeless || (revocations !== undefined && revocations.version === undefined) || (allowlists !== undefined && allowlists.version === undefined)) return;
+    const methods = Object.create(null) as Record<string, MemoEntry | undefined>;
+    methods[method] = entry;
+    this.memos.set(peer, { policy, revocations: revocations?.version, allowlists: allowlists?.version, methods, size: 1 });
+  }
 
   private refuse(peer: PeerIdentity, method: string, nowMs: number, reason: string, rule?: string, dryRunDenied?: readonly string[]): AuthorizationDecision {
     this.finish(peer, method, nowMs, 'deny', reason, rule, dryRunDenied);
@@ -151,7 +239,20 @@ export class CallAuthorizer {
     namespace?: string,
     result: string = decision,
   ): void {
-    this.counts.add(method, peer.trustDomain.name, result);
+    this.counts.cell(method, peer.trustDomain.name, result).n++;
+    this.record(peer, method, atMs, decision, reason, rule, dryRunDenied, namespace);
+  }
+
+  private record(
+    peer: PeerIdentity,
+    method: string,
+    atMs: number,
+    decision: 'allow' | 'deny',
+    reason: string,
+    rule: string | undefined,
+    dryRunDenied: readonly string[] | undefined,
+    namespace?: string,
+  ): void {
     this.o.audit?.record({
       at: new Date(atMs),
       spiffeId: peer.id.toString(),
@@ -172,14 +273,17 @@ export class CallAuthorizer {
  * lookups per call) and copied into the Prometheus counter when it is scraped.
  */
 class DecisionCounts {
-  private readonly counts = new Map<string, Map<string, Map<string, number>>>();
+  private readonly counts = new Map<string, Map<string, Map<string, CountCell>>>();
 
-  add(method: string, trustDomain: string, result: string): void {
+  /** The counter of one (method, trust domain, result); kept by connection memos. */
+  cell(method: string, trustDomain: string, result: string): CountCell {
     let byTd = this.counts.get(method);
     if (byTd === undefined) this.counts.set(method, (byTd = new Map()));
     let byResult = byTd.get(trustDomain);
     if (byResult === undefined) byTd.set(trustDomain, (byResult = new Map()));
-    byResult.set(result, (byResult.get(result) ?? 0) + 1);
+    let cell = byResult.get(result);
+    if (cell === undefined) byResult.set(result, (cell = { n: 0 }));
+    return cell;
   }
 
   register(metrics: Registry): void {
@@ -192,7 +296,7 @@ class DecisionCounts {
       collect() {
         this.reset();
         for (const [method, byTd] of counts) {
-          for (const [td, byResult] of byTd) for (const [result, n] of byResult) this.inc({ method, trust_domain: td, result }, n);
+          for (const [td, byResult] of byTd) for (const [result, cell] of byResult) if (cell.n > 0) this.inc({ method, trust_domain: td, result }, cell.n);
         }
       },
     });

@@ -41,12 +41,19 @@ export interface PolicySource {
 export interface RevocationCheck {
   /** Why the peer is revoked, or undefined when it is not. */
   revokedReason(peer: PeerIdentity): string | undefined;
+  /**
+   * Changes whenever the set of revocations does. A peer found not revoked stays so until
+   * it changes (expiry only ever ends a revocation). Without it every call is checked.
+   */
+  readonly version?: number;
 }
 
 /** Per-trust-domain source address allowlists. */
 export interface AllowlistCheck {
   /** Why the source address is refused for this trust domain, or undefined when allowed (no list = allowed). */
   deniedReason(trustDomain: string, sourceIp: string): string | undefined;
+  /** Changes whenever any list does. Without it every call is checked. */
+  readonly version?: number;
 }
 
 /** Per SPIFFE ID and per trust domain call rate limits (applied after authentication and authorization). */

@@ -98,6 +98,8 @@ export interface RevocationStoreOptions {
 
 export class RevocationStore implements RevocationCheck {
   private index: Index = EMPTY;
+  /** Bumped whenever the index is replaced (see RevocationCheck.version). */
+  private generation = 0;
   private loaded = false;
   private readonly listeners = new Set<RevokedListener>();
   /** Canonical fingerprints of peers already seen (peers are immutable per connection). */
@@ -121,6 +123,10 @@ export class RevocationStore implements RevocationCheck {
     this.unsubscribe?.();
     this.unsubscribe = undefined;
     await this.reload.stop();
+  }
+
+  get version(): number {
+    return this.generation;
   }
 
   revokedReason(peer: PeerIdentity): string | undefined {
@@ -217,6 +223,7 @@ export class RevocationStore implements RevocationCheck {
     const before = this.index;
     const now = this.now();
     this.index = { ids, fingerprints };
+    this.generation++;
     const wasLoaded = this.loaded;
     this.loaded = true;
     if (wasLoaded && this.listeners.size > 0 && (addedTo(before.ids, ids, now) || addedTo(before.fingerprints, fingerprints, now))) {

@@ -49,3 +49,42 @@ export function parsePrometheusText(text: string): { samples: Sample[]; types: M
   });
   return { samples, types };
 }
+
+/** The samples of a running gateway's ops /metrics endpoint (parsed strictly). */
+export async function scrapeMetrics(opsPort: number): Promise<Sample[]> {
+  const res = await fetch(`http://127.0.0.1:${opsPort}/metrics`, { signal: AbortSignal.timeout(5000) });
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return parsePrometheusText(await res.text()).samples;
+}
+
+/**
+ * Sum of the samples named `name` whose labels include every pair of `labels`.
+ * @throws when no sample matches (a misspelt name must not read as zero)
+ */
+export function metricSum(samples: readonly Sample[], name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  let seen = false;
+  for (const s of samples) {
+    if (s.name !== name || !Object.entries(labels).every(([k, v]) => s.labels[k] === v)) continue;
+    sum += s.value;
+    seen = true;
+  }
+  if (!seen) throw new Error(`/metrics has no ${name} ${JSON.stringify(labels)}`);
+  return sum;
+}
+
+/**
+ * The smallest bucket bound `le` of histogram `name` holding at least `quantile` of its
+ * observations (an upper bound on that quantile), from cumulative `_bucket` samples; with
+ * `before`, of the observations made since that scrape.
+ */
+export function histogramQuantileBound(samples: readonly Sample[], name: string, quantile: number, before: readonly Sample[] = []): number {
+  const earlier = new Map(before.filter((s) => s.name === `${name}_bucket`).map((s) => [s.labels.le, s.value]));
+  const buckets = samples
+    .filter((s) => s.name === `${name}_bucket`)
+    .map((s) => ({ le: Number(s.labels.le === '+Inf' ? Infinity : s.labels.le), n: s.value - (earlier.get(s.labels.le) ?? 0) }))
+    .sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.n ?? 0;
+  if (total === 0) throw new Error(`${name} has no observations`);
+  return buckets.find((b) => b.n >= quantile * total)!.le;
+}

@@ -47,6 +47,8 @@ export interface PolicyOptions {
 
 export interface CompiledPolicy {
   readonly ownTrustDomain: TrustDomain;
+  /** No rule expires: a decision never changes for the life of this compiled policy. */
+  readonly timeless: boolean;
   decide(request: DecisionRequest): Decision;
 }
 
@@ -134,6 +136,10 @@ class IndexedPolicy implements CompiledPolicy {
     private readonly slow: (request: DecisionRequest) => Decision,
   ) {
     Object.freeze(this);
+  }
+
+  get timeless(): boolean {
+    return this.fast.timeless;
   }
 
   decide(request: DecisionRequest): Decision {

@@ -5,7 +5,6 @@
  * new ones are written again.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { get } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -14,6 +13,7 @@ import { EmbeddedPostgres } from '../../../src/database/embedded-postgres';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { metricSum, scrapeMetrics } from '../../support/prometheus';
 
 jest.setTimeout(90_000);
 
@@ -36,19 +36,6 @@ function timedCall(client: grpc.Client, method: string): Promise<{ code: grpc.st
   });
 }
 
-function httpGet(url: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const req = get(url, { timeout: 5000 }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => resolve(body));
-    });
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-    req.on('error', reject);
-  });
-}
-
 /** Polls `probe` until it returns true, at most `ms`. */
 async function waitFor(probe: () => Promise<boolean> | boolean, ms: number, what: string): Promise<void> {
   const deadline = Date.now() + ms;
@@ -64,20 +51,8 @@ describe('gateway audit while PostgreSQL is stopped', () => {
   let gw: TestGateway;
   const clients: grpc.Client[] = [];
 
-  /** Sum of a metric's samples on the ops /metrics endpoint whose labels include `labels` (e.g. `reason="queue_full"`). */
-  const metric = async (name: string, labels = ''): Promise<number> => {
-    const text = await httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/metrics`);
-    let sum = 0;
-    let seen = false;
-    for (const line of text.split('\n')) {
-      const [series, value] = line.split(' ');
-      if (series === undefined || value === undefined || (series !== name && !series.startsWith(`${name}{`)) || !series.includes(labels)) continue;
-      sum += Number(value);
-      seen = true;
-    }
-    if (!seen) throw new Error(`/metrics has no ${name}${labels}`);
-    return sum;
-  };
+  /** Sum of a metric's samples on the ops /metrics endpoint whose labels include `labels`. */
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricSum(await scrapeMetrics(gw.gateway.ops!.port), name, labels);
   const client = async (id: string): Promise<grpc.Client> => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId(id));
     const creds = spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: { id: GATEWAY } });
@@ -145,7 +120,7 @@ describe('gateway audit while PostgreSQL is stopped', () => {
     }
     expect(slowest.ms).toBeLessThan(1000);
     await waitFor(async () => (await metric('parley_authz_audit_write_failures_total')) > 0, 10_000, 'a failed audit write');
-    const dropped = await metric('parley_authz_audit_dropped_total', 'reason="queue_full"');
+    const dropped = await metric('parley_authz_audit_dropped_total', { reason: 'queue_full' });
     expect(dropped).toBe(outage.length - QUEUE);
     expect(await metric('parley_authz_audit_queue_depth')).toBe(QUEUE);
 

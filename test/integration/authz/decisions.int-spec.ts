@@ -12,6 +12,7 @@ import { StoreClient, storePackageDefinition } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import type { Rule } from '../../../src/authz/domain';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
 
 jest.setTimeout(180_000);
@@ -134,6 +135,7 @@ describe('authorization of every served method', () => {
     await gw.gateway.revocations.add({ kind: 'spiffe_id', value: 'spiffe://acme.test/ns/revoked', reason: 'test', createdBy: 'test' });
     await waitFor(() => gw.gateway.revocations.isRevoked({ id: requireSpiffeId('spiffe://acme.test/ns/revoked') } as never));
     const auditBefore = await auditCount(gw);
+    const metricsBefore = await scrapeMetrics(gw.gateway.ops!.port);
 
     const own = decisions(await statusesOf(await client('acme.test', '/ns/app')));
     expect(own).toEqual(Object.fromEntries(methods.map((m) => [m, true])));
@@ -166,6 +168,15 @@ describe('authorization of every served method', () => {
     expect(perCall).toEqual([]);
     const denied = await gw.gateway.dataSource.query(`SELECT reason FROM authz_audit WHERE id > $1 AND spiffe_id = 'spiffe://acme.test/ns/revoked' LIMIT 1`, [auditBefore.lastId]);
     expect(denied[0].reason).toMatch(/^revoked/);
+
+    // Every call is counted by method, trust domain and result, and its authorization time measured.
+    const metricsAfter = await scrapeMetrics(gw.gateway.ops!.port);
+    const delta = (name: string, labels: Record<string, string> = {}) => metricSum(metricsAfter, name, labels) - metricSum(metricsBefore, name, labels);
+    expect(delta('parley_authz_duration_seconds_count')).toBe(calls);
+    expect(delta('parley_authz_duration_seconds_sum')).toBeGreaterThan(0);
+    expect(metricSum(metricsAfter, 'parley_authz_decisions_total', { trust_domain: PARTNER, result: 'allow' })).toBe(2);
+    expect(metricSum(metricsAfter, 'parley_authz_decisions_total', { trust_domain: PARTNER, result: 'deny' })).toBe(methods.length - 2);
+    expect(metricSum(metricsAfter, 'parley_authz_decisions_total', { method: `${STORE}PullReferrer`, trust_domain: 'example.org.evil.com', result: 'deny' })).toBe(1);
   });
 
   it('checks namespaces where the store resolves the record, and List shows only what the caller may see', async () => {

@@ -1,0 +1,188 @@
+import * as grpc from '@grpc/grpc-js';
+import { Registry } from 'prom-client';
+import { SpiffeId } from '../spiffe';
+import type { PeerIdentity } from '../tls/peer-identity';
+import { CallAuthorizer } from './call-authorizer';
+import { compilePolicy, type CompiledPolicy, type Rule } from './domain';
+import type { AuditRecord } from './ports';
+
+const OWN = 'example.org';
+const CHECK = '/grpc.health.v1.Health/Check';
+const PULL = '/parley.store.v1.StoreService/Pull';
+const OTHER = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
+const ALLOW_OWN: Rule[] = [{ id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] }];
+
+function peer(id = 'spiffe://example.org/app', port = 40000): PeerIdentity {
+  const spiffeId = SpiffeId.parse(id);
+  return Object.freeze({ id: spiffeId, trustDomain: spiffeId.trustDomain, fingerprint256: 'AA:BB', serial: '01', notAfter: new Date(Date.now() + 3_600_000), remoteAddress: '10.1.2.3', remotePort: port });
+}
+
+/** A compiled policy whose decide() calls are counted. */
+function counted(rules: Rule[]): { policy: CompiledPolicy; decisions: () => number } {
+  const inner = compilePolicy(rules, { ownTrustDomain: OWN });
+  let n = 0;
+  const policy: CompiledPolicy = {
+    ownTrustDomain: inner.ownTrustDomain,
+    timeless: inner.timeless,
+    decide: (r) => {
+      n++;
+      return inner.decide(r);
+    },
+  };
+  return { policy, decisions: () => n };
+}
+
+function setup(o: { rules?: Rule[]; versioned?: boolean; rateLimited?: () => string | undefined } = {}) {
+  let current = counted(o.rules ?? ALLOW_OWN);
+  const revoked = new Map<string, string>();
+  const blocked = new Map<string, string>();
+  const versions = { revocations: 0, allowlists: 0 };
+  let revocationChecks = 0;
+  let allowlistChecks = 0;
+  const audit: AuditRecord[] = [];
+  const metrics = new Registry();
+  const versioned = o.versioned ?? true;
+  const authorizer = new CallAuthorizer({
+    policy: { current: () => current.policy },
+    revocations: {
+      revokedReason: (p) => {
+        revocationChecks++;
+        return revoked.get(p.id.toString());
+      },
+      get version() {
+        return versioned ? versions.revocations : undefined;
+      },
+    },
+    allowlists: {
+      deniedReason: (td) => {
+        allowlistChecks++;
+        return blocked.get(td);
+      },
+      get version() {
+        return versioned ? versions.allowlists : undefined;
+      },
+    },
+    rateLimits: { limitedReason: () => o.rateLimited?.() },
+    audit: { record: (e) => void audit.push(e) },
+    namespacedMethods: new Set([PULL]),
+    metrics,
+  });
+  return {
+    authorizer,
+    audit,
+    metrics,
+    decisions: () => current.decisions(),
+    checks: () => ({ revocation: revocationChecks, allowlist: allowlistChecks }),
+    revoke(id: string) {
+      revoked.set(id, 'test');
+      versions.revocations++;
+    },
+    block(td: string) {
+      blocked.set(td, 'not listed');
+      versions.allowlists++;
+    },
+    replacePolicy(rules: Rule[]) {
+      current = counted(rules);
+    },
+  };
+}
+
+const allowed = (d: ReturnType<CallAuthorizer['authorize']>) => (d as { allowed: boolean }).allowed;
+
+async function decisionCount(metrics: Registry, labels: Record<string, string>): Promise<number> {
+  const m = (await metrics.getSingleMetric('parley_authz_decisions_total')!.get()) as { values: Array<{ labels: Record<string, string>; value: number }> };
+  return m.values.filter((v) => Object.entries(labels).every(([k, x]) => v.labels[k] === x)).reduce((a, v) => a + v.value, 0);
+}
+
+describe('CallAuthorizer: per-connection memo of allowed calls', () => {
+  it('decides a connection’s repeated call once, and still audits and counts every call', async () => {
+    const t = setup();
+    const p = peer();
+    for (let i = 0; i < 5; i++) expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    expect(t.decisions()).toBe(1);
+    expect(t.checks()).toEqual({ revocation: 1, allowlist: 1 });
+    expect(t.audit).toHaveLength(5);
+    expect(t.audit.every((e) => e.decision === 'allow' && e.rule === 'own' && e.spiffeId === 'spiffe://example.org/app' && e.sourceAddress === '10.1.2.3')).toBe(true);
+    expect(await decisionCount(t.metrics, { method: CHECK, trust_domain: OWN, result: 'allow' })).toBe(5);
+    // Another method, another connection: decided on their own.
+    t.authorizer.authorize(p, OTHER);
+    t.authorizer.authorize(peer('spiffe://example.org/app', 40001), CHECK);
+    expect(t.decisions()).toBe(3);
+  });
+
+  it('a revocation, an allowlist change or a new policy ends the memo at once', () => {
+    const t = setup();
+    const p = peer();
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    t.revoke('spiffe://example.org/app');
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
+    expect(t.audit.at(-1)!.reason).toMatch(/^revoked/);
+
+    const q = peer('spiffe://example.org/other');
+    expect(allowed(t.authorizer.authorize(q, CHECK))).toBe(true);
+    t.block(OWN);
+    expect(allowed(t.authorizer.authorize(q, CHECK))).toBe(false);
+    expect(t.audit.at(-1)!.reason).toMatch(/^source address not allowed/);
+
+    const r = peer('spiffe://example.org/third');
+    const u = setup();
+    expect(allowed(u.authorizer.authorize(r, CHECK))).toBe(true);
+    u.replacePolicy([]);
+    expect(allowed(u.authorizer.authorize(r, CHECK))).toBe(false);
+    expect(u.audit.at(-1)!.reason).toBe('no allow rule matches');
+  });
+
+  it('checks every call when a part cannot tell that it changed, or rules expire', () => {
+    const p = peer();
+    const unversioned = setup({ versioned: false });
+    for (let i = 0; i < 3; i++) unversioned.authorizer.authorize(p, CHECK);
+    expect(unversioned.decisions()).toBe(3);
+    expect(unversioned.checks()).toEqual({ revocation: 3, allowlist: 3 });
+
+    const expiring = setup({ rules: [{ ...ALLOW_OWN[0]!, expiresAt: new Date(Date.now() + 3_600_000) }] });
+    for (let i = 0; i < 3; i++) expiring.authorizer.authorize(p, CHECK);
+    expect(expiring.decisions()).toBe(3);
+  });
+
+  it('applies the rate limit to every call, memo or not', () => {
+    let limit: string | undefined;
+    const t = setup({ rateLimited: () => limit });
+    const p = peer();
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    limit = 'over';
+    const refused = t.authorizer.authorize(p, CHECK) as { allowed: boolean; refusal?: string };
+    expect(refused).toMatchObject({ allowed: false, refusal: 'resource_exhausted' });
+    limit = undefined;
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    expect(t.audit.map((e) => e.decision)).toEqual(['allow', 'deny', 'allow']);
+  });
+
+  it('denied calls are never remembered; namespaced calls still wait for their namespace', () => {
+    const t = setup({ rules: [{ id: 'pull-shared', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: [PULL], namespaces: ['shared'] }] });
+    const p = peer();
+    for (let i = 0; i < 2; i++) expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
+    expect(t.decisions()).toBe(2);
+    for (let i = 0; i < 2; i++) {
+      const d = t.authorizer.authorize(p, PULL) as { allowed: boolean; metadata?: Record<string, string>; onCallEnd?: () => void };
+      expect(d.allowed).toBe(true);
+      const metadata = new grpc.Metadata();
+      for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
+      expect(() => t.authorizer.requireNamespace({ metadata }, p, 'private')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+      d.onCallEnd?.();
+    }
+    expect(t.authorizer.pendingCalls).toBe(0);
+    expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.namespace])).toEqual([
+      ['deny', 'private'],
+      ['deny', 'private'],
+    ]);
+  });
+
+  it('remembers at most 64 methods per connection', () => {
+    const t = setup();
+    const p = peer();
+    for (let i = 0; i < 100; i++) t.authorizer.authorize(p, `/x.Service/M${i}`);
+    const before = t.decisions();
+    for (let i = 0; i < 100; i++) t.authorizer.authorize(p, `/x.Service/M${i}`);
+    expect(t.decisions() - before).toBe(36);
+  });
+});
