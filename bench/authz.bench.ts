@@ -32,8 +32,7 @@
  *
  * Run on its own: compile with SWC and `node dist/bench/authz.bench.js`, or call `run()`.
  */
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { runCleanup, startBenchPostgres } from './bench-postgres';
 import { Registry } from 'prom-client';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import { existsSync, readFileSync } from 'node:fs';
@@ -55,7 +54,6 @@ import { adminIdOf, adminRequest, issueCreds } from '../test/support/admin-api';
 import { devCaOf, startTestGateway } from '../test/support/gateway';
 import { histogramQuantileBound, metricSum, scrapeMetrics } from '../test/support/prometheus';
 import { TestCa } from '../test/support/test-ca';
-import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { spiffeChannelCredentials } from '../src/tls/client-credentials';
 import type { BenchResult } from './bench-result';
 
@@ -407,11 +405,7 @@ async function grpcBench(set: PolicySet): Promise<BenchResult[]> {
  * authorizer, measured on every call) gives the per-call authorization time.
  */
 async function gatewayBench(set: PolicySet, rateLimits: boolean): Promise<BenchResult[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-authz-bench-'));
-  chmodSync(dir, 0o755);
-  const pg = new EmbeddedPostgres({ dir: join(dir, 'pg'), port: 0, startTimeoutMs: 60_000 });
-  const url = await pg.start();
-  const cleanup: Array<() => Promise<void> | void> = [() => pg.stop(), () => rmSync(dir, { recursive: true, force: true })];
+  const { url, cleanup } = await startBenchPostgres('parley-authz-bench');
   try {
     const limits: Record<string, string> = rateLimits ? { PARLEY_AUTHZ_RATE_LIMIT_PER_SPIFFE_ID_REQUESTS_PER_SECOND: '100000', PARLEY_AUTHZ_RATE_LIMIT_PER_TRUST_DOMAIN_REQUESTS_PER_SECOND: '100000' } : {};
     const gw = await startTestGateway({ DATABASE_URL: url, PARLEY_IDENTITY_TRUST_DOMAIN: OWN, ...limits });
@@ -471,7 +465,7 @@ async function gatewayBench(set: PolicySet, rateLimits: boolean): Promise<BenchR
       { name: `gateway_grpc_unary_mtls_p99_${tag}`, value: percentile(sorted, 99), unit: 'µs (whole call, for scale)' },
     ];
   } finally {
-    for (const c of cleanup) await c();
+    await runCleanup(cleanup);
   }
 }
 

@@ -18,9 +18,7 @@
  *
  * Run on its own: compile with SWC and `node dist/bench/store.bench.js`, or call `run()`.
  */
-import { mkdtempSync, chmodSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { runCleanup, startBenchPostgres } from './bench-postgres';
 import { Worker } from 'node:worker_threads';
 import * as grpc from '@grpc/grpc-js';
 import type { ServiceDefinition } from '@grpc/proto-loader';
@@ -28,7 +26,6 @@ import { Client } from 'pg';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import { compilePolicy, defaultPolicy } from '../src/authz/domain';
 import { connectDataSource, runMigrations } from '../src/database/data-source';
-import { EmbeddedPostgres } from '../src/database/embedded-postgres';
 import { protoFile } from '../src/grpc/proto-files';
 import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
 import { TrustDomain, X509Bundle } from '../src/spiffe';
@@ -151,11 +148,7 @@ async function bareServer(ca: TestCa, svid: { chainPem: string; keyPem: string }
 const best = (xs: number[]) => Math.max(...xs);
 
 export async function run(): Promise<BenchResult[]> {
-  const dir = mkdtempSync(join(tmpdir(), 'parley-store-bench-'));
-  chmodSync(dir, 0o755);
-  const pg = new EmbeddedPostgres({ dir: join(dir, 'pg'), port: 0, startTimeoutMs: 60_000 });
-  const url = await pg.start();
-  const cleanup: Array<() => Promise<void> | void> = [() => pg.stop(), () => rmSync(dir, { recursive: true, force: true })];
+  const { url, cleanup } = await startBenchPostgres('parley-store-bench');
   try {
     const ds = await connectDataSource(url, { url: undefined, migrationsRun: true, poolSize: 10, connectTimeoutMs: 5000, embedded: { port: 0, startTimeoutMs: 60_000 } });
     cleanup.unshift(() => ds.destroy().then(() => undefined));
@@ -260,7 +253,7 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'store_lookup_uncached_calls_per_s', value: best(uncached), unit: 'calls/s (record cache off: every Lookup asks PostgreSQL)', baseline: 'bare_grpc_mtls_unary_echo_calls_per_s', ratio: best(uncached) / best(echo) },
     ];
   } finally {
-    for (const step of cleanup) await Promise.resolve(step()).catch(() => undefined);
+    await runCleanup(cleanup);
   }
 }
 

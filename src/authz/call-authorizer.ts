@@ -16,7 +16,7 @@ import type { AuthorizationDecision, Authorize } from '../grpc/identity-intercep
 import { AUTHZ_CALL_METADATA_KEY } from '../grpc/identity-interceptor';
 import type { PeerIdentity } from '../tls/peer-identity';
 import type { CompiledPolicy, Decision } from './domain';
-import type { AllowlistCheck, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
+import type { AllowlistCheck, AuditRecord, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
 
 export interface CallAuthorizerOptions {
   policy: PolicySource;
@@ -40,6 +40,9 @@ interface PendingCall {
   readonly tentative: Decision;
   audited: boolean;
 }
+
+/** What a call's audit entry says beyond who called what, when. */
+type Outcome = Pick<AuditRecord, 'decision' | 'reason' | 'rule' | 'dryRunDenied' | 'namespace'>;
 
 /** One decision counter. */
 interface CountCell {
@@ -144,13 +147,13 @@ export class CallAuthorizer {
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
       const reason = `${RATE_LIMITED}: ${limited}`;
-      this.finish(peer, method, nowMs, 'deny', reason, decision.rule, undefined, undefined, 'rate_limited');
+      this.finish(peer, method, nowMs, { decision: 'deny', reason, rule: decision.rule }, 'rate_limited');
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
 
     if (!namespaced) {
       entry.allowed!.n++;
-      this.record(peer, method, nowMs, 'allow', decision.reason, decision.rule, decision.dryRunDenied);
+      this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
       return decision;
     }
     const token = String(++this.nextToken);
@@ -164,7 +167,7 @@ export class CallAuthorizer {
         this.pending.delete(token);
         if (!call.audited) {
           call.audited = true;
-          this.finish(peer, method, nowMs, 'allow', `${decision.reason} (namespace not resolved)`, decision.rule, decision.dryRunDenied);
+          this.finish(peer, method, nowMs, { decision: 'allow', reason: `${decision.reason} (namespace not resolved)`, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
         }
       },
     };
@@ -189,7 +192,7 @@ export class CallAuthorizer {
   }
 
   private refuse(peer: PeerIdentity, method: string, nowMs: number, reason: string, rule?: string, dryRunDenied?: readonly string[]): AuthorizationDecision {
-    this.finish(peer, method, nowMs, 'deny', reason, rule, dryRunDenied);
+    this.finish(peer, method, nowMs, { decision: 'deny', reason, rule, dryRunDenied });
     return { allowed: false, reason };
   }
 
@@ -202,7 +205,7 @@ export class CallAuthorizer {
     const d = this.decideNamespace(pending, namespace);
     if (!pending.audited) {
       pending.audited = true;
-      this.finish(pending.peer, pending.method, pending.atMs, d.allowed ? 'allow' : 'deny', d.reason, d.rule, d.dryRunDenied, namespace);
+      this.finish(pending.peer, pending.method, pending.atMs, { decision: d.allowed ? 'allow' : 'deny', reason: d.reason, rule: d.rule, dryRunDenied: d.dryRunDenied, namespace });
     }
     if (!d.allowed) throw new ParleyError('permission_denied', `${pending.method}: namespace ${namespace}: ${d.reason}`);
   }
@@ -228,43 +231,13 @@ export class CallAuthorizer {
     return pending;
   }
 
-  private finish(
-    peer: PeerIdentity,
-    method: string,
-    atMs: number,
-    decision: 'allow' | 'deny',
-    reason: string,
-    rule: string | undefined,
-    dryRunDenied: readonly string[] | undefined,
-    namespace?: string,
-    result: string = decision,
-  ): void {
+  private finish(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome, result: string = outcome.decision): void {
     this.counts.cell(method, peer.trustDomain.name, result).n++;
-    this.record(peer, method, atMs, decision, reason, rule, dryRunDenied, namespace);
+    this.record(peer, method, atMs, outcome);
   }
 
-  private record(
-    peer: PeerIdentity,
-    method: string,
-    atMs: number,
-    decision: 'allow' | 'deny',
-    reason: string,
-    rule: string | undefined,
-    dryRunDenied: readonly string[] | undefined,
-    namespace?: string,
-  ): void {
-    this.o.audit?.record({
-      at: new Date(atMs),
-      spiffeId: peer.id.toString(),
-      trustDomain: peer.trustDomain.name,
-      sourceAddress: peer.remoteAddress,
-      method,
-      namespace,
-      decision,
-      rule,
-      reason,
-      dryRunDenied,
-    });
+  private record(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome): void {
+    this.o.audit?.record({ at: new Date(atMs), spiffeId: peer.id.toString(), trustDomain: peer.trustDomain.name, sourceAddress: peer.remoteAddress, method, ...outcome });
   }
 }
 
