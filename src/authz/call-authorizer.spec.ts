@@ -32,7 +32,7 @@ function counted(rules: Rule[]): { policy: CompiledPolicy; decisions: () => numb
   return { policy, decisions: () => n };
 }
 
-function setup(o: { rules?: Rule[]; versioned?: boolean; rateLimited?: () => string | undefined } = {}) {
+function setup(o: { rules?: Rule[]; versioned?: { revocations: boolean; allowlists: boolean }; rateLimited?: () => string | undefined } = {}) {
   let current = counted(o.rules ?? ALLOW_OWN);
   const revoked = new Map<string, string>();
   const blocked = new Map<string, string>();
@@ -41,7 +41,7 @@ function setup(o: { rules?: Rule[]; versioned?: boolean; rateLimited?: () => str
   let allowlistChecks = 0;
   const audit: AuditRecord[] = [];
   const metrics = new Registry();
-  const versioned = o.versioned ?? true;
+  const versioned = o.versioned ?? { revocations: true, allowlists: true };
   const authorizer = new CallAuthorizer({
     policy: { current: () => current.policy },
     revocations: {
@@ -50,7 +50,7 @@ function setup(o: { rules?: Rule[]; versioned?: boolean; rateLimited?: () => str
         return revoked.get(p.id.toString());
       },
       get version() {
-        return versioned ? versions.revocations : undefined;
+        return versioned.revocations ? versions.revocations : undefined;
       },
     },
     allowlists: {
@@ -59,7 +59,7 @@ function setup(o: { rules?: Rule[]; versioned?: boolean; rateLimited?: () => str
         return blocked.get(td);
       },
       get version() {
-        return versioned ? versions.allowlists : undefined;
+        return versioned.allowlists ? versions.allowlists : undefined;
       },
     },
     rateLimits: { limitedReason: () => o.rateLimited?.() },
@@ -134,10 +134,15 @@ describe('CallAuthorizer: per-connection memo of allowed calls', () => {
 
   it('checks every call when a part cannot tell that it changed, or rules expire', () => {
     const p = peer();
-    const unversioned = setup({ versioned: false });
-    for (let i = 0; i < 3; i++) unversioned.authorizer.authorize(p, CHECK);
-    expect(unversioned.decisions()).toBe(3);
-    expect(unversioned.checks()).toEqual({ revocation: 3, allowlist: 3 });
+    for (const versioned of [
+      { revocations: false, allowlists: true },
+      { revocations: true, allowlists: false },
+    ]) {
+      const unversioned = setup({ versioned });
+      for (let i = 0; i < 3; i++) unversioned.authorizer.authorize(p, CHECK);
+      expect(unversioned.decisions()).toBe(3);
+      expect(unversioned.checks()).toEqual({ revocation: 3, allowlist: 3 });
+    }
 
     const expiring = setup({ rules: [{ ...ALLOW_OWN[0]!, expiresAt: new Date(Date.now() + 3_600_000) }] });
     for (let i = 0; i < 3; i++) expiring.authorizer.authorize(p, CHECK);
