@@ -8,6 +8,7 @@
  * - set `default_100p`: Directory's default lines + 100 partner lines (partner-N.example,
  *   4 read-only methods each); set `10k`: the default lines + 9,995 partner lines (4 write
  *   or sync methods each, so some lines have regex lookalike methods: Push → PushReferrer).
+ * - each set is measured in its own worker thread (a fresh isolate; both engines in it).
  * - one pre-generated mix of 10,000 requests per set (own domain, partners, unknown
  *   domains, lookalike domains; every served method), cycled by every engine.
  * - baselines: `Enforcer.enforceSync` (the work of `enforce` without its promise) and
@@ -33,6 +34,7 @@
  * Run on its own: compile with SWC and `node dist/bench/authz.bench.js`, or call `run()`.
  */
 import { runCleanup, startBenchPostgres } from './bench-postgres';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import { Registry } from 'prom-client';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import { existsSync, readFileSync } from 'node:fs';
@@ -469,16 +471,61 @@ async function gatewayBench(set: PolicySet, rateLimits: boolean): Promise<BenchR
   }
 }
 
-export async function run(): Promise<BenchResult[]> {
-  const defaults = policySet('default_100p', 100, READ_ONLY);
-  const big = policySet('10k', 9_995, PARTNER_WRITES);
-  const gatewaySet = policySet('10k_gateway', 9_995, GATEWAY_PARTNER_WRITES);
-  const lineCount = big.csv.split('\n').filter((l) => l.startsWith('p')).length;
-  if (lineCount !== 10_000) throw new Error(`bench: 10k set has ${lineCount} policy lines`);
-  return [...(await decisionBench(defaults)), ...(await decisionBench(big)), ...(await grpcBench(big)), ...(await gatewayBench(gatewaySet, false)), ...(await gatewayBench(gatewaySet, true))];
+/** The benchmark's policy sets by name (deterministic, so a worker builds the same one). */
+const POLICY_SETS: Record<string, () => PolicySet> = {
+  default_100p: () => policySet('default_100p', 100, READ_ONLY),
+  '10k': () => policySet('10k', 9_995, PARTNER_WRITES),
+  '10k_gateway': () => policySet('10k_gateway', 9_995, GATEWAY_PARTNER_WRITES),
+};
+
+function namedSet(name: string): PolicySet {
+  const make = POLICY_SETS[name];
+  if (make === undefined) throw new Error(`bench: no policy set ${name}`);
+  const set = make();
+  const lines = set.csv.split('\n').filter((l) => l.startsWith('p')).length;
+  if (name.startsWith('10k') && lines !== 10_000) throw new Error(`bench: ${name} has ${lines} policy lines`);
+  return set;
 }
 
-if (require.main === module) {
+/**
+ * Runs decisionBench for one set in a worker thread: a fresh isolate per set, so one set's
+ * compiled code and heap (the 10k Casbin model is large) do not slow the next set's loops.
+ * Both engines of a set run in the same worker, so their ratio stays like for like.
+ */
+function decisionBenchInWorker(name: string): Promise<BenchResult[]> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(__filename, { workerData: { decisionSet: name } });
+    let settled = false;
+    worker.once('message', (m: { results?: BenchResult[]; error?: string }) => {
+      settled = true;
+      if (m.results !== undefined) resolve(m.results);
+      else reject(new Error(m.error ?? 'bench worker failed'));
+    });
+    worker.once('error', (err) => {
+      settled = true;
+      reject(err);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`bench worker exited with ${code}`));
+    });
+  });
+}
+
+export async function run(): Promise<BenchResult[]> {
+  const decisions = [...(await decisionBenchInWorker('default_100p')), ...(await decisionBenchInWorker('10k'))];
+  const gatewaySet = namedSet('10k_gateway');
+  return [...decisions, ...(await grpcBench(namedSet('10k'))), ...(await gatewayBench(gatewaySet, false)), ...(await gatewayBench(gatewaySet, true))];
+}
+
+const decisionSet = isMainThread ? undefined : (workerData as { decisionSet?: string } | null)?.decisionSet;
+if (decisionSet !== undefined) {
+  decisionBench(namedSet(decisionSet)).then(
+    (results) => parentPort!.postMessage({ results }),
+    (err: unknown) => parentPort!.postMessage({ error: err instanceof Error ? (err.stack ?? err.message) : String(err) }),
+  );
+}
+
+if (require.main === module && isMainThread) {
   run().then(
     (results) => {
       for (const r of results) process.stdout.write(`${r.name.padEnd(48)} ${r.value.toFixed(1).padStart(12)} ${r.unit}${r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}`}\n`);
