@@ -182,6 +182,18 @@ describe('CallAuthorizer: per-connection memo of allowed calls', () => {
     ]);
   });
 
+  it('a connection whose SpiffeId serial shares a memo slot with another never gets its decisions', () => {
+    const t = setup();
+    const own = peer('spiffe://example.org/app');
+    expect(allowed(t.authorizer.authorize(own, CHECK))).toBe(true);
+    let stranger = peer('spiffe://partner.test/app');
+    for (let i = 0; i < 1 << 20 && (stranger.id.serial - own.id.serial) % 4096 !== 0; i++) stranger = peer('spiffe://partner.test/app');
+    expect((stranger.id.serial - own.id.serial) % 4096).toBe(0);
+    expect(allowed(t.authorizer.authorize(stranger, CHECK))).toBe(false);
+    expect(allowed(t.authorizer.authorize(own, CHECK))).toBe(true);
+    expect(allowed(t.authorizer.authorize(stranger, CHECK))).toBe(false);
+  });
+
   it('remembers at most 64 methods per connection', () => {
     const t = setup();
     const p = peer();
