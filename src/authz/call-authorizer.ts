@@ -83,7 +83,7 @@ const MEMO_SLOT_MASK = MEMO_SLOTS - 1;
 
 export const RATE_LIMITED = 'rate limited';
 /** Buckets of `parley_authz_duration_seconds` (1 µs to 10 ms; the target is a p99 under 50 µs). */
-export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 5e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
+export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
 
 export class CallAuthorizer {
   private readonly pending = new Map<string, PendingCall>();
