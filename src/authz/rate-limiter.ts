@@ -28,6 +28,10 @@ export class RateLimiter implements RateLimitCheck {
   constructor(o: RateLimiterOptions) {
     this.byId = new BucketTable(o.perSpiffeId, o.maxTracked);
     this.byTrustDomain = new BucketTable(o.perTrustDomain, o.maxTracked);
+    this.pairs = [
+      { table: this.byId, key: '' },
+      { table: this.byTrustDomain, key: '' },
+    ];
   }
 
   static fromConfig(config: AuthzConfig['rateLimit']): RateLimiter {
@@ -48,15 +52,18 @@ export class RateLimiter implements RateLimitCheck {
     return { spiffeIds: this.byId.size, trustDomains: this.byTrustDomain.size };
   }
 
+  /** The two (table, key) pairs of a call, reused: takeAll only reads them. */
+  private readonly pairs: [{ table: BucketTable; key: string }, { table: BucketTable; key: string }];
+
+  private tables(peer: PeerIdentity): ReadonlyArray<{ table: BucketTable; key: string }> {
+    this.pairs[0].key = peer.id.toString();
+    this.pairs[1].key = peer.trustDomain.name;
+    return this.pairs;
+  }
+
   limitedReason(peer: PeerIdentity, nowMs: number): string | undefined {
     if (!this.enabled) return undefined;
-    const refused = takeAll(
-      [
-        { table: this.byId, key: peer.id.toString() },
-        { table: this.byTrustDomain, key: peer.trustDomain.name },
-      ],
-      nowMs,
-    );
+    const refused = takeAll(this.tables(peer), nowMs);
     if (refused === 0) return `rate limit of spiffe id ${peer.id.toString()} exceeded (${this.byId.spec.ratePerSecond}/s, burst ${this.byId.spec.burst})`;
     if (refused === 1) return `rate limit of trust domain ${peer.trustDomain.name} exceeded (${this.byTrustDomain.spec.ratePerSecond}/s, burst ${this.byTrustDomain.spec.burst})`;
     return undefined;

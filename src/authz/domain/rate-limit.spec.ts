@@ -30,7 +30,7 @@ describe('token bucket', () => {
     const b = newBucket(spec, 1000);
     b.tokens = 0;
     refill(b, spec, 500);
-    expect(b).toEqual({ tokens: 0, updatedMs: 1000 });
+    expect(b).toEqual({ tokens: 0, updatedMs: 1000, used: 0 });
   });
 
   it('keeps callers apart', () => {
@@ -78,6 +78,19 @@ describe('bounded bucket table', () => {
     expect(t.size).toBe(2);
     expect(drain(t, 'a', 20)).toBe(0); // kept (still empty)
     expect(drain(t, 'b', 20)).toBe(5); // was dropped: starts full again
+  });
+
+  it('evicts by use, not by insertion, without reordering on use', () => {
+    const t = new BucketTable(spec, 3);
+    drain(t, 'first', 0);
+    drain(t, 'second', 0);
+    drain(t, 'third', 0);
+    drain(t, 'first', 1); // inserted first, used last
+    drain(t, 'second', 2);
+    drain(t, 'new', 3); // third is the least recently used
+    expect(drain(t, 'first', 3)).toBe(0);
+    expect(drain(t, 'second', 3)).toBe(0);
+    expect(drain(t, 'third', 3)).toBe(5);
   });
 
   it('stays bounded under many distinct callers', () => {

@@ -15,7 +15,12 @@ export interface Bucket {
   tokens: number;
   /** When `tokens` was last brought up to date (ms, caller's clock). */
   updatedMs: number;
+  /** When it was last used, as a count of its table's uses (for eviction). */
+  used: number;
 }
+
+/** Buckets an eviction looks at (the oldest-inserted ones). */
+const EVICTION_SAMPLE = 64;
 
 export function validateBucketSpec(spec: BucketSpec): void {
   if (!Number.isFinite(spec.ratePerSecond) || spec.ratePerSecond < 0) throw new TypeError('rate limit: ratePerSecond must be a finite number >= 0');
@@ -24,7 +29,7 @@ export function validateBucketSpec(spec: BucketSpec): void {
 
 /** A full bucket (a caller seen for the first time may send a whole burst). */
 export function newBucket(spec: BucketSpec, nowMs: number): Bucket {
-  return { tokens: spec.burst, updatedMs: nowMs };
+  return { tokens: spec.burst, updatedMs: nowMs, used: 0 };
 }
 
 /** Adds the tokens earned since the last update (never above burst; a clock going back adds none). */
@@ -52,10 +57,14 @@ export function isFull(bucket: Bucket, spec: BucketSpec, nowMs: number): boolean
  * buckets that have refilled to full are dropped first (they equal a fresh bucket); if none
  * is, the least recently used one is dropped (its caller then starts with a full bucket
  * again, a bounded leak that keeps memory bounded under a flood of distinct identities).
+ * Both looks are sampled: the oldest-inserted EVICTION_SAMPLE buckets, so a use costs one map
+ * lookup (no reordering) and an eviction a bounded scan; with fewer buckets than that the
+ * choice is exact.
  */
 export class BucketTable {
-  /** Insertion order = recency order: a used key is moved to the end. */
+  /** Insertion order (oldest first); recency is in each bucket's `used`. */
   private readonly buckets = new Map<string, Bucket>();
+  private uses = 0;
 
   constructor(
     readonly spec: BucketSpec,
@@ -79,21 +88,28 @@ export class BucketTable {
     if (b === undefined) {
       if (this.buckets.size >= this.maxEntries) this.evict(nowMs);
       b = newBucket(this.spec, nowMs);
+      this.buckets.set(key, b);
     } else {
-      this.buckets.delete(key);
       refill(b, this.spec, nowMs);
     }
-    this.buckets.set(key, b);
+    b.used = ++this.uses;
     return b;
   }
 
   private evict(nowMs: number): void {
-    // Scan from the least recently used end; stop after a bounded number of looks.
+    // Full buckets among the oldest-inserted first; then the least recently used of those.
     let looked = 0;
+    let lruKey: string | undefined;
+    let lruUsed = Number.POSITIVE_INFINITY;
     for (const [key, b] of this.buckets) {
       if (isFull(b, this.spec, nowMs)) this.buckets.delete(key);
-      if (++looked >= 64) break;
+      else if (b.used < lruUsed) {
+        lruUsed = b.used;
+        lruKey = key;
+      }
+      if (++looked >= EVICTION_SAMPLE) break;
     }
+    if (this.buckets.size >= this.maxEntries && lruKey !== undefined) this.buckets.delete(lruKey);
     while (this.buckets.size >= this.maxEntries) {
       const oldest = this.buckets.keys().next();
       if (oldest.done === true) break;
