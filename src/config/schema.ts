@@ -183,7 +183,7 @@ export const authzSchema = z.strictObject({
           burst: z.number().int().min(1).max(10_000_000).default(500),
         })
         .prefault({}),
-      /** Most buckets kept per limit; beyond it full (idle) buckets, then the least recently used, are dropped. */
+      /** Most buckets kept per limit; beyond it full (idle) buckets, then the least recently used (of the 64 oldest), are dropped. */
       maxTracked: z.number().int().min(16).max(10_000_000).default(100_000),
     })
     .prefault({}),
