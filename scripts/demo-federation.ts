@@ -24,7 +24,7 @@ import { loadConfig } from '../src/config/load';
 import { startGateway, type Gateway } from '../src/gateway';
 import { DevCa } from '../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain } from '../src/spiffe';
-import { StoreClient } from '../src/store';
+import { StoreClient, storeChannelOptions } from '../src/store';
 import { spiffeChannelCredentials } from '../src/tls/client-credentials';
 
 interface Side {
@@ -89,7 +89,8 @@ async function workloadClient(of: Side, id: string, target: Side): Promise<Store
     trust: of.gateway.trustStore,
     server: { id: requireSpiffeId(`spiffe://${target.name}/parley/gateway`) },
   });
-  return new StoreClient(`127.0.0.1:${target.gateway.grpc?.port}`, credentials);
+  // Dialing an IP: send the trust domain as TLS server name (TLS forbids IP addresses there).
+  return new StoreClient(`127.0.0.1:${target.gateway.grpc?.port}`, credentials, { ...storeChannelOptions(), 'grpc.ssl_target_name_override': target.name });
 }
 
 async function main(): Promise<void> {

@@ -12,7 +12,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { DevCaSource } from '../../src/identity/dev-ca/dev-ca-source';
 import { DevCa } from '../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, type SpiffeId } from '../../src/spiffe';
-import { StoreClient } from '../../src/store';
+import { StoreClient, storeChannelOptions } from '../../src/store';
 import { spiffeChannelCredentials } from '../../src/tls/client-credentials';
 import type { TrustStore } from '../../src/tls/trust-store';
 import type { PemKeyPair } from '../../src/tls/server-identity';
@@ -62,7 +62,11 @@ export async function issueSvid(gw: TestGateway, path: string, ttlMs?: number): 
 
 /** A store client holding `svid`, verifying `target`'s gateway SVID with the (live) trust store `trust`. */
 export function storeClient(svid: PemKeyPair, trust: TrustStore, target: TestGateway): StoreClient {
-  return new StoreClient(`127.0.0.1:${target.gateway.grpc!.port}`, spiffeChannelCredentials({ svid, trust, server: { id: gatewayIdOf(trustDomainOf(target)) } }));
+  // Dialing an IP: the trust domain goes as TLS server name (TLS forbids IP addresses there).
+  return new StoreClient(`127.0.0.1:${target.gateway.grpc!.port}`, spiffeChannelCredentials({ svid, trust, server: { id: gatewayIdOf(trustDomainOf(target)) } }), {
+    ...storeChannelOptions(),
+    'grpc.ssl_target_name_override': trustDomainOf(target),
+  });
 }
 
 /** A store client for a workload `path` of `from`'s trust domain calling `target`. */

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId } from '../../../src/spiffe';
-import { StoreClient } from '../../../src/store';
+import { StoreClient, storeChannelOptions } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { issueCreds } from '../../support/admin-api';
 import { httpsRequest, type ClientCreds } from '../../support/https-client';
@@ -51,6 +51,7 @@ describe('admin API: records', () => {
     store = new StoreClient(
       `127.0.0.1:${gw.gateway.grpc!.port}`,
       spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: { id: requireSpiffeId(gatewayId) } }),
+      { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' },
     );
     const specs: Array<[string, string, Record<string, string>, number]> = [
       ['adm/a', 'application/octet-stream', { model: 'tiny', stage: 'dev' }, 10],

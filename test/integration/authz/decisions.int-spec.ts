@@ -8,7 +8,7 @@ import type { PackageDefinition } from '@grpc/proto-loader';
 import { HEALTH_PROTO } from '../../../src/grpc';
 import { loadProto } from '../../../src/grpc/proto-files';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
-import { StoreClient, storePackageDefinition } from '../../../src/store';
+import { StoreClient, storeChannelOptions, storePackageDefinition } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import type { Rule } from '../../../src/authz/domain';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
@@ -189,9 +189,9 @@ describe('authorization of every served method', () => {
       { actor: 'test' },
     );
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId('spiffe://acme.test/ns/publisher'));
-    const own = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: SERVER }));
+    const own = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
     const partnerSvid = await cas.get(PARTNER)!.issueSvid({ id: `spiffe://${PARTNER}/reader` });
-    const partner = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: partnerSvid.certPem, keyPem: partnerSvid.keyPem }, trust: gw.gateway.trustStore, server: SERVER }));
+    const partner = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: partnerSvid.certPem, keyPem: partnerSvid.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
     try {
       const header = (namespace: string) => ({ namespace, media_type: 'text/plain', annotations: { suite: 'ns' } });
       const shared = await own.push(header('shared/models'), Buffer.from('shared weights'));

@@ -2,10 +2,13 @@ import { randomBytes, createHash } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
-import { StoreClient } from '../../../src/store';
+import { StoreClient, storeChannelOptions } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
+
+/** Dialing an IP: the trust domain goes as TLS server name (TLS forbids IP addresses there). */
+const IP_TARGET = { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' };
 
 jest.setTimeout(60_000);
 
@@ -24,7 +27,7 @@ describe('the store on a running gateway', () => {
 
   it('stores a record pushed by an own workload and serves it back with its creator', async () => {
     const issued = await ca.issue(requireSpiffeId('spiffe://acme.test/ns/ml/sa/trainer'));
-    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server }));
+    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server }), IP_TARGET);
     try {
       const payload = randomBytes(3 * 1024 * 1024 + 17);
       const cid = await client.push({ namespace: 'ml/weights', media_type: 'application/octet-stream', annotations: { model: 'tiny' } }, payload);
@@ -41,7 +44,7 @@ describe('the store on a running gateway', () => {
     const td = requireTrustDomain('partner.test');
     gw.gateway.trustStore.set(X509Bundle.parsePem(td, partner.bundlePem()));
     const svid = await partner.issueSvid({ id: 'spiffe://partner.test/sync' });
-    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.trustStore, server }));
+    const client = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.trustStore, server }), IP_TARGET);
     try {
       await expect(client.push({ namespace: 'ml', media_type: 'text/plain', annotations: {} }, Buffer.from('x'))).rejects.toMatchObject({ code: status.PERMISSION_DENIED });
     } finally {
