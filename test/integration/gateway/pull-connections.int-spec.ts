@@ -25,7 +25,7 @@ describe('payload stream connections', () => {
       server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') },
     });
     // A small flow-control window, so a reader that stops reading stalls the server quickly.
-    client = new StoreClient(`127.0.0.1:${gw.gateway.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024 });
+    client = new StoreClient(`127.0.0.1:${gw.gateway.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024, 'grpc.ssl_target_name_override': 'acme.test' });
   });
   afterAll(async () => {
     client?.close();
