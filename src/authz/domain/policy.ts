@@ -32,7 +32,10 @@ import { SpiffeId, TrustDomain } from '../../spiffe';
 import { cidrContains, parseCidr, parseIp, type Cidr } from './cidr';
 import { parseFullMethod, parseMethodPattern, serviceKey } from './methods';
 import { isNamespace, namespaceCovers } from './namespace';
-import type { Decision, DecisionRequest, Rule } from './rule';
+import { emptySlots, IndexedPolicy, rememberForObject, type FastState } from './indexed-policy';
+import type { CompiledPolicy, Decision, DecisionRequest, Rule } from './rule';
+
+export type { CompiledPolicy } from './rule';
 import { ruleShapeErrors } from './validate';
 
 export interface PolicyOptions {
@@ -45,19 +48,9 @@ export interface PolicyOptions {
   readonly federatedTrustDomains?: Iterable<string | TrustDomain>;
 }
 
-export interface CompiledPolicy {
-  readonly ownTrustDomain: TrustDomain;
-  /** No rule expires: a decision never changes for the life of this compiled policy. */
-  readonly timeless: boolean;
-  decide(request: DecisionRequest): Decision;
-}
-
 const ALL_KEY = '*';
 /** Decisions kept per compiled policy before the cache starts over. */
 const DECISION_CACHE_ENTRIES = 100_000;
-/** Slots of the per-SpiffeId-object cache (a power of two). */
-const OBJECT_SLOTS = 4096;
-const SLOT_MASK = OBJECT_SLOTS - 1;
 /** Cache key of requests that are not cached (an empty source address, which is malformed). */
 const NO_CACHE = '\u0000';
 const SCHEME_LEN = 'spiffe://'.length;
@@ -83,15 +76,6 @@ interface CompiledRule {
   readonly cidrs: readonly Cidr[] | undefined;
 }
 
-/** Method → decision (a prototype-less object: any method name is an own key). */
-type DecisionTable = Record<string, Decision | undefined>;
-interface ObjectTables {
-  readonly id: SpiffeId;
-  readonly sourceIp: string | undefined;
-  readonly plain: DecisionTable;
-  readonly pending: DecisionTable;
-}
-
 class SubjectIndex {
   readonly byTrustDomain = new Map<string, CompiledRule[]>();
   readonly own: CompiledRule[] = [];
@@ -109,60 +93,6 @@ function push<K>(map: Map<K, CompiledRule[]>, key: K, rule: CompiledRule): void 
 
 function pushList(list: CompiledRule[], rule: CompiledRule): void {
   if (list[list.length - 1] !== rule) list.push(rule);
-}
-
-/** What the fast path of `decide` reads; the slow path (compilePolicy's closures) writes it. */
-interface FastState {
-  /** No rule expires: one cache window forever, no clock needed. */
-  readonly timeless: boolean;
-  slots: Array<ObjectTables | undefined>;
-  /** The cache window: decisions cached are valid for `windowFrom <= now < windowUntil`. */
-  windowFrom: number;
-  windowUntil: number;
-}
-
-function emptySlots(): Array<ObjectTables | undefined> {
-  return new Array<ObjectTables | undefined>(OBJECT_SLOTS).fill(undefined);
-}
-
-/**
- * A compiled policy. A class, so that every policy shares one `decide` function: the call
- * site in the gateway stays monomorphic (and inlined) across policy changes.
- */
-class IndexedPolicy implements CompiledPolicy {
-  constructor(
-    readonly ownTrustDomain: TrustDomain,
-    private readonly fast: FastState,
-    private readonly slow: (request: DecisionRequest) => Decision,
-  ) {
-    Object.freeze(this);
-  }
-
-  get timeless(): boolean {
-    return this.fast.timeless;
-  }
-
-  decide(request: DecisionRequest): Decision {
-    // Fast path: a connection's repeated call without namespace or clock. Only SpiffeIds are
-    // stored in slots, and only well-formed methods and addresses.
-    const id = request.id;
-    if (request.namespace === undefined && request.now === undefined && id instanceof SpiffeId) {
-      const f = this.fast;
-      const tables = f.slots[id.serial & SLOT_MASK];
-      const method = request.method;
-      if (tables !== undefined && tables.id === id && tables.sourceIp === request.sourceIp && typeof method === 'string') {
-        if (f.timeless || inWindow(f, Date.now())) {
-          const hit = (request.namespacePending === true ? tables.pending : tables.plain)[method];
-          if (hit !== undefined) return hit;
-        }
-      }
-    }
-    return this.slow(request);
-  }
-}
-
-function inWindow(f: FastState, nowMs: number): boolean {
-  return nowMs >= f.windowFrom && nowMs < f.windowUntil;
 }
 
 function toTrustDomain(td: string | TrustDomain): TrustDomain {
@@ -236,13 +166,7 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
   // interval between two such instants that contains "now"; requests for other instants
   // bypass the cache. Only well-formed requests are stored, so a hit skips validation too.
   const expiries = [...new Set(rules.flatMap((r) => (r.expiresAt === undefined ? [] : [r.expiresAt.getTime()])))].sort((a, b) => a - b);
-  // First level, by SpiffeId object: the gateway keeps one SpiffeId per connection, so a
-  // connection's repeated calls find their decision without hashing the ID's text. A
-  // direct-mapped cache: the object's serial picks the slot, a slot holds one object's tables
-  // (a newer object with the same slot replaces them). Per object, for one source address (a
-  // connection has one) and requests without a namespace: a table (method → decision) for
-  // plain requests and one for those whose namespace is pending (the store's tentative
-  // decisions).
+  // First level, by SpiffeId object (indexed-policy.ts); then by the ID's text, below.
   const timeless = expiries.length === 0;
   const fast: FastState = { timeless, slots: emptySlots(), windowFrom: Number.NEGATIVE_INFINITY, windowUntil: timeless ? Number.POSITIVE_INFINITY : Number.NEGATIVE_INFINITY };
   // By the ID's text: two levels (method, then SPIFFE ID) for the request without namespace
@@ -293,15 +217,7 @@ export function compilePolicy(rules: readonly Rule[], options: PolicyOptions): C
     if (nowMs < fast.windowFrom || Number.isNaN(nowMs)) return evaluate(request, nowMs);
     const pending = namespace === undefined && request.namespacePending === true;
     const decision = decideByText(request, id, method, namespace, sourceIp, pending, nowMs);
-    if (namespace === undefined && !isMalformed(decision)) {
-      const slot = id.serial & SLOT_MASK;
-      let t = fast.slots[slot];
-      if (t === undefined || t.id !== id) {
-        t = { id, sourceIp, plain: Object.create(null) as DecisionTable, pending: Object.create(null) as DecisionTable };
-        fast.slots[slot] = t;
-      }
-      if (t.sourceIp === sourceIp) (pending ? t.pending : t.plain)[method] = decision;
-    }
+    if (namespace === undefined && !isMalformed(decision)) rememberForObject(fast, id, sourceIp, pending, method, decision);
     return decision;
   };
 

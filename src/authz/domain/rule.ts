@@ -2,7 +2,7 @@
  * The authorization policy model (pure data). See policy.ts for the semantics and
  * validate.ts for what a well-formed rule is.
  */
-import type { SpiffeId } from '../../spiffe';
+import type { SpiffeId, TrustDomain } from '../../spiffe';
 
 /** `own` = the gateway's trust domain, `federated` = any other, `any` = every trust domain. */
 export type TrustDomainKeyword = 'own' | 'federated' | 'any';
@@ -65,4 +65,12 @@ export interface Decision {
   readonly reason: string;
   /** Ids of matching dry-run deny rules, in rule order; absent when none matched. */
   readonly dryRunDenied?: string[];
+}
+
+/** A policy compiled for fast, exact decisions (see compilePolicy). */
+export interface CompiledPolicy {
+  readonly ownTrustDomain: TrustDomain;
+  /** No rule expires: a decision never changes for the life of this compiled policy. */
+  readonly timeless: boolean;
+  decide(request: DecisionRequest): Decision;
 }
