@@ -9,13 +9,12 @@
  * that cannot be parsed is refused (fail closed). IPv4-mapped IPv6 addresses
  * (`::ffff:192.0.2.1`, what dual-stack sockets report) match IPv4 blocks.
  */
-import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common/errors';
-import { notifyChange, type ChangeFeed } from '../database/change-feed';
+import { notifyChange } from '../database/change-feed';
 import { cidrContains, parseCidr, parseIp, trustDomainNameError, type Cidr, type FieldError } from './domain';
 import type { AllowlistCheck } from './ports';
-import { LiveReload, queryRows } from './revocation-store';
+import { LiveTable, queryRows, type LiveTableOptions } from './live-table';
 
 export const ALLOWLISTS_CHANNEL = 'parley_authz_allowlists';
 
@@ -86,39 +85,15 @@ function toAllowlist(r: Row): Allowlist {
   return { trustDomain: r.trust_domain, cidrs: [...r.cidrs], updatedBy: r.updated_by, updatedAt: new Date(r.updated_at) };
 }
 
-export interface AllowlistStoreOptions {
+export interface AllowlistStoreOptions extends LiveTableOptions {
   dataSource: DataSource;
-  changes: ChangeFeed;
-  logger: Logger;
-  /** Delay before retrying a failed reload. Default 1 s. */
-  retryMs?: number;
 }
 
-export class AllowlistStore implements AllowlistCheck {
+export class AllowlistStore extends LiveTable implements AllowlistCheck {
   private lists: ReadonlyMap<string, readonly Cidr[]> = new Map();
-  /** Bumped whenever the lists are replaced (see AllowlistCheck.version). */
-  private generation = 0;
-  private readonly reload: LiveReload;
-  private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly o: AllowlistStoreOptions) {
-    this.reload = new LiveReload(() => this.load(), o.logger, 'allowlists', o.retryMs);
-  }
-
-  /** Loads the table and follows changes. Throws when the first load fails. */
-  async start(): Promise<void> {
-    this.unsubscribe = this.o.changes.subscribe(ALLOWLISTS_CHANNEL, () => this.reload.trigger());
-    await this.reload.request();
-  }
-
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    await this.reload.stop();
-  }
-
-  get version(): number {
-    return this.generation;
+    super(o, ALLOWLISTS_CHANNEL, 'allowlists');
   }
 
   deniedReason(trustDomain: string, sourceIp: string): string | undefined {
@@ -152,7 +127,7 @@ export class AllowlistStore implements AllowlistCheck {
       await notifyChange(m, ALLOWLISTS_CHANNEL, trustDomain);
       return result;
     });
-    await this.reload.request().catch(() => undefined);
+    await this.reloadAfterWrite();
     const row = rows[0];
     if (row === undefined) throw new ParleyError('internal', 'allowlist: upsert returned no row');
     return { allowlist: toAllowlist(row), created: row.inserted };
@@ -165,20 +140,15 @@ export class AllowlistStore implements AllowlistCheck {
       if (result.length > 0) await notifyChange(m, ALLOWLISTS_CHANNEL, trustDomain);
       return result;
     });
-    if (rows.length > 0) await this.reload.request().catch(() => undefined);
+    if (rows.length > 0) await this.reloadAfterWrite();
     return rows.length > 0;
   }
 
-  /** Reloads now. */
-  refresh(): Promise<void> {
-    return this.reload.request();
-  }
-
-  private async load(): Promise<void> {
+  protected async load(): Promise<void> {
     const rows: Array<Pick<Row, 'trust_domain' | 'cidrs'>> = await this.o.dataSource.query('SELECT trust_domain, cidrs FROM authz_allowlists');
     const lists = new Map<string, readonly Cidr[]>();
     for (const r of rows) lists.set(r.trust_domain, Object.freeze(parseAll(r.cidrs)));
     this.lists = lists;
-    this.generation++;
+    this.replaced();
   }
 }

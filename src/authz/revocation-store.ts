@@ -6,13 +6,13 @@
  * revocation, `onRevoked` listeners run on every replica so open connections of a revoked
  * peer can be closed at once instead of living on until they age out.
  */
-import type { Logger } from 'pino';
-import type { DataSource, EntityManager } from 'typeorm';
+import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common/errors';
-import { notifyChange, type ChangeFeed } from '../database/change-feed';
+import { notifyChange } from '../database/change-feed';
 import { SpiffeId } from '../spiffe';
 import type { PeerIdentity } from '../tls/peer-identity';
 import { canonicalFingerprint, parseFingerprint } from './domain/fingerprint';
+import { LiveTable, queryRows, type LiveTableOptions } from './live-table';
 import type { RevocationCheck } from './ports';
 
 export const REVOCATIONS_CHANNEL = 'parley_authz_revocations';
@@ -87,46 +87,22 @@ function toRevocation(r: Row): Revocation {
   return r.expires_at === null ? out : { ...out, expiresAt: new Date(r.expires_at) };
 }
 
-export interface RevocationStoreOptions {
+export interface RevocationStoreOptions extends LiveTableOptions {
   dataSource: DataSource;
-  changes: ChangeFeed;
-  logger: Logger;
-  /** Delay before retrying a failed reload. Default 1 s. */
-  retryMs?: number;
   now?: () => number;
 }
 
-export class RevocationStore implements RevocationCheck {
+export class RevocationStore extends LiveTable implements RevocationCheck {
   private index: Index = EMPTY;
-  /** Bumped whenever the index is replaced (see RevocationCheck.version). */
-  private generation = 0;
   private loaded = false;
   private readonly listeners = new Set<RevokedListener>();
   /** Canonical fingerprints of peers already seen (peers are immutable per connection). */
   private readonly fingerprintOf = new WeakMap<PeerIdentity, string>();
-  private readonly reload: LiveReload;
-  private unsubscribe: (() => void) | undefined;
   private readonly now: () => number;
 
   constructor(private readonly o: RevocationStoreOptions) {
+    super(o, REVOCATIONS_CHANNEL, 'revocations');
     this.now = o.now ?? Date.now;
-    this.reload = new LiveReload(() => this.load(), o.logger, 'revocations', o.retryMs);
-  }
-
-  /** Loads the table and follows changes. Throws when the first load fails. */
-  async start(): Promise<void> {
-    this.unsubscribe = this.o.changes.subscribe(REVOCATIONS_CHANNEL, () => this.reload.trigger());
-    await this.reload.request();
-  }
-
-  async stop(): Promise<void> {
-    this.unsubscribe?.();
-    this.unsubscribe = undefined;
-    await this.reload.stop();
-  }
-
-  get version(): number {
-    return this.generation;
   }
 
   revokedReason(peer: PeerIdentity): string | undefined {
@@ -200,17 +176,7 @@ export class RevocationStore implements RevocationCheck {
     return rows.length > 0;
   }
 
-  /** Reloads now (tests, and callers that must see their own write at once). */
-  refresh(): Promise<void> {
-    return this.reload.request();
-  }
-
-  private async reloadAfterWrite(): Promise<void> {
-    // The write is committed; if this reload fails the feed notification retries it.
-    await this.reload.request().catch(() => undefined);
-  }
-
-  private async load(): Promise<void> {
+  protected async load(): Promise<void> {
     const rows: Array<Pick<Row, 'kind' | 'value' | 'reason' | 'expires_at'>> = await this.o.dataSource.query(
       'SELECT kind, value, reason, expires_at FROM authz_revocations WHERE expires_at IS NULL OR expires_at > now()',
     );
@@ -223,7 +189,7 @@ export class RevocationStore implements RevocationCheck {
     const before = this.index;
     const now = this.now();
     this.index = { ids, fingerprints };
-    this.generation++;
+    this.replaced();
     const wasLoaded = this.loaded;
     this.loaded = true;
     if (wasLoaded && this.listeners.size > 0 && (addedTo(before.ids, ids, now) || addedTo(before.fingerprints, fingerprints, now))) {
@@ -249,68 +215,4 @@ function addedTo(before: ReadonlyMap<string, Entry>, after: ReadonlyMap<string, 
     if (active(entry, nowMs) && !active(before.get(key), nowMs)) return true;
   }
   return false;
-}
-
-/** Rows of a statement run in the transaction of `m` (INSERT/DELETE … RETURNING included). */
-export async function queryRows<T>(m: EntityManager, text: string, params: unknown[]): Promise<T[]> {
-  const runner = m.queryRunner;
-  if (runner === undefined) throw new ParleyError('internal', 'database: no transaction runner');
-  const result = (await runner.query(text, params, true)) as { records?: unknown };
-  return Array.isArray(result.records) ? (result.records as T[]) : [];
-}
-
-/**
- * Reloads of shared state: one at a time; requests made while one runs are served by one
- * more run after it; a failed run triggered by a notification is retried after `retryMs`.
- */
-export class LiveReload {
-  private running: Promise<void> | undefined;
-  private queued: Promise<void> | undefined;
-  private timer: NodeJS.Timeout | undefined;
-  private stopped = false;
-
-  constructor(
-    private readonly load: () => Promise<void>,
-    private readonly logger: Logger,
-    private readonly what: string,
-    private readonly retryMs = 1000,
-  ) {}
-
-  /** Resolves after a load that started after this call has finished (rejects when it failed). */
-  request(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
-    if (this.running === undefined) return this.start();
-    this.queued ??= this.running
-      .catch(() => undefined)
-      .then(() => {
-        this.queued = undefined;
-        return this.start();
-      });
-    return this.queued;
-  }
-
-  /** Fire and forget (change notifications): failures are logged and retried. */
-  trigger(): void {
-    this.request().catch((err: unknown) => {
-      this.logger.warn({ reason: err instanceof Error ? err.message : String(err) }, `${this.what}: reload failed; retrying`);
-      if (this.stopped) return;
-      clearTimeout(this.timer);
-      this.timer = setTimeout(() => this.trigger(), this.retryMs);
-      this.timer.unref();
-    });
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    clearTimeout(this.timer);
-    await this.queued?.catch(() => undefined);
-    await this.running?.catch(() => undefined);
-  }
-
-  private start(): Promise<void> {
-    const run = (this.running ??= this.load().finally(() => {
-      if (this.running === run) this.running = undefined;
-    }));
-    return run;
-  }
 }
