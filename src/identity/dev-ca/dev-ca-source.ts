@@ -46,10 +46,10 @@ export class DevCaSource extends IdentitySourceBase {
   private schedule(notBefore: number, notAfter: number): void {
     clearTimeout(this.timer);
     if (this.stopped) return;
-    // Wake at SVID half-life, and no later than the next possible CA rotation step.
+    // Wake at SVID half-life, or at the next CA rotation step when that comes first.
     const now = Date.now();
-    const delay = Math.min(renewalTime(notBefore, notAfter, now) - now, this.options.ca.policy.publishLeadMs, 2 ** 31 - 1);
-    this.timer = setTimeout(() => void this.tick(), Math.max(delay, 100));
+    const delay = Math.min(renewalTime(notBefore, notAfter, now), this.options.ca.nextRotationAt()) - now;
+    this.timer = setTimeout(() => void this.tick(), Math.min(Math.max(delay, 100), 2 ** 31 - 1));
     this.timer.unref();
   }
 

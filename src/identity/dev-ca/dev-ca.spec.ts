@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BundleSet, parsePemCertificates, parseX509Svid, requireSpiffeId, requireTrustDomain, verifyX509Svid } from '../../spiffe';
 import { DevCa } from './dev-ca';
+import { DevCaSource } from './dev-ca-source';
 
 const H = 3_600_000;
 const td = requireTrustDomain('acme.test');
@@ -82,3 +83,20 @@ describe('DevCa', () => {
 function pair(issued: { certPem: string; keyPem: string }): [string, string] {
   return [issued.certPem, issued.keyPem];
 }
+
+describe('DevCaSource', () => {
+  it('with no publish lead time, renews at the SVID half-life, not on a 100 ms loop', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'devca-')), 'ca');
+    const ca = await open(dir, Date.now, { publishLeadMs: 0 });
+    const source = new DevCaSource({ ca, spiffeId: gateway });
+    let updates = 0;
+    source.onUpdate(() => updates++);
+    try {
+      await source.start();
+      await new Promise((r) => setTimeout(r, 700));
+      expect(updates).toBe(1);
+    } finally {
+      await source.stop();
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, chmodSy
 import { join } from 'node:path';
 import { ParleyError } from '../../common/errors';
 import { parsePemCertificates, SpiffeBundle, TrustDomain, type BundleMetadata, type SpiffeId } from '../../spiffe';
-import { bundleMembers, planRotation, type CaEntry, type RotationPolicy } from '../domain/ca-rotation';
+import { bundleMembers, nextRotationAt, planRotation, type CaEntry, type RotationPolicy } from '../domain/ca-rotation';
 import { certValidity, createRootCa, issueSvid, type CaMaterial, type IssuedSvid } from './ca-crypto';
 
 export interface DevCaOptions {
@@ -50,6 +50,11 @@ export class DevCa {
 
   get policy(): RotationPolicy {
     return { publishLeadMs: this.options.publishLeadMs, svidTtlMs: this.options.svidTtlMs };
+  }
+
+  /** When the next rotation step falls due (ms; now when one is due already). */
+  nextRotationAt(): number {
+    return nextRotationAt(this.state.cas, this.now(), this.policy);
   }
 
   /** Applies due rotation steps; returns true when the bundle or the signing CA changed. */

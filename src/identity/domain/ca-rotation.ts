@@ -54,6 +54,26 @@ export function planRotation(cas: readonly CaEntry[], now: number, policy: Rotat
   return now >= halfLife ? { kind: 'prepare' } : { kind: 'none' };
 }
 
+/**
+ * The earliest time at which `planRotation` has a step to take, when nothing but the clock
+ * changes: `now` when one is due already; otherwise the active CA's expiry, a previous CA's
+ * retirement, the end of a published CA's lead time (or the point where the active CA can no
+ * longer cover an SVID lifetime), or the active CA's half-life.
+ */
+export function nextRotationAt(cas: readonly CaEntry[], now: number, policy: RotationPolicy): number {
+  if (planRotation(cas, now, policy).kind !== 'none') return now;
+  const active = cas.find((c) => c.status === 'active');
+  if (!active) return now;
+  let next = active.notAfter;
+  for (const prev of cas) {
+    if (prev.status === 'previous') next = Math.min(next, (prev.deactivatedAt ?? now) + policy.svidTtlMs, prev.notAfter);
+  }
+  const published = cas.find((c) => c.status === 'published');
+  if (published) next = Math.min(next, published.publishedAt + policy.publishLeadMs, active.notAfter - policy.svidTtlMs + 1);
+  else next = Math.min(next, active.notBefore + (active.notAfter - active.notBefore) / 2);
+  return Math.max(now, next);
+}
+
 /** The CAs that belong in the trust bundle: every one that may have signed a live SVID or soon will. */
 export function bundleMembers(cas: readonly CaEntry[]): CaEntry[] {
   return cas.filter((c) => c.status !== 'retired');
