@@ -83,9 +83,102 @@ describe('parley admin policy', () => {
     expect(JSON.parse((await policy('list', '--json')).stdout).rules).toHaveLength(2);
   });
 
+  it('updates a rule as a whole: shown and enforced at once; unknown ids and invalid rules change nothing', async () => {
+    const worker = ['--spiffe-id', 'spiffe://partner.test/ns/ml/w', '--namespace', 'ml'];
+    const explain = async (method: string) => (await policy('explain', ...worker, '--method', STORE + method)).stdout;
+    const rule = async () => JSON.parse((await policy('show', 'ml-access', '--json')).stdout) as { position: number; rule: Record<string, unknown>; updatedAt: string };
+    const subject = ['--spiffe-id-prefix', 'spiffe://partner.test/ns/ml'];
+    expect((await policy('add', '--id', 'ml-access', '--effect', 'allow', ...subject, '--method', STORE + 'Push', '--namespace', 'ml', '--description', 'first version')).code).toBe(0);
+    const added = await rule();
+    expect(await explain('Push')).toMatch(/^ALLOWED: allowed by rule "ml-access"/);
+    expect(await explain('Delete')).toMatch(/^DENIED: /);
+
+    const updated = await policy('update', 'ml-access', '--effect', 'allow', ...subject, '--method', STORE + 'Delete', '--namespace', 'ml');
+    expect(updated.stderr).toBe('');
+    expect(updated.code).toBe(0);
+    expect(updated.stdout).toBe(`rule updated: ${String(added.position).padStart(3)}  ALLOW  ml-access  (api)  spiffe://partner.test/ns/ml/… -> ${STORE}Delete  ns=ml\n`);
+    const shown = await policy('show', 'ml-access');
+    expect(shown.stdout).toContain(`methods:     ${STORE}Delete\n`);
+    expect(shown.stdout).not.toContain('description:'); // not given, so cleared
+    expect(await rule()).toMatchObject({ position: added.position, rule: { id: 'ml-access', effect: 'allow', methods: [STORE + 'Delete'], namespaces: ['ml'] } });
+    expect(await explain('Delete')).toMatch(/^ALLOWED: allowed by rule "ml-access"/);
+    expect(await explain('Push')).toMatch(/^DENIED: /);
+
+    writeFileSync(join(cwd, 'update.json'), JSON.stringify({ effect: 'allow', subjects: [{ spiffeIdPrefix: 'spiffe://partner.test/ns/ml' }], methods: [STORE + 'Push', STORE + 'Delete'], description: 'from a file' }));
+    const fromFile = await policy('update', 'ml-access', '--file', join(cwd, 'update.json'), '--json');
+    expect(fromFile.code).toBe(0);
+    expect(JSON.parse(fromFile.stdout)).toMatchObject({ position: added.position, rule: { id: 'ml-access', methods: [STORE + 'Push', STORE + 'Delete'], description: 'from a file' } });
+    expect((await rule()).rule).not.toHaveProperty('namespaces');
+    expect(await explain('Push')).toMatch(/^ALLOWED: allowed by rule "ml-access"/);
+
+    const unknown = await policy('update', 'no-such-rule', '--effect', 'allow', '--trust-domain', 'own', '--method', '*');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stdout).toBe('');
+    expect(unknown.stderr).toContain('Not found: policy: no rule "no-such-rule"');
+
+    const before = await rule();
+    const bad = await policy('update', 'ml-access', '--effect', 'allow', ...subject, '--method', STORE + 'Steal');
+    expect(bad.code).toBe(1);
+    expect(bad.stdout).toBe('');
+    expect(bad.stderr).toContain('\n  methods[0]: unknown method (not served)');
+    const nothing = await policy('update', 'ml-access');
+    expect(nothing.code).toBe(1);
+    expect(nothing.stderr).toContain('policy update: nothing to change');
+    const both = await policy('update', 'ml-access', '--file', join(cwd, 'update.json'), '--effect', 'deny');
+    expect(both.code).toBe(1);
+    expect(both.stderr).toContain('policy update: give either --file or the rule flags, not both');
+    expect(await rule()).toEqual(before);
+    expect(await explain('Push')).toMatch(/^ALLOWED: allowed by rule "ml-access"/);
+
+    expect((await policy('rm', 'ml-access')).code).toBe(0);
+  });
+
+  it('switches a deny rule between dry run and enforced, keeping the rest of the rule', async () => {
+    const lookup = async () => (await policy('explain', '--spiffe-id', 'spiffe://partner.test/ns/ml/w', '--method', STORE + 'Lookup', '--namespace', 'shared/models')).stdout;
+    const added = await policy('add', '--id', 'no-ml-lookup', '--effect', 'deny', '--spiffe-id-prefix', 'spiffe://partner.test/ns/ml', '--method', STORE + 'Lookup', '--namespace', 'shared', '--description', 'try first', '--dry-run', '--position', '0');
+    expect(added.code).toBe(0);
+    expect(await lookup()).toMatch(/^ALLOWED: allowed by rule "default-federated" .*\ndry-run deny rules that matched: no-ml-lookup\n$/);
+    const line = `  0  DENY   no-ml-lookup  (api)  spiffe://partner.test/ns/ml/… -> ${STORE}Lookup  ns=shared`;
+
+    const enforced = await policy('update', 'no-ml-lookup', '--no-dry-run');
+    expect(enforced.stderr).toBe('');
+    expect(enforced.code).toBe(0);
+    expect(enforced.stdout).toBe(`rule updated: ${line}\n`);
+    expect(await lookup()).toMatch(/^DENIED: denied by rule "no-ml-lookup"/);
+    const shown = (await policy('show', 'no-ml-lookup')).stdout;
+    expect(shown).toContain('effect:      deny\n');
+    expect(shown).toContain('namespaces:  shared\n');
+    expect(shown).toContain('description: try first\n');
+
+    const again = await policy('update', 'no-ml-lookup', '--no-dry-run');
+    expect(again.code).toBe(0);
+    expect(again.stderr).toBe('rule no-ml-lookup: dry run is already off; nothing changed\n');
+    expect(again.stdout).toBe(`rule unchanged: ${line}\n`);
+
+    const dry = await policy('update', 'no-ml-lookup', '--dry-run', '--json');
+    expect(dry.code).toBe(0);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ position: 0, rule: { id: 'no-ml-lookup', effect: 'deny', namespaces: ['shared'], description: 'try first', dryRun: true } });
+    expect(await lookup()).toMatch(/\ndry-run deny rules that matched: no-ml-lookup\n$/);
+
+    const allow = await policy('update', 'default-own', '--dry-run');
+    expect(allow.code).toBe(1);
+    expect(allow.stderr).toContain('\n  dryRun: dry run is only supported on deny rules');
+    expect(JSON.parse((await policy('show', 'default-own', '--json')).stdout).rule).not.toHaveProperty('dryRun');
+    const unknown = await policy('update', 'no-such-rule', '--no-dry-run');
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Not found: policy: no rule "no-such-rule"');
+
+    expect((await policy('rm', 'no-ml-lookup')).code).toBe(0);
+  });
+
   it('has help with examples', async () => {
     const help = await runCli(['admin', 'policy', 'add', '--help'], cwd);
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('--spiffe-id-prefix <id>');
+    const update = await runCli(['admin', 'policy', 'update', '--help'], cwd);
+    expect(update.stdout).toContain('Usage: parley admin policy update [options] <id>');
+    expect(update.stdout).toContain('is cleared, not kept');
+    expect(update.stdout).toContain('--no-dry-run');
+    expect(update.stdout).toContain('Examples:\n  $ parley admin policy update ');
   });
 });

@@ -7,6 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { BundleRow } from '../../../src/cli/commands/admin/federation';
 import { requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
 import { adminCliFlags } from '../../support/admin-cli';
 import { startTestGateway, type TestGateway } from '../../support/gateway';
@@ -16,6 +17,8 @@ import { runCli } from '../cli/cli-process';
 jest.setTimeout(90_000);
 
 const ACME = requireTrustDomain('acme.test');
+const PARTNER = requireTrustDomain('partner.test');
+const LAB = requireTrustDomain('lab.test');
 
 describe('parley admin federation / bundle (two gateways)', () => {
   let acme: TestGateway;
@@ -104,5 +107,26 @@ describe('parley admin federation / bundle (two gateways)', () => {
     const help = await runCli(['admin', 'federation', 'add', '--help'], cwd);
     expect(help.stdout).toContain('Examples:');
     expect(help.stdout).toContain('--partner-bundle');
+  });
+
+  it('lists the held bundles (own and a partner) with sequence, refresh hint and first expiry', async () => {
+    const firstExpiry = (td: typeof ACME) => new Date(Math.min(...partner.gateway.trustStore.getX509Authorities(td)!.map((c) => new Date(c.validTo).getTime()))).toISOString();
+    const list = await runCli(['admin', 'bundle', 'list', ...onPartner], cwd);
+    expect(list.stderr).toBe('');
+    expect(list.code).toBe(0);
+    const lines = list.stdout.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(new RegExp(`^lab\\.test +federation +1 CA  seq \\d+ +hint \\d+s +until ${firstExpiry(LAB)}$`));
+    expect(lines[1]).toMatch(new RegExp(`^partner\\.test +own +${partner.gateway.trustStore.getX509Authorities(PARTNER)!.length} CA  seq 1 +hint 300s +until ${firstExpiry(PARTNER)}$`));
+    expect(lines[2]).toBe('');
+
+    const json = await runCli(['admin', 'bundle', 'list', '--json', ...onPartner], cwd);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout) as BundleRow[]).toEqual([
+      { trustDomain: 'lab.test', own: false, relationship: true, authorities: 1, sequence: expect.stringMatching(/^\d+$/), refreshHint: expect.any(Number), earliestNotAfter: firstExpiry(LAB) },
+      { trustDomain: 'partner.test', own: true, relationship: false, authorities: partner.gateway.trustStore.getX509Authorities(PARTNER)!.length, sequence: '1', refreshHint: 300, earliestNotAfter: firstExpiry(PARTNER) },
+    ]);
+    const help = await runCli(['admin', 'bundle', 'list', '--help'], cwd);
+    expect(help.stdout).toContain('Examples:\n  $ parley admin bundle list');
   });
 });

@@ -1,8 +1,9 @@
-/** `parley admin federation …` (partner relationships) and `parley admin bundle export`. */
+/** `parley admin federation …` (partner relationships) and `parley admin bundle list|export`. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common/errors';
 import type { FederationStatus } from '../../../federation';
+import { SpiffeBundle, TrustDomain } from '../../../spiffe';
 import type { AdminClient } from '../../admin-client';
 import { adminSubcommand } from './index';
 
@@ -217,11 +218,84 @@ Examples:
     .addHelpText('after', `\nExamples:\n  $ parley admin federation bundle lab.example lab-bundle.json ${IDENTITY_EXAMPLE}`);
 }
 
+/** An entry of `GET /v1/bundles`. */
+interface HeldBundleJson {
+  trustDomain: string;
+  own: boolean;
+  relationship: boolean;
+  authorities: number;
+}
+
+/** A held bundle with what its document says (`bundle list`). */
+export interface BundleRow extends HeldBundleJson {
+  /** spiffe_sequence as a decimal string (up to 2^64-1). */
+  sequence?: string;
+  /** spiffe_refresh_hint in seconds. */
+  refreshHint?: number;
+  /** The notAfter of the X.509 authority that expires first (RFC 3339). */
+  earliestNotAfter?: string;
+}
+
+/** Where a held bundle comes from. */
+function bundleKind(b: HeldBundleJson): string {
+  if (b.own) return 'own';
+  return b.relationship ? 'federation' : 'identity source';
+}
+
+/** One line per held bundle: trust domain, kind, authorities, sequence, refresh hint, first expiry. */
+export function bundleLine(b: BundleRow): string {
+  const hint = b.refreshHint === undefined ? '-' : `${b.refreshHint}s`;
+  return `${b.trustDomain.padEnd(28)}  ${bundleKind(b).padEnd(15)}  ${String(b.authorities).padStart(2)} CA  seq ${(b.sequence ?? '-').padEnd(6)}  hint ${hint.padEnd(6)}  ${b.earliestNotAfter ? `until ${b.earliestNotAfter}` : '-'}`;
+}
+
+/** Reads sequence, refresh hint and the first expiry from the held bundle document of `b`. */
+async function bundleRow(client: AdminClient, b: HeldBundleJson): Promise<BundleRow> {
+  const res = await client.call('GET', `/v1/bundles/${encodeURIComponent(b.trustDomain)}`, { accept: 'application/json' });
+  let bundle: SpiffeBundle;
+  try {
+    bundle = SpiffeBundle.parse(res.body, TrustDomain.parse(b.trustDomain));
+  } catch (err) {
+    throw new ParleyError('internal', `bundle list: the bundle held for ${b.trustDomain} cannot be read: ${(err as Error).message}`);
+  }
+  const ends = bundle.x509Authorities.map((c) => new Date(c.validTo).getTime()).filter((t) => !Number.isNaN(t));
+  return {
+    ...b,
+    ...(bundle.sequence === undefined ? {} : { sequence: bundle.sequence.toString() }),
+    ...(bundle.refreshHint === undefined ? {} : { refreshHint: bundle.refreshHint }),
+    ...(ends.length === 0 ? {} : { earliestNotAfter: new Date(Math.min(...ends)).toISOString() }),
+  };
+}
+
 export function registerBundleCommands(admin: Command): void {
   const group = admin
     .command('bundle')
     .description('trust bundles the gateway holds (its own, its partners)')
-    .addHelpText('after', `\nExamples:\n  $ parley admin bundle export -o our-bundle.json\n  $ parley admin bundle export partner.example --pem`);
+    .addHelpText('after', `\nExamples:\n  $ parley admin bundle list\n  $ parley admin bundle export -o our-bundle.json\n  $ parley admin bundle export partner.example --pem`);
+  adminSubcommand<{ json?: boolean }>(group, 'list', 'list the trust domains whose bundle the gateway holds, with sequence, refresh hint and first expiry', async (client, _args, opts) => {
+    const { bundles } = await client.json<{ bundles: HeldBundleJson[] }>('GET', '/v1/bundles');
+    const rows: BundleRow[] = [];
+    for (const b of bundles) rows.push(await bundleRow(client, b));
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+      return;
+    }
+    if (rows.length === 0) process.stderr.write('no bundles held\n');
+    for (const r of rows) process.stdout.write(`${bundleLine(r)}\n`);
+  })
+    .option('--json', 'print a JSON array')
+    .addHelpText(
+      'after',
+      `
+Columns: trust domain, kind (own | federation: a relationship feeds it | identity source: a
+federated bundle from the Workload API), X.509 authorities, spiffe_sequence, spiffe_refresh_hint,
+and when the first of its authorities expires. The bundles are those this replica holds (a
+partner's after its deny list). --json prints the entries of GET /v1/bundles with sequence (a
+string), refreshHint (seconds) and earliestNotAfter added.
+
+Examples:
+  $ parley admin bundle list ${IDENTITY_EXAMPLE}
+  $ parley admin bundle list --json`,
+    );
   adminSubcommand<{ pem?: boolean; output?: string }>(group, 'export [trust-domain]', 'print a held bundle (default: our own) as SPIFFE JSON, or PEM with --pem', async (client, args, opts) => {
     let td: string | undefined = args[0];
     if (td === undefined) {

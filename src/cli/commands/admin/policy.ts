@@ -1,4 +1,4 @@
-/** `parley admin policy list|show|add|rm|explain|import-casbin`: the authorization rules. */
+/** `parley admin policy list|show|add|update|rm|explain|import-casbin`: the authorization rules. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import type { Subject } from '../../../authz/domain';
@@ -72,9 +72,9 @@ export function ruleDetail(e: EntryJson): string {
   return lines.join('\n');
 }
 
-interface AddOptions {
+/** The flags that describe a rule (`policy add`, `policy update`). */
+interface RuleOptions {
   file?: string;
-  id?: string;
   effect?: string;
   trustDomain?: string[];
   spiffeId?: string[];
@@ -85,37 +85,70 @@ interface AddOptions {
   expiresAt?: string;
   dryRun?: boolean;
   description?: string;
+}
+
+interface AddOptions extends RuleOptions {
+  id?: string;
   position?: string;
   json?: boolean;
 }
 
-/** The rule of `policy add`: from --file (JSON), or from the flags. */
-async function ruleFromOptions(o: AddOptions): Promise<Record<string, unknown>> {
+interface UpdateOptions extends RuleOptions {
+  json?: boolean;
+}
+
+/** The rule flags besides --file (and --id). */
+const RULE_FLAGS = ['effect', 'trustDomain', 'spiffeId', 'spiffeIdPrefix', 'method', 'namespace', 'sourceCidr', 'expiresAt', 'dryRun', 'description'] as const;
+
+/** The rule flags that were given, besides `except`. */
+function givenRuleFlags(o: RuleOptions, except: ReadonlyArray<keyof RuleOptions> = []): Array<keyof RuleOptions> {
+  return RULE_FLAGS.filter((k) => o[k] !== undefined && !except.includes(k));
+}
+
+/**
+ * The rule of `policy add` / `policy update` (`what` names the command in messages): from
+ * --file (JSON), or from the flags with `id` (from --id, or the argument of update).
+ */
+async function ruleFromOptions(what: string, o: RuleOptions, id: string | undefined, idFlag: boolean): Promise<Record<string, unknown>> {
   if (o.file !== undefined) {
-    const flags = [o.id, o.effect, o.trustDomain, o.spiffeId, o.spiffeIdPrefix, o.method, o.namespace, o.sourceCidr, o.expiresAt, o.dryRun, o.description];
-    if (flags.some((f) => f !== undefined)) throw new ParleyError('invalid_argument', 'policy add: give either --file or the rule flags, not both');
+    if (givenRuleFlags(o).length > 0 || (idFlag && id !== undefined)) throw new ParleyError('invalid_argument', `${what}: give either --file or the rule flags, not both`);
     const text = await readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new ParleyError('invalid_argument', `policy add: cannot read ${o.file}: ${err.code ?? err.message}`);
+      throw new ParleyError('invalid_argument', `${what}: cannot read ${o.file}: ${err.code ?? err.message}`);
     });
     try {
       return JSON.parse(text) as Record<string, unknown>;
     } catch {
-      throw new ParleyError('invalid_argument', `policy add: ${o.file} is not JSON`);
+      throw new ParleyError('invalid_argument', `${what}: ${o.file} is not JSON`);
     }
   }
-  if (o.id === undefined || o.effect === undefined) throw new ParleyError('invalid_argument', 'policy add: --id and --effect are required (or give --file)');
+  if (id === undefined || o.effect === undefined) throw new ParleyError('invalid_argument', `${what}: ${idFlag ? '--id and --effect are' : '--effect is'} required (or give --file)`);
   const subjects = [
     ...(o.trustDomain ?? []).map((trustDomain) => ({ trustDomain })),
     ...(o.spiffeId ?? []).map((spiffeId) => ({ spiffeId })),
     ...(o.spiffeIdPrefix ?? []).map((spiffeIdPrefix) => ({ spiffeIdPrefix })),
   ];
-  const rule: Record<string, unknown> = { id: o.id, effect: o.effect, subjects, methods: o.method ?? [] };
+  const rule: Record<string, unknown> = { id, effect: o.effect, subjects, methods: o.method ?? [] };
   if (o.namespace) rule.namespaces = o.namespace;
   if (o.sourceCidr) rule.sourceCidrs = o.sourceCidr;
   if (o.expiresAt) rule.expiresAt = o.expiresAt;
   if (o.dryRun) rule.dryRun = true;
   if (o.description !== undefined) rule.description = o.description;
   return rule;
+}
+
+/** Adds the rule flags shared by `policy add` and `policy update` (after --id, where add has it). */
+function withRuleFlags(cmd: Command, dryRun: string): Command {
+  return cmd
+    .option('--effect <allow|deny>', 'allow or deny')
+    .option('--trust-domain <name>', 'subject: a trust domain, or own | federated | any (repeatable)', collect)
+    .option('--spiffe-id <id>', 'subject: exactly this SPIFFE ID (repeatable)', collect)
+    .option('--spiffe-id-prefix <id>', 'subject: this SPIFFE ID and every ID below it (repeatable)', collect)
+    .option('--method <method>', 'full method, /pkg.Service/* or * (repeatable)', collect)
+    .option('--namespace <ns>', 'only calls in this namespace or below (repeatable)', collect)
+    .option('--source-cidr <cidr>', 'only calls from this address block (repeatable)', collect)
+    .option('--expires-at <time>', 'ignore the rule from this instant on (RFC 3339)')
+    .option('--dry-run', dryRun)
+    .option('--description <text>', 'free text');
 }
 
 export function registerPolicyCommands(admin: Command): void {
@@ -133,6 +166,7 @@ Changes are in force on every replica within about a second. Rules declared in t
 Examples:
   $ parley admin policy list
   $ parley admin policy add --id partner-pull --effect allow --trust-domain partner.example --method /parley.store.v1.StoreService/Pull
+  $ parley admin policy update partner-pull --effect allow --trust-domain partner.example --method /parley.store.v1.StoreService/Pull --namespace shared
   $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull
   $ parley admin policy rm partner-pull
   $ parley admin policy import-casbin directory-policy.csv --dry-run`,
@@ -159,8 +193,8 @@ Examples:
     .option('--json', 'print the rule and its metadata as JSON')
     .addHelpText('after', `\nExamples:\n  $ parley admin policy show default-federated`);
 
-  adminSubcommand<AddOptions>(group, 'add', 'add a rule, from a JSON file or from flags', async (client, _args, opts) => {
-    const rule = await ruleFromOptions(opts);
+  const add = adminSubcommand<AddOptions>(group, 'add', 'add a rule, from a JSON file or from flags', async (client, _args, opts) => {
+    const rule = await ruleFromOptions('policy add', opts, opts.id, true);
     if (opts.position !== undefined) {
       const position = Number(opts.position);
       if (!Number.isInteger(position) || position < 0) throw new ParleyError('invalid_argument', 'policy add: --position must be a non-negative integer');
@@ -171,17 +205,8 @@ Examples:
     else print(`rule added: ${ruleLine(e)}`);
   })
     .option('--file <rule.json>', 'the rule as JSON (same shape as the API; expiresAt in RFC 3339)')
-    .option('--id <id>', 'rule id')
-    .option('--effect <allow|deny>', 'allow or deny')
-    .option('--trust-domain <name>', 'subject: a trust domain, or own | federated | any (repeatable)', collect)
-    .option('--spiffe-id <id>', 'subject: exactly this SPIFFE ID (repeatable)', collect)
-    .option('--spiffe-id-prefix <id>', 'subject: this SPIFFE ID and every ID below it (repeatable)', collect)
-    .option('--method <method>', 'full method, /pkg.Service/* or * (repeatable)', collect)
-    .option('--namespace <ns>', 'only calls in this namespace or below (repeatable)', collect)
-    .option('--source-cidr <cidr>', 'only calls from this address block (repeatable)', collect)
-    .option('--expires-at <time>', 'ignore the rule from this instant on (RFC 3339)')
-    .option('--dry-run', 'deny rules: report matches in the audit trail instead of denying')
-    .option('--description <text>', 'free text')
+    .option('--id <id>', 'rule id');
+  withRuleFlags(add, 'deny rules: report matches in the audit trail instead of denying')
     .option('--position <n>', 'insert at this index (0 = first); default last')
     .option('--json', 'print the stored rule as JSON')
     .addHelpText(
@@ -193,6 +218,55 @@ Examples:
   $ parley admin policy add --id no-deletes --effect deny --trust-domain any --method /parley.store.v1.StoreService/Delete --dry-run
   $ parley admin policy add --file rule.json --position 0
     where rule.json is {"id":"ml-push","effect":"allow","subjects":[{"spiffeIdPrefix":"spiffe://acme.example/ns/ml"}],"methods":["/parley.store.v1.StoreService/Push"]}`,
+    );
+
+  const update = adminSubcommand<UpdateOptions>(group, 'update <id>', 'replace a rule as a whole (same id and position), or only switch its dry-run mode', async (client, args, opts) => {
+    const id = args[0] ?? '';
+    const url = `/v1/policies/${encodeURIComponent(id)}`;
+    let rule: Record<string, unknown>;
+    if (opts.file === undefined && givenRuleFlags(opts, ['dryRun']).length === 0) {
+      // Only --dry-run / --no-dry-run: the stored rule with that one field changed.
+      if (opts.dryRun === undefined) throw new ParleyError('invalid_argument', 'policy update: nothing to change: give --file, the rule flags (at least --effect), or only --dry-run / --no-dry-run');
+      const current = await client.json<EntryJson>('GET', url);
+      if ((current.rule.dryRun === true) === opts.dryRun) {
+        note(`rule ${id}: dry run is already ${opts.dryRun ? 'on' : 'off'}; nothing changed`);
+        print(opts.json ? JSON.stringify(current, null, 2) : `rule unchanged: ${ruleLine(current)}`);
+        return;
+      }
+      rule = { ...current.rule };
+      if (opts.dryRun) rule.dryRun = true;
+      else delete rule.dryRun;
+    } else {
+      rule = await ruleFromOptions('policy update', opts, id, false);
+    }
+    const e = await client.json<EntryJson>('PUT', url, { body: rule });
+    print(opts.json ? JSON.stringify(e, null, 2) : `rule updated: ${ruleLine(e)}`);
+  }).option('--file <rule.json>', 'the whole new rule as JSON (same shape as the API; "id" may be left out)');
+  withRuleFlags(update, 'deny rules: report matches instead of denying; given alone, switches dry run on and keeps the rest of the rule')
+    .option('--no-dry-run', 'given alone: switch dry run off (enforce the deny rule) and keep the rest of the rule')
+    .option('--json', 'print the stored rule as JSON')
+    .addHelpText(
+      'after',
+      `
+The rule is replaced as a whole (PUT /v1/policies/{id}): every field you do not give
+(namespaces, source CIDRs, expiry, description, dry run) is cleared, not kept. Give the
+complete rule, from --file or from the same flags as \`policy add\` (--effect required, no --id).
+The rule keeps its id and its position in the list; to move it, rm it and add it with --position.
+
+With only --dry-run or --no-dry-run (no --file, no other rule flag) the command reads the rule,
+switches its dry-run mode (deny rules only) and writes it back with every other field kept; a
+change someone else makes between the read and the write is overwritten.
+
+Nothing is changed when the new rule is invalid (the fields are named). Rules declared in the
+config file (source config) can only be changed there.
+
+Examples:
+  $ parley admin policy update partner-pull --effect allow --trust-domain partner.example \\
+      --method /parley.store.v1.StoreService/Pull --namespace shared
+  $ parley admin policy show ml-push --json | jq .rule > rule.json    # edit rule.json, then
+  $ parley admin policy update ml-push --file rule.json
+  $ parley admin policy update no-deletes --no-dry-run                # enforce a rule tried in dry run
+  $ parley admin policy update no-deletes --dry-run`,
     );
 
   adminSubcommand(group, 'rm <id>', 'remove a rule', async (client, args) => {
