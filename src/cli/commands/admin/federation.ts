@@ -5,7 +5,7 @@ import { ParleyError } from '../../../common/errors';
 import type { FederationStatus } from '../../../federation';
 import { SpiffeBundle, TrustDomain } from '../../../spiffe';
 import type { AdminClient } from '../../admin-client';
-import { adminSubcommand } from './index';
+import { adminSubcommand, printList } from './index';
 
 type StatusJson = FederationStatus;
 
@@ -157,12 +157,7 @@ Examples:
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list relationships with their state', async (client, _args, opts) => {
     const { federations } = await client.json<{ federations: StatusJson[] }>('GET', '/v1/federations');
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(federations, null, 2)}\n`);
-      return;
-    }
-    if (federations.length === 0) process.stderr.write('no federation relationships\n');
-    for (const s of federations) process.stdout.write(`${federationLine(s)}\n`);
+    printList(federations, opts.json, federationLine, 'no federation relationships');
   })
     .option('--json', 'print a JSON array')
     .addHelpText(
@@ -275,12 +270,7 @@ export function registerBundleCommands(admin: Command): void {
     const { bundles } = await client.json<{ bundles: HeldBundleJson[] }>('GET', '/v1/bundles');
     const rows: BundleRow[] = [];
     for (const b of bundles) rows.push(await bundleRow(client, b));
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
-      return;
-    }
-    if (rows.length === 0) process.stderr.write('no bundles held\n');
-    for (const r of rows) process.stdout.write(`${bundleLine(r)}\n`);
+    printList(rows, opts.json, bundleLine, 'no bundles held');
   })
     .option('--json', 'print a JSON array')
     .addHelpText(

@@ -41,6 +41,16 @@ export function registerAdmin(program: Command, areas: ReadonlyArray<(admin: Com
  * default 127.0.0.1:8444). `action` receives the open client, the positional arguments and
  * the options; the client is closed afterwards and failures set the exit code.
  */
+/** Prints a list: a JSON array with --json, else one line per item (stderr says so when it is empty). */
+export function printList<T>(items: readonly T[], json: boolean | undefined, line: (item: T) => string, empty: string): void {
+  if (json === true) {
+    process.stdout.write(`${JSON.stringify(items, null, 2)}\n`);
+    return;
+  }
+  if (items.length === 0) process.stderr.write(`${empty}\n`);
+  for (const item of items) process.stdout.write(`${line(item)}\n`);
+}
+
 export function adminSubcommand<O extends object>(
   parent: Command,
   nameAndArgs: string,

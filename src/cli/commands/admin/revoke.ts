@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import type { AllowlistDto } from '../../../admin/allowlists.dto';
 import type { RevocationDto } from '../../../admin/revocations.dto';
 import { ParleyError } from '../../../common/errors';
-import { adminSubcommand } from './index';
+import { adminSubcommand, printList } from './index';
 
 function describe(r: RevocationDto): string {
   const what = r.kind === 'spiffe_id' ? 'spiffe id' : 'certificate';
@@ -57,12 +57,7 @@ Examples:
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list revocations, newest first (expired ones included)', async (client, _args, opts) => {
     const { revocations } = await client.json<{ revocations: RevocationDto[] }>('GET', '/v1/revocations');
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(revocations, null, 2)}\n`);
-      return;
-    }
-    if (revocations.length === 0) process.stderr.write('no revocations\n');
-    for (const r of revocations) process.stdout.write(`${revocationLine(r)}\n`);
+    printList(revocations, opts.json, revocationLine, 'no revocations');
   })
     .option('--json', 'print a JSON array')
     .addHelpText('after', `\nColumns: id, kind, active|expired, expires at, value, reason.\n\nExamples:\n  $ parley admin revocations list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem\n  $ parley admin revocations list --json`);
@@ -91,12 +86,7 @@ Examples:
 
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list the allowlists of every restricted trust domain', async (client, _args, opts) => {
     const { allowlists } = await client.json<{ allowlists: AllowlistDto[] }>('GET', '/v1/allowlists');
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(allowlists, null, 2)}\n`);
-      return;
-    }
-    if (allowlists.length === 0) process.stderr.write('no allowlists: no trust domain is restricted by address\n');
-    for (const a of allowlists) process.stdout.write(`${a.trustDomain}  ${a.cidrs.length === 0 ? '(empty: every address refused)' : a.cidrs.join(' ')}\n`);
+    printList(allowlists, opts.json, (a) => `${a.trustDomain}  ${a.cidrs.length === 0 ? '(empty: every address refused)' : a.cidrs.join(' ')}`, 'no allowlists: no trust domain is restricted by address');
   })
     .option('--json', 'print a JSON array')
     .addHelpText('after', `\nExamples:\n  $ parley admin allowlist list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem\n  $ parley admin allowlist list --json`);
