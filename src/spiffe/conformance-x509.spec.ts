@@ -1,5 +1,5 @@
 /**
- * The X.509 vectors of shared/spiffe/vectors (MANIFEST.tsv): X509-SVID files, authorities,
+ * The X.509 vectors of test/fixtures/spiffe/vectors (MANIFEST.tsv): X509-SVID files, authorities,
  * X.509 bundles and the peer-verification scenarios with their fixed clocks. The other
  * vectors, and the check that every vector is covered, are in conformance.spec.ts.
  */

@@ -1,5 +1,5 @@
 /**
- * Every vector of shared/spiffe/vectors (MANIFEST.tsv): the outcome the manifest states, or
+ * Every vector of test/fixtures/spiffe/vectors (MANIFEST.tsv): the outcome the manifest states, or
  * the CONFORMANCE.md DECIDED outcome where Parley deliberately differs from go-spiffe/SPIRE
  * (such tests say "DECIDED" in their name). Error codes are asserted, not just failure.
  * The X.509 vectors are in conformance-x509.spec.ts; the coverage check below spans both.

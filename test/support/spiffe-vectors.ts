@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 
-/** The SPIFFE conformance vectors: the repository is cloned with shared/ beside it (<root>/../shared/spiffe/vectors). */
-export const VECTORS = path.resolve(__dirname, '../../../shared/spiffe/vectors');
+/** The SPIFFE conformance vectors, kept in the repository (provenance: test/fixtures/spiffe/README.md and MANIFEST.tsv). */
+export const VECTORS = path.resolve(__dirname, '../fixtures/spiffe/vectors');
 if (!fs.existsSync(path.join(VECTORS, 'MANIFEST.tsv'))) {
-  throw new Error(`SPIFFE conformance vectors not found at ${VECTORS} (expected shared/ beside the repository)`);
+  throw new Error(`SPIFFE conformance vectors not found at ${VECTORS}`);
 }
 
 export const readVector = (name: string): Buffer => fs.readFileSync(path.join(VECTORS, name));
