@@ -47,11 +47,11 @@ describe('allowlist decisions', () => {
   );
 
   it('refuses every address when the list is empty', () => {
-    expect(allowlistDecision('partner.example', [], '192.0.2.1')).toBeDefined();
+    expect(allowlistDecision('partner.example', [], '192.0.2.1')).toBe('source address 192.0.2.1 is not in the allowlist of trust domain partner.example');
   });
 
   it('matches an IPv4 source against an IPv4-mapped IPv6 block never (families are kept apart)', () => {
-    expect(allowlistDecision('td', cidrs('::ffff:0:0/96'), '192.0.2.1')).toBeDefined();
+    expect(allowlistDecision('td', cidrs('::ffff:0:0/96'), '192.0.2.1')).toBe('source address 192.0.2.1 is not in the allowlist of trust domain td');
   });
 });
 

@@ -203,3 +203,95 @@ describe('CallAuthorizer: per-connection memo of allowed calls', () => {
     expect(t.decisions() - before).toBe(36);
   });
 });
+
+describe('CallAuthorizer: a namespaced call decided for one peer', () => {
+  const rules: Rule[] = [{ id: 'pull-shared', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: [PULL], namespaces: ['shared'] }];
+
+  function decided(t: ReturnType<typeof setup>, p: PeerIdentity): { metadata: grpc.Metadata; end: () => void } {
+    const d = t.authorizer.authorize(p, PULL) as { allowed: boolean; metadata?: Record<string, string>; onCallEnd?: () => void };
+    expect(d.allowed).toBe(true);
+    const metadata = new grpc.Metadata();
+    for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
+    return { metadata, end: () => d.onCallEnd?.() };
+  }
+
+  it('is finished for that peer: its namespace is decided and audited once', () => {
+    const t = setup({ rules });
+    const p = peer();
+    const call = decided(t, p);
+    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, p, 'shared')).not.toThrow();
+    call.end();
+    expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.namespace])).toEqual([['allow', 'shared']]);
+  });
+
+  it('is refused when another SPIFFE ID presents its token', () => {
+    const t = setup({ rules });
+    const call = decided(t, peer());
+    const other = peer('spiffe://example.org/other');
+    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, other, 'shared')).toThrow(
+      expect.objectContaining({ code: 'permission_denied', message: 'authorization: no decision for this call' }),
+    );
+    expect(t.authorizer.maySee.bind(t.authorizer, { metadata: call.metadata }, other, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+  });
+
+  it('is refused when the same SPIFFE ID on another connection presents its token', () => {
+    const t = setup({ rules });
+    const call = decided(t, peer('spiffe://example.org/app', 40000));
+    const sameIdOtherConnection = peer('spiffe://example.org/app', 40001);
+    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, sameIdOtherConnection, 'shared')).toThrow(
+      expect.objectContaining({ code: 'permission_denied', message: 'authorization: no decision for this call' }),
+    );
+  });
+
+  it('is refused without a token, and after the call ended', () => {
+    const t = setup({ rules });
+    const p = peer();
+    expect(() => t.authorizer.requireNamespace({ metadata: new grpc.Metadata() }, p, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+    const call = decided(t, p);
+    call.end();
+    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, p, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+  });
+});
+
+describe('CallAuthorizer: the connection memo ends with what it depends on', () => {
+  it('a revocation of any ID ends the memo: the next call is checked again (and still allowed)', () => {
+    const t = setup();
+    const p = peer();
+    t.authorizer.authorize(p, CHECK);
+    t.authorizer.authorize(p, CHECK);
+    expect(t.checks().revocation).toBe(1);
+    t.revoke('spiffe://example.org/someone-else');
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    expect(t.checks().revocation).toBe(2);
+    expect(t.decisions()).toBe(2);
+  });
+
+  it('a revocation of the connection’s own ID refuses its next call', () => {
+    const t = setup();
+    const p = peer();
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    t.revoke('spiffe://example.org/app');
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'revoked: test' });
+  });
+
+  it('an allowlist change of any trust domain ends the memo: the next call is checked again (and still allowed)', () => {
+    const t = setup();
+    const p = peer();
+    t.authorizer.authorize(p, CHECK);
+    t.authorizer.authorize(p, CHECK);
+    expect(t.checks().allowlist).toBe(1);
+    t.block('partner.test');
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    expect(t.checks().allowlist).toBe(2);
+  });
+
+  it('an allowlist that no longer lists the connection’s trust domain refuses its next call', () => {
+    const t = setup();
+    const p = peer();
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(true);
+    t.block(OWN);
+    expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'source address not allowed: not listed' });
+  });
+});

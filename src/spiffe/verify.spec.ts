@@ -196,6 +196,7 @@ describe('rejected chains', () => {
     ['not-yet-valid intermediate', { notBefore: plus(1000), notAfter: plus(HOUR) }, 'certificate_not_yet_valid'],
     ['intermediate without cA', { ca: false }, 'intermediate_not_ca'],
     ['intermediate without keyCertSign', { keyCertSign: false }, 'intermediate_no_key_cert_sign'],
+    ['intermediate with no keyUsage extension at all', { omitKeyUsage: true }, 'intermediate_no_key_cert_sign'],
     ['intermediate with an unknown critical extension', { extensions: [TestCa.extension('1.2.3.4.5', true)] }, 'unsupported_critical_extension'],
   ])('%s -> %s', async (_name, opts, code) => {
     const int = await root.intermediate(opts);

@@ -64,6 +64,8 @@ export interface IntermediateOptions extends CertKnobs {
   ca?: boolean;
   /** Default true. */
   keyCertSign?: boolean;
+  /** Issue the intermediate with no keyUsage extension at all. */
+  omitKeyUsage?: boolean;
   omitAki?: boolean;
 }
 
@@ -208,7 +210,7 @@ export class TestCa {
     if (opts.keyCertSign !== false) ku |= x509.KeyUsageFlags.keyCertSign;
     const extensions = [
       new x509.BasicConstraintsExtension(opts.ca !== false, opts.ca === false ? undefined : opts.pathLen, true),
-      new x509.KeyUsagesExtension(ku, true),
+      ...(opts.omitKeyUsage ? [] : [new x509.KeyUsagesExtension(ku, true)]),
       new x509.SubjectKeyIdentifierExtension(ski),
       ...(opts.omitAki ? [] : [new x509.AuthorityKeyIdentifierExtension(this.ski)]),
       ...caExtensions(opts, this.trustDomain),

@@ -288,3 +288,37 @@ describe('validation', () => {
 });
 
 // ---- Property: the index equals a naive scan of all rules built from the SPIFFE authorizers.
+
+describe('the fast path of a policy with an expiring rule', () => {
+  const caller = id('spiffe://partner.test/ns/ml/puller');
+  const PULL = STORE + 'Pull';
+  const start = Date.UTC(2026, 0, 1, 12, 0, 0);
+  const expiresAt = new Date(start + 60_000);
+  const rules: Rule[] = [{ id: 'until-noon', effect: 'allow', subjects: [{ trustDomain: 'partner.test' }], methods: [PULL], expiresAt }];
+
+  beforeEach(() => jest.useFakeTimers({ now: start }));
+  afterEach(() => jest.useRealTimers());
+
+  it('allows a repeated call (same SpiffeId object, no clock given) until the rule expires, then denies it', () => {
+    const policy = compilePolicy(rules, { ownTrustDomain: OWN, federatedTrustDomains: ['partner.test'] });
+    expect(policy.timeless).toBe(false);
+    for (let i = 0; i < 3; i++) expect(policy.decide({ id: caller, method: PULL, sourceIp: '192.0.2.7' })).toMatchObject({ allowed: true, rule: 'until-noon' });
+    jest.setSystemTime(expiresAt.getTime() - 1);
+    expect(policy.decide({ id: caller, method: PULL, sourceIp: '192.0.2.7' }).allowed).toBe(true);
+    jest.setSystemTime(expiresAt.getTime());
+    expect(policy.decide({ id: caller, method: PULL, sourceIp: '192.0.2.7' }).allowed).toBe(false);
+    expect(policy.decide({ id: caller, method: PULL, sourceIp: '192.0.2.7' }).allowed).toBe(false);
+  });
+
+  it('answers a request for an instant outside the cached window from that instant, not from the cache', () => {
+    const policy = compilePolicy(rules, { ownTrustDomain: OWN, federatedTrustDomains: ['partner.test'] });
+    expect(policy.decide({ id: caller, method: PULL }).allowed).toBe(true);
+    expect(policy.decide({ id: caller, method: PULL, now: new Date(expiresAt.getTime() + 1) }).allowed).toBe(false);
+    expect(policy.decide({ id: caller, method: PULL }).allowed).toBe(true);
+    jest.setSystemTime(expiresAt.getTime() + 5_000);
+    expect(policy.decide({ id: caller, method: PULL }).allowed).toBe(false);
+    // Going back in time (a clock step) is answered for that time too.
+    jest.setSystemTime(start);
+    expect(policy.decide({ id: caller, method: PULL }).allowed).toBe(true);
+  });
+});

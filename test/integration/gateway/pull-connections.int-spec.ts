@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { status } from '@grpc/grpc-js';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { StoreClient, storeChannelOptions } from '../../../src/store';
+import { ContentId } from '../../../src/store/domain/content-id';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 
@@ -43,7 +44,8 @@ describe('payload stream connections', () => {
     await new Promise((r) => setTimeout(r, 300));
 
     expect((await client.lookup([small])).records.map((r) => r.cid)).toEqual([small]);
-    expect(await client.push({ namespace: 'ns', media_type: 'text/plain', annotations: {} }, Buffer.from('still pushing'))).toBeTruthy();
+    const stillPushing = Buffer.from('still pushing');
+    expect(await client.push({ namespace: 'ns', media_type: 'text/plain', annotations: {} }, stillPushing)).toBe(ContentId.of(stillPushing).toString());
     const started = Date.now();
     await expect(client.pullAll(small)).rejects.toMatchObject({ code: status.UNAVAILABLE });
     expect(Date.now() - started).toBeLessThan(5000);
