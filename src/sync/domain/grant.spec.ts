@@ -21,9 +21,9 @@ async function issue(ttlMs = 300_000, signer: SigningKey = k1) {
   return signGrant(signer, { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateDer: certificate, scope: SCOPE, ttlMs, nowMs: NOW });
 }
 
-async function refusal(p: Promise<unknown>): Promise<GrantRefusal | string> {
+async function refusal(p: () => unknown): Promise<GrantRefusal | string> {
   try {
-    await p;
+    p();
     return 'accepted';
   } catch (err) {
     return err instanceof GrantError ? err.refusal : `other: ${String(err)}`;
@@ -35,7 +35,10 @@ describe('grants', () => {
     const { token, claims } = await issue();
     expect(claims).toMatchObject({ iss: ISSUER, sub: CALLER, aud: ISSUER, iat: NOW / 1000, exp: NOW / 1000 + 300, scope: SCOPE, cnf: { 'x5t#S256': certificateThumbprint(certificate) } });
     expect((await issue()).claims.jti).not.toBe(claims.jti);
-    expect(await verifyGrant(token, keys, expect_)).toEqual(claims);
+    expect(verifyGrant(token, keys, expect_)).toEqual(claims);
+    // The same token verifies with jose too: a standard compact JWS.
+    const { compactVerify } = await import('jose');
+    expect(JSON.parse(Buffer.from((await compactVerify(token, k1.publicKey)).payload).toString())).toEqual(claims);
   });
 
   it('are at most 15 minutes and at least 60 s long, whatever is asked', async () => {
@@ -45,20 +48,22 @@ describe('grants', () => {
 
   it('are refused for another peer, another certificate, after expiry, or from another issuer or audience', async () => {
     const { token } = await issue();
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, peerId: 'spiffe://partner.test/other' }))).toBe('wrong_subject');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, peerCertificateDer: randomBytes(400) }))).toBe('wrong_certificate');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, nowMs: NOW + 305_000 }))).toBe('expired');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, nowMs: NOW + 299_000 }))).toBe('accepted');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, nowMs: NOW - 60_000 }))).toBe('not_yet_valid');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, issuer: 'spiffe://other.test/parley/gateway' }))).toBe('wrong_issuer');
-    expect(await refusal(verifyGrant(token, keys, { ...expect_, audience: 'spiffe://acme.test/else' }))).toBe('wrong_audience');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, peerId: 'spiffe://partner.test/other' }))).toBe('wrong_subject');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, peerCertificateDer: randomBytes(400) }))).toBe('wrong_certificate');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW + 305_000 }))).toBe('expired');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW + 299_000 }))).toBe('accepted');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW - 60_000 }))).toBe('not_yet_valid');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, issuer: 'spiffe://other.test/parley/gateway' }))).toBe('wrong_issuer');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, audience: 'spiffe://acme.test/else' }))).toBe('wrong_audience');
   });
 
   it('are refused when signed by a key we do not hold, or by another key under a held key id', async () => {
     const other = key('k2');
-    expect(await refusal(verifyGrant((await issue(300_000, other)).token, keys, expect_))).toBe('unknown_key');
+    const foreign = (await issue(300_000, other)).token;
+    expect(await refusal(() => verifyGrant(foreign, keys, expect_))).toBe('unknown_key');
     const impostor = { kid: 'k1', privateKey: key().privateKey };
-    expect(await refusal(verifyGrant((await issue(300_000, impostor)).token, keys, expect_))).toBe('bad_signature');
+    const forged = (await issue(300_000, impostor)).token;
+    expect(await refusal(() => verifyGrant(forged, keys, expect_))).toBe('bad_signature');
   });
 
   it('are refused when tampered with or malformed', async () => {
@@ -66,8 +71,12 @@ describe('grants', () => {
     const [header, payload, signature] = token.split('.');
     const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
     const widened = Buffer.from(JSON.stringify({ ...claims, scope: [{ exportId: 'x', namespaces: ['secret'], actions: ['pull'] }] })).toString('base64url');
-    expect(await refusal(verifyGrant(`${header}.${widened}.${signature}`, keys, expect_))).toBe('bad_signature');
-    for (const bad of ['', 'a.b.c', 'x'.repeat(20_000), `${header}.${payload}`]) expect(await refusal(verifyGrant(bad, keys, expect_))).toBe('malformed');
+    expect(await refusal(() => verifyGrant(`${header}.${widened}.${signature}`, keys, expect_))).toBe('bad_signature');
+    for (const bad of ['', 'a.b.c', 'x'.repeat(20_000), `${header}.${payload}`, `${header}.${payload}.${signature}.x`, `${header}.${payload}.${signature}=`]) {
+      expect(await refusal(() => verifyGrant(bad, keys, expect_))).toBe('malformed');
+    }
+    const none = Buffer.from(JSON.stringify({ alg: 'none', kid: 'k1', typ: 'parley-grant+jwt' })).toString('base64url');
+    expect(await refusal(() => verifyGrant(`${none}.${payload}.${signature}`, keys, expect_))).toBe('malformed');
   });
 
   it('refuse to sign an empty scope', async () => {
