@@ -134,6 +134,13 @@ export class BlobRepository {
     return rows.length;
   }
 
+  /** Whether an upload is still staging (not committed, not swept). */
+  async isStaging(blobId: string): Promise<boolean> {
+    if (!DIGITS.test(blobId)) return false;
+    const { rows } = await sql(this.ds, `SELECT 1 FROM store_blobs WHERE id = $1 AND state = 'staging'`, [blobId]);
+    return rows.length === 1;
+  }
+
   /** Blobs that are not committed (staging or purging): for tests and metrics. */
   async unfinishedCount(): Promise<number> {
     const { rows } = await sql<{ n: string }>(this.ds, `SELECT count(*) AS n FROM store_blobs WHERE state <> 'committed'`);

@@ -4,6 +4,8 @@ export type { StoreServiceDeps, StoreServiceHandle } from './store.grpc-service'
 export { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 export type { StoredRecord } from './store.repository';
 export { BlobRepository } from './blob.repository';
+export { RecordImporter } from './record-importer';
+export type { ImportRequest, ImportResult, StagedImport } from './record-importer';
 export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
 export { StoreJanitor } from './store-janitor';

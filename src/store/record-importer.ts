@@ -1,0 +1,132 @@
+import { ParleyError } from '../common/errors';
+import type { BlobRepository } from './blob.repository';
+import { Chunker } from './domain/chunker';
+import { ContentDigest } from './domain/content-digest';
+import type { ContentId } from './domain/content-id';
+import type { RecordDraft } from './domain/record';
+import type { StoreRepository } from './store.repository';
+
+/** Where an interrupted import stands: its staged upload and the bytes it holds (whole chunks). */
+export interface StagedImport {
+  readonly uploadId: string;
+  readonly stagedBytes: number;
+}
+
+export interface ImportRequest {
+  /** The CID the bytes must hash to: nothing becomes visible otherwise. */
+  readonly cid: ContentId;
+  readonly size: number;
+  readonly draft: RecordDraft;
+  /** Bytes already staged by an earlier, interrupted import of the same record. */
+  readonly resume?: StagedImport;
+  /** The payload from `offset` on (the source resumes where the staged bytes end). */
+  source(offset: number): AsyncIterable<Uint8Array>;
+  /** Called after whole chunks are durably staged, so a later import can resume from there. */
+  onStaged?(staged: StagedImport): Promise<void>;
+  /** Stops the import at the next chunk (the staged bytes stay for a resume). */
+  readonly signal?: AbortSignal;
+}
+
+export interface ImportResult {
+  readonly created: boolean;
+  /** Payload bytes fetched from the source by this import (a resume fetches fewer). */
+  readonly fetchedBytes: number;
+}
+
+/**
+ * Imports a record whose CID is known in advance (a sync from a partner): the bytes are
+ * staged in the store's chunks as a push stages them, hashed on the way, and the record
+ * becomes visible only when size and digest match the CID. An interrupted import resumes
+ * from its staged chunks (they are hashed again from the database, not fetched again).
+ * A mismatch discards everything staged: `invalid_argument` with code details
+ * `integrity_mismatch`.
+ */
+export class RecordImporter {
+  constructor(
+    private readonly repository: StoreRepository,
+    private readonly maxRecordBytes: number,
+    private readonly chunkBytes: number,
+  ) {}
+
+  private get blobs(): BlobRepository {
+    return this.repository.blobs;
+  }
+
+  async import(req: ImportRequest): Promise<ImportResult> {
+    if ((await this.repository.find(req.cid)) !== undefined) return { created: false, fetchedBytes: 0 };
+    const { uploadId, seq, digest } = await this.resumeOrBegin(req);
+    let nextSeq = seq;
+    let fetched = 0;
+    const chunker = new Chunker(this.chunkBytes);
+    const store = async (chunk: Buffer) => {
+      await this.blobs.writeChunk(uploadId, nextSeq++, chunk);
+      await req.onStaged?.({ uploadId, stagedBytes: nextSeq * this.chunkBytes });
+    };
+    try {
+      for await (const piece of req.source(digest.size)) {
+        if (req.signal?.aborted) throw new ParleyError('cancelled', `import of ${req.cid.toString()}: stopped`);
+        fetched += piece.length;
+        updateDigest(digest, piece, req.cid);
+        for (const chunk of chunker.push(piece)) await store(chunk);
+      }
+      const last = chunker.flush();
+      if (last !== undefined) await this.blobs.writeChunk(uploadId, nextSeq++, last);
+      const { cid, size } = finishDigest(digest, req.cid);
+      const { created } = await this.repository.commit(uploadId, cid, size, req.draft);
+      return { created, fetchedBytes: fetched };
+    } catch (err) {
+      if (ParleyError.is(err) && err.details.reason === 'integrity_mismatch') await this.blobs.discard(uploadId).catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** A resumable staged upload (its chunks hashed again into the digest), or a new one. */
+  private async resumeOrBegin(req: ImportRequest): Promise<{ uploadId: string; seq: number; digest: ContentDigest }> {
+    const resume = req.resume;
+    if (resume !== undefined && resume.stagedBytes > 0 && resume.stagedBytes % this.chunkBytes === 0 && resume.stagedBytes < req.size) {
+      const resumed = await this.rehash(req, resume);
+      if (resumed !== undefined) return resumed;
+    }
+    const uploadId = await this.blobs.begin(req.draft.creatorSpiffeId, this.chunkBytes);
+    await req.onStaged?.({ uploadId, stagedBytes: 0 });
+    return { uploadId, seq: 0, digest: this.newDigest(req) };
+  }
+
+  /** The staged chunks of an interrupted import hashed from the database; undefined when they are gone (swept) or incomplete. */
+  private async rehash(req: ImportRequest, resume: StagedImport): Promise<{ uploadId: string; seq: number; digest: ContentDigest } | undefined> {
+    if (!(await this.blobs.isStaging(resume.uploadId))) return undefined;
+    const chunks = resume.stagedBytes / this.chunkBytes;
+    const digest = this.newDigest(req);
+    let seq = 0;
+    for await (const chunk of this.blobs.streamChunks(resume.uploadId, 0, chunks, this.chunkBytes)) {
+      if (chunk.seq !== seq || chunk.data.length !== this.chunkBytes) return undefined;
+      digest.update(chunk.data);
+      seq++;
+    }
+    return seq === chunks ? { uploadId: resume.uploadId, seq, digest } : undefined;
+  }
+
+  private newDigest(req: ImportRequest): ContentDigest {
+    return new ContentDigest({ maxBytes: this.maxRecordBytes, expectedSize: req.size, expectedDigest: req.cid });
+  }
+}
+
+function integrityMismatch(err: ParleyError, expected: ContentId): ParleyError {
+  return new ParleyError('invalid_argument', `import of ${expected.toString()}: ${err.message.replace(/^push: /, '')}`, { details: { reason: 'integrity_mismatch', cid: expected.toString() } });
+}
+
+function updateDigest(digest: ContentDigest, piece: Uint8Array, expected: ContentId): void {
+  try {
+    digest.update(piece);
+  } catch (err) {
+    throw ParleyError.is(err) ? integrityMismatch(err, expected) : err;
+  }
+}
+
+function finishDigest(digest: ContentDigest, expected: ContentId): { cid: ContentId; size: number } {
+  try {
+    return digest.finish();
+  } catch (err) {
+    throw ParleyError.is(err, 'invalid_argument') ? integrityMismatch(err, expected) : err;
+  }
+}
