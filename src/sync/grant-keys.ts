@@ -1,5 +1,6 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
+import { LiveReload } from '../authz/live-table';
 import type { ChangeFeed } from '../database/change-feed';
 import { MAX_GRANT_TTL_MS, type SigningKey } from './domain/grant';
 import { SYNC_KEYS_CHANNEL, type SigningKeyRepository, type SigningKeyRow } from './signing-key.repository';
@@ -32,7 +33,7 @@ export class GrantKeys {
   private keys = new Map<string, LoadedKey>();
   private timer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
-  private loading: Promise<void> | undefined;
+  private readonly reloads: LiveReload;
   private readonly rotateAfterMs: number;
   private readonly publishLeadMs: number;
   private readonly checkEveryMs: number;
@@ -42,10 +43,11 @@ export class GrantKeys {
     this.publishLeadMs = o.publishLeadMs ?? 60_000;
     this.checkEveryMs = o.checkEveryMs ?? 60_000;
     if (this.publishLeadMs >= this.rotateAfterMs) throw new TypeError('GrantKeys: publishLeadMs must be shorter than rotateAfterMs');
+    this.reloads = new LiveReload(() => this.load(), o.logger, 'sync grant keys');
   }
 
   async start(): Promise<void> {
-    this.unsubscribe = this.o.changes.subscribe(SYNC_KEYS_CHANNEL, () => void this.reload().catch((err: unknown) => this.o.logger.warn({ err }, 'sync: cannot reload grant keys')));
+    this.unsubscribe = this.o.changes.subscribe(SYNC_KEYS_CHANNEL, () => this.reloads.trigger());
     await this.check();
     this.timer = setInterval(() => void this.check().catch((err: unknown) => this.o.logger.warn({ err }, 'sync: grant key rotation check failed')), this.checkEveryMs);
     this.timer.unref();
@@ -56,13 +58,13 @@ export class GrantKeys {
     this.timer = undefined;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    await this.loading?.catch(() => undefined);
+    await this.reloads.stop();
   }
 
   /** Rotates when due (any replica), then reloads. */
   async check(): Promise<void> {
     await this.o.repository.rotate({ rotateAfterMs: this.rotateAfterMs, publishLeadMs: this.publishLeadMs, verifyForMs: MAX_GRANT_TTL_MS + this.publishLeadMs });
-    await this.reload();
+    await this.reloads.request();
   }
 
   /** The public key of `kid`, when this replica holds it. */
@@ -85,16 +87,12 @@ export class GrantKeys {
     return this.keys.size;
   }
 
-  private reload(): Promise<void> {
-    const run = (this.loading ?? Promise.resolve()).catch(() => undefined).then(async () => {
-      const rows = await this.o.repository.verifiable();
-      this.keys = new Map(rows.map((r) => [r.kid, load(r)]));
-    });
-    this.loading = run;
-    return run;
+  private async load(): Promise<void> {
+    const rows = await this.o.repository.verifiable();
+    this.keys = new Map(rows.map((r) => [r.kid, loadKey(r)]));
   }
 }
 
-function load(r: SigningKeyRow): LoadedKey {
+function loadKey(r: SigningKeyRow): LoadedKey {
   return { kid: r.kid, createdAtMs: r.createdAt.getTime(), publicKey: createPublicKey(r.publicKeyPem), privateKey: createPrivateKey(r.privateKeyPem) };
 }
