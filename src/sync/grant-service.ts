@@ -1,0 +1,74 @@
+import { ParleyError } from '../common/errors';
+import type { SpiffeId } from '../spiffe';
+import { GrantError, signGrant, verifyGrant, type GrantClaims } from './domain/grant';
+import type { GrantScope } from './domain/export';
+import type { ExportStore } from './export-store';
+import type { GrantKeys } from './grant-keys';
+
+/** The caller of a grant-related call: its verified SPIFFE ID and the leaf certificate of its connection. */
+export interface GrantPeer {
+  readonly id: SpiffeId;
+  readonly certificateDer: Uint8Array;
+}
+
+export interface GrantServiceOptions {
+  exports: ExportStore;
+  keys: GrantKeys;
+  /** Our gateway's SPIFFE ID: issuer and audience of every grant. */
+  gatewayId: SpiffeId;
+  /** Lifetime of a grant (clamped to 60 s … 15 min). */
+  ttlMs: number;
+  events?: GrantEvents;
+}
+
+/** Issued, refused and used grants (metrics; the audit gets the reason through the thrown error's details). */
+export interface GrantEvents {
+  issued?(peer: GrantPeer, claims: GrantClaims): void;
+  refused?(peer: GrantPeer, reason: string): void;
+  used?(peer: GrantPeer, claims: GrantClaims): void;
+}
+
+export interface IssuedGrant {
+  readonly token: string;
+  readonly claims: GrantClaims;
+}
+
+/**
+ * RequestRegistryCredentials and the check of a presented grant. A grant is issued only for
+ * what is exported to the caller; it names the caller and is bound to the certificate of the
+ * connection it was asked on. Revoking the caller's ID or certificate voids its grants at
+ * once: every call is checked against the revocations before its grant is looked at.
+ */
+export class GrantService {
+  constructor(private readonly o: GrantServiceOptions) {}
+
+  /** @throws ParleyError permission_denied (details.reason nothing_exported) when nothing is exported to the caller */
+  async issue(peer: GrantPeer, nowMs = Date.now()): Promise<IssuedGrant> {
+    const scope = this.o.exports.scopeFor(peer.id);
+    if (scope.length === 0) {
+      this.o.events?.refused?.(peer, 'nothing_exported');
+      throw new ParleyError('permission_denied', `request registry credentials: nothing is exported to ${peer.id.toString()}`, { details: { reason: 'nothing_exported' } });
+    }
+    const issuer = this.o.gatewayId.toString();
+    const issued = await signGrant(this.o.keys.signer(nowMs), { issuer, audience: issuer, subject: peer.id.toString(), certificateDer: peer.certificateDer, scope, ttlMs: this.o.ttlMs, nowMs });
+    this.o.events?.issued?.(peer, issued.claims);
+    return issued;
+  }
+
+  /**
+   * The scope of a presented grant, when it is valid for this peer on this connection.
+   * @throws ParleyError unauthenticated with details.reason = the refusal (expired, wrong_certificate, …)
+   */
+  verify(token: string, peer: GrantPeer, nowMs = Date.now()): GrantScope {
+    const issuer = this.o.gatewayId.toString();
+    try {
+      const claims = verifyGrant(token, this.o.keys.keyFor, { issuer, audience: issuer, peerId: peer.id.toString(), peerCertificateDer: peer.certificateDer, nowMs });
+      this.o.events?.used?.(peer, claims);
+      return claims.scope;
+    } catch (err) {
+      if (!(err instanceof GrantError)) throw err;
+      this.o.events?.refused?.(peer, err.refusal);
+      throw new ParleyError('unauthenticated', err.message, { details: { reason: `grant_${err.refusal}` }, publicMessage: `grant refused: ${err.refusal.replace(/_/g, ' ')}` });
+    }
+  }
+}
