@@ -1,14 +1,14 @@
 import { ParleyError } from '../common/errors';
 import type { SpiffeId } from '../spiffe';
-import { GrantError, signGrant, verifyGrant, type GrantClaims } from './domain/grant';
+import { GrantError, signGrant, thumbprintOfFingerprint, verifyGrant, type GrantClaims } from './domain/grant';
 import type { GrantScope } from './domain/export';
 import type { ExportStore } from './export-store';
 import type { GrantKeys } from './grant-keys';
 
-/** The caller of a grant-related call: its verified SPIFFE ID and the leaf certificate of its connection. */
+/** The caller of a grant-related call: its verified SPIFFE ID and the SHA-256 fingerprint of its connection's leaf certificate. */
 export interface GrantPeer {
   readonly id: SpiffeId;
-  readonly certificateDer: Uint8Array;
+  readonly fingerprint256: string;
 }
 
 export interface GrantServiceOptions {
@@ -50,7 +50,7 @@ export class GrantService {
       throw new ParleyError('permission_denied', `request registry credentials: nothing is exported to ${peer.id.toString()}`, { details: { reason: 'nothing_exported' } });
     }
     const issuer = this.o.gatewayId.toString();
-    const issued = await signGrant(this.o.keys.signer(nowMs), { issuer, audience: issuer, subject: peer.id.toString(), certificateDer: peer.certificateDer, scope, ttlMs: this.o.ttlMs, nowMs });
+    const issued = await signGrant(this.o.keys.signer(nowMs), { issuer, audience: issuer, subject: peer.id.toString(), certificateThumbprint: thumbprintOfFingerprint(peer.fingerprint256), scope, ttlMs: this.o.ttlMs, nowMs });
     this.o.events?.issued?.(peer, issued.claims);
     return issued;
   }
@@ -62,7 +62,7 @@ export class GrantService {
   verify(token: string, peer: GrantPeer, nowMs = Date.now()): GrantScope {
     const issuer = this.o.gatewayId.toString();
     try {
-      const claims = verifyGrant(token, this.o.keys.keyFor, { issuer, audience: issuer, peerId: peer.id.toString(), peerCertificateDer: peer.certificateDer, nowMs });
+      const claims = verifyGrant(token, this.o.keys.keyFor, { issuer, audience: issuer, peerId: peer.id.toString(), peerCertificateThumbprint: thumbprintOfFingerprint(peer.fingerprint256), nowMs });
       this.o.events?.used?.(peer, claims);
       return claims.scope;
     } catch (err) {

@@ -1,5 +1,5 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { certificateThumbprint, GrantError, signGrant, verifyGrant, type GrantRefusal, type SigningKey } from './grant';
+import { createHash, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { certificateThumbprint, GrantError, thumbprintOfFingerprint, signGrant, verifyGrant, type GrantRefusal, type SigningKey } from './grant';
 import type { GrantScope } from './export';
 
 const ISSUER = 'spiffe://acme.test/parley/gateway';
@@ -15,10 +15,10 @@ function key(kid = 'k1'): SigningKey & { publicKey: ReturnType<typeof generateKe
 
 const k1 = key('k1');
 const keys = (kid: string) => (kid === 'k1' ? k1.publicKey : undefined);
-const expect_ = { issuer: ISSUER, audience: ISSUER, peerId: CALLER, peerCertificateDer: certificate, nowMs: NOW };
+const expect_ = { issuer: ISSUER, audience: ISSUER, peerId: CALLER, peerCertificateThumbprint: certificateThumbprint(certificate), nowMs: NOW };
 
 async function issue(ttlMs = 300_000, signer: SigningKey = k1) {
-  return signGrant(signer, { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateDer: certificate, scope: SCOPE, ttlMs, nowMs: NOW });
+  return signGrant(signer, { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateThumbprint: certificateThumbprint(certificate), scope: SCOPE, ttlMs, nowMs: NOW });
 }
 
 async function refusal(p: () => unknown): Promise<GrantRefusal | string> {
@@ -49,7 +49,7 @@ describe('grants', () => {
   it('are refused for another peer, another certificate, after expiry, or from another issuer or audience', async () => {
     const { token } = await issue();
     expect(await refusal(() => verifyGrant(token, keys, { ...expect_, peerId: 'spiffe://partner.test/other' }))).toBe('wrong_subject');
-    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, peerCertificateDer: randomBytes(400) }))).toBe('wrong_certificate');
+    expect(await refusal(() => verifyGrant(token, keys, { ...expect_, peerCertificateThumbprint: certificateThumbprint(randomBytes(400)) }))).toBe('wrong_certificate');
     expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW + 305_000 }))).toBe('expired');
     expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW + 299_000 }))).toBe('accepted');
     expect(await refusal(() => verifyGrant(token, keys, { ...expect_, nowMs: NOW - 60_000 }))).toBe('not_yet_valid');
@@ -79,7 +79,13 @@ describe('grants', () => {
     expect(await refusal(() => verifyGrant(`${none}.${payload}.${signature}`, keys, expect_))).toBe('malformed');
   });
 
+  it('take the thumbprint from a certificate or from its SHA-256 fingerprint alike', () => {
+    const fp = createHash('sha256').update(certificate).digest('hex').toUpperCase().match(/../g)!.join(':');
+    expect(thumbprintOfFingerprint(fp)).toBe(certificateThumbprint(certificate));
+    expect(() => thumbprintOfFingerprint('AA:BB')).toThrow(TypeError);
+  });
+
   it('refuse to sign an empty scope', async () => {
-    await expect(signGrant(k1, { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateDer: certificate, scope: [], ttlMs: 300_000, nowMs: NOW })).rejects.toThrow(TypeError);
+    await expect(signGrant(k1, { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateThumbprint: certificateThumbprint(certificate), scope: [], ttlMs: 300_000, nowMs: NOW })).rejects.toThrow(TypeError);
   });
 });

@@ -56,11 +56,19 @@ export function certificateThumbprint(der: Uint8Array): string {
   return createHash('sha256').update(der).digest('base64url');
 }
 
+/** The same thumbprint from Node's `fingerprint256` (the SHA-256 of the DER as colon-separated hex). */
+export function thumbprintOfFingerprint(fingerprint256: string): string {
+  const hex = fingerprint256.replace(/:/g, '');
+  if (!/^[0-9A-Fa-f]{64}$/.test(hex)) throw new TypeError('thumbprintOfFingerprint: not a SHA-256 fingerprint');
+  return Buffer.from(hex, 'hex').toString('base64url');
+}
+
 export interface GrantRequest {
   readonly issuer: string;
   readonly audience: string;
   readonly subject: string;
-  readonly certificateDer: Uint8Array;
+  /** `x5t#S256` of the caller's certificate (certificateThumbprint). */
+  readonly certificateThumbprint: string;
   readonly scope: GrantScope;
   readonly ttlMs: number;
   readonly nowMs: number;
@@ -79,7 +87,7 @@ export async function signGrant(key: SigningKey, request: GrantRequest): Promise
     exp: iat + Math.floor(ttlMs / 1000),
     jti: randomUUID(),
     scope: request.scope,
-    cnf: { 'x5t#S256': certificateThumbprint(request.certificateDer) },
+    cnf: { 'x5t#S256': request.certificateThumbprint },
   };
   const token = await new CompactSign(Buffer.from(JSON.stringify(claims))).setProtectedHeader({ alg: GRANT_ALG, kid: key.kid, typ: GRANT_TYPE }).sign(key.privateKey);
   return { token, claims };
@@ -90,8 +98,8 @@ export interface GrantExpectations {
   readonly audience: string;
   /** The SPIFFE ID of the peer presenting the grant. */
   readonly peerId: string;
-  /** DER of the peer's leaf certificate on this connection. */
-  readonly peerCertificateDer: Uint8Array;
+  /** `x5t#S256` of the peer's leaf certificate on this connection. */
+  readonly peerCertificateThumbprint: string;
   readonly nowMs: number;
 }
 
@@ -143,7 +151,7 @@ function checkClaims(claims: GrantClaims, expect: GrantExpectations): void {
   if (claims.iat > now + CLOCK_SKEW_S) throw new GrantError('not_yet_valid', 'grant: issued in the future');
   if (claims.exp - claims.iat > MAX_GRANT_TTL_MS / 1000) throw new GrantError('malformed', 'grant: lifetime longer than allowed');
   if (claims.sub !== expect.peerId) throw new GrantError('wrong_subject', `grant: issued to ${claims.sub.slice(0, 256)}, presented by ${expect.peerId}`);
-  if (claims.cnf['x5t#S256'] !== certificateThumbprint(expect.peerCertificateDer)) throw new GrantError('wrong_certificate', 'grant: bound to another certificate');
+  if (claims.cnf['x5t#S256'] !== expect.peerCertificateThumbprint) throw new GrantError('wrong_certificate', 'grant: bound to another certificate');
 }
 
 function parseClaims(payload: Uint8Array): GrantClaims {

@@ -4,7 +4,7 @@ import pino from 'pino';
 import type { DataSource } from 'typeorm';
 import { ChangeFeed } from '../../../src/database/change-feed';
 import { connectDataSource, runMigrations } from '../../../src/database/data-source';
-import { signGrant, verifyGrant } from '../../../src/sync/domain/grant';
+import { certificateThumbprint, signGrant, verifyGrant } from '../../../src/sync/domain/grant';
 import { GrantKeys } from '../../../src/sync/grant-keys';
 import { SigningKeyRepository } from '../../../src/sync/signing-key.repository';
 import { createTestDatabase } from '../../support/pg';
@@ -34,8 +34,8 @@ describe('GrantKeys on two replicas', () => {
     return keys;
   }
 
-  const grant = async (keys: GrantKeys) => (await signGrant(keys.signer(), { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateDer: certificate, scope: [{ exportId: 'e', namespaces: ['ml'], actions: ['pull'] }], ttlMs: 60_000, nowMs: Date.now() })).token;
-  const verifies = (keys: GrantKeys, token: string) => verifyGrant(token, keys.keyFor, { issuer: ISSUER, audience: ISSUER, peerId: CALLER, peerCertificateDer: certificate, nowMs: Date.now() }).sub === CALLER;
+  const grant = async (keys: GrantKeys) => (await signGrant(keys.signer(), { issuer: ISSUER, audience: ISSUER, subject: CALLER, certificateThumbprint: certificateThumbprint(certificate), scope: [{ exportId: 'e', namespaces: ['ml'], actions: ['pull'] }], ttlMs: 60_000, nowMs: Date.now() })).token;
+  const verifies = (keys: GrantKeys, token: string) => verifyGrant(token, keys.keyFor, { issuer: ISSUER, audience: ISSUER, peerId: CALLER, peerCertificateThumbprint: certificateThumbprint(certificate), nowMs: Date.now() }).sub === CALLER;
 
   beforeAll(async () => {
     db = await createTestDatabase('grantkeys');
