@@ -5,7 +5,7 @@
  * recovered.
  */
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../support/ports';
@@ -57,6 +57,7 @@ describe('the embedded data directory lock', () => {
     const gone = spawnSync(process.execPath, ['-e', 'process.stdout.write(String(process.pid))'], { encoding: 'utf8' });
     const deadPid = Number(gone.stdout);
     expect(() => process.kill(deadPid, 0)).toThrow();
+    mkdirSync(postgresDir, { recursive: true });
     writeFileSync(lockFile, `${JSON.stringify({ pid: deadPid, hostname: hostname(), since: '2026-01-01T00:00:00.000Z' })}\n`);
 
     const next = await serve();
@@ -66,6 +67,7 @@ describe('the embedded data directory lock', () => {
   });
 
   it('refuses, naming the file, when the lock cannot be read', async () => {
+    mkdirSync(postgresDir, { recursive: true });
     writeFileSync(lockFile, 'not a lock\n');
     const run = await runParleyToEnd(['migrate'], { cwd, timeoutMs: 60_000 });
     expect(run.code).toBe(1);
