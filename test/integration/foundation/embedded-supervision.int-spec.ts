@@ -20,7 +20,7 @@ jest.setTimeout(180_000);
 const TRAINER = 'spiffe://parley.local/ns/ml/sa/trainer';
 const GATEWAY = 'spiffe://parley.local/parley/gateway';
 /** Long enough to observe the outage from outside: the first restart waits this long. */
-const RESTART_BACKOFF_MS = 5000;
+const RESTART_BACKOFF_MS = 8000;
 
 /** The pid PostgreSQL wrote to postmaster.pid (its first line). */
 function postmasterPid(pgdata: string): number {
@@ -70,6 +70,8 @@ describe('a supervised embedded PostgreSQL', () => {
     expect(await check(health)).toBe('SERVING');
     const before = await push('before the outage');
     expect({ code: before.code, stderr: before.stderr }).toEqual({ code: 0, stderr: '' });
+    const cid = before.stdout.trim();
+    expect((await runCli(['lookup', cid, ...identity], cwd)).code).toBe(0); // now in the record cache
 
     const killed = postmasterPid(pgdata);
     process.kill(killed, 'SIGKILL');
@@ -82,6 +84,9 @@ describe('a supervised embedded PostgreSQL', () => {
     const during = await push('during the outage');
     expect(during.code).toBe(1);
     expect(during.stderr).toBe('parley: UNAVAILABLE: database unavailable; retry later\n');
+    const cached = await runCli(['lookup', cid, ...identity], cwd);
+    expect({ code: cached.code, stderr: cached.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(cached.stdout).toContain(cid);
     expect(await check(health)).toBe('NOT_SERVING');
 
     // Restarted by the gateway: SERVING, ready, Pushes succeed again.
