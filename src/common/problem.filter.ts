@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './error-mapping';
-import { ParleyError, toParleyError, type ErrorCode } from './errors';
+import { ParleyError, type ErrorCode } from './errors';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_argument',
@@ -39,10 +39,13 @@ export class ProblemFilter implements ExceptionFilter {
 }
 
 function fromHttpException(exception: unknown): ParleyError {
-  if (!(exception instanceof HttpException)) return toParleyError(exception); // a database outage becomes 503
-  const status = exception.getStatus();
-  const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? 'internal' : 'invalid_argument');
-  const body = exception.getResponse();
-  const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
-  return new ParleyError(code, message.toLowerCase(), { cause: exception, publicMessage: code === 'internal' ? undefined : message });
+  if (exception instanceof ParleyError) return exception;
+  if (exception instanceof HttpException) {
+    const status = exception.getStatus();
+    const code = CODE_BY_HTTP_STATUS[status] ?? (status >= 500 ? 'internal' : 'invalid_argument');
+    const body = exception.getResponse();
+    const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
+    return new ParleyError(code, message.toLowerCase(), { cause: exception, publicMessage: code === 'internal' ? undefined : message });
+  }
+  return new ParleyError('internal', 'unexpected error', { cause: exception });
 }

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { freePort, waitFor } from '../../support/ports';
+import { httpsGet } from '../../support/https-client';
 import { httpGet, runParley, runParleyToEnd, stopAllParley, waitForReady } from '../../support/parley-process';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { check, healthClient } from '../../support/tls-clients';
@@ -19,6 +20,7 @@ jest.setTimeout(180_000);
 
 const TRAINER = 'spiffe://parley.local/ns/ml/sa/trainer';
 const GATEWAY = 'spiffe://parley.local/parley/gateway';
+const ADMIN = 'spiffe://parley.local/parley/admin';
 /** Long enough to observe the outage from outside: the first restart waits this long. */
 const RESTART_BACKOFF_MS = 8000;
 
@@ -39,13 +41,14 @@ describe('a supervised embedded PostgreSQL', () => {
   });
 
   it('restarts after kill -9 of the postmaster: NOT_SERVING and UNAVAILABLE while down, SERVING and Pushes after', async () => {
-    const [grpcPort, opsPort] = [await freePort(), await freePort()];
+    const [grpcPort, opsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
     const ops = `http://127.0.0.1:${opsPort}`;
     const gateway = runParley(['serve'], {
       cwd,
       env: {
         PARLEY_GRPC_PORT: String(grpcPort),
         PARLEY_OPS_PORT: String(opsPort),
+        PARLEY_ADMIN_PORT: String(adminPort),
         PARLEY_DATABASE_HEALTH_INTERVAL: '200ms',
         PARLEY_DATABASE_EMBEDDED_RESTART_BACKOFF: `${RESTART_BACKOFF_MS}ms`,
       },
@@ -55,6 +58,10 @@ describe('a supervised embedded PostgreSQL', () => {
     const issued = await runParleyToEnd(['dev', 'issue', '--id', TRAINER, '--out', join(cwd, 'trainer')], { cwd });
     expect(issued.code).toBe(0);
     const [svid, key, bundle] = ['svid.pem', 'svid.key', 'bundle.pem'].map((f) => join(cwd, 'trainer', f));
+    expect((await runParleyToEnd(['dev', 'issue', '--id', ADMIN, '--out', join(cwd, 'admin')], { cwd })).code).toBe(0);
+    const admin = { certPem: readFileSync(join(cwd, 'admin', 'svid.pem'), 'utf8'), keyPem: readFileSync(join(cwd, 'admin', 'svid.key'), 'utf8') };
+    const auditList = () => httpsGet(`https://127.0.0.1:${adminPort}/v1/audit?limit=1`, readFileSync(bundle, 'utf8'), admin, GATEWAY);
+    expect((await auditList()).status).toBe(200);
     const identity = ['--svid', svid, '--key', key, '--bundle', bundle, '--server', `127.0.0.1:${grpcPort}`];
     const credentials = grpc.credentials.createSsl(readFileSync(bundle), readFileSync(key), readFileSync(svid), {
       checkServerIdentity: (_host, cert) => (new X509Certificate(cert.raw).subjectAltName === `URI:${GATEWAY}` ? undefined : new Error('not the gateway')),
@@ -81,6 +88,8 @@ describe('a supervised embedded PostgreSQL', () => {
     const ready = await httpGet(`${ops}/readyz`);
     expect(ready.status).toBe(503);
     expect(ready.body).toContain('database unreachable');
+    const adminDuring = await auditList();
+    expect({ status: adminDuring.status, body: JSON.parse(adminDuring.body) as unknown }).toEqual({ status: 503, body: expect.objectContaining({ code: 'unavailable', detail: 'database unavailable; retry later' }) });
     const during = await push('during the outage');
     expect(during.code).toBe(1);
     expect(during.stderr).toBe('parley: UNAVAILABLE: database unavailable; retry later\n');
