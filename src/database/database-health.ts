@@ -13,11 +13,12 @@ export function databaseReadinessCheck(ds: DataSource, monitor?: DatabaseMonitor
     if (monitor !== undefined) {
       const state = await monitor.check();
       if (!state.up) return { ok: false, reason: `database unreachable: ${state.reason}` };
-    }
-    try {
-      await ds.query('SELECT 1');
-    } catch (err) {
-      return { ok: false, reason: `database unreachable: ${reasonOf(err)}` };
+    } else {
+      try {
+        await ds.query('SELECT 1');
+      } catch (err) {
+        return { ok: false, reason: `database unreachable: ${reasonOf(err)}` };
+      }
     }
     const pending = await pendingMigrations(ds);
     if (pending.length > 0) return { ok: false, reason: `database not migrated: ${pending.length} pending (${pending.join(', ')})` };

@@ -27,10 +27,7 @@ export interface EmbeddedPostgresOptions {
   notice?: (line: string) => void;
 }
 
-export interface ServerExit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
+export type ServerExit = { code: number | null; signal: NodeJS.Signals | null };
 
 /** Name of the lock file in `dir`: the live process that runs this cluster. */
 export const LOCK_FILE = 'parley.lock';
@@ -52,10 +49,7 @@ export class EmbeddedPostgres {
     return join(this.options.dir, 'pgdata');
   }
 
-  /**
-   * Locks the directory (a second process on it fails naming the holder), initialises the
-   * cluster on first use, starts the server and returns its connection URL.
-   */
+  /** Locks the directory (another process on it fails, naming the holder), initialises the cluster on first use, starts the server; returns its URL. */
   async start(): Promise<string> {
     const bins = binaries();
     const owner = runAsUser();
