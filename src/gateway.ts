@@ -30,6 +30,8 @@ import { FEDERATION_SERVICE } from './tokens';
 import { svidProviderFrom } from './tls';
 import { connectDataSource, runMigrations } from './database/data-source';
 import { EmbeddedPostgres } from './database/embedded-postgres';
+import type { DatabaseState } from './database/database-monitor';
+import { superviseDatabase } from './database/database-supervision';
 import { createLogger, PinoNestLogger } from './logging/logger';
 import { ReadinessRegistry } from './ops/domain/readiness';
 import { createMetricsRegistry } from './ops/metrics';
@@ -89,6 +91,7 @@ export async function openDatabase(config: ParleyConfig, logger: Logger): Promis
     port: config.database.embedded.port,
     startTimeoutMs: config.database.embedded.startTimeoutMs,
     log: (line) => logger.debug({ component: 'embedded-postgres' }, line),
+    notice: (line) => logger.warn({ component: 'embedded-postgres' }, line),
   });
   logger.info({ dataDir: config.dataDir }, 'starting embedded PostgreSQL');
   const url = await embedded.start();
@@ -117,7 +120,10 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     }
     const readiness = new ReadinessRegistry();
     const metrics = createMetricsRegistry(VERSION);
-    readiness.register('database', databaseReadinessCheck(dataSource));
+    // The embedded server is restarted when it dies; Health and /readyz follow the database probe.
+    const database = await superviseDatabase({ url, embedded, config: config.database, logger: logger.child({ component: 'database' }), metrics });
+    cleanup.push(() => database.stop());
+    readiness.register('database', databaseReadinessCheck(dataSource, database.monitor));
     registerPoolMetrics(dataSource, metrics);
 
     // Shared-state changes from other replicas (policies, revocations, federation).
@@ -265,6 +271,11 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       });
       endpoint.addProtos(store.packageDefinition);
       requireAuthorizationRules(endpoint.servedMethods(), methodRegistry);
+      // NOT_SERVING while the database is down, so balancers move traffic elsewhere.
+      const followDatabase = (state: DatabaseState) => endpoint.health.setStatus('', state.up ? 'SERVING' : 'NOT_SERVING');
+      followDatabase(database.monitor.state);
+      const unfollowDatabase = database.monitor.onChange(followDatabase);
+      cleanup.push(async () => unfollowDatabase());
       // A revocation closes the open connections it covers, on every replica.
       const unhookRevocations = revocations.onRevoked((isRevoked) => {
         const closed = endpoint.closeConnections(isRevoked, 'revoked');

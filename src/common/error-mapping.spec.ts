@@ -33,3 +33,19 @@ describe('error mapping', () => {
     expect(toProblem(err)).toMatchObject({ status: 400, errors: [{ field: 'methods[0]', message: 'unknown method' }] });
   });
 });
+
+describe('error mapping of a database outage', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+
+  it('maps connection-level database failures to UNAVAILABLE and 503, not INTERNAL', () => {
+    expect(toGrpcStatus(refused)).toEqual({ code: status.UNAVAILABLE, details: 'database unavailable; retry later' });
+    expect(toProblem(new Error('Connection terminated unexpectedly'))).toMatchObject({ status: 503, code: 'unavailable', detail: 'database unavailable; retry later' });
+    const wrapped = new ParleyError('internal', 'store: commit failed', { cause: Object.assign(new Error('terminating connection'), { code: '57P01' }) });
+    expect(toGrpcStatus(wrapped).code).toBe(status.UNAVAILABLE);
+  });
+
+  it('keeps statement errors internal and other codes as they are', () => {
+    expect(toGrpcStatus(Object.assign(new Error('duplicate key'), { code: '23505' })).code).toBe(status.INTERNAL);
+    expect(toGrpcStatus(new ParleyError('not_found', 'record x: not found', { cause: refused })).code).toBe(status.NOT_FOUND);
+  });
+});

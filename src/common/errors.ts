@@ -7,6 +7,8 @@
  * secrets or configuration values. `publicMessage` is what a remote client may see; it
  * defaults to a generic text for authentication and authorization failures.
  */
+import { databaseUnavailableReason } from '../database/domain/connection-errors';
+
 export const ERROR_CODES = [
   'invalid_argument',
   'not_found',
@@ -56,8 +58,18 @@ export class ParleyError extends Error {
   }
 }
 
-/** Wraps anything thrown into a ParleyError; unknown errors become `internal`. */
+/** What a client sees when its call needed the database and the database cannot be reached. */
+export const DATABASE_UNAVAILABLE_PUBLIC = 'database unavailable; retry later';
+
+/**
+ * Wraps anything thrown into a ParleyError. A connection-level database failure (refused,
+ * reset, server shutting down, pool timeout; also as the cause of an `internal` error) is
+ * `unavailable`, so clients retry; other unknown errors become `internal`.
+ */
 export function toParleyError(err: unknown): ParleyError {
+  if (err instanceof ParleyError && err.code !== 'internal') return err;
+  const reason = databaseUnavailableReason(err instanceof ParleyError ? err.cause : err);
+  if (reason !== undefined) return new ParleyError('unavailable', `database unavailable: ${reason}`, { cause: err, publicMessage: DATABASE_UNAVAILABLE_PUBLIC });
   if (err instanceof ParleyError) return err;
   return new ParleyError('internal', 'unexpected error', { cause: err });
 }

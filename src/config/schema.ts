@@ -272,12 +272,18 @@ export const databaseSchema = z.strictObject({
   poolSize: z.number().int().min(1).max(200).default(10),
   /** How long to wait for a connection from the server (ms). */
   connectTimeoutMs: z.number().int().min(100).max(120_000).default(5000),
+  /** How often the database is probed; while it does not answer, gRPC Health is NOT_SERVING and /readyz 503. */
+  healthInterval: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(60_000, 'must be at most 1m')).default(2000),
   embedded: z
     .strictObject({
       /** TCP port of the embedded server on 127.0.0.1; 0 picks a free port at each start. */
       port: port.default(0),
       /** How long to wait for the embedded server to accept connections (ms). */
       startTimeoutMs: z.number().int().min(1000).max(600_000).default(60_000),
+      /** First delay before restarting an embedded server that exited unexpectedly; doubles after each failed attempt. */
+      restartBackoff: duration.pipe(z.number().min(50, 'must be at least 50 ms').max(60_000, 'must be at most 1m')).default(500),
+      /** Longest delay between two restart attempts. */
+      restartMaxBackoff: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10m')).default(30_000),
     })
     .prefault({}),
 });
@@ -320,6 +326,9 @@ export const configSchema = z.strictObject({
   }
   if (cfg.store.stagingTtl < 2 * cfg.store.pushIdleTimeout) {
     ctx.addIssue({ code: 'custom', path: ['store', 'stagingTtl'], message: 'must be at least twice store.pushIdleTimeout' });
+  }
+  if (cfg.database.embedded.restartMaxBackoff < cfg.database.embedded.restartBackoff) {
+    ctx.addIssue({ code: 'custom', path: ['database', 'embedded', 'restartMaxBackoff'], message: 'must be at least database.embedded.restartBackoff' });
   }
   if (cfg.identity.spiffeId && !cfg.identity.spiffeId.startsWith(`spiffe://${cfg.identity.trustDomain}/`)) {
     ctx.addIssue({ code: 'custom', path: ['identity', 'spiffeId'], message: 'must be in identity.trustDomain' });

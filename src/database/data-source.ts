@@ -6,7 +6,10 @@ import type { DatabaseConfig } from '../config/schema';
 /** Lock id for "one replica runs migrations at a time" (pg_advisory_lock). */
 const MIGRATION_LOCK_ID = 0x7061726c; // 'parl'
 
-export function dataSourceOptions(url: string, config: DatabaseConfig, entities: DataSourceOptions['entities'] = []): DataSourceOptions {
+/** The database settings the connection pool uses. */
+export type PoolConfig = Pick<DatabaseConfig, 'poolSize' | 'connectTimeoutMs'> & Record<string, unknown>;
+
+export function dataSourceOptions(url: string, config: PoolConfig, entities: DataSourceOptions['entities'] = []): DataSourceOptions {
   return {
     type: 'postgres',
     url,
@@ -28,7 +31,7 @@ export function dataSourceOptions(url: string, config: DatabaseConfig, entities:
 }
 
 /** Connects, turning connection failures into a clear error that names host and port only. */
-export async function connectDataSource(url: string, config: DatabaseConfig, entities: DataSourceOptions['entities'] = []): Promise<DataSource> {
+export async function connectDataSource(url: string, config: PoolConfig, entities: DataSourceOptions['entities'] = []): Promise<DataSource> {
   const ds = new DataSource(dataSourceOptions(url, config, entities));
   try {
     await ds.initialize();

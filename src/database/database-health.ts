@@ -2,14 +2,23 @@ import type { DataSource } from 'typeorm';
 import { Gauge, type Registry } from 'prom-client';
 import type { CheckResult } from '../ops/domain/readiness';
 import { pendingMigrations, reasonOf } from './data-source';
+import type { DatabaseMonitor } from './database-monitor';
 
-/** Readiness: the database answers and every migration of this build is applied. */
-export function databaseReadinessCheck(ds: DataSource): () => Promise<CheckResult> {
+/**
+ * Readiness: the database answers and every migration of this build is applied. With a
+ * monitor, "answers" is the monitor's probe, run now, so /readyz and gRPC Health agree.
+ */
+export function databaseReadinessCheck(ds: DataSource, monitor?: DatabaseMonitor): () => Promise<CheckResult> {
   return async () => {
-    try {
-      await ds.query('SELECT 1');
-    } catch (err) {
-      return { ok: false, reason: `database unreachable: ${reasonOf(err)}` };
+    if (monitor !== undefined) {
+      const state = await monitor.check();
+      if (!state.up) return { ok: false, reason: `database unreachable: ${state.reason}` };
+    } else {
+      try {
+        await ds.query('SELECT 1');
+      } catch (err) {
+        return { ok: false, reason: `database unreachable: ${reasonOf(err)}` };
+      }
     }
     const pending = await pendingMigrations(ds);
     if (pending.length > 0) return { ok: false, reason: `database not migrated: ${pending.length} pending (${pending.join(', ')})` };

