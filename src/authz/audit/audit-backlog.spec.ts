@@ -113,6 +113,22 @@ describe('AuditWriter with a spool', () => {
     expect(db.rows).toEqual(names(0, 6));
   });
 
+  it('spools at stop what is still in memory during a known outage (below the size that moves it early)', async () => {
+    const db = new FakeDb();
+    const first = await setup(db);
+    first.writer.record(entry(0));
+    await until(() => first.writer.failing && first.writer.queued === 0);
+    for (let i = 1; i < 4; i++) first.writer.record(entry(i));
+    expect(first.writer.queued).toBe(3);
+    await first.writer.stop();
+    expect(first.writer.droppedCount).toBe(0);
+    expect(await values(first.metrics, 'parley_authz_audit_spooled_total')).toEqual({ value: 4 });
+    db.down = undefined;
+    await setup(db);
+    await until(() => db.rows.length === 4);
+    expect(db.rows).toEqual(names(0, 4));
+  });
+
   it('a replay after a crash mid-replay writes each entry once (the database skips the ids it holds)', async () => {
     const db = new FakeDb();
     const first = await setup(db);
