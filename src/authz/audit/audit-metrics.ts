@@ -25,7 +25,9 @@ export function writerMetrics(metrics: Registry, queue: BoundedQueue<unknown>): 
   new Gauge({ name: 'parley_authz_audit_queue_capacity', help: 'Capacity of the audit queue (authz.audit.queueSize)', registers }).set(queue.capacity);
   const dropped = new Counter({
     name: 'parley_authz_audit_dropped_total',
-    help: 'Audit entries lost: queue_full (no spool, database too slow or down), spool_full (authz.audit.spoolMaxBytes reached), rejected (refused by the database), shutdown (not written or spooled at stop)',
+    help:
+      'Audit entries lost: queue_full (no spool, database too slow or down), spool_full (authz.audit.spoolMaxBytes reached), ' +
+      'rejected (refused by the database), shutdown (not written or spooled at stop)',
     labelNames: ['reason'],
     registers,
   });

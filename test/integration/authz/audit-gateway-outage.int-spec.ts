@@ -97,7 +97,10 @@ describe.each([
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it(spooling ? 'decides without the database, spools every decision, then writes them all, in order, and new ones' : 'decides without the database, drops and counts the overflow, then writes the kept decisions and new ones', async () => {
+  const title = spooling
+    ? 'decides without the database, spools every decision, then writes them all, in order, and new ones'
+    : 'decides without the database, drops and counts the overflow, then writes the kept decisions and new ones';
+  it(title, async () => {
     await gw.gateway.policies.add({ id: 'no-intruder', effect: 'deny', subjects: [{ spiffeId: INTRUDER }], methods: ['/parley.store.v1.StoreService/*'] }, { actor: 'test' });
     const app = await client(APP);
     const intruder = await client(INTRUDER);

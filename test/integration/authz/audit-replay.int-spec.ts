@@ -23,7 +23,8 @@ const SETTINGS: AuditSettings = { queueSize: 100, batchSize: 7, flushInterval: 2
 const N = 40;
 
 function decision(i: number): AuditRecord {
-  return { at: new Date(), spiffeId: `spiffe://partner.test/w/${i}`, trustDomain: 'partner.test', sourceAddress: '192.0.2.1', method: '/parley.store.v1.StoreService/Pull', decision: 'deny', reason: `#${i}` };
+  const method = '/parley.store.v1.StoreService/Pull';
+  return { at: new Date(), spiffeId: `spiffe://partner.test/w/${i}`, trustDomain: 'partner.test', sourceAddress: '192.0.2.1', method, decision: 'deny', reason: `#${i}` };
 }
 
 async function metric(registry: Registry, name: string, reason?: string): Promise<number> {
@@ -96,7 +97,8 @@ describe('audit spool replay into PostgreSQL', () => {
   });
 
   it('an entry handed over twice (same entry id, same batch or not) is one row; rows from before entry ids never conflict', async () => {
-    await ds.query(`INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, decision, reason) VALUES (now(), 'spiffe://old.test/a', 'old.test', '::1', '/x.Y/Z', 'deny', 'legacy'), (now(), 'spiffe://old.test/b', 'old.test', '::1', '/x.Y/Z', 'deny', 'legacy')`);
+    await ds.query(`INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, decision, reason)
+      VALUES (now(), 'spiffe://old.test/a', 'old.test', '::1', '/x.Y/Z', 'deny', 'legacy'), (now(), 'spiffe://old.test/b', 'old.test', '::1', '/x.Y/Z', 'deny', 'legacy')`);
     const before = (await rows()).n;
     const { writer, metrics } = await writerOn(ds);
     const once = { ...decision(1000), entryId: '01900000-0000-7000-8000-000000000001' };

@@ -165,7 +165,11 @@ describe('the audit trail across a database outage and a gateway restart (child 
     const rows = await rowsOf(prefix);
     // The one before the outage, then the outage's decisions: each exactly once.
     expect({ n: rows.n, ids: rows.ids, allows: rows.allows }).toEqual({ n: DECISIONS + 1, ids: DECISIONS + 1, allows: DECISIONS / 2 + 1 });
-    const window = await query<{ n: number }>(`SELECT count(*)::int AS n FROM authz_audit WHERE spiffe_id LIKE $1 AND at >= $2 AND at < $3`, [`${prefix}/%`, new Date(outageStarted), new Date(outageEnded)]);
+    const window = await query<{ n: number }>(`SELECT count(*)::int AS n FROM authz_audit WHERE spiffe_id LIKE $1 AND at >= $2 AND at < $3`, [
+      `${prefix}/%`,
+      new Date(outageStarted),
+      new Date(outageEnded),
+    ]);
     expect(window[0]!.n).toBe(DECISIONS);
     expect(await metric(second.opsPort, 'parley_authz_audit_replayed_total')).toBe(DECISIONS);
     expect(await metric(second.opsPort, 'parley_authz_audit_spool_skipped_lines_total', { problem: 'torn' })).toBe(1);
