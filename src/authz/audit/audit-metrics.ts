@@ -26,7 +26,7 @@ export function writerMetrics(metrics: Registry, queue: BoundedQueue<unknown>): 
   const dropped = new Counter({
     name: 'parley_authz_audit_dropped_total',
     help:
-      'Audit entries lost: queue_full (no spool, database too slow or down), spool_full (authz.audit.spoolMaxBytes reached), ' +
+      'Audit entries lost: queue_full (the in-memory queue was full: no spool, or decisions faster than it is moved to disk), spool_full (authz.audit.spoolMaxBytes reached), ' +
       'rejected (refused by the database), shutdown (not written or spooled at stop)',
     labelNames: ['reason'],
     registers,

@@ -10,7 +10,7 @@
  * one info line when writing resumes. A periodic sweep deletes rows older than the retention.
  */
 import type { Logger } from 'pino';
-import type { Counter, Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AuthzConfig } from '../../config/schema';
 import { reasonOf } from '../../database/data-source';
 import type { AuditRecord, AuditSink } from '../ports';
@@ -22,7 +22,7 @@ import type { AuditSpool } from './audit-spool';
 import { AuditSweep } from './audit-sweep';
 import { beforeDeadline, sleep } from './deadline';
 import { logDecision } from './decision-log';
-import { writerMetrics, type DropReason } from './audit-metrics';
+import { writerMetrics, type DropReason, type WriterMetrics } from './audit-metrics';
 
 /** `authz.audit` without the spool's keys (the spool is opened by the caller: `openGatewaySpool`). */
 export type AuditSettings = Omit<AuthzConfig['audit'], 'spoolDir' | 'spoolMaxBytes'>;
@@ -55,10 +55,7 @@ export class AuditWriter implements AuditSink {
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly now: () => number;
-  private readonly written: Counter;
-  private readonly duplicates: Counter;
-  private readonly dropped: Counter<'reason'>;
-  private readonly failures: Counter;
+  private readonly counters: WriterMetrics;
   private readonly retention: AuditSweep;
   private retryMs: number;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -80,7 +77,7 @@ export class AuditWriter implements AuditSink {
     this.retryMaxMs = Math.max(this.retryMinMs, o.retryMaxMs ?? 5000);
     this.retryMs = this.retryMinMs;
     this.now = o.now ?? Date.now;
-    ({ written: this.written, duplicates: this.duplicates, dropped: this.dropped, failures: this.failures } = writerMetrics(o.metrics, this.queue));
+    this.counters = writerMetrics(o.metrics, this.queue);
     this.retention = new AuditSweep({
       db: o.db,
       retentionMs: o.config.retention,
@@ -134,7 +131,7 @@ export class AuditWriter implements AuditSink {
         return;
       }
       if (this.closed) this.drop('shutdown', 1);
-      else if (!this.queue.push(identified(entry, this.now()))) this.dropped.inc({ reason: 'queue_full' });
+      else if (!this.queue.push(identified(entry, this.now()))) this.counters.dropped.inc({ reason: 'queue_full' });
       else if (this.started && !this.kicked && this.flushing === undefined && this.queue.size >= this.kickAt()) {
         this.kicked = true;
         this.scheduleFlush(0);
@@ -186,7 +183,7 @@ export class AuditWriter implements AuditSink {
 
   private drop(reason: Exclude<DropReason, 'queue_full'>, n: number): void {
     this.lost += n;
-    this.dropped.inc({ reason }, n);
+    this.counters.dropped.inc({ reason }, n);
   }
 
   private scheduleFlush(ms: number): void {
@@ -254,7 +251,7 @@ export class AuditWriter implements AuditSink {
       inserted = Number(rows[0]?.n);
       if (!Number.isSafeInteger(inserted)) throw new TypeError('audit: the insert returned no row count');
     } catch (err) {
-      this.failures.inc();
+      this.counters.failures.inc();
       if (isDataError(err)) {
         // The rows themselves are refused: retrying would block the trail forever.
         this.drop('rejected', batch.length);
@@ -264,8 +261,8 @@ export class AuditWriter implements AuditSink {
       this.beginOutage(err);
       return { ok: false, inserted: 0 };
     }
-    this.written.inc(inserted);
-    this.duplicates.inc(batch.length - inserted);
+    this.counters.written.inc(inserted);
+    this.counters.duplicates.inc(batch.length - inserted);
     this.endOutage();
     return { ok: true, inserted };
   }
