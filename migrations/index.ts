@@ -5,6 +5,16 @@ import { Policies1764300100000 } from './1764300100000-Policies';
 import { Revocations1764300200000 } from './1764300200000-Revocations';
 import { Federation1764300300000 } from './1764300300000-Federation';
 import { Sync1764400000000 } from './1764400000000-Sync';
+import { AuditEntryId1764413040000 } from './1764413040000-AuditEntryId';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
-export const MIGRATIONS = [Init1763900000000, Store1764200000000, Audit1764300000000, Policies1764300100000, Revocations1764300200000, Federation1764300300000, Sync1764400000000];
+export const MIGRATIONS = [
+  Init1763900000000,
+  Store1764200000000,
+  Audit1764300000000,
+  Policies1764300100000,
+  Revocations1764300200000,
+  Federation1764300300000,
+  Sync1764400000000,
+  AuditEntryId1764413040000,
+];

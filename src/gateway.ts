@@ -40,7 +40,7 @@ import { ALLOWLIST_STORE, AUDIT_WRITER, CHANGE_FEED, POLICY_STORE, REVOCATION_ST
 import { MethodRegistry } from './authz/domain';
 import { PolicyStore } from './authz/policy-store';
 import { SERVED_METHODS } from './authz/served-methods';
-import { AuditWriter } from './authz/audit';
+import { AuditWriter, openGatewaySpool } from './authz/audit';
 import { AllowlistStore } from './authz/allowlist-store';
 import { RateLimiter } from './authz/rate-limiter';
 import { RevocationStore } from './authz/revocation-store';
@@ -167,8 +167,11 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     const rateLimiter = RateLimiter.fromConfig(config.authz.rateLimit);
     services.push({ provide: REVOCATION_STORE, useValue: revocations }, { provide: ALLOWLIST_STORE, useValue: allowlists });
 
-    // The audit trail: stopped (and flushed) after the listeners, before the pool closes.
-    const audit = new AuditWriter({ db: dataSource, config: config.authz.audit, logger: logger.child({ component: 'audit' }), metrics });
+    // The audit trail: stopped (and flushed, or spooled) after the listeners, before the pool closes.
+    // Its spool lives in the data directory, also with DATABASE_URL (README "Audit").
+    const auditLogger = logger.child({ component: 'audit' });
+    const auditSpool = await openGatewaySpool(config.authz.audit, config.dataDir, auditLogger, metrics);
+    const audit = new AuditWriter({ db: dataSource, config: config.authz.audit, logger: auditLogger, metrics, spool: auditSpool });
     audit.start();
     cleanup.push(() => audit.stop());
     services.push({ provide: AUDIT_WRITER, useValue: audit });

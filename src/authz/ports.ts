@@ -25,6 +25,11 @@ export interface AuditRecord {
   readonly reason: string;
   /** Dry-run deny rules that matched (they did not deny). */
   readonly dryRunDenied?: readonly string[];
+  /**
+   * The entry's id (a lowercase UUID), when the caller made one with the decision; otherwise
+   * the sink makes one when it is handed the entry. Written once however often it is retried.
+   */
+  readonly entryId?: string;
 }
 
 /** Takes decisions off the request path. `record` never throws and never blocks. */

@@ -201,6 +201,14 @@ export const authzSchema = z.strictObject({
       sweepInterval: duration.pipe(z.number().min(1000, 'must be at least 1s')).default(3_600_000),
       /** Log line per decision: deny = denials at info and allows at debug; all = both at info; none. */
       log: z.enum(['deny', 'all', 'none']).default('deny'),
+      /**
+       * Where decisions wait on disk while the database is away (an append-only file per gateway
+       * process, fsync'd per batch, replayed in order when the database is back): relative to
+       * dataDir, or absolute. Used with DATABASE_URL too; give each replica its own (persistent) one.
+       */
+      spoolDir: z.string().min(1).default('audit-spool'),
+      /** Largest spool file; past it new entries are dropped (counted, logged at error). 0 = no spool: entries wait in the queue only. */
+      spoolMaxBytes: z.number().int().min(0).max(2 ** 40).default(64 * 1024 * 1024),
     })
     .prefault({}),
 });

@@ -9,15 +9,18 @@ function entry(i: number, decision: 'allow' | 'deny' = 'deny'): AuditRecord {
   return { at: new Date(1_700_000_000_000 + i), spiffeId: `spiffe://p.test/w/${i}`, trustDomain: 'p.test', sourceAddress: '127.0.0.1', method: '/x.Y/Z', decision, reason: `r${i}` };
 }
 
-/** A database double: records each INSERT's spiffe_id column; fails while `down`. */
+/** A database double: records each INSERT's spiffe_id column, skipping entry ids it holds (as the unique index does); fails while `down`. */
 class FakeDb {
   inserts: string[][] = [];
+  ids = new Set<string>();
   down: Error | undefined;
   async query(sql: string, params: unknown[] = []): Promise<unknown> {
     await new Promise((r) => setImmediate(r));
     if (this.down) throw this.down;
-    if (sql.startsWith('INSERT')) this.inserts.push(params[1] as string[]);
-    return [];
+    if (!sql.includes('INSERT INTO authz_audit')) return [];
+    const fresh = (params[10] as string[]).map((id) => !this.ids.has(id) && this.ids.add(id) !== undefined);
+    this.inserts.push((params[1] as string[]).filter((_, i) => fresh[i]));
+    return [{ n: fresh.filter(Boolean).length }];
   }
   get rows(): string[] {
     return this.inserts.flat();

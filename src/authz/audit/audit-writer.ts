@@ -1,21 +1,31 @@
 /**
- * The audit sink of the authorization pipeline. `record()` runs on the request path: it logs
- * the decision (per `authz.audit.log`) and pushes it into a bounded in-memory queue, O(1),
- * never awaiting and never throwing. A background loop writes the queue to `authz_audit`
- * with one multi-row INSERT per batch. When the database fails, the batch stays at the head
- * of the queue and is retried with capped exponential backoff; the queue bound still holds
- * (overflow is dropped and counted), one warning is logged per outage and one info line when
- * writing resumes. A periodic sweep deletes rows older than the retention, in bounded batches.
+ * The audit sink of the authorization pipeline. `record()` runs on the request path: it gives
+ * the decision its entry id, logs it (per `authz.audit.log`) and pushes it into a bounded
+ * in-memory queue, O(1), never awaiting and never throwing. A background loop writes the
+ * queue to `authz_audit` with one multi-row INSERT per batch that skips entry ids already
+ * stored. When the database fails, writing is retried with capped exponential backoff; with
+ * a spool (audit-backlog.ts) the queue goes to disk meanwhile and is replayed in order when
+ * the database is back, and at stop what cannot be written is spooled. Without one, the
+ * queue bound holds (overflow is dropped and counted). One warning is logged per outage and
+ * one info line when writing resumes. A periodic sweep deletes rows older than the retention.
  */
 import type { Logger } from 'pino';
-import { Counter, Gauge, type Registry } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { AuthzConfig } from '../../config/schema';
 import { reasonOf } from '../../database/data-source';
 import type { AuditRecord, AuditSink } from '../ports';
 import { BoundedQueue } from './domain/bounded-queue';
 import type { AuditDatabase } from './audit-query';
+import { columns, identified, INSERT_SQL, isDataError, type IdentifiedRecord } from './audit-rows';
+import { SpoolBacklog } from './audit-backlog';
+import type { AuditSpool } from './audit-spool';
+import { AuditSweep } from './audit-sweep';
+import { beforeDeadline, sleep } from './deadline';
+import { logDecision } from './decision-log';
+import { writerMetrics, type DropReason, type WriterMetrics } from './audit-metrics';
 
-export type AuditSettings = AuthzConfig['audit'];
+/** `authz.audit` without the spool's keys (the spool is opened by the caller: `openGatewaySpool`). */
+export type AuditSettings = Omit<AuthzConfig['audit'], 'spoolDir' | 'spoolMaxBytes'>;
 
 export interface AuditWriterOptions {
   /** Where rows go: the gateway's DataSource (anything with its `query`). */
@@ -32,46 +42,24 @@ export interface AuditWriterOptions {
   stopTimeoutMs?: number;
   /** Rows per retention DELETE (default 5000). */
   sweepBatchSize?: number;
-  /** Clock for the retention cutoff (ms since the epoch). */
+  /** Clock for the retention cutoff and new entry ids (ms since the epoch). */
   now?: () => number;
+  /** Where entries go while the database is away (AuditSpool.open); none: they wait in the queue only. The writer closes it at stop. */
+  spool?: AuditSpool;
 }
 
-/** Longest text kept per column (longer values are cut); rule ids per row. */
-const MAX_TEXT = 4096;
-const MAX_DRY_RUN_RULES = 64;
-/** A sweep deletes at most this many batches, then waits for the next interval. */
-const MAX_SWEEP_BATCHES = 200;
-/** SQLSTATE classes of errors caused by the rows themselves: retrying cannot help. */
-const DATA_ERROR_CLASSES: ReadonlySet<string> = new Set(['22', '23']);
-
-const INSERT_SQL = `INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry_run_denied)
-SELECT u.at, u.spiffe_id, u.trust_domain, u.source_address, u.method, u.namespace, u.decision, u.rule, u.reason,
-       CASE WHEN u.dry IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.dry::jsonb)) END
-FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
-  AS u(at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry)`;
-
-const SWEEP_SQL = `WITH doomed AS (
-  SELECT id FROM authz_audit WHERE at < $1::timestamptz ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED
-), gone AS (
-  DELETE FROM authz_audit a USING doomed d WHERE a.id = d.id RETURNING 1
-)
-SELECT count(*)::int AS n FROM gone`;
-
 export class AuditWriter implements AuditSink {
-  private readonly queue: BoundedQueue<AuditRecord>;
+  private readonly queue: BoundedQueue<IdentifiedRecord>;
+  private readonly backlog: SpoolBacklog | undefined;
   private readonly batchSize: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
   private readonly now: () => number;
-  private readonly written: Counter;
-  private readonly dropped: Counter<'reason'>;
-  private readonly failures: Counter;
-  private readonly swept: Counter;
+  private readonly counters: WriterMetrics;
+  private readonly retention: AuditSweep;
   private retryMs: number;
   private flushTimer: NodeJS.Timeout | undefined;
-  private sweepTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<boolean> | undefined;
-  private sweeping: Promise<number> | undefined;
   private kicked = false;
   /** Entries dropped after leaving the queue or after stop (the queue counts its own overflow). */
   private lost = 0;
@@ -89,32 +77,40 @@ export class AuditWriter implements AuditSink {
     this.retryMaxMs = Math.max(this.retryMinMs, o.retryMaxMs ?? 5000);
     this.retryMs = this.retryMinMs;
     this.now = o.now ?? Date.now;
-    const registers = [o.metrics];
-    const queue = this.queue;
-    new Gauge({
-      name: 'parley_authz_audit_queue_depth',
-      help: 'Authorization decisions waiting to be written to the audit trail',
-      registers,
-      collect() {
-        this.set(queue.size);
-      },
+    this.counters = writerMetrics(o.metrics, this.queue);
+    this.retention = new AuditSweep({
+      db: o.db,
+      retentionMs: o.config.retention,
+      intervalMs: o.config.sweepInterval,
+      batchSize: o.sweepBatchSize ?? 5000,
+      logger: o.logger,
+      metrics: o.metrics,
+      now: this.now,
+      databaseAway: () => this.outage !== undefined,
     });
-    new Gauge({ name: 'parley_authz_audit_queue_capacity', help: 'Capacity of the audit queue (authz.audit.queueSize)', registers }).set(o.config.queueSize);
-    this.written = new Counter({ name: 'parley_authz_audit_written_total', help: 'Audit entries written to the database', registers });
-    this.dropped = new Counter({
-      name: 'parley_authz_audit_dropped_total',
-      help: 'Audit entries lost: queue_full (database too slow or down), rejected (refused by the database), shutdown (not written in time at stop)',
-      labelNames: ['reason'],
-      registers,
-    });
-    this.failures = new Counter({ name: 'parley_authz_audit_write_failures_total', help: 'Failed audit batch writes (each retry counts)', registers });
-    this.swept = new Counter({ name: 'parley_authz_audit_swept_total', help: 'Audit entries deleted by the retention sweep', registers });
-    for (const reason of ['queue_full', 'rejected', 'shutdown']) this.dropped.inc({ reason }, 0);
+    if (o.spool !== undefined) {
+      this.backlog = new SpoolBacklog({
+        spool: o.spool,
+        queue: this.queue,
+        batchSize: this.batchSize,
+        insert: (batch) => this.insert(batch),
+        dropFull: (n) => this.drop('spool_full', n),
+        logger: o.logger,
+        metrics: o.metrics,
+        now: this.now,
+        logging: () => !this.finished,
+      });
+    }
   }
 
-  /** Decisions waiting to be written. */
+  /** Decisions waiting in memory to be written. */
   get queued(): number {
     return this.queue.size;
+  }
+
+  /** True while the spool holds entries not yet written to the database. */
+  get spooling(): boolean {
+    return this.backlog?.pending ?? false;
   }
 
   /** Entries lost so far, all reasons together. */
@@ -135,8 +131,8 @@ export class AuditWriter implements AuditSink {
         return;
       }
       if (this.closed) this.drop('shutdown', 1);
-      else if (!this.queue.push(entry)) this.dropped.inc({ reason: 'queue_full' });
-      else if (this.started && !this.kicked && this.flushing === undefined && this.outage === undefined && this.queue.size >= this.batchSize) {
+      else if (!this.queue.push(identified(entry, this.now()))) this.counters.dropped.inc({ reason: 'queue_full' });
+      else if (this.started && !this.kicked && this.flushing === undefined && this.queue.size >= this.kickAt()) {
         this.kicked = true;
         this.scheduleFlush(0);
       }
@@ -144,87 +140,50 @@ export class AuditWriter implements AuditSink {
       // the request path never fails because of the audit trail
     }
     try {
-      this.log(entry);
+      logDecision(this.o.logger, this.o.config.log, entry);
     } catch {
       // nor because of logging
     }
   }
 
-
-  /** Starts the background writer and the retention sweep. */
+  /** Starts the background writer (which first replays a spool left from before) and the retention sweep. */
   start(): void {
     if (this.started || this.closed) return;
     this.started = true;
-    this.scheduleFlush(this.o.config.flushInterval);
-    this.scheduleSweep(Math.min(this.o.config.sweepInterval, 30_000));
+    this.scheduleFlush(this.backlog?.pending === true ? 0 : this.o.config.flushInterval);
+    this.retention.start(Math.min(this.o.config.sweepInterval, 30_000));
   }
 
   /**
-   * Stops the timers and writes what is queued, retrying failures, for at most
-   * `stopTimeoutMs`; what remains is counted as dropped (reason shutdown). Idempotent.
+   * Stops the timers and writes what is queued, for at most `stopTimeoutMs`: retrying failures
+   * without a spool, once with one (what is left then is spooled). What remains is counted as
+   * dropped (reason shutdown). Idempotent.
    */
   stop(): Promise<void> {
     this.stopping ??= this.shutdown();
     return this.stopping;
   }
 
-  /** Writes everything queued now (tests, shutdown). True when the queue was emptied. */
+  /** Writes everything spooled and queued now (tests, shutdown). True when both were emptied. */
   async flush(): Promise<boolean> {
     if (this.flushing !== undefined) await this.flushing;
     return this.runDrain();
   }
 
-  /**
-   * Deletes rows older than the retention (oldest first, in batches). Returns how many.
-   * Concurrent sweeps (other replicas) skip each other's locked rows.
-   */
-  async sweep(): Promise<number> {
-    if (this.sweeping !== undefined) return this.sweeping;
-    this.sweeping = (async () => {
-      const cutoff = new Date(this.now() - this.o.config.retention).toISOString();
-      const limit = this.o.sweepBatchSize ?? 5000;
-      let total = 0;
-      for (let i = 0; i < MAX_SWEEP_BATCHES && !this.closed; i++) {
-        const rows = (await this.o.db.query(SWEEP_SQL, [cutoff, limit])) as Array<{ n: number }>;
-        const n = Number(rows[0]?.n ?? 0);
-        total += n;
-        if (n < limit) break;
-      }
-      if (total > 0) {
-        this.swept.inc(total);
-        this.o.logger.info({ deleted: total, retentionMs: this.o.config.retention }, 'audit: old entries deleted');
-      }
-      return total;
-    })().finally(() => {
-      this.sweeping = undefined;
-    });
-    return this.sweeping;
+  /** Deletes rows older than the retention (oldest first, in batches). Returns how many. */
+  sweep(): Promise<number> {
+    return this.retention.run();
   }
 
-  private log(e: AuditRecord): void {
-    const mode = this.o.config.log;
-    if (mode === 'none') return;
-    const level = e.decision !== 'allow' || mode === 'all' ? 'info' : 'debug';
-    if (!this.o.logger.isLevelEnabled(level)) return;
-    this.o.logger[level](
-      {
-        spiffeId: e.spiffeId,
-        trustDomain: e.trustDomain,
-        sourceAddress: e.sourceAddress,
-        method: e.method,
-        namespace: e.namespace,
-        decision: e.decision,
-        rule: e.rule,
-        reason: e.reason,
-        dryRunDenied: e.dryRunDenied !== undefined && e.dryRunDenied.length > 0 ? e.dryRunDenied : undefined,
-      },
-      e.decision === 'allow' ? 'authorization allowed' : 'authorization denied',
-    );
+  /** Queue size that starts a write at once: a full batch; during an outage (with a spool), half the queue, to move it to disk. */
+  private kickAt(): number {
+    if (this.outage === undefined) return this.batchSize;
+    return this.backlog === undefined ? Number.POSITIVE_INFINITY : Math.max(1, this.queue.capacity / 2);
   }
 
-  private drop(reason: 'rejected' | 'shutdown', n: number): void {
+  private drop(reason: Exclude<DropReason, 'queue_full'>, n: number): void {
     this.lost += n;
-    this.dropped.inc({ reason }, n);
+    this.counters.dropped.inc({ reason }, n);
   }
 
   private scheduleFlush(ms: number): void {
@@ -236,8 +195,17 @@ export class AuditWriter implements AuditSink {
 
   private async tick(): Promise<void> {
     this.flushTimer = undefined;
+    const kicked = this.kicked;
     this.kicked = false;
     if (this.closed) return;
+    // A kick during an outage only moves the queue to the spool; the retry keeps its backoff.
+    if (kicked && this.outage !== undefined && this.backlog !== undefined) {
+      const backlog = this.backlog;
+      this.flushing ??= backlog.moveQueue().then(() => false).finally(() => (this.flushing = undefined));
+      await this.flushing;
+      this.scheduleFlush(this.retryMs);
+      return;
+    }
     const emptied = await this.runDrain();
     if (this.closed) return;
     if (emptied) {
@@ -249,7 +217,7 @@ export class AuditWriter implements AuditSink {
     }
   }
 
-  /** One drain at a time; the promise says whether the queue was emptied. */
+  /** One drain at a time; the promise says whether the spool and the queue were emptied. */
   private runDrain(): Promise<boolean> {
     this.flushing ??= this.drain().finally(() => {
       this.flushing = undefined;
@@ -257,70 +225,77 @@ export class AuditWriter implements AuditSink {
     return this.flushing;
   }
 
+  /** The spool first (older), then the queue; on failure the queue goes to the spool. */
   private async drain(): Promise<boolean> {
+    const backlog = this.backlog;
+    if (backlog !== undefined && (backlog.pending || this.outage !== undefined)) {
+      await backlog.moveQueue();
+      if (!(await backlog.replay())) return false;
+    }
     while (this.queue.size > 0) {
       const batch = this.queue.peek(this.batchSize);
-      try {
-        await this.o.db.query(INSERT_SQL, columns(batch, this.now()));
-      } catch (err) {
-        this.failures.inc();
-        if (isDataError(err)) {
-          // The rows themselves are refused: retrying would block the trail forever.
-          this.queue.discard(batch.length);
-          this.drop('rejected', batch.length);
-          if (!this.finished) this.o.logger.error({ err: reasonOf(err), entries: batch.length }, 'audit: the database refused a batch of entries; they are dropped');
-          continue;
-        }
-        if (this.outage === undefined) {
-          this.outage = { since: this.now(), droppedAtStart: this.droppedCount };
-          if (!this.finished) {
-            this.o.logger.warn(
-              { err: reasonOf(err), queued: this.queue.size, queueSize: this.queue.capacity },
-              'audit: cannot write to the database; keeping entries in memory (new ones are dropped when the queue is full) and retrying',
-            );
-          }
-        }
+      if (!(await this.insert(batch)).ok) {
+        if (backlog !== undefined) await backlog.moveQueue();
         return false;
       }
       this.queue.discard(batch.length);
-      this.written.inc(batch.length);
-      if (this.outage !== undefined) {
-        const { since, droppedAtStart } = this.outage;
-        this.outage = undefined;
-        if (!this.finished) {
-          this.o.logger.info({ outageMs: this.now() - since, dropped: this.droppedCount - droppedAtStart, queued: this.queue.size }, 'audit: writing to the database again');
-        }
-      }
     }
     return true;
   }
 
-  private scheduleSweep(ms: number): void {
-    if (this.closed) return;
-    this.sweepTimer = setTimeout(() => {
-      this.sweep()
-        .catch((err: unknown) => {
-          const level = this.outage === undefined ? 'warn' : 'debug';
-          if (!this.finished) this.o.logger[level]({ err: reasonOf(err) }, 'audit: retention sweep failed; trying again at the next interval');
-        })
-        .finally(() => this.scheduleSweep(this.o.config.sweepInterval));
-    }, ms);
-    this.sweepTimer.unref();
+  /** One INSERT; `ok` false when it should be retried later (the database is away). */
+  private async insert(batch: readonly IdentifiedRecord[]): Promise<{ ok: boolean; inserted: number }> {
+    let inserted: number;
+    try {
+      const rows = (await this.o.db.query(INSERT_SQL, columns(batch, this.now()))) as Array<{ n: number }>;
+      inserted = Number(rows[0]?.n);
+      if (!Number.isSafeInteger(inserted)) throw new TypeError('audit: the insert returned no row count');
+    } catch (err) {
+      this.counters.failures.inc();
+      if (isDataError(err)) {
+        // The rows themselves are refused: retrying would block the trail forever.
+        this.drop('rejected', batch.length);
+        if (!this.finished) this.o.logger.error({ err: reasonOf(err), entries: batch.length }, 'audit: the database refused a batch of entries; they are dropped');
+        return { ok: true, inserted: 0 };
+      }
+      this.beginOutage(err);
+      return { ok: false, inserted: 0 };
+    }
+    this.counters.written.inc(inserted);
+    this.counters.duplicates.inc(batch.length - inserted);
+    this.endOutage();
+    return { ok: true, inserted };
+  }
+
+  private beginOutage(err: unknown): void {
+    if (this.outage !== undefined) return;
+    this.outage = { since: this.now(), droppedAtStart: this.droppedCount };
+    if (this.finished) return;
+    const where = this.backlog === undefined ? 'in memory (new ones are dropped when the queue is full)' : `in the spool ${this.backlog.path}`;
+    this.o.logger.warn({ err: reasonOf(err), queued: this.queue.size, queueSize: this.queue.capacity }, `audit: cannot write to the database; keeping entries ${where} and retrying`);
+  }
+
+  private endOutage(): void {
+    if (this.outage === undefined) return;
+    const { since, droppedAtStart } = this.outage;
+    this.outage = undefined;
+    if (!this.finished) {
+      this.o.logger.info({ outageMs: this.now() - since, dropped: this.droppedCount - droppedAtStart, queued: this.queue.size }, 'audit: writing to the database again');
+    }
   }
 
   private async shutdown(): Promise<void> {
     this.closed = true;
     if (this.flushTimer !== undefined) clearTimeout(this.flushTimer);
-    if (this.sweepTimer !== undefined) clearTimeout(this.sweepTimer);
     const deadline = Date.now() + (this.o.stopTimeoutMs ?? 5000);
-    let delay = this.retryMinMs;
     try {
-      if (this.sweeping !== undefined) await beforeDeadline(this.sweeping.catch(() => 0), deadline);
-      while (this.queue.size > 0 && Date.now() < deadline) {
-        const emptied = await beforeDeadline(this.runDrain(), deadline);
-        if (emptied === true) break;
-        await beforeDeadline(sleep(delay), deadline);
-        delay = Math.min(delay * 2, this.retryMaxMs);
+      await beforeDeadline(this.retention.stop(), deadline);
+      if (this.backlog === undefined) await this.writeUntil(deadline);
+      else {
+        // One attempt at the database unless it is known to be away; what is left waits on disk for the next start.
+        if (this.outage === undefined) await beforeDeadline(this.runDrain(), deadline);
+        else if (this.flushing !== undefined) await beforeDeadline(this.flushing, deadline);
+        await this.backlog.stop();
       }
     } finally {
       this.finished = true;
@@ -331,64 +306,15 @@ export class AuditWriter implements AuditSink {
       }
     }
   }
-}
 
-/** The batch as the ten column arrays of INSERT_SQL, cleaned so PostgreSQL accepts every row. */
-function columns(batch: readonly AuditRecord[], nowMs: number): unknown[][] {
-  const at: string[] = [];
-  const spiffeId: string[] = [];
-  const trustDomain: string[] = [];
-  const source: string[] = [];
-  const method: string[] = [];
-  const namespace: Array<string | null> = [];
-  const decision: string[] = [];
-  const rule: Array<string | null> = [];
-  const reason: string[] = [];
-  const dry: Array<string | null> = [];
-  for (const e of batch) {
-    const time = e.at instanceof Date && Number.isFinite(e.at.getTime()) ? e.at : new Date(nowMs);
-    at.push(time.toISOString());
-    spiffeId.push(text(e.spiffeId));
-    trustDomain.push(text(e.trustDomain));
-    source.push(text(e.sourceAddress));
-    method.push(text(e.method));
-    namespace.push(optionalText(e.namespace));
-    decision.push(e.decision === 'allow' ? 'allow' : 'deny');
-    rule.push(optionalText(e.rule));
-    reason.push(text(e.reason));
-    const rules = Array.isArray(e.dryRunDenied) ? e.dryRunDenied.slice(0, MAX_DRY_RUN_RULES).map(text) : [];
-    dry.push(rules.length > 0 ? JSON.stringify(rules) : null);
+  /** Without a spool: writes the queue, retrying failures, until it is empty or the deadline passes. */
+  private async writeUntil(deadline: number): Promise<void> {
+    let delay = this.retryMinMs;
+    while (this.queue.size > 0 && Date.now() < deadline) {
+      const emptied = await beforeDeadline(this.runDrain(), deadline);
+      if (emptied === true) break;
+      await beforeDeadline(sleep(delay), deadline);
+      delay = Math.min(delay * 2, this.retryMaxMs);
+    }
   }
-  return [at, spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry];
-}
-
-/** PostgreSQL text holds no NUL; very long values are cut. */
-function text(v: unknown): string {
-  const s = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
-  return (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s).replaceAll('\u0000', '\uFFFD');
-}
-
-function optionalText(v: unknown): string | null {
-  return v === undefined || v === null || v === '' ? null : text(v);
-}
-
-function isDataError(err: unknown): boolean {
-  const code = (err as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && code.length === 5 && DATA_ERROR_CLASSES.has(code.slice(0, 2));
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
-
-/** The promise's value, or undefined once the deadline passes (the promise keeps running). */
-function beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T | undefined> {
-  const left = deadline - Date.now();
-  if (left <= 0) return Promise.resolve(undefined);
-  let timer: NodeJS.Timeout | undefined;
-  const expired = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), left);
-    timer.unref();
-  });
-  return Promise.race([p, expired]).finally(() => clearTimeout(timer));
 }

@@ -1,8 +1,9 @@
 /**
  * The audit trail of a whole gateway while its PostgreSQL is stopped: calls that need no
- * database are still decided at once, the bounded audit queue drops (and counts on the ops
- * /metrics) what it cannot hold, and when PostgreSQL is back the kept decisions arrive and
- * new ones are written again.
+ * database are still decided at once. With the spool (the default) every decision of the
+ * outage goes to disk and arrives, in order, when PostgreSQL is back; without one
+ * (spoolMaxBytes 0) the bounded queue drops (and counts on the ops /metrics) what it cannot
+ * hold. Either way new decisions are written again after the restart.
  */
 import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,7 +46,10 @@ async function waitFor(probe: () => Promise<boolean> | boolean, ms: number, what
   }
 }
 
-describe('gateway audit while PostgreSQL is stopped', () => {
+describe.each([
+  ['with the spool (default)', {}, true],
+  ['without a spool (spoolMaxBytes 0)', { PARLEY_AUTHZ_AUDIT_SPOOL_MAX_BYTES: '0' }, false],
+] as const)('gateway audit while PostgreSQL is stopped, %s', (name, spoolEnv, spooling) => {
   let dir: string;
   let pg: EmbeddedPostgres;
   let gw: TestGateway;
@@ -83,6 +87,7 @@ describe('gateway audit while PostgreSQL is stopped', () => {
       PARLEY_AUTHZ_AUDIT_BATCH_SIZE: '4',
       PARLEY_AUTHZ_AUDIT_FLUSH_INTERVAL: '20ms',
       PARLEY_DATABASE_CONNECT_TIMEOUT_MS: '1000',
+      ...spoolEnv,
     });
   });
   afterAll(async () => {
@@ -92,7 +97,10 @@ describe('gateway audit while PostgreSQL is stopped', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it('decides without the database, drops and counts the overflow, then writes the kept decisions and new ones', async () => {
+  const title = spooling
+    ? 'decides without the database, spools every decision, then writes them all, in order, and new ones'
+    : 'decides without the database, drops and counts the overflow, then writes the kept decisions and new ones';
+  it(title, async () => {
     await gw.gateway.policies.add({ id: 'no-intruder', effect: 'deny', subjects: [{ spiffeId: INTRUDER }], methods: ['/parley.store.v1.StoreService/*'] }, { actor: 'test' });
     const app = await client(APP);
     const intruder = await client(INTRUDER);
@@ -120,18 +128,22 @@ describe('gateway audit while PostgreSQL is stopped', () => {
     }
     expect(slowest.ms).toBeLessThan(1000);
     await waitFor(async () => (await metric('parley_authz_audit_write_failures_total')) > 0, 10_000, 'a failed audit write');
-    const dropped = await metric('parley_authz_audit_dropped_total', { reason: 'queue_full' });
-    expect(dropped).toBe(outage.length - QUEUE);
-    expect(await metric('parley_authz_audit_queue_depth')).toBe(QUEUE);
+    if (spooling) await waitFor(async () => (await metric('parley_authz_audit_spooled_total')) === outage.length, 10_000, 'every outage decision spooled');
+    const dropped = await metric('parley_authz_audit_dropped_total');
+    const kept = spooling ? outage.length : QUEUE;
+    expect(dropped).toBe(outage.length - kept);
+    expect(await metric('parley_authz_audit_dropped_total', { reason: 'queue_full' })).toBe(outage.length - kept);
+    expect(await metric('parley_authz_audit_queue_depth')).toBe(spooling ? 0 : QUEUE);
 
     await pg.start();
-    await waitFor(() => !gw.gateway.audit!.failing && gw.gateway.audit!.queued === 0, 20_000, 'the audit queue written after the restart');
+    await waitFor(() => !gw.gateway.audit!.failing && gw.gateway.audit!.queued === 0 && !gw.gateway.audit!.spooling, 20_000, 'the audit queue written after the restart');
     expect((await timedCall(app, CHECK)).code).toBe(grpc.status.OK);
     expect((await timedCall(intruder, LIST)).code).toBe(grpc.status.PERMISSION_DENIED);
     await gw.gateway.audit!.flush();
     const after = (await rowsAfter(lastId)).map((r) => [r.spiffe_id, r.method, r.decision]);
-    // The oldest QUEUE decisions of the outage, in order, then the new calls.
-    expect(after).toEqual([...outage.slice(0, QUEUE), [APP, CHECK, 'allow'], [INTRUDER, LIST, 'deny']]);
-    process.stdout.write(`audit outage: slowest decision without the database ${slowest.ms.toFixed(1)} ms; ${dropped} dropped, ${QUEUE} kept and written after the restart\n`);
+    // Every decision of the outage (without a spool: the oldest QUEUE), in order, then the new calls.
+    expect(after).toEqual([...outage.slice(0, kept), [APP, CHECK, 'allow'], [INTRUDER, LIST, 'deny']]);
+    if (spooling) expect(await metric('parley_authz_audit_replayed_total')).toBe(outage.length);
+    process.stdout.write(`audit outage (${name}): slowest decision without the database ${slowest.ms.toFixed(1)} ms; ${dropped} dropped, ${kept} kept and written after the restart\n`);
   });
 });

@@ -1,0 +1,104 @@
+/**
+ * How queued decisions become rows of `authz_audit`: one multi-row INSERT per batch that
+ * skips entries already stored (by their entry id), so a batch written twice — a retry whose
+ * first attempt did commit, a spool replayed after a crash — still leaves one row per entry.
+ */
+import type { AuditRecord } from '../ports';
+import { isEntryId, newEntryId } from './domain/entry-id';
+
+/** A decision with the id it got when it was made. */
+export type IdentifiedRecord = AuditRecord & { readonly entryId: string };
+
+/** Longest text kept per column (longer values are cut); rule ids per row. */
+const MAX_TEXT = 4096;
+const MAX_DRY_RUN_RULES = 64;
+/** SQLSTATE classes of errors caused by the rows themselves: retrying cannot help. */
+const DATA_ERROR_CLASSES: ReadonlySet<string> = new Set(['22', '23']);
+
+/** Inserts the batch ($1..$11 column arrays); returns `n`, how many rows were new. */
+export const INSERT_SQL = `WITH inserted AS (
+INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry_run_denied, entry_id)
+SELECT u.at, u.spiffe_id, u.trust_domain, u.source_address, u.method, u.namespace, u.decision, u.rule, u.reason,
+       CASE WHEN u.dry IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.dry::jsonb)) END, u.entry_id
+FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[])
+  AS u(at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry, entry_id)
+ON CONFLICT (entry_id) DO NOTHING
+RETURNING 1
+) SELECT count(*)::int AS n FROM inserted`;
+
+/** `entry` with an entry id: its own when it carries a well-formed one, else a new one (made now). */
+export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
+  return isEntryId(entry.entryId) ? (entry as IdentifiedRecord) : { ...entry, entryId: newEntryId(now) };
+}
+
+/** The batch as the eleven column arrays of INSERT_SQL, cleaned so PostgreSQL accepts every row. */
+export function columns(batch: readonly IdentifiedRecord[], nowMs: number): unknown[][] {
+  const at: string[] = [];
+  const spiffeId: string[] = [];
+  const trustDomain: string[] = [];
+  const source: string[] = [];
+  const method: string[] = [];
+  const namespace: Array<string | null> = [];
+  const decision: string[] = [];
+  const rule: Array<string | null> = [];
+  const reason: string[] = [];
+  const dry: Array<string | null> = [];
+  const entryId: string[] = [];
+  for (const e of batch) {
+    at.push(timeOf(e, nowMs).toISOString());
+    spiffeId.push(text(e.spiffeId));
+    trustDomain.push(text(e.trustDomain));
+    source.push(text(e.sourceAddress));
+    method.push(text(e.method));
+    namespace.push(optionalText(e.namespace));
+    decision.push(e.decision === 'allow' ? 'allow' : 'deny');
+    rule.push(optionalText(e.rule));
+    reason.push(text(e.reason));
+    const rules = dryRunRules(e);
+    dry.push(rules.length > 0 ? JSON.stringify(rules) : null);
+    entryId.push(e.entryId);
+  }
+  return [at, spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry, entryId];
+}
+
+/** The entry cleaned the same way for the spool (so what is replayed is what would have been written). */
+export function cleaned(e: IdentifiedRecord, nowMs: number): IdentifiedRecord {
+  const namespace = optionalText(e.namespace) ?? undefined;
+  const rule = optionalText(e.rule) ?? undefined;
+  return {
+    entryId: e.entryId,
+    at: timeOf(e, nowMs),
+    spiffeId: text(e.spiffeId),
+    trustDomain: text(e.trustDomain),
+    sourceAddress: text(e.sourceAddress),
+    method: text(e.method),
+    namespace,
+    decision: e.decision === 'allow' ? 'allow' : 'deny',
+    rule,
+    reason: text(e.reason),
+    dryRunDenied: dryRunRules(e),
+  };
+}
+
+export function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.length === 5 && DATA_ERROR_CLASSES.has(code.slice(0, 2));
+}
+
+function timeOf(e: AuditRecord, nowMs: number): Date {
+  return e.at instanceof Date && Number.isFinite(e.at.getTime()) ? e.at : new Date(nowMs);
+}
+
+function dryRunRules(e: AuditRecord): string[] {
+  return Array.isArray(e.dryRunDenied) ? e.dryRunDenied.slice(0, MAX_DRY_RUN_RULES).map(text) : [];
+}
+
+/** PostgreSQL text holds no NUL; very long values are cut. */
+function text(v: unknown): string {
+  const s = typeof v === 'string' ? v : v === undefined || v === null ? '' : String(v);
+  return (s.length > MAX_TEXT ? s.slice(0, MAX_TEXT) : s).replaceAll('\u0000', '\uFFFD');
+}
+
+function optionalText(v: unknown): string | null {
+  return v === undefined || v === null || v === '' ? null : text(v);
+}
