@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, ValueProvider } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AdminPolicy, adminGate } from './admin/admin-auth';
+import { AdminGatekeeper, AdminPolicy, adminGate } from './admin/admin-auth';
+import { adminJsonBody, adminRequestText } from './admin/admin-input';
+import { createAdminMetrics, type AdminMetrics } from './admin/admin-metrics';
 import { CallAuthorizer } from './authz/call-authorizer';
-import { adminHttpsOptions, secureAdminServer } from './admin/admin-server';
+import { AdminListener } from './admin/admin-server';
 import { mountOpenApi } from './admin/openapi';
 import { PeerRegistry } from './admin/peer-registry';
 import { ParleyError } from './common/errors';
@@ -26,7 +28,7 @@ import type { ParleyConfig } from './config/schema';
 import { registerPoolMetrics, databaseReadinessCheck } from './database/database-health';
 import { ChangeFeed } from './database/change-feed';
 import { BundleEndpointServer, FederationService } from './federation';
-import { FEDERATION_SERVICE } from './tokens';
+import { ADMIN_GATEKEEPER, FEDERATION_SERVICE } from './tokens';
 import { svidProviderFrom } from './tls';
 import { connectDataSource, runMigrations } from './database/data-source';
 import { EmbeddedPostgres } from './database/embedded-postgres';
@@ -44,17 +46,14 @@ import { RateLimiter } from './authz/rate-limiter';
 import { RevocationStore } from './authz/revocation-store';
 import { VERSION } from './version';
 
-/** Largest admin request body (JSON or text). */
-const ADMIN_BODY_LIMIT = '2mb';
-
 export interface Gateway {
   app: INestApplication;
   identity: IdentitySource;
   trustStore: TrustStore;
   /** The data-plane gRPC endpoint and where it really listens. */
   grpc?: { host: string; port: number; server: SecureGrpcServer };
-  /** Where the admin HTTPS listener really listens. */
-  admin?: { host: string; port: number };
+  /** Where the admin HTTPS listener really listens, and the listener (same admission as gRPC). */
+  admin?: { host: string; port: number; listener: AdminListener };
   dataSource: DataSource;
   /** Decides every gRPC call. */
   authorizer: CallAuthorizer;
@@ -201,24 +200,24 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       cleanup.push(() => server.close());
     }
 
+    // The admin API: NestJS serves the routes on a plain HTTP server fed by an MtlsListener (below).
     const peers = new PeerRegistry();
     const adminPolicy = new AdminPolicy(adminIds(config));
-    const tlsOptions = { identity, trustStore, minVersion: config.tls.minVersion };
+    const adminMetrics = createAdminMetrics(metrics);
+    const gatekeeper = new AdminGatekeeper({ peers, policy: adminPolicy, revocations, onRefused: (reason) => adminMetrics.requestRefused(reason) });
+    services.push({ provide: ADMIN_GATEKEEPER, useValue: gatekeeper });
     const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy, services }), {
       logger: new PinoNestLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
-      httpsOptions: adminHttpsOptions(tlsOptions),
       bodyParser: false,
     });
-    // JSON bodies: bootstrap bundles and Casbin policy files can be up to 1 MiB of text (other types are read by their routes).
-    app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT });
-    app.use(adminGate(peers, adminPolicy));
+    // The gate first (peer, revocation, admin), so nothing of a refused request is read; then its text and JSON body.
+    const inputLimits = { maxBodyBytes: config.admin.maxBodyBytes, maxJsonDepth: config.admin.maxJsonDepth, onRefused: adminMetrics.requestRefused };
+    app.use(adminGate(gatekeeper));
+    app.use(adminRequestText(inputLimits));
+    app.use(adminJsonBody(inputLimits));
     mountOpenApi(app);
-    const unhookAdmin = secureAdminServer(app, { ...tlsOptions, peers, logger: logger.child({ component: 'admin' }) });
-    cleanup.push(async () => {
-      unhookAdmin();
-      await app.close();
-    });
+    cleanup.push(() => app.close());
     await app.init();
 
     // Every gRPC call: revocation → IP allowlist → policy → rate limit, audited (src/authz).
@@ -278,7 +277,25 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     }
 
     let admin: Gateway['admin'];
-    if (config.admin.enabled) admin = await listenAdmin(app, config);
+    if (config.admin.enabled) {
+      const listener = new AdminListener({
+        host: config.admin.host,
+        port: config.admin.port,
+        minVersion: config.tls.minVersion,
+        handshakeTimeoutMs: config.tls.handshakeTimeout,
+        identity: svidProviderFrom(identity),
+        trustStore,
+        peers,
+        httpServer: app.getHttpServer(),
+        logger: logger.child({ component: 'admin' }),
+        onRefused: (reason) => adminMetrics.connectionRefused(reason),
+      });
+      adminMetrics.watch(listener);
+      cleanup.push(() => listener.close());
+      const unhookRevokedAdmins = closeRevokedOn(revocations, listener, adminMetrics, logger);
+      cleanup.push(async () => unhookRevokedAdmins());
+      admin = { ...(await listenAdmin(listener, config)), listener };
+    }
 
     let ops: Gateway['ops'];
     if (config.ops.enabled) {
@@ -321,17 +338,24 @@ function adminIds(config: ParleyConfig): SpiffeId[] {
   return (config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s));
 }
 
-async function listenAdmin(app: INestApplication, config: ParleyConfig): Promise<{ host: string; port: number }> {
+async function listenAdmin(listener: AdminListener, config: ParleyConfig): Promise<{ host: string; port: number }> {
   const { host, port } = config.admin;
   try {
-    await app.listen(port, host);
+    return await listener.listen();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EADDRINUSE') throw new ParleyError('config_invalid', `admin.port: ${host}:${port} is already in use`, { cause: err });
     throw new ParleyError('unavailable', `admin listener: cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, { cause: err });
   }
-  const address = (app.getHttpServer() as { address(): { port: number } | string | null }).address();
-  return { host, port: typeof address === 'object' && address ? address.port : port };
+}
+
+/** A revocation closes the open admin connections it covers, on every replica (as for gRPC); returns the unhook. */
+function closeRevokedOn(revocations: RevocationStore, listener: AdminListener, metrics: AdminMetrics, logger: Logger): () => void {
+  return revocations.onRevoked((isRevoked) => {
+    const closed = listener.closeConnections(isRevoked, 'revoked');
+    metrics.connectionsClosed('revoked', closed);
+    if (closed > 0) logger.warn({ closed }, 'closed admin connections of revoked identities');
+  });
 }
 
 async function readInstallationId(ds: DataSource): Promise<string | undefined> {
