@@ -127,6 +127,6 @@ export function pathProblem(rawPath: string): string | undefined {
 
 /** The position JSON.parse names in its message (V8 quotes input there, which must not be echoed). */
 export function jsonErrorPosition(message: string): number | undefined {
-  const match = /position (\d{1,12})/.exec(message);
+  const match = / in JSON at position (\d{1,12})(?: |$)/.exec(message);
   return match === null ? undefined : Number(match[1]);
 }
