@@ -90,6 +90,9 @@ describe('admin API: bad input', () => {
   it('reports every problem at once with field paths, a CID error as a field too', async () => {
     const many = await send('POST', '/v1/revocations', { json: { spiffeId: 'nope', reason: 7, expiresAt: 'later', extra: true } });
     expect(fields(many).sort()).toEqual(['expiresAt', 'extra', 'reason', 'spiffeId']);
+    const query = await send('GET', '/v1/records?recursive=maybe&pageSize=-1&bogus=1&createdAfter=nope&annotation=novalue');
+    expect(query.status).toBe(400);
+    expect(fields(query).sort()).toEqual(['annotation', 'bogus', 'createdAfter', 'pageSize', 'recursive']);
     const cid = await send('GET', '/v1/records/not-a-cid');
     expect(cid.status).toBe(400);
     expect(cid.json.errors).toEqual([{ field: 'cid', message: expect.stringContaining('invalid cid') }]);
