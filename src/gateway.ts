@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, ValueProvider } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AdminGatekeeper, AdminPolicy, adminGate } from './admin/admin-auth';
-import { adminJsonBody, adminRequestText } from './admin/admin-input';
-import { createAdminMetrics, type AdminMetrics } from './admin/admin-metrics';
+import { AdminGatekeeper, AdminPolicy } from './admin/admin-auth';
+import { createAdminMetrics } from './admin/admin-metrics';
+import { mountAdminMiddleware, startAdminListener } from './admin/admin-start';
 import { CallAuthorizer } from './authz/call-authorizer';
-import { AdminListener } from './admin/admin-server';
+import type { AdminListener } from './admin/admin-server';
 import { mountOpenApi } from './admin/openapi';
 import { PeerRegistry } from './admin/peer-registry';
 import { ParleyError } from './common/errors';
@@ -211,11 +211,7 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       abortOnError: false,
       bodyParser: false,
     });
-    // The gate first (peer, revocation, admin), so nothing of a refused request is read; then its text and JSON body.
-    const inputLimits = { maxBodyBytes: config.admin.maxBodyBytes, maxJsonDepth: config.admin.maxJsonDepth, onRefused: adminMetrics.requestRefused };
-    app.use(adminGate(gatekeeper));
-    app.use(adminRequestText(inputLimits));
-    app.use(adminJsonBody(inputLimits));
+    mountAdminMiddleware(app, gatekeeper, config.admin, adminMetrics);
     mountOpenApi(app);
     cleanup.push(() => app.close());
     await app.init();
@@ -278,23 +274,9 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
 
     let admin: Gateway['admin'];
     if (config.admin.enabled) {
-      const listener = new AdminListener({
-        host: config.admin.host,
-        port: config.admin.port,
-        minVersion: config.tls.minVersion,
-        handshakeTimeoutMs: config.tls.handshakeTimeout,
-        identity: svidProviderFrom(identity),
-        trustStore,
-        peers,
-        httpServer: app.getHttpServer(),
-        logger: logger.child({ component: 'admin' }),
-        onRefused: (reason) => adminMetrics.connectionRefused(reason),
-      });
-      adminMetrics.watch(listener);
-      cleanup.push(() => listener.close());
-      const unhookRevokedAdmins = closeRevokedOn(revocations, listener, adminMetrics, logger);
-      cleanup.push(async () => unhookRevokedAdmins());
-      admin = { ...(await listenAdmin(listener, config)), listener };
+      const started = await startAdminListener({ config, httpServer: app.getHttpServer(), identity, trustStore, peers, revocations, metrics: adminMetrics, logger: logger.child({ component: 'admin' }) });
+      cleanup.push(() => started.close());
+      admin = { host: started.host, port: started.port, listener: started.listener };
     }
 
     let ops: Gateway['ops'];
@@ -336,26 +318,6 @@ async function startIdentity(config: ParleyConfig, logger: Logger): Promise<Iden
 
 function adminIds(config: ParleyConfig): SpiffeId[] {
   return (config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s));
-}
-
-async function listenAdmin(listener: AdminListener, config: ParleyConfig): Promise<{ host: string; port: number }> {
-  const { host, port } = config.admin;
-  try {
-    return await listener.listen();
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ParleyError('config_invalid', `admin.port: ${host}:${port} is already in use`, { cause: err });
-    throw new ParleyError('unavailable', `admin listener: cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, { cause: err });
-  }
-}
-
-/** A revocation closes the open admin connections it covers, on every replica (as for gRPC); returns the unhook. */
-function closeRevokedOn(revocations: RevocationStore, listener: AdminListener, metrics: AdminMetrics, logger: Logger): () => void {
-  return revocations.onRevoked((isRevoked) => {
-    const closed = listener.closeConnections(isRevoked, 'revoked');
-    metrics.connectionsClosed('revoked', closed);
-    if (closed > 0) logger.warn({ closed }, 'closed admin connections of revoked identities');
-  });
 }
 
 async function readInstallationId(ds: DataSource): Promise<string | undefined> {
