@@ -10,7 +10,9 @@ import { requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { closesWithin, keepAliveAdmin } from '../../support/admin-agent';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
+import { rawAttempt } from '../../support/tls-clients';
 
 jest.setTimeout(90_000);
 
@@ -128,6 +130,15 @@ describe('revocation and trust changes on the admin API', () => {
     expect(sessions.length).toBeGreaterThan(0);
     const second = await connectOnce(sessions.at(-1));
     expect(second).toMatchObject({ reused: false, reply: expect.stringMatching(/^HTTP\/1\.1 200 /) });
+  });
+
+  it('refuses a client that negotiates h2 on the admin port (ALPN http/1.1 or none), counted by reason', async () => {
+    const attempt = await rawAttempt(gw.gateway.admin!.port, { certChainPem: admin.certPem, keyPem: admin.keyPem }, ca.bundlePem());
+    expect(attempt.end).not.toBe('open');
+    const samples = await scrapeMetrics(gw.gateway.ops!.port);
+    // OpenSSL already fails the handshake (no common ALPN protocol); admission would refuse it too (alpn_not_http1).
+    expect(attempt.handshake).toBe(false);
+    expect(metricSum(samples, 'parley_admin_connections_refused_total', { reason: 'handshake_failed' })).toBeGreaterThan(0);
   });
 
   it('removing or changing a trust domain bundle closes the admin connections it no longer admits', async () => {
