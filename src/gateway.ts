@@ -4,9 +4,11 @@ import { join } from 'node:path';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, ValueProvider } from '@nestjs/common';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { AdminPolicy, adminGate } from './admin/admin-auth';
+import { AdminGatekeeper, AdminPolicy } from './admin/admin-auth';
+import { createAdminMetrics } from './admin/admin-metrics';
+import { mountAdminMiddleware, startAdminListener } from './admin/admin-start';
 import { CallAuthorizer } from './authz/call-authorizer';
-import { adminHttpsOptions, secureAdminServer } from './admin/admin-server';
+import type { AdminListener } from './admin/admin-server';
 import { mountOpenApi } from './admin/openapi';
 import { PeerRegistry } from './admin/peer-registry';
 import { ParleyError } from './common/errors';
@@ -26,7 +28,7 @@ import type { ParleyConfig } from './config/schema';
 import { registerPoolMetrics, databaseReadinessCheck } from './database/database-health';
 import { ChangeFeed } from './database/change-feed';
 import { BundleEndpointServer, FederationService } from './federation';
-import { FEDERATION_SERVICE } from './tokens';
+import { ADMIN_GATEKEEPER, FEDERATION_SERVICE } from './tokens';
 import { svidProviderFrom } from './tls';
 import { connectDataSource, runMigrations } from './database/data-source';
 import { EmbeddedPostgres } from './database/embedded-postgres';
@@ -46,17 +48,14 @@ import { RateLimiter } from './authz/rate-limiter';
 import { RevocationStore } from './authz/revocation-store';
 import { VERSION } from './version';
 
-/** Largest admin request body (JSON or text). */
-const ADMIN_BODY_LIMIT = '2mb';
-
 export interface Gateway {
   app: INestApplication;
   identity: IdentitySource;
   trustStore: TrustStore;
   /** The data-plane gRPC endpoint and where it really listens. */
   grpc?: { host: string; port: number; server: SecureGrpcServer };
-  /** Where the admin HTTPS listener really listens. */
-  admin?: { host: string; port: number };
+  /** Where the admin HTTPS listener really listens, and the listener (same admission as gRPC). */
+  admin?: { host: string; port: number; listener: AdminListener };
   dataSource: DataSource;
   /** Decides every gRPC call. */
   authorizer: CallAuthorizer;
@@ -210,24 +209,20 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
       cleanup.push(() => server.close());
     }
 
+    // The admin API: NestJS serves the routes on a plain HTTP server fed by an MtlsListener (below).
     const peers = new PeerRegistry();
     const adminPolicy = new AdminPolicy(adminIds(config));
-    const tlsOptions = { identity, trustStore, minVersion: config.tls.minVersion };
+    const adminMetrics = createAdminMetrics(metrics);
+    const gatekeeper = new AdminGatekeeper({ peers, policy: adminPolicy, revocations, onRefused: (reason) => adminMetrics.requestRefused(reason) });
+    services.push({ provide: ADMIN_GATEKEEPER, useValue: gatekeeper });
     const app = await NestFactory.create<NestExpressApplication>(AppModule.register({ config, dataSource, readiness, metrics, logger, identity, trustStore, peers, adminPolicy, services }), {
       logger: new PinoNestLogger(logger.child({ component: 'nest' })),
       abortOnError: false,
-      httpsOptions: adminHttpsOptions(tlsOptions),
       bodyParser: false,
     });
-    // JSON bodies: bootstrap bundles and Casbin policy files can be up to 1 MiB of text (other types are read by their routes).
-    app.useBodyParser('json', { limit: ADMIN_BODY_LIMIT });
-    app.use(adminGate(peers, adminPolicy));
+    mountAdminMiddleware(app, gatekeeper, config.admin, adminMetrics);
     mountOpenApi(app);
-    const unhookAdmin = secureAdminServer(app, { ...tlsOptions, peers, logger: logger.child({ component: 'admin' }) });
-    cleanup.push(async () => {
-      unhookAdmin();
-      await app.close();
-    });
+    cleanup.push(() => app.close());
     await app.init();
 
     // Every gRPC call: revocation → IP allowlist → policy → rate limit, audited (src/authz).
@@ -292,7 +287,11 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
     }
 
     let admin: Gateway['admin'];
-    if (config.admin.enabled) admin = await listenAdmin(app, config);
+    if (config.admin.enabled) {
+      const started = await startAdminListener({ config, httpServer: app.getHttpServer(), identity, trustStore, peers, revocations, metrics: adminMetrics, logger: logger.child({ component: 'admin' }) });
+      cleanup.push(() => started.close());
+      admin = { host: started.host, port: started.port, listener: started.listener };
+    }
 
     let ops: Gateway['ops'];
     if (config.ops.enabled) {
@@ -333,19 +332,6 @@ async function startIdentity(config: ParleyConfig, logger: Logger): Promise<Iden
 
 function adminIds(config: ParleyConfig): SpiffeId[] {
   return (config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s));
-}
-
-async function listenAdmin(app: INestApplication, config: ParleyConfig): Promise<{ host: string; port: number }> {
-  const { host, port } = config.admin;
-  try {
-    await app.listen(port, host);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'EADDRINUSE') throw new ParleyError('config_invalid', `admin.port: ${host}:${port} is already in use`, { cause: err });
-    throw new ParleyError('unavailable', `admin listener: cannot listen on ${host}:${port}: ${code ?? (err as Error).message}`, { cause: err });
-  }
-  const address = (app.getHttpServer() as { address(): { port: number } | string | null }).address();
-  return { host, port: typeof address === 'object' && address ? address.port : port };
 }
 
 async function readInstallationId(ds: DataSource): Promise<string | undefined> {

@@ -15,3 +15,5 @@ export const ALLOWLIST_STORE = Symbol('ALLOWLIST_STORE');
 export const AUDIT_WRITER = Symbol('AUDIT_WRITER');
 /** Federation services (src/federation). */
 export const FEDERATION_SERVICE = Symbol('FEDERATION_SERVICE');
+/** The admin decision (peer, revocation, admin policy) shared by the admin gate and the route guard. */
+export const ADMIN_GATEKEEPER = Symbol('ADMIN_GATEKEEPER');

@@ -1,12 +1,14 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
-import { ADMIN_POLICY, PEER_REGISTRY } from '../tokens';
+import type { Socket } from 'node:net';
+import { ADMIN_GATEKEEPER } from '../tokens';
 import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/error-mapping';
+import type { RevocationCheck } from '../authz/ports';
 import { ParleyError } from '../common/errors';
 import { authorizeOneOf, type Authorizer, type SpiffeId } from '../spiffe';
+import { sendProblem } from './admin-problem';
 import { PERMISSION_KEY, type AdminPermission } from './permissions';
-import type { PeerRegistry } from './peer-registry';
+import type { AdminPeer, PeerRegistry } from './peer-registry';
 
 /** Who may call the admin API: exact SPIFFE IDs from `admin.admins`. */
 export class AdminPolicy {
@@ -21,18 +23,60 @@ export class AdminPolicy {
   }
 }
 
+/** Why an admin request was refused (label of parley_admin_requests_refused_total). */
+export type AdminRefusal = 'no_peer' | 'revoked' | 'not_admin' | 'no_permission' | 'body_too_large' | 'json_too_deep' | 'json_invalid' | 'text_invalid';
+
+export type AdminAdmission = { ok: true; peer: AdminPeer } | { ok: false; reason: AdminRefusal; detail: string };
+
+export interface AdminGatekeeperOptions {
+  peers: PeerRegistry;
+  policy: AdminPolicy;
+  /** Revoked SPIFFE IDs and certificate fingerprints (the store the gRPC path uses). */
+  revocations: RevocationCheck;
+  /** Every refusal (metrics). */
+  onRefused?(reason: AdminRefusal): void;
+}
+
+/**
+ * The admin decision of one request, in this order: a verified peer on the connection, not
+ * revoked (SPIFFE ID and certificate fingerprint), an admin holding the permission. Used by
+ * the gate in front of everything and again by the route guard. Fails closed.
+ */
+export class AdminGatekeeper {
+  constructor(private readonly o: AdminGatekeeperOptions) {}
+
+  admit(socket: Socket | undefined, permission: AdminPermission): AdminAdmission {
+    const peer = this.o.peers.get(socket);
+    if (peer === undefined) return this.refuse('no_peer', 'no verified peer identity on the connection');
+    const revoked = this.o.revocations.revokedReason(peer);
+    if (revoked !== undefined) return this.refuse('revoked', revoked);
+    if (!this.o.policy.allows(peer.id, permission)) return this.refuse(permission === 'docs:read' ? 'not_admin' : 'no_permission', `${peer.id.toString()} lacks ${permission}`);
+    return { ok: true, peer };
+  }
+
+  /** The verified peer of a request (for "who did it" in logs), without a decision. */
+  peerOf(socket: Socket | undefined): AdminPeer | undefined {
+    return this.o.peers.get(socket);
+  }
+
+  private refuse(reason: AdminRefusal, detail: string): AdminAdmission {
+    this.o.onRefused?.(reason);
+    return { ok: false, reason, detail };
+  }
+}
+
 /**
  * Express middleware in front of every admin path (including OpenAPI and docs, which are not
- * Nest routes): a verified peer that is an admin, or 403 problem+json. Fails closed.
+ * Nest routes) and before any body is read: a verified, unrevoked admin, or 403 problem+json
+ * and the connection closed (the body is never parsed). Fails closed.
  */
-export function adminGate(peers: PeerRegistry, policy: AdminPolicy, logger = new Logger('admin')) {
+export function adminGate(gatekeeper: AdminGatekeeper, logger = new Logger('admin')) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const peer = peers.get(req.socket);
-    if (peer && policy.allows(peer.id, 'docs:read')) return next();
-    const reason = peer ? `${peer.id.toString()} is not an admin` : 'no verified peer identity on the connection';
-    logger.warn({ path: req.path, reason }, 'admin request refused');
-    const problem = toProblem(new ParleyError('permission_denied', reason), req.originalUrl);
-    res.status(problem.status).type(PROBLEM_CONTENT_TYPE).send(JSON.stringify(problem));
+    const decision = gatekeeper.admit(req.socket, 'docs:read');
+    if (decision.ok) return next();
+    const peer = gatekeeper.peerOf(req.socket);
+    logger.warn({ path: req.path, spiffeId: peer?.id.toString(), serial: peer?.serial, refusal: decision.reason, reason: decision.detail }, 'admin request refused');
+    sendProblem(req, res, new ParleyError('permission_denied', decision.detail), { close: true });
   };
 }
 
@@ -42,8 +86,7 @@ export class PermissionGuard implements CanActivate {
   private readonly logger = new Logger('admin');
   constructor(
     private readonly reflector: Reflector,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
-    @Inject(ADMIN_POLICY) private readonly policy: AdminPolicy,
+    @Inject(ADMIN_GATEKEEPER) private readonly gatekeeper: AdminGatekeeper,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -55,10 +98,8 @@ export class PermissionGuard implements CanActivate {
       this.logger.error({ path: req.path }, 'admin route without a permission declaration refused');
       throw new ParleyError('permission_denied', `route ${req.path} declares no permission`);
     }
-    const peer = this.peers.get(req.socket);
-    if (!peer || !this.policy.allows(peer.id, permission)) {
-      throw new ParleyError('permission_denied', `${peer?.id.toString() ?? 'unknown peer'} lacks ${permission}`);
-    }
+    const decision = this.gatekeeper.admit(req.socket, permission);
+    if (!decision.ok) throw new ParleyError('permission_denied', decision.detail);
     return true;
   }
 }

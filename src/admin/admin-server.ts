@@ -1,63 +1,67 @@
-import type { Server as HttpsServer } from 'node:https';
-import type { TLSSocket } from 'node:tls';
-import type { INestApplication } from '@nestjs/common';
+import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { verifyX509Svid } from '../spiffe';
-import type { IdentitySource } from '../identity/domain/identity';
+import { MtlsListener, type TlsMinVersion } from '../tls/mtls-listener';
+import type { RefusalReason } from '../tls/peer-admission';
+import type { PeerIdentity } from '../tls/peer-identity';
+import type { SvidProvider } from '../tls/server-identity';
 import type { TrustStore } from '../tls/trust-store';
-import { peerChainDer } from '../tls/peer-chain';
 import type { PeerRegistry } from './peer-registry';
 
-export interface AdminTlsOptions {
-  identity: IdentitySource;
+export interface AdminListenerOptions {
+  host: string;
+  port: number;
+  minVersion: TlsMinVersion;
+  handshakeTimeoutMs: number;
+  identity: SvidProvider;
   trustStore: TrustStore;
-  minVersion: 'TLSv1.3' | 'TLSv1.2';
-}
-
-/** TLS options for the admin listener: our SVID, every trusted bundle as the handshake pre-filter, client certificate required. */
-export function adminHttpsOptions(o: AdminTlsOptions) {
-  const s = o.identity.current();
-  if (!s) throw new Error('admin listener: no X509-SVID yet');
-  return {
-    key: s.svid.privateKeyPem(),
-    cert: s.svid.certChainPem(),
-    ca: o.trustStore.allX509Authorities().map((c) => c.toString()),
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: o.minVersion,
-  };
+  /** Where each admitted socket's peer is recorded for the admin gate. */
+  peers: PeerRegistry;
+  /** A plain (not listening) HTTP server serving the NestJS/express app. */
+  httpServer: HttpServer;
+  logger: Logger;
+  onRefused?(reason: RefusalReason, claimedId?: string): void;
 }
 
 /**
- * After the handshake, verifies each admin client against the bundle of its own trust domain
- * (the handshake only checked it against the union of bundles) and records its identity;
- * refused connections are closed before any HTTP is read. Rotates certificate and bundles for
- * new connections when the identity or the trust store changes.
+ * The admin REST listener. Peers are admitted by the same MtlsListener as the gRPC
+ * listener (per-trust-domain signature check, no session tickets, resumed sessions refused,
+ * handshake timeout, connections closed when their trust goes), with ALPN http/1.1; each
+ * admitted socket is handed to the HTTP server of the NestJS app, its peer recorded for the
+ * admin gate. The HTTP server itself never listens.
  */
-export function secureAdminServer(app: INestApplication, o: AdminTlsOptions & { peers: PeerRegistry; logger: Logger }): () => void {
-  const server = app.getHttpServer() as HttpsServer;
-  server.prependListener('secureConnection', (socket: TLSSocket) => {
-    try {
-      const verified = verifyX509Svid(peerChainDer(socket), o.trustStore, { role: 'client' });
-      const leaf = verified.chain[0];
-      o.peers.set(socket, { id: verified.id, fingerprint256: leaf.fingerprint256 });
-    } catch (err) {
-      o.logger.warn({ remote: socket.remoteAddress, code: (err as { code?: string }).code, reason: (err as Error).message }, 'admin connection refused');
-      socket.destroy();
-    }
-  });
-  const refresh = () => {
-    try {
-      const { key, cert, ca, minVersion } = adminHttpsOptions(o);
-      server.setSecureContext({ key, cert, ca, minVersion });
-    } catch (err) {
-      o.logger.error({ err }, 'admin listener: cannot rotate TLS context');
-    }
-  };
-  const offIdentity = o.identity.onUpdate(refresh);
-  const offTrust = o.trustStore.onChange(refresh);
-  return () => {
-    offIdentity();
-    offTrust();
-  };
+export class AdminListener {
+  readonly listener: MtlsListener;
+
+  constructor(o: AdminListenerOptions) {
+    this.listener = new MtlsListener({
+      host: o.host,
+      port: o.port,
+      minVersion: o.minVersion,
+      handshakeTimeoutMs: o.handshakeTimeoutMs,
+      alpn: 'http/1.1',
+      identity: o.identity,
+      trustStore: o.trustStore,
+      logger: o.logger,
+      onRefused: o.onRefused,
+      onConnection: (socket, peer) => {
+        o.peers.set(socket, peer);
+        o.httpServer.emit('connection', socket);
+      },
+    });
+  }
+
+  listen(): Promise<{ host: string; port: number }> {
+    return this.listener.listen();
+  }
+
+  /** Closes the open admin connections of matching peers (revocation); returns how many. */
+  closeConnections(matches: (peer: PeerIdentity) => boolean, why: string): number {
+    return this.listener.closeWhere(matches, why);
+  }
+
+  /** No new connections; open ones are closed. */
+  async close(): Promise<void> {
+    this.listener.stopAccepting();
+    await this.listener.close();
+  }
 }

@@ -1,12 +1,10 @@
 import type { Socket } from 'node:net';
-import type { SpiffeId } from '../spiffe';
+import type { PeerIdentity } from '../tls/peer-identity';
 
-export interface AdminPeer {
-  id: SpiffeId;
-  fingerprint256: string;
-}
+/** The verified peer of an admin connection: the identity the mTLS listener admitted. */
+export type AdminPeer = PeerIdentity;
 
-/** Verified peer identity per TLS socket, written when the connection is verified. */
+/** Verified peer identity per TLS socket, written when the mTLS listener admits the connection. */
 export class PeerRegistry {
   private readonly peers = new WeakMap<Socket, AdminPeer>();
 

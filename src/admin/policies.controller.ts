@@ -12,7 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { importCasbinPolicy } from '../authz/domain/casbin-import';
-import { isNamespace, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
+import { namespaceError, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
 import { ruleFromJson, ruleToJson } from '../authz/policy-json';
 import type { PolicyStore } from '../authz/policy-store';
 import { ValidationError } from '../common/error-mapping';
@@ -207,7 +207,8 @@ export function parseExplain(body: unknown, store: Pick<PolicyStore, 'registry'>
   if (method && parseFullMethod(method) === undefined) errors.push({ field: 'method', message: 'must be a full method name "/pkg.Service/Method"' });
   else if (method && !store.registry.has(method)) errors.push({ field: 'method', message: 'unknown method (not served)' });
   const namespace = str('namespace', false);
-  if (namespace && !isNamespace(namespace)) errors.push({ field: 'namespace', message: 'must be a namespace like "team" or "team/ml"' });
+  const namespaceWhy = namespace ? namespaceError(namespace) : undefined;
+  if (namespaceWhy !== undefined) errors.push({ field: 'namespace', message: `must be a namespace like "team" or "team/ml": ${namespaceWhy}` });
   const sourceIp = str('sourceIp', false);
   if (sourceIp && parseIp(sourceIp) === undefined) errors.push({ field: 'sourceIp', message: 'must be an IPv4 or IPv6 address' });
   const atText = str('at', false);

@@ -107,34 +107,44 @@ const KNOWN_PARAMS = new Set(Object.values(REST_FIELD));
  * @throws ValidationError (400, naming the parameter) | ParleyError resource_exhausted
  */
 export function parseRecordsQuery(raw: Record<string, unknown>, limits: StoreLimits): ListQuery {
+  // Every problem of the REST parameters at once; the store's List validation follows.
+  const errors: Array<{ field: string; message: string }> = [];
+  const collect = <T>(read: () => T): T | undefined => {
+    try {
+      return read();
+    } catch (err) {
+      if (!(err instanceof ValidationError)) throw err;
+      errors.push(...err.fieldErrors);
+      return undefined;
+    }
+  };
   for (const name of Object.keys(raw)) {
-    if (!KNOWN_PARAMS.has(name)) throw invalidParam(name, 'unknown query parameter');
+    if (!KNOWN_PARAMS.has(name)) errors.push({ field: name, message: 'unknown query parameter' });
   }
   const single = (name: string): string | undefined => {
     const v = raw[name];
-    if (v === undefined) return undefined;
-    if (typeof v !== 'string') throw invalidParam(name, 'must be given at most once');
-    return v;
+    if (v === undefined || typeof v === 'string') return v;
+    errors.push({ field: name, message: 'must be given at most once' });
+    return undefined;
   };
   const recursive = single('recursive');
-  if (recursive !== undefined && recursive !== 'true' && recursive !== 'false') throw invalidParam('recursive', 'must be true or false');
+  if (recursive !== undefined && recursive !== 'true' && recursive !== 'false') errors.push({ field: 'recursive', message: 'must be true or false' });
   const createdAfter = single('createdAfter');
   const pageSize = single('pageSize');
-  if (pageSize !== undefined && !/^[0-9]{1,10}$/.test(pageSize)) throw invalidParam('pageSize', 'must be a non-negative integer');
+  if (pageSize !== undefined && !/^[0-9]{1,10}$/.test(pageSize)) errors.push({ field: 'pageSize', message: 'must be a non-negative integer' });
+  const fields = {
+    namespace: single('namespace') || undefined,
+    includeSubNamespaces: recursive === 'true',
+    annotations: collect(() => parseAnnotationParams(raw.annotation)) ?? {},
+    mediaType: single('mediaType') || undefined,
+    creatorTrustDomain: single('creatorTrustDomain') || undefined,
+    createdAfterMicros: createdAfter ? collect(() => createdAfterMicros(createdAfter)) : undefined,
+    pageSize: pageSize === undefined || !/^[0-9]{1,10}$/.test(pageSize) ? undefined : Number(pageSize),
+    pageToken: single('pageToken') || undefined,
+  };
+  if (errors.length > 0) throw new ValidationError('list records: invalid query', errors);
   try {
-    return parseListQuery(
-      {
-        namespace: single('namespace') || undefined,
-        includeSubNamespaces: recursive === 'true',
-        annotations: parseAnnotationParams(raw.annotation),
-        mediaType: single('mediaType') || undefined,
-        creatorTrustDomain: single('creatorTrustDomain') || undefined,
-        createdAfterMicros: createdAfter ? createdAfterMicros(createdAfter) : undefined,
-        pageSize: pageSize === undefined ? undefined : Number(pageSize),
-        pageToken: single('pageToken') || undefined,
-      },
-      limits,
-    );
+    return parseListQuery(fields, limits);
   } catch (err) {
     throw restError(err);
   }

@@ -94,6 +94,12 @@ export class ValidationError extends ParleyError {
   }
 }
 
+/** A ValidationError's fields, or the one field an invalid_argument error names in `details.field` (e.g. a CID). */
 function fieldErrorsOf(e: ParleyError): Array<{ field: string; message: string }> {
-  return e instanceof ValidationError ? [...e.fieldErrors] : [];
+  if (e instanceof ValidationError) return [...e.fieldErrors];
+  const field = e.details.field;
+  if (e.code !== 'invalid_argument' || typeof field !== 'string' || field === '') return [];
+  const prefix = `${field}: `;
+  const message = e.publicMessage.startsWith(prefix) ? e.publicMessage.slice(prefix.length) : e.publicMessage;
+  return [{ field, message }];
 }

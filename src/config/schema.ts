@@ -119,6 +119,10 @@ export const adminSchema = z.strictObject({
   port: port.default(8444),
   /** SPIFFE IDs allowed to call the admin API. Default: spiffe://<identity.trustDomain>/parley/admin. */
   admins: z.array(spiffeIdString).optional(),
+  /** Largest JSON request body (bytes); a larger one is 413 and its connection is closed. Read only after the caller is known to be an admin. */
+  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
+  /** Deepest nesting of JSON objects and arrays in a request body, measured before parsing; deeper is 400. */
+  maxJsonDepth: z.number().int().min(2).max(128).default(32),
 });
 
 const KiB = 1024;

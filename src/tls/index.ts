@@ -2,7 +2,7 @@
 export { TrustStore } from './trust-store';
 export type { TrustChange } from './trust-store';
 export { MtlsListener } from './mtls-listener';
-export type { MtlsListenerOptions, MtlsListenerStats, TlsMinVersion } from './mtls-listener';
+export type { ListenerAlpn, MtlsListenerOptions, MtlsListenerStats, TlsMinVersion } from './mtls-listener';
 export type { RefusalReason } from './peer-admission';
 export { PeerDirectory } from './peer-directory';
 export { peerIdentity, peerLogFields } from './peer-identity';

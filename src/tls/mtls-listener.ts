@@ -12,6 +12,13 @@ import type { TrustChange, TrustStore } from './trust-store';
 
 export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
 
+/**
+ * The application protocol a listener speaks: 'h2' (gRPC) requires h2 by ALPN; 'http/1.1'
+ * (admin REST) offers http/1.1 and also admits clients that send no ALPN (RFC 7301: HTTP/1.1
+ * is then the protocol), never one that negotiated another protocol.
+ */
+export type ListenerAlpn = 'h2' | 'http/1.1';
+
 export interface MtlsListenerOptions {
   host: string;
   /** 0 picks a free port; `listen()` returns the real one. */
@@ -20,6 +27,8 @@ export interface MtlsListenerOptions {
   minVersion?: TlsMinVersion;
   /** Default 10 s. */
   handshakeTimeoutMs?: number;
+  /** Default 'h2'. */
+  alpn?: ListenerAlpn;
   identity: SvidProvider;
   trustStore: TrustStore;
   /** Receives every admitted connection (verified, registered in `peers`). */
@@ -65,6 +74,7 @@ export class MtlsListener {
   private unsubscribe: Array<() => void> = [];
   private readonly minVersion: TlsMinVersion;
   private readonly handshakeTimeoutMs: number;
+  private readonly alpn: ListenerAlpn;
 
   constructor(private readonly opts: MtlsListenerOptions) {
     if (typeof opts.host !== 'string' || opts.host.length === 0) throw new TypeError('MtlsListener: host is required');
@@ -74,6 +84,8 @@ export class MtlsListener {
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
     if (!Number.isInteger(this.handshakeTimeoutMs) || this.handshakeTimeoutMs <= 0) throw new TypeError('MtlsListener: handshakeTimeoutMs must be a positive integer');
     if (typeof opts.onConnection !== 'function') throw new TypeError('MtlsListener: onConnection is required');
+    this.alpn = opts.alpn ?? 'h2';
+    if (this.alpn !== 'h2' && this.alpn !== 'http/1.1') throw new TypeError("MtlsListener: alpn must be 'h2' or 'http/1.1'");
     this.peers = opts.peers ?? new PeerDirectory();
   }
 
@@ -94,7 +106,7 @@ export class MtlsListener {
       requestCert: true,
       // Decided in secureConnection, where the reason can be logged (see peer-admission).
       rejectUnauthorized: false,
-      ALPNProtocols: ['h2'],
+      ALPNProtocols: [this.alpn],
       handshakeTimeout: this.handshakeTimeoutMs,
     });
     server.on('connection', (raw: Socket) => {
@@ -158,7 +170,7 @@ export class MtlsListener {
   }
 
   private onSecureConnection(socket: TLSSocket): void {
-    const admission = admitPeer(socket, this.opts.trustStore);
+    const admission = admitPeer(socket, this.opts.trustStore, this.alpn);
     if (!admission.ok) {
       this.countRefusal(admission.reason, admission.claimedId);
       this.opts.logger.warn(

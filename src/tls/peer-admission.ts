@@ -9,6 +9,7 @@ export type RefusalReason =
   | SpiffeErrorCode
   | 'prefilter_rejected'
   | 'alpn_not_h2'
+  | 'alpn_not_http1'
   | 'session_resumed'
   | 'no_peer_address'
   | 'handshake_timeout'
@@ -27,7 +28,7 @@ export type Admission =
  * the precise SPIFFE code. Resumed sessions carry no chain and are refused (resumption is
  * disabled on the listener anyway).
  */
-export function admitPeer(socket: TLSSocket, bundles: X509BundleSource): Admission {
+export function admitPeer(socket: TLSSocket, bundles: X509BundleSource, alpn: 'h2' | 'http/1.1' = 'h2'): Admission {
   const remoteAddress = socket.remoteAddress;
   const remotePort = socket.remotePort;
   if (!remoteAddress || !remotePort) return refusal('no_peer_address', 'connection has no remote address');
@@ -44,7 +45,10 @@ export function admitPeer(socket: TLSSocket, bundles: X509BundleSource): Admissi
   if (!socket.authorized) {
     return refusal('prefilter_rejected', `handshake check against all bundles failed: ${String(socket.authorizationError)}`, claimedId);
   }
-  if (socket.alpnProtocol !== 'h2') return refusal('alpn_not_h2', 'client did not negotiate h2 with alpn', claimedId);
+  if (alpn === 'h2' && socket.alpnProtocol !== 'h2') return refusal('alpn_not_h2', 'client did not negotiate h2 with alpn', claimedId);
+  if (alpn === 'http/1.1' && socket.alpnProtocol !== false && socket.alpnProtocol !== 'http/1.1') {
+    return refusal('alpn_not_http1', 'client negotiated an alpn protocol other than http/1.1', claimedId);
+  }
   return { ok: true, peer: peerIdentity(verified.id, verified.chain[0], remoteAddress, remotePort), chain };
 }
 

@@ -15,8 +15,8 @@ export interface HttpsReply {
 export interface HttpsRequestOptions {
   /** Sent as a JSON body (content-type application/json unless `headers` set one). */
   json?: unknown;
-  /** Sent as the body as is; wins over `json`. */
-  raw?: string;
+  /** Sent as the body as is (bytes too, e.g. invalid UTF-8); wins over `json`. */
+  raw?: string | Buffer;
   headers?: Record<string, string>;
   timeoutMs?: number;
 }
@@ -31,6 +31,7 @@ export function httpsRequest(method: string, url: string, caPem: string, client:
   const payload = o.raw ?? (o.json === undefined ? undefined : JSON.stringify(o.json));
   const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) };
   for (const [name, value] of Object.entries(o.headers ?? {})) headers[name.toLowerCase()] = value;
+  if (headers['transfer-encoding'] === 'chunked') delete headers['content-length'];
   return new Promise((resolve, reject) => {
     const req = request(
       url,

@@ -2,7 +2,7 @@ export { cidrContains, parseCidr, parseIp } from './cidr';
 export type { Cidr } from './cidr';
 export { MethodRegistry, parseFullMethod, parseMethodPattern } from './methods';
 export type { MethodPattern } from './methods';
-export { isNamespace, namespaceCovers } from './namespace';
+export { isNamespace, namespaceCovers, namespaceError } from './namespace';
 export { compilePolicy, defaultPolicy, DEFAULT_FEDERATED_METHODS, REASONS } from './policy';
 export type { CompiledPolicy, PolicyOptions } from './policy';
 export { formatMicros, parseRfc3339, parseRfc3339Micros } from './rfc3339';

@@ -6,7 +6,7 @@
 import { SpiffeId, TrustDomain } from '../../spiffe';
 import { parseCidr } from './cidr';
 import { parseMethodPattern, type MethodRegistry } from './methods';
-import { isNamespace } from './namespace';
+import { namespaceError } from './namespace';
 import { TRUST_DOMAIN_KEYWORDS, type FieldError, type Rule } from './rule';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -123,7 +123,8 @@ export function ruleShapeErrors(rules: readonly Rule[]): FieldError[] {
       }
     });
     listErrors(raw, 'namespaces', field, false, out, (ns, f) => {
-      if (!isNamespace(ns)) out.push({ field: f, message: 'must be a namespace like "team" or "team/ml" (no empty segments)' });
+      const why = namespaceError(ns);
+      if (why !== undefined) out.push({ field: f, message: `must be a namespace like "team" or "team/ml": ${why}` });
     });
     listErrors(raw, 'sourceCidrs', field, false, out, (c, f) => {
       const parsed = typeof c === 'string' ? parseCidr(c) : 'must be a string';

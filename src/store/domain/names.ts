@@ -33,16 +33,23 @@ function tooMany(field: string, why: string): ParleyError {
   return new ParleyError('resource_exhausted', `${field}: ${why}`, { details: { field } });
 }
 
+/** Why `value` is not a namespace, or undefined when it is one (the rule parseNamespace enforces). */
+export function namespaceError(value: unknown): string | undefined {
+  if (typeof value !== 'string' || value.length === 0) return 'required';
+  if (value.length > MAX_NAMESPACE_BYTES) return `longer than ${MAX_NAMESPACE_BYTES} bytes`;
+  const segments = value.split('/');
+  if (segments.length > MAX_NAMESPACE_SEGMENTS) return `more than ${MAX_NAMESPACE_SEGMENTS} segments`;
+  for (const segment of segments) {
+    if (!SEGMENT.test(segment)) return `segment "${printable(segment)}" must match [a-z0-9][a-z0-9._-]{0,62}`;
+  }
+  return undefined;
+}
+
 /** @throws ParleyError invalid_argument */
 export function parseNamespace(value: unknown, field = 'namespace'): string {
-  if (typeof value !== 'string' || value.length === 0) throw invalid(field, 'required');
-  if (value.length > MAX_NAMESPACE_BYTES) throw invalid(field, `longer than ${MAX_NAMESPACE_BYTES} bytes`);
-  const segments = value.split('/');
-  if (segments.length > MAX_NAMESPACE_SEGMENTS) throw invalid(field, `more than ${MAX_NAMESPACE_SEGMENTS} segments`);
-  for (const segment of segments) {
-    if (!SEGMENT.test(segment)) throw invalid(field, `segment "${printable(segment)}" must match [a-z0-9][a-z0-9._-]{0,62}`);
-  }
-  return value;
+  const why = namespaceError(value);
+  if (why !== undefined) throw invalid(field, why);
+  return value as string;
 }
 
 /** Media type, lowercased; empty becomes application/octet-stream. @throws ParleyError invalid_argument */

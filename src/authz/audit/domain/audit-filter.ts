@@ -4,7 +4,7 @@
  * query parameter; unknown parameters are refused so a misspelt filter never widens a result.
  */
 import { SpiffeId, TrustDomain } from '../../../spiffe';
-import { isNamespace } from '../../domain/namespace';
+import { namespaceError } from '../../domain/namespace';
 import { parseFullMethod } from '../../domain/methods';
 import { decodeAuditCursor } from './audit-cursor';
 import type { AuditCursor, AuditDecision, AuditFilter } from './audit-types';
@@ -87,7 +87,8 @@ export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options:
   const decision = single('decision');
   if (decision !== undefined && decision !== 'allow' && decision !== 'deny') fail('decision', 'must be allow or deny');
   const namespace = single('namespace');
-  if (namespace !== undefined && !isNamespace(namespace)) fail('namespace', 'must be a namespace such as team/ml (no empty segments)');
+  const namespaceWhy = namespace === undefined ? undefined : namespaceError(namespace);
+  if (namespaceWhy !== undefined) fail('namespace', `must be a namespace such as team/ml: ${namespaceWhy}`);
   const rule = single('rule');
   if (rule !== undefined && rule.length > MAX_RULE_LENGTH) fail('rule', `must be at most ${MAX_RULE_LENGTH} characters`);
   const since = instant(single('since'), 'since', fail);
