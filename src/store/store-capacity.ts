@@ -76,7 +76,7 @@ export class StoreCapacity {
     if (grant.ok) return grant.release;
     const { limit, key } = CONFIG_KEYS[kind][grant.scope];
     const who = grant.scope === 'spiffe_id' ? peer.id.toString() : `trust domain ${peer.trustDomain.name}`;
-    const reason = `${who} has ${grant.running} ${kind}s running, the most ${key} allows`;
+    const reason = `${who} has ${grant.running} ${kind === 'pull' ? 'pulls' : 'pushes'} running, the most ${key} allows`;
     this.refused(limit, call, peer, 'concurrency_limit', reason);
     throw new ParleyError('resource_exhausted', `${kind}: concurrency limit: ${reason}; retry later`);
   }
