@@ -101,18 +101,17 @@ export class StoreCapacity {
 
   private waitForUpload(waitMs: number, cancelled: AbortSignal): Promise<BudgetLease | 'timeout' | 'cancelled'> {
     return new Promise((resolve) => {
-      let timer: NodeJS.Timeout | undefined;
-      let settled = false;
+      const wait: { timer?: NodeJS.Timeout; settled: boolean } = { settled: false };
       const onAbort = () => waiter.cancel() && finish('cancelled');
       const finish = (outcome: BudgetLease | 'timeout' | 'cancelled') => {
-        settled = true;
-        clearTimeout(timer);
+        wait.settled = true;
+        clearTimeout(wait.timer);
         cancelled.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
       const waiter = this.uploadBuffer.enqueue(this.pushReserveBytes, finish);
-      if (settled) return;
-      timer = setTimeout(() => waiter.cancel() && finish('timeout'), waitMs);
+      if (wait.settled) return; // granted at once
+      wait.timer = setTimeout(() => waiter.cancel() && finish('timeout'), waitMs);
       cancelled.addEventListener('abort', onAbort);
     });
   }
