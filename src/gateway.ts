@@ -263,7 +263,7 @@ export async function startGateway(config: ParleyConfig, logger: Logger = create
         peerOf: (call) => endpoint.peerOf(call),
         namespaces: authorizer,
         metrics,
-        limits: storeLimitsFromConfig(config.store),
+        limits: storeLimitsFromConfig(config.store, config.grpc),
         logger: logger.child({ component: 'store' }),
         sweepIntervalMs: config.store.sweepInterval,
       });

@@ -26,7 +26,7 @@ import { RevocationsController } from './revocations.controller';
       inject: [DataSource, PARLEY_CONFIG],
       useFactory: (dataSource: DataSource, config: ParleyConfig): AdminStore => ({
         repository: new StoreRepository(dataSource),
-        limits: storeLimitsFromConfig(config.store),
+        limits: storeLimitsFromConfig(config.store, config.grpc),
       }),
     },
   ],

@@ -220,6 +220,23 @@ export class CallAuthorizer {
     if (!d.allowed) throw new ParleyError('permission_denied', `${pending.method}: namespace ${namespace}: ${d.reason}`);
   }
 
+  /**
+   * The store refused a call the policy allowed, for a capacity limit (e.g. `concurrency_limit`):
+   * that is the call's final decision, audited once as a deny with `reason` and counted under
+   * `result`. A call the interceptor did not decide is left alone (nothing to finish).
+   */
+  refuseCall(call: { metadata: grpc.Metadata }, peer: PeerIdentity, result: string, reason: string, namespace?: string): void {
+    let pending: PendingCall;
+    try {
+      pending = this.pendingOf(call, peer);
+    } catch {
+      return;
+    }
+    if (pending.audited) return;
+    pending.audited = true;
+    this.finish(pending.peer, pending.method, pending.atMs, { decision: 'deny', reason: `${result}: ${reason}`, rule: pending.tentative.rule, namespace }, result);
+  }
+
   /** Whether records of `namespace` are visible to this call (List filtering; not audited per record). */
   maySee(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): boolean {
     return this.decideNamespace(this.pendingOf(call, peer), namespace).allowed;
@@ -273,7 +290,7 @@ class DecisionCounts {
     const counts = this.counts;
     new Counter({
       name: 'parley_authz_decisions_total',
-      help: 'Authorization decisions on gRPC calls, by method, caller trust domain and result (allow, deny, rate_limited)',
+      help: 'Authorization decisions on gRPC calls, by method, caller trust domain and result (allow, deny, rate_limited, concurrency_limit)',
       labelNames: ['method', 'trust_domain', 'result'] as const,
       registers: [metrics],
       collect() {

@@ -101,12 +101,21 @@ export const grpcSchema = z.strictObject({
   port: port.default(8443),
   /** Largest gRPC message accepted or sent (bytes). */
   maxMessageBytes: z.number().int().min(1024).max(256 * 1024 * 1024).default(8 * 1024 * 1024),
+  /** HTTP/2 streams (calls) one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS; more are refused by HTTP/2). */
+  maxConcurrentStreams: z.number().int().min(1).max(10_000).default(100),
+  /**
+   * The first message of a call must arrive this soon after it is asked for (unary requests at once, a Push header once the
+   * push holds its upload buffer), or the call ends with DEADLINE_EXCEEDED and what was buffered of it is freed.
+   */
+  firstMessageTimeout: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10m')).default(10_000),
 });
 
 export const tlsSchema = z.strictObject({
   /** TLSv1.3 by default; TLSv1.2 for older peers. */
   minVersion: z.enum(['TLSv1.3', 'TLSv1.2']).default('TLSv1.3'),
   handshakeTimeout: duration.default(10_000),
+  /** After the TLS handshake, the client must send the HTTP/2 connection preface this soon, or the connection is closed (gRPC listener). */
+  http2PrefaceTimeout: duration.pipe(z.number().min(100, 'must be at least 100 ms').max(600_000, 'must be at most 10m')).default(10_000),
   /** Connections are closed after this age, so changed trust never lives on in old connections. */
   maxConnectionAge: duration.default(30 * 60_000),
   maxConnectionAgeGrace: duration.default(5 * 60_000),
@@ -149,6 +158,21 @@ export const storeSchema = z.strictObject({
   pullConnections: z.number().int().min(1).max(200).default(16),
   /** How long a Pull waits for a free stream connection before UNAVAILABLE. */
   pullConnectionWait: duration.default(10_000),
+  /** Pulls one caller SPIFFE ID may have running at once; more get RESOURCE_EXHAUSTED (keep it well below pullConnections). */
+  pullsPerSpiffeId: z.number().int().min(1).max(100_000).default(4),
+  /** Pulls all SPIFFE IDs of one trust domain may have running at once. */
+  pullsPerTrustDomain: z.number().int().min(1).max(100_000).default(8),
+  /** Pushes one caller SPIFFE ID may have running at once; more get RESOURCE_EXHAUSTED. */
+  pushesPerSpiffeId: z.number().int().min(1).max(100_000).default(4),
+  /** Pushes all SPIFFE IDs of one trust domain may have running at once. */
+  pushesPerTrustDomain: z.number().int().min(1).max(100_000).default(16),
+  /**
+   * Memory all running pushes together may hold (bytes). Each push reserves 2 x grpc.maxMessageBytes + 3 x chunkBytes
+   * before it reads anything; while none is free it reads nothing (HTTP/2 flow control holds the client back).
+   */
+  uploadBufferBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(256 * MiB),
+  /** A push that waited this long for upload buffer space is refused with RESOURCE_EXHAUSTED. */
+  uploadBufferWait: duration.pipe(z.number().min(1, 'must be at least 1 ms')).default(30_000),
 });
 
 /**
@@ -335,6 +359,9 @@ export const configSchema = z.strictObject({
   }
   if (cfg.store.chunkBytes + 64 * KiB > cfg.grpc.maxMessageBytes || cfg.store.maxReferrerBytes + 64 * KiB > cfg.grpc.maxMessageBytes) {
     ctx.addIssue({ code: 'custom', path: ['grpc', 'maxMessageBytes'], message: 'must exceed store.chunkBytes and store.maxReferrerBytes by at least 64 KiB' });
+  }
+  if (cfg.store.uploadBufferBytes < 2 * cfg.grpc.maxMessageBytes + 3 * cfg.store.chunkBytes) {
+    ctx.addIssue({ code: 'custom', path: ['store', 'uploadBufferBytes'], message: 'must hold one push: 2 x grpc.maxMessageBytes + 3 x store.chunkBytes' });
   }
   if (cfg.store.stagingTtl < 2 * cfg.store.pushIdleTimeout) {
     ctx.addIssue({ code: 'custom', path: ['store', 'stagingTtl'], message: 'must be at least twice store.pushIdleTimeout' });

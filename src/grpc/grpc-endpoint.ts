@@ -29,6 +29,12 @@ export interface GrpcEndpointDeps {
 
 /** Builds the data-plane gRPC endpoint from configuration, with its transport metrics. */
 export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
+  const firstMessageTimeouts = new Counter({
+    name: 'parley_grpc_first_message_timeouts_total',
+    help: 'gRPC calls ended because their first message did not arrive within grpc.firstMessageTimeout, by method',
+    labelNames: ['method'],
+    registers: [d.metrics],
+  });
   const refused = new Counter({ name: 'parley_grpc_connections_refused_total', help: 'mTLS connections refused by the gRPC listener, by reason', labelNames: ['reason'], registers: [d.metrics] });
   const server = new SecureGrpcServer({
     host: d.grpc.host,
@@ -38,6 +44,10 @@ export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
     maxConnectionAgeMs: d.tls.maxConnectionAge,
     maxConnectionAgeGraceMs: d.tls.maxConnectionAgeGrace,
     maxMessageBytes: d.grpc.maxMessageBytes,
+    maxConcurrentStreams: d.grpc.maxConcurrentStreams,
+    firstMessageTimeoutMs: d.grpc.firstMessageTimeout,
+    onFirstMessageTimeout: (method) => firstMessageTimeouts.inc({ method }),
+    http2PrefaceTimeoutMs: d.tls.http2PrefaceTimeout,
     identity: svidProviderFrom(d.identity),
     trustStore: d.trustStore,
     ownTrustDomain: d.ownTrustDomain,

@@ -10,6 +10,8 @@ export interface GrpcServerOptions {
   maxConnectionAgeGraceMs?: number;
   maxReceiveMessageLength?: number;
   maxSendMessageLength?: number;
+  /** HTTP/2 streams one connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+  maxConcurrentStreams?: number;
   /** Further grpc-js server options. */
   options?: grpc.ServerOptions;
 }
@@ -33,6 +35,7 @@ export function createGrpcServer(opts: GrpcServerOptions = {}): GrpcServerHandle
   setPositive(options, 'grpc.max_connection_age_grace_ms', opts.maxConnectionAgeGraceMs);
   setPositive(options, 'grpc.max_receive_message_length', opts.maxReceiveMessageLength);
   setPositive(options, 'grpc.max_send_message_length', opts.maxSendMessageLength);
+  setPositive(options, 'grpc.max_concurrent_streams', opts.maxConcurrentStreams);
   const server = new grpc.Server(options);
   const injector = server.createConnectionInjector(grpc.ServerCredentials.createInsecure());
   let stopped: Promise<void> | undefined;

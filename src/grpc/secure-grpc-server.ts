@@ -10,6 +10,7 @@ import type { TransportLogger } from '../tls/tls-logger';
 import type { TrustStore } from '../tls/trust-store';
 import { createGrpcServer, type GrpcServerHandle } from './grpc-server';
 import { HealthService } from './health.service';
+import { firstMessageInterceptor } from './first-message-interceptor';
 import { identityInterceptor, ownTrustDomainOnly, type Authorize } from './identity-interceptor';
 import { metricsInterceptor } from './metrics-interceptor';
 import { ReflectionService } from './reflection.service';
@@ -24,6 +25,14 @@ export interface SecureGrpcServerOptions {
   maxConnectionAgeGraceMs?: number;
   /** Largest message received or sent; grpc-js defaults to 4 MiB received. */
   maxMessageBytes?: number;
+  /** HTTP/2 streams one connection may have open at once; grpc-js sets no limit. */
+  maxConcurrentStreams?: number;
+  /** The first message of a call must arrive this soon after it is asked for (DEADLINE_EXCEEDED otherwise); no limit when omitted. */
+  firstMessageTimeoutMs?: number;
+  /** Each call ended by `firstMessageTimeoutMs` (metrics). */
+  onFirstMessageTimeout?(method: string): void;
+  /** After the TLS handshake the client must send the HTTP/2 preface this soon, or the connection is closed; no limit when omitted. */
+  http2PrefaceTimeoutMs?: number;
   identity: SvidProvider;
   trustStore: TrustStore;
   ownTrustDomain: TrustDomain;
@@ -59,8 +68,10 @@ export class SecureGrpcServer {
       interceptors: [
         ...(o.metrics ? [metricsInterceptor(o.metrics)] : []),
         identityInterceptor({ peers: this.peers, authorize, logger: o.logger }),
+        ...(o.firstMessageTimeoutMs === undefined ? [] : [firstMessageInterceptor({ timeoutMs: o.firstMessageTimeoutMs, logger: o.logger, onTimeout: o.onFirstMessageTimeout })]),
         ...(o.interceptors ?? []),
       ],
+      maxConcurrentStreams: o.maxConcurrentStreams,
       maxConnectionAgeMs: o.maxConnectionAgeMs,
       maxConnectionAgeGraceMs: o.maxConnectionAgeGraceMs,
       maxReceiveMessageLength: o.maxMessageBytes,
@@ -71,6 +82,7 @@ export class SecureGrpcServer {
       port: o.port,
       minVersion: o.minVersion,
       handshakeTimeoutMs: o.handshakeTimeoutMs,
+      http2PrefaceTimeoutMs: o.http2PrefaceTimeoutMs,
       identity: o.identity,
       trustStore: o.trustStore,
       peers: this.peers,

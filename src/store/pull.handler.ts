@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ParleyError } from '../common/errors';
 import { recordNotFound } from './domain/record';
+import type { PeerIdentity } from '../tls/peer-identity';
 import type { StoreHandlerContext } from './store-context';
 import { parseUint64, refCid, toWireRecord, type WirePullRequest, type WirePullResponse } from './store-wire';
 import { MessageWriter } from './stream-io';
@@ -13,6 +14,19 @@ import { MessageWriter } from './stream-io';
  */
 export async function handlePull(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>): Promise<void> {
   const peer = ctx.requirePeer(call);
+  // A concurrency slot of the caller (SPIFFE ID and trust domain) for the whole pull: one peer never holds every stream connection.
+  const release = ctx.capacity.admit('pull', call, peer);
+  try {
+    await streamRecord(ctx, call, peer);
+  } catch (err) {
+    if (ParleyError.is(err, 'timeout')) ctx.capacity.timedOut('pull_stall_timeout', call, peer, err.message);
+    throw err;
+  } finally {
+    release();
+  }
+}
+
+async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>, peer: PeerIdentity): Promise<void> {
   const cid = refCid(call.request.ref, 'ref');
   const offset = parseUint64(call.request.offset, 'offset');
   const length = parseUint64(call.request.length, 'length');

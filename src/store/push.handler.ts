@@ -2,14 +2,17 @@ import type * as grpc from '@grpc/grpc-js';
 import { ParleyError } from '../common/errors';
 import type { BlobRepository } from './blob.repository';
 import { Chunker } from './domain/chunker';
+import type { BudgetLease } from './domain/byte-budget';
 import { ContentDigest } from './domain/content-digest';
+import { PUSH_WRITES_IN_FLIGHT } from './domain/limits';
+import type { PeerIdentity } from '../tls/peer-identity';
 import type { RecordDraft } from './domain/record';
 import type { StoreHandlerContext } from './store-context';
 import { parsePushHeader, type WirePushRequest, type WireRecordRef } from './store-wire';
 import { MessageReader } from './stream-io';
 
 /** Chunk inserts running at once (each on its own pooled connection, in short autocommit transactions). */
-const WRITES_IN_FLIGHT = 2;
+const WRITES_IN_FLIGHT = PUSH_WRITES_IN_FLIGHT;
 
 /**
  * Push: header, then chunks. The payload is hashed as it arrives and staged in fixed-size
@@ -25,7 +28,32 @@ export async function handlePush(
   callback: grpc.sendUnaryData<WireRecordRef>,
 ): Promise<void> {
   const peer = ctx.requirePeer(call);
+  // A concurrency slot of the caller, then the push's share of the upload buffer: until it has both it reads nothing.
+  const release = ctx.capacity.admit('push', call, peer);
+  const gone = new AbortController();
+  const onGone = () => gone.abort();
+  call.once('cancelled', onGone);
+  call.once('close', onGone);
+  let lease: BudgetLease | undefined;
+  try {
+    lease = await ctx.capacity.reserveUpload(call, peer, gone.signal);
+    await receivePush(ctx, call, callback, peer);
+  } finally {
+    call.off('cancelled', onGone);
+    call.off('close', onGone);
+    lease?.release();
+    release();
+  }
+}
+
+async function receivePush(
+  ctx: StoreHandlerContext,
+  call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>,
+  callback: grpc.sendUnaryData<WireRecordRef>,
+  peer: PeerIdentity,
+): Promise<void> {
   const { limits, repository } = ctx;
+  // Made only now: its listeners make grpc-js read the first message.
   const reader = new MessageReader<WirePushRequest>(call, limits.pushIdleTimeoutMs, 'push');
   let sink: ChunkSink | undefined;
   let done = false;

@@ -1,8 +1,11 @@
-import type { StoreConfig } from '../config/schema';
+import type { GrpcConfig, StoreConfig } from '../config/schema';
 import { storeLimits, type StoreLimits } from './domain/limits';
 
-/** The store limits the configuration asks for (the gRPC service and the admin API use the same). */
-export function storeLimitsFromConfig(c: StoreConfig): StoreLimits {
+/**
+ * The store limits the configuration asks for (the gRPC service and the admin API use the same).
+ * `grpc` gives the largest message received (what one message being received may hold); default 8 MiB.
+ */
+export function storeLimitsFromConfig(c: StoreConfig, grpc?: Pick<GrpcConfig, 'maxMessageBytes'>): StoreLimits {
   return storeLimits({
     maxRecordBytes: c.maxRecordBytes,
     chunkBytes: c.chunkBytes,
@@ -12,5 +15,12 @@ export function storeLimitsFromConfig(c: StoreConfig): StoreLimits {
     pushIdleTimeoutMs: c.pushIdleTimeout,
     pullStallTimeoutMs: c.pullStallTimeout,
     stagingTtlMs: c.stagingTtl,
+    pullsPerSpiffeId: c.pullsPerSpiffeId,
+    pullsPerTrustDomain: c.pullsPerTrustDomain,
+    pushesPerSpiffeId: c.pushesPerSpiffeId,
+    pushesPerTrustDomain: c.pushesPerTrustDomain,
+    uploadBufferBytes: c.uploadBufferBytes,
+    uploadBufferWaitMs: c.uploadBufferWait,
+    ...(grpc === undefined ? {} : { receiveMessageBytes: grpc.maxMessageBytes }),
   });
 }

@@ -1,5 +1,6 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
+import { StoreCapacity } from './store-capacity';
 import { StoreMetrics } from './store-metrics';
 import { ParleyError } from '../common/errors';
 import type { PeerIdentity } from '../tls/peer-identity';
@@ -16,6 +17,8 @@ export interface NamespaceGate {
   requireNamespace(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): void;
   /** Whether records of this namespace may be shown to the call (List filtering). */
   maySee(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): boolean;
+  /** The store refused the call for a capacity limit: its final decision, audited once (`result` e.g. concurrency_limit). */
+  refuseCall?(call: { metadata: grpc.Metadata }, peer: PeerIdentity, result: string, reason: string, namespace?: string): void;
 }
 
 /** What every store handler needs. */
@@ -26,6 +29,8 @@ export interface StoreHandlerContext {
   /** The verified peer of a call; UNAUTHENTICATED when there is none (the identity interceptor normally refused it already). */
   requirePeer(call: { getPeer(): string }): PeerIdentity;
   readonly metrics: StoreMetrics | undefined;
+  /** Per-caller concurrency caps and the upload buffer budget. */
+  readonly capacity: StoreCapacity;
   /** Refuses the call unless its caller may use `namespace` (no gate: allowed). */
   requireNamespace(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): void;
   /** Whether a record of `namespace` is visible to the call (no gate: yes). */
@@ -40,8 +45,11 @@ export function storeHandlerContext(o: {
   namespaces?: NamespaceGate;
   metrics?: Registry;
 }): StoreHandlerContext {
+  const gate = o.namespaces;
+  const audit = gate?.refuseCall === undefined ? undefined : gate.refuseCall.bind(gate);
   return {
     metrics: o.metrics === undefined ? undefined : new StoreMetrics(o.metrics),
+    capacity: new StoreCapacity(o.limits, o.logger, audit, o.metrics),
     repository: o.repository,
     limits: o.limits,
     logger: o.logger,

@@ -78,23 +78,31 @@ export class MessageReader<T> {
  * Writes to a server stream with backpressure: when grpc-js' buffer is full (`write()`
  * returns false) the next write waits for 'drain', so a slow client slows the handler
  * instead of making the server buffer the payload (the queue is lowered from grpc-js' 16
- * messages to 4: a few chunks, not 16). A client that vanishes ends the wait
- * (CANCELLED); one that reads nothing for `stallMs` gets DEADLINE_EXCEEDED.
+ * messages to 4: a few chunks, not 16). A client that vanishes ends the wait (CANCELLED).
+ * The stall limit is measured on progress, not per write: the clock restarts only when a
+ * message has been taken (its write completed, i.e. HTTP/2 flow control let it out), so a
+ * pull whose client takes no whole message for `stallMs` gets DEADLINE_EXCEEDED, and a
+ * slow but steady reader is not cut off because the queue as a whole drains slowly.
  */
 export class MessageWriter<T> {
+  private lastProgressMs: number;
+
   constructor(
     private readonly stream: Writable & Cancellable,
     private readonly stallMs: number,
     private readonly what: string,
+    private readonly now: () => number = Date.now,
   ) {
     const state = (stream as unknown as { _writableState?: { highWaterMark?: number } })._writableState;
     if (state !== undefined && typeof state.highWaterMark === 'number') state.highWaterMark = WRITE_QUEUE_MESSAGES;
+    this.lastProgressMs = now();
   }
 
   async write(message: T): Promise<void> {
     if (this.stream.cancelled || this.stream.destroyed || this.stream.writableEnded) throw cancelledError(this.what);
-    if (this.stream.write(message)) return;
+    if (this.stream.write(message, () => (this.lastProgressMs = this.now()))) return;
     await new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
       const done = (err?: unknown) => {
         clearTimeout(timer);
         this.stream.off('drain', onDrain);
@@ -106,11 +114,16 @@ export class MessageWriter<T> {
       };
       const onDrain = () => done();
       const onGone = () => done(cancelledError(this.what));
-      const timer = setTimeout(() => done(new ParleyError('timeout', `${this.what}: the client read nothing for ${this.stallMs} ms`)), this.stallMs);
+      const check = () => {
+        const idle = this.now() - this.lastProgressMs;
+        if (idle >= this.stallMs) done(new ParleyError('timeout', `${this.what}: the client took nothing for ${this.stallMs} ms`));
+        else timer = setTimeout(check, this.stallMs - idle);
+      };
       this.stream.on('drain', onDrain);
       this.stream.on('close', onGone);
       this.stream.on('error', onGone);
       this.stream.on('cancelled', onGone);
+      check();
     });
   }
 

@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
 import { ParleyError } from '../common/errors';
 import { ConnectionTracker } from './connection-tracker';
+import { awaitHttp2Preface, type PrefaceOutcome } from './http2-preface';
 import { admitPeer, stillVerifies, type RefusalReason } from './peer-admission';
 import { PeerDirectory } from './peer-directory';
 import { peerLogFields, type PeerIdentity } from './peer-identity';
@@ -29,6 +30,11 @@ export interface MtlsListenerOptions {
   handshakeTimeoutMs?: number;
   /** Default 'h2'. */
   alpn?: ListenerAlpn;
+  /**
+   * After the handshake, a client must send the HTTP/2 preface this soon or it is closed
+   * (refusal `http2_preface_timeout`); it is handed on only once it did. Default: no wait.
+   */
+  http2PrefaceTimeoutMs?: number;
   identity: SvidProvider;
   trustStore: TrustStore;
   /** Receives every admitted connection (verified, registered in `peers`). */
@@ -83,6 +89,8 @@ export class MtlsListener {
     if (this.minVersion !== 'TLSv1.3' && this.minVersion !== 'TLSv1.2') throw new TypeError('MtlsListener: minVersion must be TLSv1.3 or TLSv1.2');
     this.handshakeTimeoutMs = opts.handshakeTimeoutMs ?? 10_000;
     if (!Number.isInteger(this.handshakeTimeoutMs) || this.handshakeTimeoutMs <= 0) throw new TypeError('MtlsListener: handshakeTimeoutMs must be a positive integer');
+    const prefaceMs = opts.http2PrefaceTimeoutMs;
+    if (prefaceMs !== undefined && (!Number.isInteger(prefaceMs) || prefaceMs <= 0)) throw new TypeError('MtlsListener: http2PrefaceTimeoutMs must be a positive integer');
     if (typeof opts.onConnection !== 'function') throw new TypeError('MtlsListener: onConnection is required');
     this.alpn = opts.alpn ?? 'h2';
     if (this.alpn !== 'h2' && this.alpn !== 'http/1.1') throw new TypeError("MtlsListener: alpn must be 'h2' or 'http/1.1'");
@@ -186,6 +194,25 @@ export class MtlsListener {
     this.accepted++;
     socket.on('error', (err: Error & { code?: string }) => this.opts.logger.debug({ ...peerLogFields(peer), code: err.code, detail: err.message }, 'tls connection error'));
     this.opts.logger.debug(peerLogFields(peer), 'tls connection accepted');
+    const prefaceMs = this.opts.http2PrefaceTimeoutMs;
+    if (prefaceMs === undefined) this.handOn(socket, peer);
+    else void awaitHttp2Preface(socket, prefaceMs).then((outcome) => this.afterPreface(outcome, socket, peer, prefaceMs));
+  }
+
+  private afterPreface(outcome: PrefaceOutcome, socket: TLSSocket, peer: PeerIdentity, prefaceMs: number): void {
+    if (outcome === 'ok' && !socket.destroyed) {
+      this.handOn(socket, peer);
+      return;
+    }
+    if (outcome === 'timeout' || outcome === 'invalid') {
+      this.countRefusal('no_http2_preface', peer.id.toString());
+      const detail = outcome === 'timeout' ? `no http/2 preface within ${prefaceMs} ms` : 'the first bytes are not the http/2 preface';
+      this.opts.logger.info({ ...peerLogFields(peer), reason: 'no_http2_preface', detail }, 'tls connection closed');
+    }
+    socket.destroy();
+  }
+
+  private handOn(socket: TLSSocket, peer: PeerIdentity): void {
     try {
       this.opts.onConnection(socket, peer);
     } catch (err) {

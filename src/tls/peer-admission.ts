@@ -14,6 +14,7 @@ export type RefusalReason =
   | 'no_peer_address'
   | 'handshake_timeout'
   | 'handshake_failed'
+  | 'no_http2_preface'
   | 'internal';
 
 export type Admission =

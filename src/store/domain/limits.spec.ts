@@ -1,4 +1,4 @@
-import { DEFAULT_STORE_LIMITS, storeLimits } from './limits';
+import { DEFAULT_STORE_LIMITS, pushBufferBytes, storeLimits } from './limits';
 
 describe('store limits', () => {
   it('defaults', () => {
@@ -13,5 +13,11 @@ describe('store limits', () => {
     expect(() => storeLimits({ maxPageSize: 5, defaultPageSize: 10 })).toThrow(TypeError);
     expect(() => storeLimits({ stagingTtlMs: 1000, pushIdleTimeoutMs: 1000 })).toThrow(TypeError);
     expect(() => storeLimits({ maxAnnotations: 1.5 })).toThrow(/maxAnnotations must be a positive integer/);
+    expect(() => storeLimits({ uploadBufferBytes: 18 * 1024 ** 2 })).toThrow('storeLimits: uploadBufferBytes must hold one push (2 x the largest message + 3 chunks)');
+  });
+
+  it('a push reserves two messages being received and staged plus three chunks: 19 MiB with the defaults', () => {
+    expect(pushBufferBytes(DEFAULT_STORE_LIMITS)).toBe(19 * 1024 ** 2);
+    expect(pushBufferBytes({ receiveMessageBytes: 256 * 1024, chunkBytes: 64 * 1024 })).toBe(704 * 1024);
   });
 });

@@ -26,6 +26,32 @@ export interface StoreLimits {
   readonly pullStallTimeoutMs: number;
   /** Unfinished pushes whose staged chunks were not touched for this long are removed (crash leftovers). */
   readonly stagingTtlMs: number;
+  /** Pulls one SPIFFE ID may have running at once (more: RESOURCE_EXHAUSTED). */
+  readonly pullsPerSpiffeId: number;
+  /** Pulls all SPIFFE IDs of one trust domain may have running at once. */
+  readonly pullsPerTrustDomain: number;
+  /** Pushes one SPIFFE ID may have running at once. */
+  readonly pushesPerSpiffeId: number;
+  /** Pushes all SPIFFE IDs of one trust domain may have running at once. */
+  readonly pushesPerTrustDomain: number;
+  /** Bytes all running pushes together may hold in memory; each push reserves `pushBufferBytes(limits)` before it reads. */
+  readonly uploadBufferBytes: number;
+  /** A push that waited this long for upload buffer space is refused (RESOURCE_EXHAUSTED); while it waits it reads nothing. */
+  readonly uploadBufferWaitMs: number;
+  /** Largest message the gRPC server accepts (grpc.maxMessageBytes): what one message being received may hold. */
+  readonly receiveMessageBytes: number;
+}
+
+/** Chunk inserts one push runs at once (each on its own pooled connection). */
+export const PUSH_WRITES_IN_FLIGHT = 2;
+
+/**
+ * What one push may hold in memory at most, and so reserves from `uploadBufferBytes`: the
+ * message being received (grpc-js reads one ahead) and the one being staged (the chunker keeps
+ * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and assembled.
+ */
+export function pushBufferBytes(limits: Pick<StoreLimits, 'receiveMessageBytes' | 'chunkBytes'>): number {
+  return 2 * limits.receiveMessageBytes + (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;
 }
 
 export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
@@ -43,6 +69,13 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
   pushIdleTimeoutMs: 120_000,
   pullStallTimeoutMs: 120_000,
   stagingTtlMs: 30 * 60_000,
+  pullsPerSpiffeId: 4,
+  pullsPerTrustDomain: 8,
+  pushesPerSpiffeId: 4,
+  pushesPerTrustDomain: 16,
+  uploadBufferBytes: 256 * MiB,
+  uploadBufferWaitMs: 30_000,
+  receiveMessageBytes: 8 * MiB,
 });
 
 /** The defaults with some values replaced. Misuse (our own bad configuration) throws TypeError. */
@@ -54,5 +87,6 @@ export function storeLimits(overrides: Partial<StoreLimits> = {}): StoreLimits {
   if (limits.chunkBytes < 4 * KiB || limits.chunkBytes > 64 * MiB) throw new TypeError('storeLimits: chunkBytes must be 4 KiB to 64 MiB');
   if (limits.defaultPageSize > limits.maxPageSize) throw new TypeError('storeLimits: defaultPageSize must not exceed maxPageSize');
   if (limits.stagingTtlMs < 2 * limits.pushIdleTimeoutMs) throw new TypeError('storeLimits: stagingTtlMs must be at least twice pushIdleTimeoutMs');
+  if (limits.uploadBufferBytes < pushBufferBytes(limits)) throw new TypeError('storeLimits: uploadBufferBytes must hold one push (2 x the largest message + 3 chunks)');
   return Object.freeze(limits);
 }

@@ -1,0 +1,169 @@
+import type * as grpc from '@grpc/grpc-js';
+import { Counter, Gauge, type Registry } from 'prom-client';
+import { ParleyError } from '../common/errors';
+import type { PeerIdentity } from '../tls/peer-identity';
+import { peerLogFields } from '../tls/peer-identity';
+import type { TransportLogger } from '../tls/tls-logger';
+import { ByteBudget, type BudgetLease } from './domain/byte-budget';
+import { ConcurrencyLedger, type ConcurrencyScope } from './domain/concurrency-ledger';
+import { pushBufferBytes, type StoreLimits } from './domain/limits';
+
+export type StreamKind = 'pull' | 'push';
+
+/** Which limit refused a call (the `limit` label of parley_store_capacity_refusals_total). */
+export type CapacityLimit =
+  | 'pulls_per_spiffe_id'
+  | 'pulls_per_trust_domain'
+  | 'pushes_per_spiffe_id'
+  | 'pushes_per_trust_domain'
+  | 'upload_buffer'
+  | 'pull_stall_timeout';
+
+/** The call as the capacity checks see it (metadata: the authorizer's call token). */
+export type CapacityCall = { metadata: grpc.Metadata };
+
+/** How a refusal reaches the audit trail (CallAuthorizer.refuseCall). */
+export type RefusalAudit = (call: CapacityCall, peer: PeerIdentity, result: string, reason: string, namespace?: string) => void;
+
+const CONFIG_KEYS: Record<StreamKind, Record<ConcurrencyScope, { limit: CapacityLimit; key: string }>> = {
+  pull: { spiffe_id: { limit: 'pulls_per_spiffe_id', key: 'store.pullsPerSpiffeId' }, trust_domain: { limit: 'pulls_per_trust_domain', key: 'store.pullsPerTrustDomain' } },
+  push: { spiffe_id: { limit: 'pushes_per_spiffe_id', key: 'store.pushesPerSpiffeId' }, trust_domain: { limit: 'pushes_per_trust_domain', key: 'store.pushesPerTrustDomain' } },
+};
+
+/**
+ * Shared capacity of the store, rationed per peer: concurrent Pulls and Pushes per SPIFFE ID
+ * and per trust domain, and the global upload buffer budget. A refusal is RESOURCE_EXHAUSTED
+ * naming the limit, counted in parley_store_capacity_refusals_total, logged, and audited as
+ * the call's final decision.
+ */
+export class StoreCapacity {
+  private readonly ledgers: Record<StreamKind, ConcurrencyLedger>;
+  readonly uploadBuffer: ByteBudget;
+  /** Bytes each push reserves from the upload buffer. */
+  readonly pushReserveBytes: number;
+  private readonly refusals: Counter<'limit'> | undefined;
+
+  constructor(
+    private readonly limits: StoreLimits,
+    private readonly logger: TransportLogger,
+    private readonly audit: RefusalAudit | undefined,
+    metrics?: Registry,
+  ) {
+    this.ledgers = {
+      pull: new ConcurrencyLedger({ perSpiffeId: limits.pullsPerSpiffeId, perTrustDomain: limits.pullsPerTrustDomain }),
+      push: new ConcurrencyLedger({ perSpiffeId: limits.pushesPerSpiffeId, perTrustDomain: limits.pushesPerTrustDomain }),
+    };
+    this.pushReserveBytes = pushBufferBytes(limits);
+    this.uploadBuffer = new ByteBudget(limits.uploadBufferBytes);
+    if (metrics !== undefined) {
+      this.refusals = new Counter({
+        name: 'parley_store_capacity_refusals_total',
+        help: 'Store calls refused or ended by a capacity limit, by limit (per-caller concurrency, upload buffer, pull stall)',
+        labelNames: ['limit'] as const,
+        registers: [metrics],
+      });
+      this.registerGauges(metrics);
+    }
+  }
+
+  /**
+   * Takes a concurrency slot for a stream of the caller; returns its release (call it once
+   * the stream ends, on every path).
+   * @throws ParleyError resource_exhausted when the caller's SPIFFE ID or trust domain is at its cap
+   */
+  admit(kind: StreamKind, call: CapacityCall, peer: PeerIdentity): () => void {
+    const grant = this.ledgers[kind].tryAcquire(peer.id.toString(), peer.trustDomain.name);
+    if (grant.ok) return grant.release;
+    const { limit, key } = CONFIG_KEYS[kind][grant.scope];
+    const who = grant.scope === 'spiffe_id' ? peer.id.toString() : `trust domain ${peer.trustDomain.name}`;
+    const reason = `${who} has ${grant.running} ${kind === 'pull' ? 'pulls' : 'pushes'} running, the most ${key} allows`;
+    this.refused(limit, call, peer, 'concurrency_limit', reason);
+    throw new ParleyError('resource_exhausted', `${kind}: concurrency limit: ${reason}; retry later`);
+  }
+
+  /**
+   * Reserves a push's upload buffer; waits (reading nothing) while the budget is spent.
+   * @throws ParleyError resource_exhausted after store.uploadBufferWait; cancelled when `cancelled` fires first
+   */
+  async reserveUpload(call: CapacityCall, peer: PeerIdentity, cancelled: AbortSignal): Promise<BudgetLease> {
+    const now = this.uploadBuffer.tryTake(this.pushReserveBytes);
+    if (now !== undefined) return now;
+    const waitMs = this.limits.uploadBufferWaitMs;
+    const lease = cancelled.aborted ? 'cancelled' : await this.waitForUpload(waitMs, cancelled);
+    if (lease === 'cancelled') throw new ParleyError('cancelled', 'push: the client cancelled the call');
+    if (lease === 'timeout') {
+      const reason = `no upload buffer space for ${waitMs} ms (store.uploadBufferBytes is in use by other pushes)`;
+      this.refused('upload_buffer', call, peer, 'upload_buffer', reason);
+      throw new ParleyError('resource_exhausted', `push: ${reason}; retry later`);
+    }
+    return lease;
+  }
+
+  private waitForUpload(waitMs: number, cancelled: AbortSignal): Promise<BudgetLease | 'timeout' | 'cancelled'> {
+    return new Promise((resolve) => {
+      const wait: { timer?: NodeJS.Timeout; settled: boolean } = { settled: false };
+      const onAbort = () => waiter.cancel() && finish('cancelled');
+      const finish = (outcome: BudgetLease | 'timeout' | 'cancelled') => {
+        wait.settled = true;
+        clearTimeout(wait.timer);
+        cancelled.removeEventListener('abort', onAbort);
+        resolve(outcome);
+      };
+      const waiter = this.uploadBuffer.enqueue(this.pushReserveBytes, finish);
+      if (wait.settled) return; // granted at once
+      wait.timer = setTimeout(() => waiter.cancel() && finish('timeout'), waitMs);
+      cancelled.addEventListener('abort', onAbort);
+    });
+  }
+
+  /** A call ended by a time limit (pull stall): counted, logged, audited if still undecided. */
+  timedOut(limit: 'pull_stall_timeout', call: CapacityCall, peer: PeerIdentity, reason: string): void {
+    this.refused(limit, call, peer, limit, reason);
+  }
+
+  /** Streams running now of a kind (tests, metrics). */
+  running(kind: StreamKind): number {
+    return this.ledgers[kind].running;
+  }
+
+  private refused(limit: CapacityLimit, call: CapacityCall, peer: PeerIdentity, result: string, reason: string): void {
+    this.refusals?.inc({ limit });
+    this.logger.warn({ ...peerLogFields(peer), limit, reason }, 'store call refused by a capacity limit');
+    try {
+      this.audit?.(call, peer, result, reason);
+    } catch (err) {
+      this.logger.warn({ err, limit }, 'store: cannot audit a capacity refusal');
+    }
+  }
+
+  private registerGauges(metrics: Registry): void {
+    const ledgers = this.ledgers;
+    new Gauge({
+      name: 'parley_store_streams_running',
+      help: 'Pulls and Pushes running now (each holds a per-caller concurrency slot)',
+      labelNames: ['kind'] as const,
+      registers: [metrics],
+      collect() {
+        this.set({ kind: 'pull' }, ledgers.pull.running);
+        this.set({ kind: 'push' }, ledgers.push.running);
+      },
+    });
+    const budget = this.uploadBuffer;
+    new Gauge({
+      name: 'parley_store_upload_buffer_reserved_bytes',
+      help: 'Upload buffer bytes reserved by running pushes (at most store.uploadBufferBytes)',
+      registers: [metrics],
+      collect() {
+        this.set(budget.used);
+      },
+    });
+    new Gauge({
+      name: 'parley_store_upload_buffer_waiting',
+      help: 'Pushes waiting for upload buffer space (reading nothing meanwhile)',
+      registers: [metrics],
+      collect() {
+        this.set(budget.waiting);
+      },
+    });
+  }
+}
