@@ -21,10 +21,9 @@ export type Admission =
 
 /**
  * Decides whether a freshly handshaken client may stay: its presented chain must verify as
- * an X509-SVID against the bundle of the leaf's own trust domain (the authoritative check),
- * *and* must have passed OpenSSL's handshake check against the union of bundles (the
- * pre-filter, kept as defense in depth). Verification runs first so the refusal reason is
- * the precise SPIFFE code. Resumed sessions carry no chain and are refused (resumption is
+ * an X509-SVID against the bundle of the leaf's own trust domain. There is no OpenSSL
+ * pre-filter: giving OpenSSL the union of bundles (`ca`) would also send every CA's name in
+ * the CertificateRequest. Resumed sessions carry no chain and are refused (resumption is
  * disabled on the listener anyway).
  */
 export function admitPeer(socket: TLSSocket, bundles: X509BundleSource): Admission {
@@ -41,9 +40,6 @@ export function admitPeer(socket: TLSSocket, bundles: X509BundleSource): Admissi
     return refusal('internal', `verification failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, claimedUris(chain));
   }
   const claimedId = verified.id.toString();
-  if (!socket.authorized) {
-    return refusal('prefilter_rejected', `handshake check against all bundles failed: ${String(socket.authorizationError)}`, claimedId);
-  }
   if (socket.alpnProtocol !== 'h2') return refusal('alpn_not_h2', 'client did not negotiate h2 with alpn', claimedId);
   return { ok: true, peer: peerIdentity(verified.id, verified.chain[0], remoteAddress, remotePort), chain };
 }
