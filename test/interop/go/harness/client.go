@@ -6,8 +6,7 @@ import (
 	"encoding/hex"
 	"flag"
 	"fmt"
-	"io"
-	"os"
+	"strings"
 	"time"
 
 	"github.com/spiffe/go-spiffe/v2/bundle/x509bundle"
@@ -35,6 +34,7 @@ func runClient(args []string) error {
 	steps := fs.String("steps", "health,push,lookup,pull", "comma-separated steps")
 	payload := fs.String("payload", "hello from go-spiffe", "bytes pushed")
 	repeat := fs.Int("repeat", 1, "how many times to run the steps (bounded load)")
+	cid := fs.String("cid", "", "record for lookup/pull before any push")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -73,7 +73,7 @@ func runClient(args []string) error {
 		return err
 	}
 	for i := 0; i < *repeat; i++ {
-		if err := runSteps(ctx, conn, store, splitSteps(*steps), []byte(*payload)); err != nil {
+		if err := runSteps(ctx, conn, store, splitSteps(*steps), []byte(*payload), *cid); err != nil {
 			return err
 		}
 	}
@@ -84,8 +84,7 @@ type staticSVID struct{ svid *x509svid.SVID }
 
 func (s staticSVID) GetX509SVID() (*x509svid.SVID, error) { return s.svid, nil }
 
-func runSteps(ctx context.Context, conn *grpc.ClientConn, store *storeClient, steps []string, payload []byte) error {
-	var cid string
+func runSteps(ctx context.Context, conn *grpc.ClientConn, store *storeClient, steps []string, payload []byte, cid string) error {
 	for _, step := range steps {
 		callCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		result, err := runStep(callCtx, conn, store, step, payload, &cid)
@@ -108,7 +107,7 @@ func runSteps(ctx context.Context, conn *grpc.ClientConn, store *storeClient, st
 
 func runStep(ctx context.Context, conn *grpc.ClientConn, store *storeClient, step string, payload []byte, cid *string) (map[string]any, error) {
 	switch {
-	case len(step) > 7 && step[:7] == "health:":
+	case strings.HasPrefix(step, "health:"):
 		res, err := grpc_health_v1.NewHealthClient(conn).Check(ctx, &grpc_health_v1.HealthCheckRequest{Service: step[7:]})
 		if err != nil {
 			return nil, err
@@ -116,7 +115,9 @@ func runStep(ctx context.Context, conn *grpc.ClientConn, store *storeClient, ste
 		return map[string]any{"status": res.GetStatus().String()}, nil
 	case step == "push":
 		got, err := store.push(ctx, payload)
-		*cid = got
+		if err == nil {
+			*cid = got
+		}
 		return map[string]any{"cid": got}, err
 	case step == "lookup":
 		size, err := store.lookup(ctx, *cid)
@@ -147,5 +148,3 @@ func splitSteps(s string) []string {
 	return out
 }
 
-var _ = io.EOF
-var _ = os.Stderr
