@@ -10,13 +10,13 @@ mkdir -p "$bin"
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
-# build <name> <stamp> <package>: go build into .cache/bin unless the stamp matches.
+# build <name> <stamp> <module dir> <package>: go build into .cache/bin unless the stamp matches.
 build() {
-  local name="$1" stamp="$2" pkg="$3"
+  local name="$1" stamp="$2" module="$3" pkg="$4"
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   echo "interop setup: building $name ($pkg)" >&2
   rm -f "$cache/$name.build-error"
-  if (cd "$here/go" && go build -o "$bin/$name" "$pkg") 2>"$cache/$name.build-log"; then
+  if (cd "$module" && go build -o "$bin/$name" "$pkg") 2>"$cache/$name.build-log"; then
     echo "$stamp" >"$bin/.$name.stamp"
   else
     cp "$cache/$name.build-log" "$cache/$name.build-error"
@@ -25,14 +25,18 @@ build() {
   fi
 }
 
-pins="$(stamp_of "$here/go/go.mod" "$here/go/go.sum")"
+# Two modules: go/ (grpcurl, the go-spiffe v2.9.0 harness) and spire/ (SPIRE with its own
+# dependency versions: go-spiffe v2.9.0's Workload API has a method SPIRE v1.13.3 lacks).
+tools="$(stamp_of "$here/go/go.mod" "$here/go/go.sum")"
 harness="$(stamp_of "$here/go/go.mod" "$here/go/go.sum" "$here"/go/harness/*.go)"
+spire="$(stamp_of "$here/spire/go.mod" "$here/spire/go.sum")"
 (cd "$here/go" && go mod download) >&2
-build grpcurl "$pins" github.com/fullstorydev/grpcurl/cmd/grpcurl
-build parley-interop "$harness" ./harness
+(cd "$here/spire" && go mod download) >&2
+build grpcurl "$tools" "$here/go" github.com/fullstorydev/grpcurl/cmd/grpcurl
+build parley-interop "$harness" "$here/go" ./harness
 # SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
-build spire-server "$pins" github.com/spiffe/spire/cmd/spire-server || true
-build spire-agent "$pins" github.com/spiffe/spire/cmd/spire-agent || true
+build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
+build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true
 
 req="$here/python/requirements.txt"
 venv="$cache/venv"

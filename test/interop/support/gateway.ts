@@ -24,10 +24,10 @@ export interface Gateway {
 }
 
 /** `parley serve` (built dist/, embedded PostgreSQL) in a temporary folder with this config on top of the defaults. */
-export async function startGateway(config: Record<string, unknown> = {}, env: Record<string, string> = {}): Promise<Gateway> {
+export async function startGateway(config: Record<string, unknown> = {}, env: Record<string, string> = {}, bundlePortWanted?: number): Promise<Gateway> {
   const dir = mkdtempSync(join(tmpdir(), 'parley-interop-'));
   chmodSync(dir, 0o755); // the embedded postgres user must reach .parley/
-  const [grpcPort, opsPort, bundlePort] = [await freePort(), await freePort(), await freePort()];
+  const [grpcPort, opsPort, bundlePort] = [await freePort(), await freePort(), bundlePortWanted ?? (await freePort())];
   const full = { log: { level: 'info', format: 'json' }, ...config };
   writeFileSync(join(dir, 'parley.yaml'), stringify(full));
   const ports = { PARLEY_GRPC_PORT: String(grpcPort), PARLEY_OPS_PORT: String(opsPort), PARLEY_FEDERATION_BUNDLE_ENDPOINT_PORT: String(bundlePort) };

@@ -35,6 +35,7 @@ func runClient(args []string) error {
 	payload := fs.String("payload", "hello from go-spiffe", "bytes pushed")
 	repeat := fs.Int("repeat", 1, "how many times to run the steps (bounded load)")
 	cid := fs.String("cid", "", "record for lookup/pull before any push")
+	duration := fs.Duration("duration", 0, "repeat the steps until this much time has passed (at most -repeat times when set)")
 	fs.Parse(args)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -72,7 +73,8 @@ func runClient(args []string) error {
 	if err != nil {
 		return err
 	}
-	for i := 0; i < *repeat; i++ {
+	deadline := time.Now().Add(*duration)
+	for i := 0; i < *repeat || (*duration > 0 && time.Now().Before(deadline) && i < 1_000_000); i++ {
 		if err := runSteps(ctx, conn, store, splitSteps(*steps), []byte(*payload), *cid); err != nil {
 			return err
 		}
