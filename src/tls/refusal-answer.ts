@@ -2,8 +2,8 @@ import { constants as h2, createServer, type Http2Server, type ServerHttp2Sessio
 import type { TLSSocket } from 'node:tls';
 import { refusalMessage, type RefusalAlert } from './domain/refusal-alert';
 
-/** How long a refused connection may stay open to read its answer. */
-const ANSWER_WINDOW_MS = 1000;
+/** How long a refused connection may stay open to read its answer (gRPC clients send at once). */
+const ANSWER_WINDOW_MS = 500;
 /** Streams a refused connection may open at once; the session ends after the first answer. */
 const MAX_STREAMS = 8;
 
