@@ -9,6 +9,16 @@ bin="$cache/bin"
 mkdir -p "$bin"
 export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
 
+# Debian packages the tier needs (openssl for s_client, the venv module for python3).
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "interop setup: installing ${need_apt[*]} with apt-get" >&2
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+command -v go >/dev/null || { echo "interop setup: go is required (Go >= 1.26 with the module proxy)" >&2; exit 1; }
+
 stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
 # build <name> <stamp> <module dir> <package>: go build into .cache/bin unless the stamp matches.
 build() {
