@@ -114,7 +114,13 @@ describe('SPIRE v1.13.3 server and agent', () => {
       expect(prepared).toBeDefined();
       await new Promise((r) => setTimeout(r, 8_000)); // Parley polls SPIRE's bundle (refresh hint 5 s)
       await spire.server('localauthority', 'x509', 'activate', '-authorityID', prepared as string);
-      await new Promise((r) => setTimeout(r, 25_000)); // the workload's 20 s SVID is renewed by the new CA
+      await new Promise((r) => setTimeout(r, 25_000)); // the workloads' 20 s SVIDs are renewed by the new CA
+      // An SVID the agent hands out now is signed by the new authority (its ID is the CA's key ID).
+      const out = join(spire.dir, 'after-rotation');
+      mkdirSync(out, { recursive: true });
+      await run(peer('spire-agent'), ['api', 'fetch', 'x509', '-socketPath', spire.agentSocket, '-write', out]);
+      const aki = (await run('openssl', ['x509', '-in', join(out, 'svid.0.pem'), '-noout', '-ext', 'authorityKeyIdentifier'])).stdout;
+      expect(aki.replace(/keyid:|[\s:]|X509v3 Authority Key Identifier/g, '').toLowerCase()).toBe(prepared);
       const r = await client(federated, PARLEY_GATEWAY, 'lookup,pull', ['--cid', cid, '--duration', '10s']);
       const steps = jsonLines(r.stdout);
       expect(steps.length).toBeGreaterThan(2);
