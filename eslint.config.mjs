@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.parley/**', 'bin/**', '*.config.js', '.dependency-cruiser.js'] },
+  { ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.parley/**', 'bin/**', '*.config.js', '.dependency-cruiser.js', 'test/interop/.cache/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -6,7 +6,9 @@ delete swcrc.$schema;
 const transform = { '^.+\\.(t|j|mj)s$': ['@swc/jest', { ...swcrc, swcrc: false }] };
 // ESM-only dependencies are transformed to CommonJS for jest's module system.
 const transformIgnorePatterns = ['/node_modules/(?!(jose|multiformats)/)'];
-const common = { transform, transformIgnorePatterns, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'mjs', 'json'] };
+// test/interop/.cache holds the interop tier's Go module cache and venv: never crawled.
+const modulePathIgnorePatterns = ['<rootDir>/test/interop/.cache/'];
+const common = { transform, transformIgnorePatterns, modulePathIgnorePatterns, testEnvironment: 'node', moduleFileExtensions: ['ts', 'js', 'mjs', 'json'] };
 
 module.exports = {
   projects: [

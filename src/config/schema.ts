@@ -60,6 +60,12 @@ const spiffeIdString = z.string().refine((s) => {
   }
 }, 'must be a SPIFFE ID with a path, e.g. spiffe://example.org/ns/ops/admin');
 
+/** A DNS host name for a certificate SAN: lowercase labels, no wildcard, no trailing dot. */
+const dnsName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/, 'must be a lowercase DNS name such as parley.example.org');
+
 export const identitySchema = z.strictObject({
   /** The gateway's own trust domain. */
   trustDomain: trustDomainName.default('parley.local'),
@@ -75,6 +81,11 @@ export const identitySchema = z.strictObject({
       caTtl: duration.default(30 * 86_400_000),
       /** How long a new CA is published in the bundle before it signs anything. */
       caPublishLead: duration.default(3_600_000),
+      /**
+       * DNS names put in the gateway's SVID beside its SPIFFE ID, so stock gRPC clients
+       * (grpcio, grpcurl, Java, C++) verify it with their ordinary host-name check.
+       */
+      dnsNames: z.array(dnsName).max(32).default([]),
     })
     .prefault({}),
   files: z

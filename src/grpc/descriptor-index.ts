@@ -28,16 +28,36 @@ export class DescriptorIndex {
   private readonly bySymbol = new Map<string, FileEntry>();
   private readonly resolved = new Map<string, { bytes: Buffer; dependencies: FileEntry[] }>();
 
+  /**
+   * Adds the files of a serialized google.protobuf.FileDescriptorSet (as `protoc
+   * --include_imports --descriptor_set_out` writes it): real file names, declared imports,
+   * `XEntry` map entries and proto3 optional fields, served as they are.
+   */
+  addFileDescriptorSet(set: Uint8Array): void {
+    for (const f of fields(set)) if (f.no === 1 && f.bytes !== undefined) this.addFile(decodeFile(Buffer.from(f.bytes)));
+    this.resolved.clear();
+  }
+
+  /**
+   * Adds the protobufjs descriptors of a package definition, except files whose symbols are
+   * all defined already (a compiled descriptor set of the same .proto wins over protobufjs's
+   * synthesized one, which names files after packages and has no map entry types).
+   */
   add(definition: PackageDefinition): void {
     for (const value of Object.values(definition)) {
       for (const bytes of descriptorBuffers(value)) {
         const entry = decodeFile(bytes);
-        if (this.files.has(entry.name)) continue;
-        this.files.set(entry.name, entry);
-        for (const symbol of entry.symbols) if (!this.bySymbol.has(symbol)) this.bySymbol.set(symbol, entry);
+        if (entry.symbols.length > 0 && entry.symbols.every((s) => this.bySymbol.has(s))) continue;
+        this.addFile(entry);
       }
     }
     this.resolved.clear();
+  }
+
+  private addFile(entry: FileEntry): void {
+    if (this.files.has(entry.name)) return;
+    this.files.set(entry.name, entry);
+    for (const symbol of entry.symbols) if (!this.bySymbol.has(symbol)) this.bySymbol.set(symbol, entry);
   }
 
   services(): string[] {

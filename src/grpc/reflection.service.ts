@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { DescriptorIndex } from './descriptor-index';
-import { loadProto } from './proto-files';
+import { loadDescriptorSet, loadProto } from './proto-files';
 
 interface ReflectionRequest {
   host?: string;
@@ -18,21 +18,26 @@ type ReflectionResponse = Record<string, unknown>;
 const VERSIONS = ['v1', 'v1alpha'] as const;
 
 /**
- * gRPC server reflection (`grpc.reflection.v1` and `v1alpha`) over the package definitions
- * it is given (add every proto the server serves, e.g. health and the store). Extensions are
- * not indexed: extension queries answer NOT_FOUND or an empty list.
+ * gRPC server reflection (`grpc.reflection.v1` and `v1alpha`). Files come from the protoc
+ * compiled descriptor set of the repository's protos (what grpcurl, grpcio and protodesc
+ * accept); a proto outside it (tests) falls back to protobufjs's descriptors. Lists the
+ * services of the definitions it is given (add every proto the server serves) and itself.
+ * Extensions are not indexed: extension queries answer NOT_FOUND or an empty list.
  */
 export class ReflectionService {
   private readonly index = new DescriptorIndex();
+  private readonly exposed = new Set<string>();
   private readonly protos = VERSIONS.map((v) => ({ v, definition: loadProto(`grpc/reflection/${v}/reflection.proto`) }));
 
   constructor(definitions: PackageDefinition[] = []) {
-    for (const d of definitions) this.index.add(d);
-    for (const p of this.protos) this.index.add(p.definition);
+    this.index.addFileDescriptorSet(loadDescriptorSet());
+    for (const d of definitions) this.add(d);
+    for (const p of this.protos) this.add(p.definition);
   }
 
   add(definition: PackageDefinition): void {
     this.index.add(definition);
+    for (const [name, value] of Object.entries(definition)) if (isService(value)) this.exposed.add(name);
   }
 
   register(server: grpc.Server): void {
@@ -58,7 +63,7 @@ export class ReflectionService {
       list === undefined ? { ...base, error_response: notFound(what) } : { ...base, file_descriptor_response: { file_descriptor_proto: list } };
     switch (request.message_request) {
       case 'list_services':
-        return { ...base, list_services_response: { service: this.index.services().map((name) => ({ name })) } };
+        return { ...base, list_services_response: { service: [...this.exposed].sort().map((name) => ({ name })) } };
       case 'file_by_filename':
         return files(this.index.fileByName(request.file_by_filename ?? ''), `file ${request.file_by_filename}`);
       case 'file_containing_symbol':
@@ -74,6 +79,13 @@ export class ReflectionService {
         return { ...base, error_response: { error_code: grpc.status.INVALID_ARGUMENT, error_message: 'unsupported reflection request' } };
     }
   }
+}
+
+/** A service definition of proto-loader: methods with a `path`; messages carry `format`. */
+function isService(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || 'format' in value) return false;
+  const methods = Object.values(value as Record<string, unknown>);
+  return methods.length > 0 && methods.every((m) => typeof (m as { path?: unknown })?.path === 'string');
 }
 
 function notFound(what: string): { error_code: number; error_message: string } {

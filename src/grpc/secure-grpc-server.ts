@@ -90,12 +90,16 @@ export class SecureGrpcServer {
       onRefused: o.onRefused,
       onConnection: (socket) => this.handle.inject(socket),
     });
-    // Record every method added, so the gateway can check each one has an authorization rule.
+    // Record every method added, so the gateway can check each one has an authorization rule;
+    // Health answers SERVING for every service added (grpc.health.v1 per-service checks).
     const server = this.handle.server;
     const addService = server.addService.bind(server);
     server.addService = (service, implementation) => {
-      for (const m of Object.values(service)) this.served.add(m.path);
       addService(service, implementation);
+      for (const m of Object.values(service)) {
+        this.served.add(m.path);
+        this.health.setStatus(m.path.slice(1, m.path.lastIndexOf('/')), 'SERVING');
+      }
     };
     this.reflection = new ReflectionService([this.health.packageDefinition]);
     this.health.register(this.handle.server);

@@ -29,7 +29,7 @@ export async function createIdentitySource(config: IdentityConfig, dataDir: stri
   switch (config.source) {
     case 'dev-ca': {
       const ca = await openDevCa(config, dataDir);
-      return new DevCaSource({ ca, spiffeId: gatewaySpiffeId(config), onError: (err) => log.warn({ err }, 'dev ca renewal failed') });
+      return new DevCaSource({ ca, spiffeId: gatewaySpiffeId(config), dnsNames: config.devCa.dnsNames, onError: (err) => log.warn({ err }, 'dev ca renewal failed') });
     }
     case 'files':
       return new FilesSource({

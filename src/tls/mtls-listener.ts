@@ -5,7 +5,9 @@ import { ParleyError } from '../common/errors';
 import { ConnectionTracker } from './connection-tracker';
 import { awaitHttp2Preface, type PrefaceOutcome } from './http2-preface';
 import { admitPeer, stillVerifies, type RefusalReason } from './peer-admission';
+import { refusalAlert } from './domain/refusal-alert';
 import { PeerDirectory } from './peer-directory';
+import { answerRefused } from './refusal-answer';
 import { peerLogFields, type PeerIdentity } from './peer-identity';
 import type { SvidProvider } from './server-identity';
 import type { TransportLogger } from './tls-logger';
@@ -58,13 +60,27 @@ export interface MtlsListenerStats {
   closedByTrustChange: number;
 }
 
+/** TLS 1.3 suites, and for TLS 1.2 (when enabled) only ECDHE key exchange with AEAD ciphers. */
+const CIPHERS = [
+  'TLS_AES_256_GCM_SHA384',
+  'TLS_CHACHA20_POLY1305_SHA256',
+  'TLS_AES_128_GCM_SHA256',
+  'ECDHE-ECDSA-AES256-GCM-SHA384',
+  'ECDHE-RSA-AES256-GCM-SHA384',
+  'ECDHE-ECDSA-CHACHA20-POLY1305',
+  'ECDHE-RSA-CHACHA20-POLY1305',
+  'ECDHE-ECDSA-AES128-GCM-SHA256',
+  'ECDHE-RSA-AES128-GCM-SHA256',
+].join(':');
+
 /** No session resumption (every connection presents and verifies its chain), no renegotiation. */
 const SECURE_OPTIONS = constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION;
 
 /**
- * The gateway's own mTLS listener. OpenSSL checks client chains against the union of all
- * bundles (a pre-filter only); each client is then verified as an X509-SVID against the
- * bundle of its own trust domain before its socket is handed on. Certificate, key and
+ * The gateway's own mTLS listener. The handshake asks for a client certificate without
+ * naming any CA; each client is then verified as an X509-SVID against the bundle of its own
+ * trust domain before its socket is handed on, and a refused gRPC client is told why
+ * (UNAUTHENTICATED, see refusal-answer). Certificate, key and
  * bundles rotate for new connections without a restart; removing a trust domain's bundle
  * closes its open connections, and a changed bundle closes those that no longer verify.
  */
@@ -185,7 +201,9 @@ export class MtlsListener {
         { reason: admission.reason, remoteAddress: socket.remoteAddress, remotePort: socket.remotePort, claimedId: admission.claimedId, detail: admission.detail },
         'tls connection refused',
       );
-      socket.destroy();
+      const alert = refusalAlert(admission.reason);
+      if (alert !== undefined && socket.alpnProtocol === 'h2') answerRefused(socket, alert);
+      else socket.destroy();
       return;
     }
     const { peer, chain } = admission;
@@ -272,9 +290,10 @@ export class MtlsListener {
     return {
       key: pair.keyPem,
       cert: pair.certChainPem,
-      // A handshake pre-filter only; admission verifies against the peer's own bundle.
-      ca: this.opts.trustStore.allX509Authorities().map((c) => c.toString()),
+      // No `ca`: Node would list every held CA's name in the CertificateRequest (partners
+      // included). Admission verifies each client against its own trust domain's bundle.
       minVersion: this.minVersion,
+      ciphers: CIPHERS,
       secureOptions: SECURE_OPTIONS,
     };
   }

@@ -23,10 +23,9 @@ export type Admission =
 
 /**
  * Decides whether a freshly handshaken client may stay: its presented chain must verify as
- * an X509-SVID against the bundle of the leaf's own trust domain (the authoritative check),
- * *and* must have passed OpenSSL's handshake check against the union of bundles (the
- * pre-filter, kept as defense in depth). Verification runs first so the refusal reason is
- * the precise SPIFFE code. Resumed sessions carry no chain and are refused (resumption is
+ * an X509-SVID against the bundle of the leaf's own trust domain. There is no OpenSSL
+ * pre-filter: giving OpenSSL the union of bundles (`ca`) would also send every CA's name in
+ * the CertificateRequest. Resumed sessions carry no chain and are refused (resumption is
  * disabled on the listener anyway).
  */
 export function admitPeer(socket: TLSSocket, bundles: X509BundleSource, alpn: 'h2' | 'http/1.1' = 'h2'): Admission {
@@ -43,9 +42,6 @@ export function admitPeer(socket: TLSSocket, bundles: X509BundleSource, alpn: 'h
     return refusal('internal', `verification failed unexpectedly: ${(err as Error)?.message ?? String(err)}`, claimedUris(chain));
   }
   const claimedId = verified.id.toString();
-  if (!socket.authorized) {
-    return refusal('prefilter_rejected', `handshake check against all bundles failed: ${String(socket.authorizationError)}`, claimedId);
-  }
   if (alpn === 'h2' && socket.alpnProtocol !== 'h2') return refusal('alpn_not_h2', 'client did not negotiate h2 with alpn', claimedId);
   if (alpn === 'http/1.1' && socket.alpnProtocol !== false && socket.alpnProtocol !== 'http/1.1') {
     return refusal('alpn_not_http1', 'client negotiated an alpn protocol other than http/1.1', claimedId);

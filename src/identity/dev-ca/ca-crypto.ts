@@ -53,8 +53,11 @@ export async function createRootCa(trustDomain: string, notBefore: Date, notAfte
   return { certPem: cert.toString('pem'), keyPem: await exportKeyPem(keys.privateKey) };
 }
 
-/** An X509-SVID for `spiffeId`, signed by the CA, valid [now - 1 min, min(now + ttl, CA notAfter)]. */
-export async function issueSvid(ca: CaMaterial, spiffeId: string, ttlMs: number, now: Date): Promise<IssuedSvid> {
+/**
+ * An X509-SVID for `spiffeId`, signed by the CA, valid [now - 1 min, min(now + ttl, CA notAfter)].
+ * `dnsNames` join the one URI SAN (X509-SVID §2 allows other SAN types).
+ */
+export async function issueSvid(ca: CaMaterial, spiffeId: string, ttlMs: number, now: Date, dnsNames: readonly string[] = []): Promise<IssuedSvid> {
   const caCert = new x509.X509Certificate(ca.certPem);
   const caKey = await importKeyPem(ca.keyPem);
   const keys = (await webcrypto.subtle.generateKey(ALG, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
@@ -73,7 +76,7 @@ export async function issueSvid(ca: CaMaterial, spiffeId: string, ttlMs: number,
       new x509.BasicConstraintsExtension(false, undefined, true),
       new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment | x509.KeyUsageFlags.keyAgreement, true),
       new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.serverAuth, x509.ExtendedKeyUsage.clientAuth]),
-      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }], true),
+      new x509.SubjectAlternativeNameExtension([{ type: 'url', value: spiffeId }, ...dnsNames.map((value) => ({ type: 'dns' as const, value }))], true),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
       await x509.AuthorityKeyIdentifierExtension.create(caCert),
     ],

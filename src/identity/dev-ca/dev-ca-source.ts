@@ -7,6 +7,8 @@ import type { DevCa } from './dev-ca';
 export interface DevCaSourceOptions {
   ca: DevCa;
   spiffeId: SpiffeId;
+  /** DNS SANs of the gateway's SVID (identity.devCa.dnsNames). */
+  dnsNames?: readonly string[];
   /** Retry delay after a failed renewal. */
   retryMs?: number;
   onError?: (err: unknown) => void;
@@ -35,7 +37,7 @@ export class DevCaSource extends IdentitySourceBase {
   /** Issues a fresh SVID now (also used after a CA rotation step). */
   async renew(): Promise<IdentitySnapshot> {
     const { ca, spiffeId } = this.options;
-    const issued = await ca.issue(spiffeId);
+    const issued = await ca.issue(spiffeId, undefined, this.options.dnsNames);
     const svid = parseX509Svid(issued.certPem, issued.keyPem);
     const snapshot: IdentitySnapshot = { svid, trustDomain: ca.trustDomain, bundles: new BundleSet([ca.bundle()]), source: 'dev-ca', receivedAt: new Date() };
     this.publish(snapshot);

@@ -109,8 +109,8 @@ export class DevCa {
       .concat('\n');
   }
 
-  /** Issues an X509-SVID for an ID of this trust domain. */
-  async issue(id: SpiffeId, ttlMs = this.options.svidTtlMs): Promise<IssuedSvid> {
+  /** Issues an X509-SVID for an ID of this trust domain (with DNS SANs when given). */
+  async issue(id: SpiffeId, ttlMs = this.options.svidTtlMs, dnsNames: readonly string[] = []): Promise<IssuedSvid> {
     if (!id.trustDomain.equals(this.options.trustDomain)) {
       throw new ParleyError('invalid_argument', `dev ca: ${id.toString()} is not in trust domain ${this.options.trustDomain.name}`);
     }
@@ -118,7 +118,7 @@ export class DevCa {
     await this.rotateIfDue();
     const active = this.state.cas.find((c) => c.status === 'active');
     if (!active) throw new ParleyError('internal', 'dev ca: no active CA after rotation');
-    return issueSvid(this.material(active.id), id.toString(), ttlMs, new Date(this.now()));
+    return issueSvid(this.material(active.id), id.toString(), ttlMs, new Date(this.now()), dnsNames);
   }
 
   /** The CA entries, for status and tests. */

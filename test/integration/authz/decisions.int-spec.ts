@@ -153,9 +153,9 @@ describe('authorization of every served method', () => {
       expect({ td, lookalike }).toEqual({ td, lookalike: Object.fromEntries(methods.map((m) => [m, false])) });
     }
 
-    // Not federated: the handshake is refused, no method is ever reached.
+    // Not federated: the connection is refused (UNAUTHENTICATED, unknown_ca), no method is ever reached.
     const stranger = await client('unknown.test', '/sync');
-    expect(await callStatus(stranger, `${STORE}Pull`, methodKinds.get(`${STORE}Pull`)!)).toBe(grpc.status.UNAVAILABLE);
+    expect(await callStatus(stranger, `${STORE}Pull`, methodKinds.get(`${STORE}Pull`)!)).toBe(grpc.status.UNAUTHENTICATED);
 
     // Exactly one audit row per call that reached the gateway's interceptor.
     const calls = methods.length * (3 + LOOKALIKES.length);

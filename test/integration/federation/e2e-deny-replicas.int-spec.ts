@@ -110,15 +110,15 @@ describe('a denied partner authority on both replicas of partner.test', () => {
     expect(heldAuthorities(p2, LAB)).toEqual([fingerprintOf(labB)]);
 
     for (const name of ['p1', 'p2']) {
-      // Open connections were closed; the clients' reconnection handshakes are refused.
-      expect({ name, code: await pull(open.get(`${name}-acme`)!) }).toEqual({ name, code: status.UNAVAILABLE });
-      expect({ name, code: await pull(open.get(`${name}-labA`)!) }).toEqual({ name, code: status.UNAVAILABLE });
+      // Open connections were closed; the clients' reconnections are refused (UNAUTHENTICATED).
+      expect({ name, code: await pull(open.get(`${name}-acme`)!) }).toEqual({ name, code: status.UNAUTHENTICATED });
+      expect({ name, code: await pull(open.get(`${name}-labA`)!) }).toEqual({ name, code: status.UNAUTHENTICATED });
       // The partner's other authority is untouched, open connection and new ones alike.
       expect({ name, code: await pull(open.get(`${name}-labB`)!) }).toEqual({ name, code: undefined });
     }
     for (const replica of [p1, p2]) {
-      expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/new', replica)))).toBe(status.UNAVAILABLE);
-      expect(await pull(await labClient(labA, replica, partnerTrust))).toBe(status.UNAVAILABLE);
+      expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/new', replica)))).toBe(status.UNAUTHENTICATED);
+      expect(await pull(await labClient(labA, replica, partnerTrust))).toBe(status.UNAUTHENTICATED);
       expect(await pull(await labClient(labB, replica, partnerTrust))).toBeUndefined();
       expect(replica.gateway.grpc!.server.listener.stats().closedByTrustChange).toBeGreaterThan(0);
     }
@@ -131,7 +131,7 @@ describe('a denied partner authority on both replicas of partner.test', () => {
     expect(await p1.gateway.federation.refreshNow(ACME)).toMatchObject({ authorities: [], lastError: { reason: 'endpoint_identity' } });
     for (const replica of [p1, p2]) {
       expect(heldAuthorities(replica, ACME)).toEqual([]);
-      expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/later', replica)))).toBe(status.UNAVAILABLE);
+      expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/later', replica)))).toBe(status.UNAUTHENTICATED);
     }
   });
 });

@@ -187,8 +187,8 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
       const s = await refreshAgainst(fault.url);
       expect(s).toMatchObject({ state: 'ready', sequence: '9', authorities: [] });
       expect(heldAuthorities(partner, ACME)).toEqual([]);
-      expect(await grpcCode(open.pullAll(cid))).toBe(status.UNAVAILABLE);
-      expect(await acmeWorkload()).toBe(status.UNAVAILABLE);
+      expect(await grpcCode(open.pullAll(cid))).toBe(status.UNAUTHENTICATED); // closed, and its reconnection refused
+      expect(await acmeWorkload()).toBe(status.UNAUTHENTICATED);
       expect(await labWorkload()).toBeUndefined();
     } finally {
       open.close();

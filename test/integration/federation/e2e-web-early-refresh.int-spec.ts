@@ -127,8 +127,8 @@ describe('https_web federation, and an early refresh when acme rotates without l
       }
     };
     const started = performance.now();
-    expect(await attempt()).toBe(status.UNAVAILABLE);
-    let code: status | undefined = status.UNAVAILABLE;
+    expect(await attempt()).toBe(status.UNAUTHENTICATED);
+    let code: status | undefined = status.UNAUTHENTICATED;
     for (let i = 0; i < 50 && code !== undefined; i++) {
       await sleep(200);
       code = await attempt();

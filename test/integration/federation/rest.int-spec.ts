@@ -40,7 +40,7 @@ describe('admin API: federations and bundles', () => {
     return { ...res, json: <T>() => JSON.parse(res.body) as T };
   };
 
-  /** A health check by a partner workload: PERMISSION_DENIED means the handshake passed (authorization then refuses), UNAVAILABLE that it did not. */
+  /** A health check by a partner workload: PERMISSION_DENIED means the connection was admitted (authorization then refuses), UNAUTHENTICATED that it was refused. */
   const partnerHandshake = async (): Promise<number> => {
     const svid = await ca1.issueSvid({ id: 'spiffe://partner.test/sync' });
     const trust = { getX509Authorities: (td: typeof PARTNER_TD) => gw.gateway.trustStore.getX509Authorities(td), allX509Authorities: () => gw.gateway.trustStore.allX509Authorities() };
@@ -86,7 +86,7 @@ describe('admin API: federations and bundles', () => {
     expect((await api('POST', `/v1/federations/${PARTNER}:refresh`)).status).toBe(412);
     expect((await api('GET', '/v1/federations/nobody.test')).status).toBe(404);
     expect(gw.gateway.trustStore.get(PARTNER_TD)).toBeUndefined();
-    expect(await partnerHandshake()).toBe(grpcStatus.UNAVAILABLE);
+    expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED);
   });
 
   it('feeds an uploaded PEM bundle into the trust store, then a SPIFFE JSON one', async () => {
@@ -130,7 +130,7 @@ describe('admin API: federations and bundles', () => {
     expect(put.status).toBe(200);
     expect(put.json<{ authorities: unknown[]; deniedInBundle: string[] }>().deniedInBundle).toHaveLength(1);
     expect(gw.gateway.trustStore.getX509Authorities(PARTNER_TD)?.map((c) => c.fingerprint256)).toEqual([ca2.certificate.fingerprint256]);
-    expect(await partnerHandshake()).toBe(grpcStatus.UNAVAILABLE); // its SVID is from the denied CA
+    expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED); // its SVID is from the denied CA
     expect((await api('PUT', `/v1/federations/${PARTNER}`, { body: { trustDomain: 'other.test', profile: 'static' } })).status).toBe(400);
 
     await api('POST', '/v1/federations', { body: { trustDomain: 'down.test', profile: 'https_web', endpointUrls: ['https://127.0.0.1:1/'] } });
@@ -151,6 +151,6 @@ describe('admin API: federations and bundles', () => {
     expect(gw.gateway.trustStore.get(PARTNER_TD)).toBeUndefined();
     expect((await api('GET', `/v1/federations/${PARTNER}`)).status).toBe(404);
     expect((await api('DELETE', `/v1/federations/${PARTNER}`)).status).toBe(404);
-    expect(await partnerHandshake()).toBe(grpcStatus.UNAVAILABLE);
+    expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED);
   });
 });

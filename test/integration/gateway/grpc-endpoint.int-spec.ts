@@ -57,7 +57,7 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
     const svid = await foreign.issueSvid({ id: 'spiffe://acme.test/ns/ml/sa/trainer' });
     const client = healthClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.trustStore, server: { id: gatewayId } }));
     try {
-      await expect(check(client)).rejects.toMatchObject({ code: status.UNAVAILABLE });
+      await expect(check(client)).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: 'client certificate refused: unknown_ca' });
     } finally {
       client.close();
     }

@@ -59,12 +59,21 @@ describe('mTLS listener: per-trust-domain admission before grpc-js', () => {
     if (unknownCa) expect(String(line.obj.detail)).toContain('other.test');
   });
 
-  it('fails the gRPC calls of a refused client with UNAVAILABLE', async () => {
-    const forged = await partner.issueSvid({ id: 'spiffe://acme.test/parley/admin' });
-    const client = healthClient(gw.port, credsFor(withExtra(forged, acme), trustStoreOf(acme)));
+  // TLS cannot carry the reason (Node sends no alert after its handshake completed), so the
+  // refused client's calls end UNAUTHENTICATED with the alert name TLS would have used.
+  const told: Array<[string, () => Promise<IssuedSvid | undefined>]> = [
+    ['unknown_ca', async () => withExtra(await partner.issueSvid({ id: 'spiffe://acme.test/parley/admin' }), acme)],
+    ['unknown_ca', async () => (await TestCa.create({ trustDomain: 'other.test' })).issueSvid({ id: 'spiffe://other.test/w' })],
+    ['certificate_expired', () => acmeInt.issueSvid({ id: 'spiffe://acme.test/old', notBefore: new Date(Date.now() - 7_200_000), notAfter: new Date(Date.now() - 60_000) })],
+    ['bad_certificate', () => acmeInt.issueSvid({ id: 'spiffe://acme.test/ca-leaf', isCa: true })],
+    ['certificate_required', async () => undefined],
+  ];
+  it.each(told)('tells a refused gRPC client why: UNAUTHENTICATED "client certificate refused: %s"', async (alert, make) => {
+    const svid = await make();
+    const creds = svid === undefined ? grpc.credentials.createSsl(Buffer.from(rootsPem()), null, null, { checkServerIdentity: () => undefined }) : credsFor(svid, trustStoreOf(acme));
+    const client = healthClient(gw.port, creds);
     try {
-      await expect(check(client, '', 1_500)).rejects.toMatchObject({ code: expect.any(Number) });
-      await expect(check(client, '', 1_500)).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+      await expect(check(client, '', 3_000)).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED, details: `client certificate refused: ${alert}` });
     } finally {
       client.close();
     }

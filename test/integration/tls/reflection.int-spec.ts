@@ -56,15 +56,15 @@ describe.each(['v1', 'v1alpha'])('server reflection (grpc.reflection.%s)', (vers
       expect.arrayContaining(['grpc.health.v1.Health', 'grpc.reflection.v1.ServerReflection', 'grpc.reflection.v1alpha.ServerReflection', 'parley.test.v1.Echo']),
     );
     const healthFile = decodeFile(health.file_descriptor_response!.file_descriptor_proto[0]);
-    // proto-loader (protobufjs) names descriptor files after their package.
-    expect(healthFile.name).toBe('grpc_health_v1.proto');
+    // The protoc-compiled descriptor set: real file names, as grpcurl and grpcio expect.
+    expect(healthFile.name).toBe('grpc/health/v1/health.proto');
     expect(healthFile.symbols).toEqual(expect.arrayContaining(['grpc.health.v1.HealthCheckResponse.ServingStatus', 'grpc.health.v1.Health.Watch']));
     expect(decodeFile(method.file_descriptor_response!.file_descriptor_proto[0]).services).toEqual(['parley.test.v1.Echo']);
     expect(unknown.error_response).toMatchObject({ error_code: grpc.status.NOT_FOUND });
   });
 
   it('finds files by name', async () => {
-    const [byName, missing] = await ask([{ file_by_filename: 'grpc_health_v1.proto' }, { file_by_filename: 'nope.proto' }]);
+    const [byName, missing] = await ask([{ file_by_filename: 'grpc/health/v1/health.proto' }, { file_by_filename: 'nope.proto' }]);
     expect(decodeFile(byName.file_descriptor_response!.file_descriptor_proto[0]).services).toEqual(['grpc.health.v1.Health']);
     expect(missing.error_response?.error_code).toBe(grpc.status.NOT_FOUND);
   });

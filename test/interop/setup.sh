@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds and installs the interop tier's third-party peers, pinned, into test/interop/.cache
+# (gitignored). Idempotent: a peer is rebuilt only when its pins (go.mod/go.sum, the harness
+# sources, requirements.txt) changed. Needs Go (module proxy reachable) and python3 with venv.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cache="$here/.cache"
+bin="$cache/bin"
+mkdir -p "$bin"
+export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" GOFLAGS=-buildvcs=false GOTOOLCHAIN=local
+
+# Debian packages the tier needs (openssl for s_client, the venv module for python3).
+need_apt=()
+command -v openssl >/dev/null || need_apt+=(openssl)
+python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+  echo "interop setup: installing ${need_apt[*]} with apt-get" >&2
+  apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >&2
+fi
+command -v go >/dev/null || { echo "interop setup: go is required (Go >= 1.26 with the module proxy)" >&2; exit 1; }
+
+stamp_of() { cat "$@" | sha256sum | cut -c1-16; }
+# build <name> <stamp> <module dir> <package>: go build into .cache/bin unless the stamp matches.
+build() {
+  local name="$1" stamp="$2" module="$3" pkg="$4"
+  if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
+  echo "interop setup: building $name ($pkg)" >&2
+  rm -f "$cache/$name.build-error"
+  if (cd "$module" && go build -o "$bin/$name" "$pkg") 2>"$cache/$name.build-log"; then
+    echo "$stamp" >"$bin/.$name.stamp"
+  else
+    cp "$cache/$name.build-log" "$cache/$name.build-error"
+    echo "interop setup: $name did not build (see $cache/$name.build-error)" >&2
+    return 1
+  fi
+}
+
+# Two modules: go/ (grpcurl, the go-spiffe v2.9.0 harness) and spire/ (SPIRE with its own
+# dependency versions: go-spiffe v2.9.0's Workload API has a method SPIRE v1.13.3 lacks).
+tools="$(stamp_of "$here/go/go.mod" "$here/go/go.sum")"
+harness="$(stamp_of "$here/go/go.mod" "$here/go/go.sum" "$here"/go/harness/*.go)"
+spire="$(stamp_of "$here/spire/go.mod" "$here/spire/go.sum")"
+(cd "$here/go" && go mod download) >&2
+(cd "$here/spire" && go mod download) >&2
+build grpcurl "$tools" "$here/go" github.com/fullstorydev/grpcurl/cmd/grpcurl
+build parley-interop "$harness" "$here/go" ./harness
+# SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
+build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
+build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true
+
+req="$here/python/requirements.txt"
+venv="$cache/venv"
+if [ "$(cat "$venv/.stamp" 2>/dev/null)" != "$(stamp_of "$req")" ]; then
+  echo "interop setup: installing $req into $venv" >&2
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$req"
+  stamp_of "$req" >"$venv/.stamp"
+fi
