@@ -14,11 +14,11 @@ import { CallAuthorizer } from '../src/authz/call-authorizer';
 import type { CompiledPolicy } from '../src/authz/domain/policy';
 import type { Authorize } from '../src/grpc/identity-interceptor';
 import { HEALTH_PROTO } from '../src/grpc/health.service';
-import { loadProto } from '../src/grpc/proto-files';
+import { loadProto } from '../src/common/proto-files';
 import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
 import { TrustDomain, X509Bundle } from '../src/spiffe';
 import { FixedSvidProvider } from '../src/tls/server-identity';
-import { TrustStore } from '../src/tls/trust-store';
+import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
 import { percentile, type BenchResult } from './bench-result';
 

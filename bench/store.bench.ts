@@ -26,7 +26,7 @@ import { Client } from 'pg';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import { compilePolicy, defaultPolicy } from '../src/authz/domain';
 import { connectDataSource, runMigrations } from '../src/database/data-source';
-import { protoFile } from '../src/grpc/proto-files';
+import { protoFile } from '../src/common/proto-files';
 import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
 import { TrustDomain, X509Bundle } from '../src/spiffe';
 import { ContentId } from '../src/store/domain/content-id';
@@ -35,7 +35,7 @@ import { registerStoreService } from '../src/store/store.grpc-service';
 import { STORE_PROTO, STORE_SERVICE, storeMethodNames, storePackageDefinition } from '../src/store/store-wire';
 import { StoreRepository } from '../src/store/store.repository';
 import { FixedSvidProvider } from '../src/tls/server-identity';
-import { TrustStore } from '../src/tls/trust-store';
+import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
 import type { BenchResult } from './bench-result';
 
@@ -175,7 +175,7 @@ export async function run(): Promise<BenchResult[]> {
         trustStore: trust,
         logger: silent,
       });
-      const service = registerStoreService(server.server, { repository: repo, peerOf: (c) => server.peerOf(c), namespaces: authorizer, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
+      const service = registerStoreService(server.server, { repository: repo, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
       const { port } = await server.start();
       cleanup.unshift(async () => {
         await service.close();

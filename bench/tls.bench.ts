@@ -25,7 +25,7 @@ import { Worker } from 'node:worker_threads';
 import { X509Bundle, TrustDomain } from '../src/spiffe';
 import { MtlsListener } from '../src/tls/mtls-listener';
 import { FixedSvidProvider } from '../src/tls/server-identity';
-import { TrustStore } from '../src/tls/trust-store';
+import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
 
 import type { BenchResult } from './bench-result';

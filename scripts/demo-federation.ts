@@ -26,6 +26,9 @@ import { DevCa } from '../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain } from '../src/spiffe';
 import { StoreClient, storeChannelOptions } from '../src/store';
 import { spiffeChannelCredentials } from '../src/tls/client-credentials';
+import { FederationService } from '../src/federation';
+import { ReadinessRegistry } from '../src/ops';
+import { TrustStore } from '../src/trust';
 
 interface Side {
   name: string;
@@ -62,22 +65,22 @@ async function startSide(name: string, root: string): Promise<Side> {
     svidTtlMs: 600_000,
     publishLeadMs: config.identity.devCa.caPublishLead,
   });
-  say(`${name}: gRPC 127.0.0.1:${gateway.grpc?.port}, bundle endpoint https://127.0.0.1:${gateway.bundleEndpoint?.port}/`);
+  say(`${name}: gRPC 127.0.0.1:${gateway.listeners.grpc?.port}, bundle endpoint https://127.0.0.1:${gateway.listeners.bundleEndpoint?.port}/`);
   return { name, gateway, dataDir: dir, ca };
 }
 
 /** `self` federates with `partner`, bootstrapped with the bundle the partner's operator handed over. */
 async function federate(self: Side, partner: Side): Promise<void> {
-  const bootstrap = partner.gateway.federation.ownBundleDocument();
+  const bootstrap = partner.gateway.get(FederationService).ownBundleDocument();
   if (bootstrap === undefined) throw new Error(`${partner.name} publishes no bundle`);
-  await self.gateway.federation.create({
+  await self.gateway.get(FederationService).create({
     trustDomain: partner.name,
     profile: 'https_spiffe',
-    endpointUrls: [`https://127.0.0.1:${partner.gateway.bundleEndpoint?.port}/`],
+    endpointUrls: [`https://127.0.0.1:${partner.gateway.listeners.bundleEndpoint?.port}/`],
     endpointSpiffeId: `spiffe://${partner.name}/parley/gateway`,
     bootstrapBundle: bootstrap,
   });
-  const status = await self.gateway.federation.refreshNow(partner.name);
+  const status = await self.gateway.get(FederationService).refreshNow(partner.name);
   say(`${self.name} -> ${partner.name}: ${status.state}, sequence ${status.sequence ?? '-'}, ${status.authorities.length} authority(ies)${status.lastError ? ` (${status.lastError.reason}: ${status.lastError.detail})` : ''}`);
   if (status.state !== 'ready') throw new Error(`federation ${self.name} -> ${partner.name} is ${status.state}`);
 }
@@ -86,11 +89,11 @@ async function workloadClient(of: Side, id: string, target: Side): Promise<Store
   const svid = await of.ca.issue(requireSpiffeId(id));
   const credentials = spiffeChannelCredentials({
     svid: { certChainPem: svid.certPem, keyPem: svid.keyPem },
-    trust: of.gateway.trustStore,
+    trust: of.gateway.get(TrustStore),
     server: { id: requireSpiffeId(`spiffe://${target.name}/parley/gateway`) },
   });
   // Dialing an IP: send the trust domain as TLS server name (TLS forbids IP addresses there).
-  return new StoreClient(`127.0.0.1:${target.gateway.grpc?.port}`, credentials, { ...storeChannelOptions(), 'grpc.ssl_target_name_override': target.name });
+  return new StoreClient(`127.0.0.1:${target.gateway.listeners.grpc?.port}`, credentials, { ...storeChannelOptions(), 'grpc.ssl_target_name_override': target.name });
 }
 
 async function main(): Promise<void> {
@@ -106,7 +109,7 @@ async function main(): Promise<void> {
     say('exchanging bundles and creating https_spiffe relationships…');
     await federate(acme, partner);
     await federate(partner, acme);
-    const report = await acme.gateway.readiness.evaluate(2000);
+    const report = await acme.gateway.get(ReadinessRegistry).evaluate(2000);
     say(`acme.demo readiness, federation check: ${report.checks.find((c) => c.name === 'federation')?.reason ?? 'n/a'}`);
 
     const trainer = await workloadClient(acme, 'spiffe://acme.demo/ns/ml/sa/trainer', acme);
@@ -119,8 +122,8 @@ async function main(): Promise<void> {
     say(`spiffe://partner.demo/ns/ml/sa/puller pulled it from acme.demo: ${pulled.data.length} bytes, ${pulled.data.equals(weights) ? 'identical' : 'DIFFERENT'}`);
 
     say('acme.demo deletes its relationship with partner.demo…');
-    await acme.gateway.federation.remove('partner.demo');
-    say(`acme.demo trusts partner.demo: ${acme.gateway.trustStore.get(requireTrustDomain('partner.demo')) === undefined ? 'no' : 'yes'}`);
+    await acme.gateway.get(FederationService).remove('partner.demo');
+    say(`acme.demo trusts partner.demo: ${acme.gateway.get(TrustStore).get(requireTrustDomain('partner.demo')) === undefined ? 'no' : 'yes'}`);
     const late = await workloadClient(partner, 'spiffe://partner.demo/ns/ml/sa/puller', acme);
     clients.push(late);
     try {

@@ -1,10 +1,9 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Socket } from 'node:net';
-import { ADMIN_GATEKEEPER } from '../tokens';
 import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
-import type { RevocationCheck } from '../authz/ports';
-import { ParleyError } from '../common/errors';
+import type { RevocationCheck } from '../authz';
+import { ParleyError } from '../common';
 import { authorizeOneOf, type Authorizer, type SpiffeId } from '../spiffe';
 import { sendProblem } from './admin-problem';
 import { PERMISSION_KEY, type AdminPermission } from './permissions';
@@ -86,7 +85,7 @@ export class PermissionGuard implements CanActivate {
   private readonly logger = new Logger('admin');
   constructor(
     private readonly reflector: Reflector,
-    @Inject(ADMIN_GATEKEEPER) private readonly gatekeeper: AdminGatekeeper,
+    @Inject(AdminGatekeeper) private readonly gatekeeper: AdminGatekeeper,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import type { NextFunction, Request, Response } from 'express';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
 import type { AdminRefusal } from './admin-auth';
 import { sendProblem } from './admin-problem';
 import { jsonErrorPosition, jsonNestingExceeds, jsonTextProblems, pathProblem, queryTextProblems, type InputProblem } from './domain/json-input';

@@ -1,14 +1,14 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import type { RefusalReason } from '../tls/peer-admission';
+import type { RefusalReason } from '../tls';
 import type { AdminRefusal } from './admin-auth';
 import type { AdminListener } from './admin-server';
 
-export interface AdminMetrics {
-  connectionRefused(reason: RefusalReason): void;
-  requestRefused(reason: AdminRefusal): void;
-  connectionsClosed(reason: 'revoked', count: number): void;
+export abstract class AdminMetrics {
+  abstract connectionRefused(reason: RefusalReason): void;
+  abstract requestRefused(reason: AdminRefusal): void;
+  abstract connectionsClosed(reason: 'revoked', count: number): void;
   /** Reports the listener's open connections and trust-change closures from now on. */
-  watch(listener: AdminListener): void;
+  abstract watch(listener: AdminListener): void;
 }
 
 /** The admin API's transport and refusal metrics (parley_admin_*). */

@@ -1,5 +1,5 @@
 import type { Request, Response } from 'express';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/error-mapping';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../common';
 
 /**
  * Writes an error as problem+json from middleware (before Nest's filters). `status`

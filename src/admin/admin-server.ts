@@ -1,10 +1,10 @@
 import type { Server as HttpServer } from 'node:http';
 import type { Logger } from 'pino';
-import { MtlsListener, type TlsMinVersion } from '../tls/mtls-listener';
-import type { RefusalReason } from '../tls/peer-admission';
-import type { PeerIdentity } from '../tls/peer-identity';
-import type { SvidProvider } from '../tls/server-identity';
-import type { TrustStore } from '../tls/trust-store';
+import { MtlsListener, type TlsMinVersion } from '../tls';
+import type { RefusalReason } from '../tls';
+import type { PeerIdentity } from '../tls';
+import type { SvidProvider } from '../tls';
+import type { TrustStore } from '../trust';
 import type { PeerRegistry } from './peer-registry';
 
 export interface AdminListenerOptions {

@@ -1,13 +1,14 @@
 import type { Server as HttpServer } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import type { Logger } from 'pino';
-import type { RevocationStore } from '../authz/revocation-store';
-import { ParleyError } from '../common/errors';
-import type { ParleyConfig } from '../config/schema';
-import type { IdentitySource } from '../identity/domain/identity';
-import { svidProviderFrom } from '../tls/server-identity';
-import type { TrustStore } from '../tls/trust-store';
-import { adminGate, type AdminGatekeeper } from './admin-auth';
+import type { RevocationStore } from '../authz';
+import { ParleyError } from '../common';
+import type { ParleyConfig } from '../config';
+import type { IdentitySource } from '../identity';
+import { svidProviderFrom } from '../tls';
+import type { TrustStore } from '../trust';
+import { adminGate, AdminPolicy, type AdminGatekeeper } from './admin-auth';
+import { SpiffeId } from '../spiffe';
 import { adminJsonBody, adminRequestText } from './admin-input';
 import type { AdminMetrics } from './admin-metrics';
 import { AdminListener } from './admin-server';
@@ -19,6 +20,11 @@ export function mountAdminMiddleware(app: INestApplication, gatekeeper: AdminGat
   app.use(adminGate(gatekeeper));
   app.use(adminRequestText(limits));
   app.use(adminJsonBody(limits));
+}
+
+/** Who may call the admin API: `admin.admins`, by default spiffe://<trust domain>/parley/admin. */
+export function adminPolicyFrom(config: ParleyConfig): AdminPolicy {
+  return new AdminPolicy((config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s)));
 }
 
 export interface AdminStartDeps {

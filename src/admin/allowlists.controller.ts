@@ -1,13 +1,12 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Put, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { allowlistErrors, type AllowlistStore } from '../authz/allowlist-store';
-import { trustDomainNameError } from '../authz/domain';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import { ALLOWLIST_STORE, PEER_REGISTRY } from '../tokens';
+import { allowlistErrors, AllowlistStore } from '../authz';
+import { trustDomainNameError } from '../authz';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
 import { AllowlistDto, AllowlistListDto, SetAllowlistDto, toAllowlistDto } from './allowlists.dto';
-import type { PeerRegistry } from './peer-registry';
+import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 
 const TD_PARAM = { name: 'trustDomain', description: 'trust domain name, without spiffe://', example: 'partner.example' };
@@ -18,8 +17,8 @@ export class AllowlistsController {
   private readonly logger = new Logger('admin');
 
   constructor(
-    @Inject(ALLOWLIST_STORE) private readonly allowlists: AllowlistStore,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(AllowlistStore) private readonly allowlists: AllowlistStore,
+    @Inject(PeerRegistry) private readonly peers: PeerRegistry,
   ) {}
 
   @Get()

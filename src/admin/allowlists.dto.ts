@@ -1,5 +1,5 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Allowlist } from '../authz/allowlist-store';
+import type { Allowlist } from '../authz';
 
 /** Body of `PUT /v1/allowlists/{trustDomain}`. */
 export class SetAllowlistDto {

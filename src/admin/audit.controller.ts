@@ -13,8 +13,8 @@ import {
   MAX_AUDIT_PAGE,
   parseAuditQuery,
   type AuditQuery,
-} from '../authz/audit';
-import { ValidationError } from '../common/error-mapping';
+} from '../authz';
+import { ValidationError } from '../common';
 import { AuditPageDto, AuditQueryDto } from './audit.dto';
 import { RequirePermission } from './permissions';
 

@@ -1,11 +1,10 @@
 import { Controller, Get, Headers, Inject, Param, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiHeader, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiProduces, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import type { FederationService } from '../federation';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
+import { FederationService } from '../federation';
 import { TrustDomain } from '../spiffe';
-import { FEDERATION_SERVICE } from '../tokens';
 import { HeldBundleListDto } from './federations.dto';
 import { RequirePermission } from './permissions';
 
@@ -14,7 +13,7 @@ export const PEM_MEDIA_TYPE = 'application/x-pem-file';
 @ApiTags('bundles')
 @Controller('v1/bundles')
 export class BundlesController {
-  constructor(@Inject(FEDERATION_SERVICE) private readonly federation: FederationService) {}
+  constructor(@Inject(FederationService) private readonly federation: FederationService) {}
 
   @Get()
   @RequirePermission('bundles:read')

@@ -14,12 +14,11 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import type { FederationService } from '../federation';
-import { FEDERATION_SERVICE, PEER_REGISTRY } from '../tokens';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
+import { FederationService } from '../federation';
 import { FederationListDto, FederationStatusDto, RelationshipDto, toFederationStatusDto, UploadBundleDto } from './federations.dto';
-import type { PeerRegistry } from './peer-registry';
+import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 
 const TD_PARAM = { name: 'trustDomain', description: 'partner trust domain name, without spiffe://', example: 'partner.example' };
@@ -33,8 +32,8 @@ export class FederationsController {
   private readonly logger = new Logger('admin');
 
   constructor(
-    @Inject(FEDERATION_SERVICE) private readonly federation: FederationService,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(FederationService) private readonly federation: FederationService,
+    @Inject(PeerRegistry) private readonly peers: PeerRegistry,
   ) {}
 
   @Get()

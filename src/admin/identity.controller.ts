@@ -1,8 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiProperty, ApiTags } from '@nestjs/swagger';
-import { ParleyError } from '../common/errors';
-import type { IdentitySource } from '../identity/domain/identity';
-import { IDENTITY_SOURCE } from '../tokens';
+import { ParleyError } from '../common';
+import { IdentitySource } from '../identity';
 import { RequirePermission } from './permissions';
 
 class BundleAuthorityDto {
@@ -25,7 +24,7 @@ class IdentityDto {
 @ApiTags('identity')
 @Controller('v1/identity')
 export class IdentityController {
-  constructor(@Inject(IDENTITY_SOURCE) private readonly source: IdentitySource) {}
+  constructor(@Inject(IdentitySource) private readonly source: IdentitySource) {}
 
   @Get()
   @RequirePermission('identity:read')

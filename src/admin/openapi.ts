@@ -1,7 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { SecuritySchemeObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
-import { VERSION } from '../version';
+import { VERSION } from '../common';
 import { MTLS_SECURITY_SCHEME } from './permissions';
 
 /** Builds the OpenAPI document from the controllers and serves it at /openapi.json, with docs at /docs. */

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net';
-import type { PeerIdentity } from '../tls/peer-identity';
+import type { PeerIdentity } from '../tls';
 
 /** The verified peer of an admin connection: the identity the mTLS listener admitted. */
 export type AdminPeer = PeerIdentity;

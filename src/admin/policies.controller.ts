@@ -11,15 +11,14 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { importCasbinPolicy } from '../authz/domain/casbin-import';
-import { namespaceError, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz/domain';
-import { ruleFromJson, ruleToJson } from '../authz/policy-json';
-import type { PolicyStore } from '../authz/policy-store';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
+import { importCasbinPolicy } from '../authz';
+import { namespaceError, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz';
+import { ruleFromJson, ruleToJson } from '../authz';
+import { PolicyStore } from '../authz';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
 import { SpiffeId } from '../spiffe';
-import { PEER_REGISTRY, POLICY_STORE } from '../tokens';
-import type { PeerRegistry } from './peer-registry';
+import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 import {
   CasbinImportReportDto,
@@ -49,8 +48,8 @@ export class PoliciesController {
   private readonly logger = new Logger('admin');
 
   constructor(
-    @Inject(POLICY_STORE) private readonly store: PolicyStore,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(PolicyStore) private readonly store: PolicyStore,
+    @Inject(PeerRegistry) private readonly peers: PeerRegistry,
   ) {}
 
   @Get('v1/policies')

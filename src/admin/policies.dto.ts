@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { PolicyEntry, PolicyStatus } from '../authz/policy-store';
-import type { RuleProblem } from '../authz/policy-load';
+import type { PolicyEntry, PolicyStatus } from '../authz';
+import type { RuleProblem } from '../authz';
 
 /** One subject: exactly one of the three fields. */
 export class SubjectDto {

@@ -9,21 +9,13 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { parseRfc3339Micros } from '../authz/domain';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import { ContentId, encodeCursor, parseListQuery, recordNotFound, type ListQuery, type StoreLimits, type StoreRepository } from '../store';
-import { PEER_REGISTRY } from '../tokens';
-import type { PeerRegistry } from './peer-registry';
+import { parseRfc3339Micros } from '../authz';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
+import { ContentId, encodeCursor, parseListQuery, recordNotFound, StoreService, type ListQuery, type StoreLimits } from '../store';
+import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 import { ListRecordsQueryDto, RecordDetailDto, RecordPageDto, toRecordDto, toReferrerSummaryDto } from './records.dto';
-
-/** The store as the admin API uses it: the repository and the configured limits (same as the gRPC service). */
-export interface AdminStore {
-  readonly repository: StoreRepository;
-  readonly limits: StoreLimits;
-}
-export const ADMIN_STORE = Symbol('ADMIN_STORE');
 
 /** Referrers shown with a record (metadata and sizes only; their documents are not read). */
 export const RECORD_REFERRERS_PAGE = 25;
@@ -34,8 +26,8 @@ export class RecordsController {
   private readonly logger = new Logger('admin');
 
   constructor(
-    @Inject(ADMIN_STORE) private readonly store: AdminStore,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(StoreService) private readonly store: StoreService,
+    @Inject(PeerRegistry) private readonly peers: PeerRegistry,
   ) {}
 
   @Get()

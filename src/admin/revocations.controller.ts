@@ -1,12 +1,11 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Logger, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBadRequestResponse, ApiCreatedResponse, ApiNoContentResponse, ApiNotFoundResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { parseRfc3339 } from '../authz/domain';
-import { revocationValue, type NewRevocation, type RevocationKind, type RevocationStore } from '../authz/revocation-store';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import { PEER_REGISTRY, REVOCATION_STORE } from '../tokens';
-import type { PeerRegistry } from './peer-registry';
+import { parseRfc3339 } from '../authz';
+import { revocationValue, type NewRevocation, type RevocationKind, RevocationStore } from '../authz';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
+import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 import { CreateRevocationDto, RevocationDto, RevocationListDto, toRevocationDto } from './revocations.dto';
 
@@ -19,8 +18,8 @@ export class RevocationsController {
   private readonly logger = new Logger('admin');
 
   constructor(
-    @Inject(REVOCATION_STORE) private readonly revocations: RevocationStore,
-    @Inject(PEER_REGISTRY) private readonly peers: PeerRegistry,
+    @Inject(RevocationStore) private readonly revocations: RevocationStore,
+    @Inject(PeerRegistry) private readonly peers: PeerRegistry,
   ) {}
 
   @Get()

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { Revocation } from '../authz/revocation-store';
+import type { Revocation } from '../authz';
 
 const FINGERPRINT_EXAMPLE = '5f2b1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c';
 

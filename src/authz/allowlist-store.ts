@@ -10,8 +10,8 @@
  * (`::ffff:192.0.2.1`, what dual-stack sockets report) match IPv4 blocks.
  */
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
-import { notifyChange } from '../database/change-feed';
+import { ParleyError } from '../common';
+import { notifyChange } from '../database';
 import { cidrContains, parseCidr, parseIp, trustDomainNameError, type Cidr, type FieldError } from './domain';
 import type { AllowlistCheck } from './ports';
 import { LiveTable, queryRows, type LiveTableOptions } from './live-table';

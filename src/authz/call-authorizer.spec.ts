@@ -1,8 +1,7 @@
-import * as grpc from '@grpc/grpc-js';
 import { Registry } from 'prom-client';
 import { SpiffeId } from '../spiffe';
 import type { PeerIdentity } from '../tls/peer-identity';
-import { CallAuthorizer } from './call-authorizer';
+import { AuthorizedCall, CallAuthorizer } from './call-authorizer';
 import { compilePolicy, type CompiledPolicy, type Rule } from './domain';
 import type { AuditRecord } from './ports';
 
@@ -168,14 +167,11 @@ describe('CallAuthorizer: per-connection memo of allowed calls', () => {
     for (let i = 0; i < 2; i++) expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
     expect(t.decisions()).toBe(2);
     for (let i = 0; i < 2; i++) {
-      const d = t.authorizer.authorize(p, PULL) as { allowed: boolean; metadata?: Record<string, string>; onCallEnd?: () => void };
+      const d = t.authorizer.authorize(p, PULL);
       expect(d.allowed).toBe(true);
-      const metadata = new grpc.Metadata();
-      for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
-      expect(() => t.authorizer.requireNamespace({ metadata }, p, 'private')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
-      d.onCallEnd?.();
+      expect(() => d.context!.requireNamespace('private')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+      d.context!.end();
     }
-    expect(t.authorizer.pendingCalls).toBe(0);
     expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.namespace])).toEqual([
       ['deny', 'private'],
       ['deny', 'private'],
@@ -204,52 +200,55 @@ describe('CallAuthorizer: per-connection memo of allowed calls', () => {
   });
 });
 
-describe('CallAuthorizer: a namespaced call decided for one peer', () => {
+describe('CallAuthorizer: the context of a namespaced call', () => {
   const rules: Rule[] = [{ id: 'pull-shared', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: [PULL], namespaces: ['shared'] }];
 
-  function decided(t: ReturnType<typeof setup>, p: PeerIdentity): { metadata: grpc.Metadata; end: () => void } {
-    const d = t.authorizer.authorize(p, PULL) as { allowed: boolean; metadata?: Record<string, string>; onCallEnd?: () => void };
+  function decided(t: ReturnType<typeof setup>, p: PeerIdentity): AuthorizedCall {
+    const d = t.authorizer.authorize(p, PULL);
     expect(d.allowed).toBe(true);
-    const metadata = new grpc.Metadata();
-    for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
-    return { metadata, end: () => d.onCallEnd?.() };
+    expect(d.context).toBeInstanceOf(AuthorizedCall);
+    return d.context!;
   }
 
-  it('is finished for that peer: its namespace is decided and audited once', () => {
+  it('carries the caller it was decided for', () => {
     const t = setup({ rules });
     const p = peer();
     const call = decided(t, p);
-    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, p, 'shared')).not.toThrow();
+    expect(call.peer).toBe(p);
+    expect(call.method).toBe(PULL);
+  });
+
+  it('finishes the decision with the namespace, audited once however often it is asked', () => {
+    const t = setup({ rules });
+    const call = decided(t, peer());
+    expect(() => call.requireNamespace('shared')).not.toThrow();
+    expect(() => call.requireNamespace('private')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
     call.end();
     expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.namespace])).toEqual([['allow', 'shared']]);
   });
 
-  it('is refused when another SPIFFE ID presents its token', () => {
+  it('maySee decides without auditing', () => {
     const t = setup({ rules });
     const call = decided(t, peer());
-    const other = peer('spiffe://example.org/other');
-    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, other, 'shared')).toThrow(
-      expect.objectContaining({ code: 'permission_denied', message: 'authorization: no decision for this call' }),
-    );
-    expect(t.authorizer.maySee.bind(t.authorizer, { metadata: call.metadata }, other, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+    expect(call.maySee('shared')).toBe(true);
+    expect(call.maySee('private')).toBe(false);
+    expect(t.audit.filter((e) => e.method === PULL)).toEqual([]);
   });
 
-  it('is refused when the same SPIFFE ID on another connection presents its token', () => {
+  it('a capacity refusal is the final decision: audited as a deny, once, and counted under its result', async () => {
     const t = setup({ rules });
-    const call = decided(t, peer('spiffe://example.org/app', 40000));
-    const sameIdOtherConnection = peer('spiffe://example.org/app', 40001);
-    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, sameIdOtherConnection, 'shared')).toThrow(
-      expect.objectContaining({ code: 'permission_denied', message: 'authorization: no decision for this call' }),
-    );
-  });
-
-  it('is refused without a token, and after the call ended', () => {
-    const t = setup({ rules });
-    const p = peer();
-    expect(() => t.authorizer.requireNamespace({ metadata: new grpc.Metadata() }, p, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
-    const call = decided(t, p);
+    const call = decided(t, peer());
+    call.refuse('concurrency_limit', 'spiffe://example.org/app has 4 pulls running');
+    call.refuse('concurrency_limit', 'again');
     call.end();
-    expect(() => t.authorizer.requireNamespace({ metadata: call.metadata }, p, 'shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+    expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.reason])).toEqual([['deny', 'concurrency_limit: spiffe://example.org/app has 4 pulls running']]);
+    expect(await t.metrics.getSingleMetricAsString('parley_authz_decisions_total')).toContain('result="concurrency_limit"');
+  });
+
+  it('a call that ends before its namespace is known is audited with its tentative decision', () => {
+    const t = setup({ rules });
+    decided(t, peer()).end();
+    expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.reason.endsWith('(namespace not resolved)')])).toEqual([['allow', true]]);
   });
 });
 

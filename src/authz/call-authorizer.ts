@@ -5,17 +5,15 @@
  *
  * all in memory and synchronous, before any handler runs. Methods whose request names a
  * record namespace (the store's) get a tentative decision first (`namespacePending`) and
- * their final one from the handler once it knows the namespace (`requireNamespace`); a
- * call is audited exactly once, with its final decision, when it is decided or ends.
- * Callers only ever see generic PERMISSION_DENIED / RESOURCE_EXHAUSTED texts.
+ * an `AuthorizedCall`, the call's context, whose `requireNamespace` gives the final one once
+ * the handler knows the namespace; a call is audited exactly once, with its final decision,
+ * when it is decided or ends. Callers only ever see generic PERMISSION_DENIED /
+ * RESOURCE_EXHAUSTED texts.
  */
-import type * as grpc from '@grpc/grpc-js';
 import { Counter, type Registry } from 'prom-client';
-import { FastHistogram } from '../ops/fast-histogram';
-import { ParleyError } from '../common/errors';
-import type { AuthorizationDecision, Authorize } from '../grpc/identity-interceptor';
-import { AUTHZ_CALL_METADATA_KEY } from '../grpc/identity-interceptor';
-import type { PeerIdentity } from '../tls/peer-identity';
+import { FastHistogram } from '../ops';
+import { ParleyError } from '../common';
+import type { PeerIdentity } from '../tls';
 import type { CompiledPolicy, Decision } from './domain';
 import type { AllowlistCheck, AuditRecord, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
 
@@ -32,14 +30,63 @@ export interface CallAuthorizerOptions {
   now?: () => number;
 }
 
-/** The state of a call whose final decision waits for its namespace. */
-interface PendingCall {
-  readonly peer: PeerIdentity;
-  readonly method: string;
-  readonly atMs: number;
-  /** The tentative decision, audited if the handler never resolves a namespace. */
-  readonly tentative: Decision;
-  audited: boolean;
+/** What the authorizer answers for one call (the transport's AuthorizationDecision). */
+export interface CallDecision {
+  readonly allowed: boolean;
+  /** Why: goes to the log and the audit, never to the caller. */
+  readonly reason: string;
+  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  /** The context of an allowed call whose final decision waits for its namespace. */
+  readonly context?: AuthorizedCall;
+}
+
+/**
+ * An allowed call whose final decision waits for its namespace: the call's context, which
+ * its handler receives through the transport. Audited once: by `requireNamespace` or
+ * `refuse`, or with the tentative decision when the call ends without either.
+ */
+export class AuthorizedCall {
+  private audited = false;
+
+  constructor(
+    private readonly authorizer: CallAuthorizer,
+    readonly peer: PeerIdentity,
+    readonly method: string,
+    private readonly atMs: number,
+    /** The tentative decision, audited if the handler never resolves a namespace. */
+    readonly tentative: Decision,
+  ) {}
+
+  /** @throws ParleyError permission_denied when the caller may not use this namespace */
+  requireNamespace(namespace: string): void {
+    const d = this.decide(namespace);
+    if (!this.audited) {
+      this.audited = true;
+      this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: d.allowed ? 'allow' : 'deny', reason: d.reason, rule: d.rule, dryRunDenied: d.dryRunDenied, namespace });
+    }
+    if (!d.allowed) throw new ParleyError('permission_denied', `${this.method}: namespace ${namespace}: ${d.reason}`);
+  }
+
+  maySee(namespace: string): boolean {
+    return this.decide(namespace).allowed;
+  }
+
+  refuse(result: string, reason: string, namespace?: string): void {
+    if (this.audited) return;
+    this.audited = true;
+    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'deny', reason: `${result}: ${reason}`, rule: this.tentative.rule, namespace }, result);
+  }
+
+  end(): void {
+    if (this.audited) return;
+    this.audited = true;
+    const t = this.tentative;
+    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: `${t.reason} (namespace not resolved)`, rule: t.rule, dryRunDenied: t.dryRunDenied });
+  }
+
+  private decide(namespace: string): Decision {
+    return this.authorizer.policyNow().decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
+  }
 }
 
 /** What a call's audit entry says beyond who called what, when. */
@@ -86,9 +133,6 @@ export const RATE_LIMITED = 'rate limited';
 export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
 
 export class CallAuthorizer {
-  private readonly pending = new Map<string, PendingCall>();
-  /** Tokens only need to be unique: the interceptor removes whatever a client sends under the key. */
-  private nextToken = 0;
   private readonly counts = new DecisionCounts();
   /**
    * Per connection, direct-mapped by the serial of the peer's SpiffeId object (one per
@@ -113,13 +157,8 @@ export class CallAuthorizer {
     }
   }
 
-  /** Calls decided but waiting for their namespace (for tests and metrics). */
-  get pendingCalls(): number {
-    return this.pending.size;
-  }
-
   /** The `authorize` of SecureGrpcServer; its own run time goes to `parley_authz_duration_seconds`. */
-  readonly authorize: Authorize = (peer, method): AuthorizationDecision => {
+  readonly authorize = (peer: PeerIdentity, method: string): CallDecision => {
     if (this.durations === undefined) return this.decideCall(peer, method);
     const start = performance.now();
     try {
@@ -129,7 +168,7 @@ export class CallAuthorizer {
     }
   };
 
-  private decideCall(peer: PeerIdentity, method: string): AuthorizationDecision {
+  private decideCall(peer: PeerIdentity, method: string): CallDecision {
     const nowMs = this.now();
     const policy = this.o.policy.current();
     // A connection's earlier allowed call of this method stands while nothing it depended on
@@ -157,7 +196,7 @@ export class CallAuthorizer {
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
       const reason = `${RATE_LIMITED}: ${limited}`;
-      this.finish(peer, method, nowMs, { decision: 'deny', reason, rule: decision.rule }, 'rate_limited');
+      this.finishCall(peer, method, nowMs, { decision: 'deny', reason, rule: decision.rule }, 'rate_limited');
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
 
@@ -166,21 +205,12 @@ export class CallAuthorizer {
       this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
       return decision;
     }
-    const token = String(++this.nextToken);
-    const call: PendingCall = { peer, method, atMs: nowMs, tentative: decision, audited: false };
-    this.pending.set(token, call);
-    return {
-      allowed: true,
-      reason: decision.reason,
-      metadata: { [AUTHZ_CALL_METADATA_KEY]: token },
-      onCallEnd: () => {
-        this.pending.delete(token);
-        if (!call.audited) {
-          call.audited = true;
-          this.finish(peer, method, nowMs, { decision: 'allow', reason: `${decision.reason} (namespace not resolved)`, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
-        }
-      },
-    };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision) };
+  }
+
+  /** The policy in force (an AuthorizedCall's namespace decisions). */
+  policyNow(): CompiledPolicy {
+    return this.o.policy.current();
   }
 
   /** The peer's memo, when it is still valid for `policy` and the current revocations and allowlists. */
@@ -201,64 +231,13 @@ export class CallAuthorizer {
     this.memos[peer.id.serial & MEMO_SLOT_MASK] = { peer, policy, revocations: revocations?.version, allowlists: allowlists?.version, methods, size: 1 };
   }
 
-  private refuse(peer: PeerIdentity, method: string, nowMs: number, reason: string, rule?: string, dryRunDenied?: readonly string[]): AuthorizationDecision {
-    this.finish(peer, method, nowMs, { decision: 'deny', reason, rule, dryRunDenied });
+  private refuse(peer: PeerIdentity, method: string, nowMs: number, reason: string, rule?: string, dryRunDenied?: readonly string[]): CallDecision {
+    this.finishCall(peer, method, nowMs, { decision: 'deny', reason, rule, dryRunDenied });
     return { allowed: false, reason };
   }
 
-  /**
-   * The final decision of a namespaced call for `namespace`; audits it (once per call).
-   * @throws ParleyError `permission_denied` when the caller may not use this namespace
-   */
-  requireNamespace(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): void {
-    const pending = this.pendingOf(call, peer);
-    const d = this.decideNamespace(pending, namespace);
-    if (!pending.audited) {
-      pending.audited = true;
-      this.finish(pending.peer, pending.method, pending.atMs, { decision: d.allowed ? 'allow' : 'deny', reason: d.reason, rule: d.rule, dryRunDenied: d.dryRunDenied, namespace });
-    }
-    if (!d.allowed) throw new ParleyError('permission_denied', `${pending.method}: namespace ${namespace}: ${d.reason}`);
-  }
-
-  /**
-   * The store refused a call the policy allowed, for a capacity limit (e.g. `concurrency_limit`):
-   * that is the call's final decision, audited once as a deny with `reason` and counted under
-   * `result`. A call the interceptor did not decide is left alone (nothing to finish).
-   */
-  refuseCall(call: { metadata: grpc.Metadata }, peer: PeerIdentity, result: string, reason: string, namespace?: string): void {
-    let pending: PendingCall;
-    try {
-      pending = this.pendingOf(call, peer);
-    } catch {
-      return;
-    }
-    if (pending.audited) return;
-    pending.audited = true;
-    this.finish(pending.peer, pending.method, pending.atMs, { decision: 'deny', reason: `${result}: ${reason}`, rule: pending.tentative.rule, namespace }, result);
-  }
-
-  /** Whether records of `namespace` are visible to this call (List filtering; not audited per record). */
-  maySee(call: { metadata: grpc.Metadata }, peer: PeerIdentity, namespace: string): boolean {
-    return this.decideNamespace(this.pendingOf(call, peer), namespace).allowed;
-  }
-
-  private decideNamespace(pending: PendingCall, namespace: string): Decision {
-    const { peer, method } = pending;
-    return this.o.policy.current().decide({ id: peer.id, method, namespace, sourceIp: peer.remoteAddress });
-  }
-
-  private pendingOf(call: { metadata: grpc.Metadata }, peer: PeerIdentity): PendingCall {
-    const values = call.metadata.get(AUTHZ_CALL_METADATA_KEY);
-    const token = values.length === 1 ? String(values[0]) : undefined;
-    const pending = token === undefined ? undefined : this.pending.get(token);
-    // Fail closed: a handler asking about a call the interceptor did not decide, or for another peer.
-    if (pending === undefined || !pending.peer.id.equals(peer.id) || pending.peer.remotePort !== peer.remotePort) {
-      throw new ParleyError('permission_denied', 'authorization: no decision for this call');
-    }
-    return pending;
-  }
-
-  private finish(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome, result: string = outcome.decision): void {
+  /** Counts and audits a call's final decision (also an AuthorizedCall's). */
+  finishCall(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome, result: string = outcome.decision): void {
     this.counts.cell(method, peer.trustDomain.name, result).n++;
     this.record(peer, method, atMs, outcome);
   }

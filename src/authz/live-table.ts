@@ -6,8 +6,8 @@
  */
 import type { Logger } from 'pino';
 import type { EntityManager } from 'typeorm';
-import { ParleyError } from '../common/errors';
-import type { ChangeFeed } from '../database/change-feed';
+import { ParleyError } from '../common';
+import type { ChangeFeed } from '../database';
 
 export interface LiveTableOptions {
   changes: ChangeFeed;

@@ -2,8 +2,8 @@
  * How a policy change is planned (pure helpers of the policy store): the desired rule list
  * as kept rows and given rules, the checks on what may be edited, and field paths for errors.
  */
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
 import type { FieldError, Rule } from './domain';
 import { splitRuleField } from './policy-json';
 import type { PolicyRow, RuleSource } from './policy-rows';

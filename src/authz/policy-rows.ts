@@ -3,7 +3,7 @@
  * migration). The only database code of the policy store.
  */
 import type { DataSource, EntityManager } from 'typeorm';
-import { notifyChange } from '../database/change-feed';
+import { notifyChange } from '../database';
 
 /** NOTIFY channel of policy changes; the payload is the new policy version. */
 export const POLICY_CHANNEL = 'parley_authz_policy';

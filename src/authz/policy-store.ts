@@ -14,8 +14,8 @@
  */
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
-import type { ChangeEvent } from '../database/change-feed';
+import { ParleyError } from '../common';
+import type { ChangeEvent } from '../database';
 import { compilePolicy, validateRules, type CompiledPolicy, type Decision, type DecisionRequest, type MethodRegistry, type Rule } from './domain';
 import type { PolicySource } from './ports';
 import { loadPolicy, type RuleProblem } from './policy-load';

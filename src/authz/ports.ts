@@ -5,7 +5,7 @@
  * Every check is synchronous and in-memory: no call waits on the database.
  */
 import type { CompiledPolicy } from './domain';
-import type { PeerIdentity } from '../tls/peer-identity';
+import type { PeerIdentity } from '../tls';
 
 /** One authorization decision, as written to the audit trail and the log. */
 export interface AuditRecord {

@@ -9,8 +9,8 @@
  * trust domain at its limit does not drain its workloads' own budgets, and one workload at
  * its limit does not spend tokens of the trust domain that its siblings could use.
  */
-import type { AuthzConfig } from '../config/schema';
-import type { PeerIdentity } from '../tls/peer-identity';
+import type { AuthzConfig } from '../config';
+import type { PeerIdentity } from '../tls';
 import { BucketTable, takeAll, type BucketSpec } from './domain/rate-limit';
 import type { RateLimitCheck } from './ports';
 

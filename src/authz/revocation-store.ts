@@ -7,10 +7,10 @@
  * peer can be closed at once instead of living on until they age out.
  */
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
-import { notifyChange } from '../database/change-feed';
+import { ParleyError } from '../common';
+import { notifyChange } from '../database';
 import { SpiffeId } from '../spiffe';
-import type { PeerIdentity } from '../tls/peer-identity';
+import type { PeerIdentity } from '../tls';
 import { canonicalFingerprint, parseFingerprint } from './domain/fingerprint';
 import { LiveTable, queryRows, type LiveTableOptions } from './live-table';
 import type { RevocationCheck } from './ports';

@@ -1,29 +1,30 @@
-/**
- * Every gRPC method the gateway serves, by full name (`/pkg.Service/Method`): what policy
- * rules may name (MethodRegistry). The lists come from the loaded proto definitions, so an
- * rpc added to a proto is known here without an edit.
- */
-import type { PackageDefinition } from '@grpc/proto-loader';
-import { HEALTH_PROTO, loadProto } from '../grpc';
-import { storePackageDefinition, STORE_SERVICE } from '../store';
+import { ParleyError } from '../common';
+import { MethodRegistry } from './domain';
 
 /** Reserved for the sync context (its proto is not served yet); named by the default policy. */
 export const SYNC_CREDENTIALS_METHOD = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
 
-/** Full method names of `service` as the package definition declares them. */
-export function serviceMethods(definition: PackageDefinition, service: string): string[] {
-  const methods = definition[service] as Record<string, { path?: unknown }> | undefined;
-  if (methods === undefined) throw new Error(`served methods: no service ${service} in its proto`);
-  return Object.values(methods).map((m) => {
-    if (typeof m.path !== 'string') throw new Error(`served methods: service ${service} has a method without a path`);
-    return m.path;
-  });
-}
+/**
+ * The gRPC methods the gateway serves, handed in by the wiring from the service definitions
+ * it registers (one source): what policy rules may name, and which methods' requests carry a
+ * record namespace (decided again by the handler).
+ */
+export class ServedMethods {
+  readonly registry: MethodRegistry;
+  readonly namespaced: ReadonlySet<string>;
 
-export const SERVED_METHODS: readonly string[] = Object.freeze([
-  ...serviceMethods(storePackageDefinition(), STORE_SERVICE),
-  ...serviceMethods(loadProto(HEALTH_PROTO), 'grpc.health.v1.Health'),
-  ...serviceMethods(loadProto('grpc/reflection/v1/reflection.proto'), 'grpc.reflection.v1.ServerReflection'),
-  ...serviceMethods(loadProto('grpc/reflection/v1alpha/reflection.proto'), 'grpc.reflection.v1alpha.ServerReflection'),
-  SYNC_CREDENTIALS_METHOD,
-]);
+  constructor(all: readonly string[], namespaced: readonly string[]) {
+    this.registry = new MethodRegistry(all);
+    this.namespaced = new Set(namespaced);
+  }
+
+  /**
+   * Fail closed: a service registered on the gRPC server must have every method known to
+   * the policy engine, or the gateway refuses to start.
+   * @throws ParleyError internal naming the unknown methods
+   */
+  requireKnown(paths: readonly string[]): void {
+    const unknown = paths.filter((m) => !this.registry.has(m));
+    if (unknown.length > 0) throw new ParleyError('internal', `grpc: served methods unknown to the authorization method registry: ${unknown.join(', ')}`);
+  }
+}

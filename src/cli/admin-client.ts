@@ -5,7 +5,7 @@
  */
 import { request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
-import { ParleyError, type ErrorCode } from '../common/errors';
+import { ParleyError, type ErrorCode } from '../common';
 import { spiffeTlsConnectOptions } from '../tls';
 import { loadClientMaterial, parseServerAddress, tlsServerName, type ClientIdentityOptions, type ClientMaterial } from './client-identity';
 

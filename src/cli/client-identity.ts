@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { ParleyError } from '../common/errors';
-import { WorkloadApiSource } from '../identity/workload-api/workload-api-client';
+import { ParleyError } from '../common';
+import { WorkloadApiSource } from '../identity';
 import { BundleSet, parseX509Svid, SpiffeId, TrustDomain, X509Bundle, type X509Svid } from '../spiffe';
 import { spiffeChannelCredentials, type ClientTrust, type ExpectedServer } from '../tls';
 

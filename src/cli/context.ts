@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { ConfigError, loadConfig, type LoadedConfig } from '../config/load';
-import { ParleyError } from '../common/errors';
+import { ConfigError, loadConfig, type LoadedConfig } from '../config';
+import { ParleyError } from '../common';
 
 /** Options every command that reads the configuration accepts. */
 export function withConfigOption(cmd: Command): Command {

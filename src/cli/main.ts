@@ -1,5 +1,5 @@
 import { Command } from 'commander';
-import { VERSION } from '../version';
+import { VERSION } from '../common';
 import { registerAdmin } from './commands/admin';
 import { registerAuditCommands } from './commands/admin/audit';
 import { registerAllowlists, registerRevocations } from './commands/admin/revoke';

@@ -7,7 +7,7 @@
  * secrets or configuration values. `publicMessage` is what a remote client may see; it
  * defaults to a generic text for authentication and authorization failures.
  */
-import { databaseUnavailableReason } from '../database/domain/connection-errors';
+import { databaseUnavailableReason } from './connection-errors';
 
 export const ERROR_CODES = [
   'invalid_argument',

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import YAML, { LineCounter } from 'yaml';
 import type { z } from 'zod';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { configSchema, type ParleyConfig } from './schema';
 import { configLeaves, type ConfigLeaf } from './schema-walk';
 

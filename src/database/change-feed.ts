@@ -11,7 +11,7 @@
 import { Client } from 'pg';
 import type { Logger } from 'pino';
 import type { DataSource, EntityManager, QueryRunner } from 'typeorm';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 
 export interface ChangeEvent {
   /** The NOTIFY payload ('' when none); absent on resync. */

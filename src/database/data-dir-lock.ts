@@ -1,6 +1,6 @@
 import { linkSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { describeHolder, formatLockRecord, judgeHolder, parseLockRecord, type LockRecord, type ProcessProbe } from './domain/lock-holder';
 
 /** Lock paths this process holds (a second lock on the same path from this process is refused too). */

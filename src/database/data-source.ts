@@ -1,7 +1,7 @@
 import { DataSource, type DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations';
-import { ParleyError } from '../common/errors';
-import type { DatabaseConfig } from '../config/schema';
+import { ParleyError } from '../common';
+import type { DatabaseConfig } from '../config';
 
 /** Lock id for "one replica runs migrations at a time" (pg_advisory_lock). */
 const MIGRATION_LOCK_ID = 0x7061726c; // 'parl'

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { Gauge, type Registry } from 'prom-client';
-import type { CheckResult } from '../ops/domain/readiness';
+import type { CheckResult } from '../ops';
 import { pendingMigrations, reasonOf } from './data-source';
 import type { DatabaseMonitor } from './database-monitor';
 

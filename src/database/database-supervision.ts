@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { DatabaseConfig } from '../config/schema';
+import type { DatabaseConfig } from '../config';
 import { DatabaseMonitor } from './database-monitor';
 import type { EmbeddedPostgres } from './embedded-postgres';
 import { EmbeddedSupervisor } from './embedded-supervisor';

@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { arch, platform, userInfo } from 'node:os';
 import { dirname, join } from 'node:path';
-import { ParleyError } from '../common/errors';
-import { freePort } from '../common/net';
+import { ParleyError } from '../common';
+import { freePort } from '../common';
 import { DataDirLock } from './data-dir-lock';
 
 /**

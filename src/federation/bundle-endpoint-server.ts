@@ -9,7 +9,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server, type ServerOptions } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from 'pino';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import type { SvidProvider } from '../tls';
 
 export interface BundleEndpointServerOptions {

@@ -13,10 +13,10 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request, type RequestOptions } from 'node:https';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { isSpiffeError, SpiffeBundle, SpiffeId, TrustDomain, type BundleSkip, type X509BundleSource } from '../spiffe';
 import { serverIdentityCheck } from '../tls';
-import { VERSION } from '../version';
+import { VERSION } from '../common';
 import { readHttpsUrl, type FederationRelationship } from './domain';
 
 export type FetchFailure = 'connect' | 'tls' | 'endpoint_identity' | 'http_status' | 'timeout' | 'too_large' | 'invalid_bundle' | 'wrong_content' | 'redirect';

@@ -6,7 +6,7 @@
  * and records why. Every replica then applies what was stored (FederationService).
  */
 import type { Logger } from 'pino';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import type { X509BundleSource } from '../spiffe';
 import { nextPollDelayMs, POLL, refreshIntervalMs, type FederationRelationship } from './domain';
 import type { FetchOptions, FetchOutcome } from './bundle-fetcher';

@@ -6,7 +6,7 @@ import type { X509Certificate } from 'node:crypto';
 import { SpiffeBundle, TrustDomain, type BundleSkip } from '../spiffe';
 import { applyDenyList, federationState, fingerprintOf, refreshIntervalMs, subjectKeyIdentifier, type FederationRelationship, type FederationState } from './domain';
 import type { BundleRow, RelationshipSource, StoredRelationship } from './federation.repository';
-import type { CheckResult } from '../ops/domain/readiness';
+import type { CheckResult } from '../ops';
 
 export interface AuthoritySummary {
   /** SHA-256 fingerprint, 64 lowercase hex digits (what deny lists take). */

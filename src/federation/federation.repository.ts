@@ -5,8 +5,8 @@
  * other replicas reload exactly what changed once it is committed.
  */
 import type { DataSource, QueryRunner } from 'typeorm';
-import { ParleyError } from '../common/errors';
-import { notifyChange } from '../database/change-feed';
+import { ParleyError } from '../common';
+import { notifyChange } from '../database';
 import type { BundleSkip } from '../spiffe';
 import type { FederationProfile, FederationRelationship } from './domain/relationship';
 

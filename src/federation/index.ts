@@ -11,3 +11,4 @@ export { BundleEndpointServer } from './bundle-endpoint-server';
 export type { BundleEndpointServerOptions } from './bundle-endpoint-server';
 export { applyDenyList, federationState, parseBootstrapBundle, validateRelationship } from './domain';
 export type { FederationProfile, FederationRelationship, FederationState, FieldError } from './domain';
+export { BundleEndpointListener, FederationModule } from './federation.module';

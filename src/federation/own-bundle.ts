@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import { SpiffeBundle, type TrustDomain } from '../spiffe';
-import type { TrustStore } from '../tls/trust-store';
+import type { TrustStore } from '../trust';
 import type { FederationRepository, OwnBundleRow } from './federation.repository';
 
 export class OwnBundle {

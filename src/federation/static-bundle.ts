@@ -2,9 +2,9 @@
  * Bundles that are not fetched: a static relationship's uploaded or declared bundle, and the
  * trust an https_spiffe endpoint is verified with before its first fetch.
  */
-import { ValidationError } from '../common/error-mapping';
+import { ValidationError } from '../common';
 import { isSpiffeError, SpiffeBundle, SpiffeId, TrustDomain, type X509BundleSource } from '../spiffe';
-import type { TrustStore } from '../tls/trust-store';
+import type { TrustStore } from '../trust';
 import { parseBootstrapBundle, type FederationRelationship } from './domain';
 import type { BundleRow } from './federation.repository';
 

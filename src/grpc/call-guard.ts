@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { toGrpcStatus } from '../common/error-mapping';
-import type { TransportLogger } from '../tls/tls-logger';
+import { toGrpcStatus } from '../common';
+import type { TransportLogger } from '../tls';
 
 /** A grpc-js handler as NestJS builds them: (call) for streams, (call, callback) otherwise. */
 export type GrpcHandler = (call: unknown, callback?: unknown) => unknown;

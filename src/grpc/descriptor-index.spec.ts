@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as protoLoader from '@grpc/proto-loader';
 import { decodeFile, DescriptorIndex } from './descriptor-index';
-import { PROTO_LOADER_OPTIONS } from './proto-files';
+import { PROTO_LOADER_OPTIONS } from '../common/proto-files';
 
 describe('DescriptorIndex', () => {
   let dir: string;

@@ -1,5 +1,5 @@
 import { DescriptorIndex } from './descriptor-index';
-import { loadDescriptorSet, loadProto } from './proto-files';
+import { loadDescriptorSet, loadProto } from '../common/proto-files';
 
 /**
  * The committed FileDescriptorSet (proto/descriptor-set.binpb, protoc output) must define

@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import type { TransportLogger } from '../tls/tls-logger';
+import type { TransportLogger } from '../tls';
 
 export interface FirstMessageInterceptorOptions {
   /** How long after the handler (or grpc-js, for unary requests) first asks for a message it must have arrived. */

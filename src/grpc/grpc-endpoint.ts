@@ -1,30 +1,26 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import { ParleyError } from '../common/errors';
-import type { GrpcConfig, TlsConfig } from '../config/schema';
-import type { IdentitySource } from '../identity/domain/identity';
+import { ParleyError } from '../common';
+import type { GrpcConfig, TlsConfig } from '../config';
 import type { TrustDomain } from '../spiffe';
-import { unheldAuthorityDomain } from '../tls/peer-admission';
-import { svidProviderFrom } from '../tls/server-identity';
-import type { TrustStore } from '../tls/trust-store';
+import { unheldAuthorityDomain, type SvidProvider } from '../tls';
+import type { TrustStore } from '../trust';
 import type { Authorize } from './identity-interceptor';
 import { SecureGrpcServer } from './secure-grpc-server';
 
 export interface GrpcEndpointDeps {
   grpc: GrpcConfig;
   tls: TlsConfig;
-  identity: IdentitySource;
+  /** The gateway's own SVID, as presented to peers. */
+  identity: SvidProvider;
   trustStore: TrustStore;
   ownTrustDomain: TrustDomain;
   logger: Logger;
   metrics: Registry;
   /** Call authorization (default: the own trust domain only). */
   authorize?: Authorize;
-  /**
-   * A peer of another trust domain was refused because no held authority signs its chain
-   * (e.g. the partner rotated its CA): the gateway asks federation for an early refresh.
-   */
-  onUnheldAuthority?(trustDomain: TrustDomain): void;
+  /** Every method of a service registered on the server must be known here (fail closed). */
+  requireKnownMethods?(paths: readonly string[]): void;
 }
 
 /** Builds the data-plane gRPC endpoint from configuration, with its transport metrics. */
@@ -48,16 +44,17 @@ export function createGrpcEndpoint(d: GrpcEndpointDeps): SecureGrpcServer {
     firstMessageTimeoutMs: d.grpc.firstMessageTimeout,
     onFirstMessageTimeout: (method) => firstMessageTimeouts.inc({ method }),
     http2PrefaceTimeoutMs: d.tls.http2PrefaceTimeout,
-    identity: svidProviderFrom(d.identity),
+    identity: d.identity,
     trustStore: d.trustStore,
     ownTrustDomain: d.ownTrustDomain,
     authorize: d.authorize,
     metrics: d.metrics,
     logger: d.logger,
+    requireKnownMethods: d.requireKnownMethods,
     onRefused: (reason, claimedId) => {
       refused.inc({ reason });
-      const td = d.onUnheldAuthority === undefined ? undefined : unheldAuthorityDomain(reason, claimedId, d.ownTrustDomain);
-      if (td !== undefined) d.onUnheldAuthority?.(td);
+      const td = unheldAuthorityDomain(reason, claimedId, d.ownTrustDomain);
+      if (td !== undefined) server.emitUnheldAuthority(td);
     },
   });
   new Gauge({

@@ -1,14 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { TrustDomain } from '../spiffe';
-import type { PeerDirectory } from '../tls/peer-directory';
-import { peerLogFields, type PeerIdentity } from '../tls/peer-identity';
-import type { TransportLogger } from '../tls/tls-logger';
-
-/**
- * Metadata key by which the interceptor hands an authorization token to the handler (for
- * decisions finished by the handler). Whatever the client sent under this key is removed.
- */
-export const AUTHZ_CALL_METADATA_KEY = 'parley-authz-call';
+import { peerLogFields, type PeerDirectory, type PeerIdentity, type TransportLogger } from '../tls';
+import { bindCallContext, decidedContext, type CallContext } from './call-context';
 
 export interface AuthorizationDecision {
   readonly allowed: boolean;
@@ -16,10 +9,11 @@ export interface AuthorizationDecision {
   readonly reason: string;
   /** The status of a refusal (default PERMISSION_DENIED). */
   readonly refusal?: 'permission_denied' | 'resource_exhausted';
-  /** Entries added to the request metadata the handler sees (allowed calls). */
-  readonly metadata?: Readonly<Record<string, string>>;
-  /** Called once when an allowed call ends (status sent, or cancelled by the client). */
-  readonly onCallEnd?: () => void;
+  /**
+   * The admitted call's context, which its handler receives (`callContextOf`); absent when
+   * the decision is final for every namespace.
+   */
+  readonly context?: CallContext;
 }
 
 /** Decides whether a verified peer may call a method (`/package.Service/Method`). */
@@ -43,19 +37,19 @@ export interface IdentityInterceptorOptions {
  * The first server interceptor: resolves the verified peer of the call's connection
  * (none → UNAUTHENTICATED) and asks `authorize` (no → PERMISSION_DENIED) when the request
  * metadata arrives — before the handler is started, which grpc-js only does once the
- * metadata is passed on. Callers get generic messages; the reason is logged.
+ * metadata is passed on. An admitted call's context is bound to that metadata for its
+ * handler (`callContextOf`). Callers get generic messages; the reason is logged.
  */
 export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerInterceptor {
   return (method, call) => {
-    let onEnd: (() => void) | undefined;
+    let admitted: CallContext | undefined;
     const ended = () => {
-      const f = onEnd;
-      onEnd = undefined;
-      f?.();
+      const context = admitted;
+      admitted = undefined;
+      context?.end();
     };
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
-        metadata.remove(AUTHZ_CALL_METADATA_KEY);
         const peer = o.peers.peerOf(call);
         if (peer === undefined) {
           o.logger.warn({ method: method.path, peer: call.getPeer() }, 'call refused: no verified peer for this connection');
@@ -64,8 +58,8 @@ export function identityInterceptor(o: IdentityInterceptorOptions): grpc.ServerI
         }
         const decided = (d: AuthorizationDecision) => {
           if (d !== null && typeof d === 'object' && d.allowed === true) {
-            for (const [k, v] of Object.entries(d.metadata ?? {})) metadata.set(k, v);
-            onEnd = d.onCallEnd;
+            admitted = d.context ?? decidedContext(peer, method.path);
+            bindCallContext(metadata, admitted);
             next(metadata);
             return;
           }

@@ -6,9 +6,10 @@ export type { Authorize, AuthorizationDecision, IdentityInterceptorOptions } fro
 export { HealthService, HEALTH_PROTO } from './health.service';
 export type { ServingStatus } from './health.service';
 export { ReflectionService } from './reflection.service';
-export { GrpcTransportStrategy } from './grpc-transport.strategy';
-export type { GrpcTransportOptions } from './grpc-transport.strategy';
 export { guardHandler, failCall } from './call-guard';
 export { SecureGrpcServer } from './secure-grpc-server';
 export type { SecureGrpcServerOptions } from './secure-grpc-server';
-export { loadProto, protoFile, PROTO_LOADER_OPTIONS } from './proto-files';
+export { bindCallContext, callContextOf, decidedContext } from './call-context';
+export type { CallContext } from './call-context';
+export { builtinMethods } from './builtin-services';
+export { GrpcListener, GrpcModule } from './grpc.module';

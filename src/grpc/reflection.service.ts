@@ -1,7 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { DescriptorIndex } from './descriptor-index';
-import { loadDescriptorSet, loadProto } from './proto-files';
+import { loadDescriptorSet, loadProto } from '../common';
 
 interface ReflectionRequest {
   host?: string;

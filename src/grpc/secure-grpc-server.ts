@@ -1,13 +1,13 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import type { TrustDomain } from '../spiffe';
-import { MtlsListener, type TlsMinVersion } from '../tls/mtls-listener';
-import type { RefusalReason } from '../tls/peer-admission';
-import { PeerDirectory } from '../tls/peer-directory';
-import type { PeerIdentity } from '../tls/peer-identity';
-import type { SvidProvider } from '../tls/server-identity';
-import type { TransportLogger } from '../tls/tls-logger';
-import type { TrustStore } from '../tls/trust-store';
+import { MtlsListener, type TlsMinVersion } from '../tls';
+import type { RefusalReason } from '../tls';
+import { PeerDirectory } from '../tls';
+import type { PeerIdentity } from '../tls';
+import type { SvidProvider } from '../tls';
+import type { TransportLogger } from '../tls';
+import type { TrustStore } from '../trust';
 import { createGrpcServer, type GrpcServerHandle } from './grpc-server';
 import { HealthService } from './health.service';
 import { firstMessageInterceptor } from './first-message-interceptor';
@@ -45,13 +45,15 @@ export interface SecureGrpcServerOptions {
   logger: TransportLogger;
   /** Every refused connection, with the (unverified) SPIFFE ID the peer claimed when known. */
   onRefused?(reason: RefusalReason, claimedId?: string): void;
+  /** Checks the methods of every service added; throwing refuses the service (the gateway then refuses to start). */
+  requireKnownMethods?(paths: readonly string[]): void;
 }
 
 /**
  * The data-plane gRPC endpoint: our mTLS listener (per-trust-domain verification, rotation,
  * trust removal) feeding a port-less grpc-js server whose first interceptor resolves the
  * verified peer and authorizes the call; health and reflection are registered. Add
- * services to `server` (directly or through `GrpcTransportStrategy`) and their package
+ * services to `server` (their methods must be known to authorization) and their package
  * definitions to `addProtos` for reflection.
  */
 export class SecureGrpcServer {
@@ -61,6 +63,7 @@ export class SecureGrpcServer {
   readonly listener: MtlsListener;
   private readonly handle: GrpcServerHandle;
   private readonly served = new Set<string>();
+  private readonly unheldAuthorityListeners = new Set<(trustDomain: TrustDomain) => void>();
 
   constructor(o: SecureGrpcServerOptions) {
     const authorize = o.authorize ?? ownTrustDomainOnly(o.ownTrustDomain);
@@ -95,6 +98,7 @@ export class SecureGrpcServer {
     const server = this.handle.server;
     const addService = server.addService.bind(server);
     server.addService = (service, implementation) => {
+      o.requireKnownMethods?.(Object.values(service).map((m) => m.path));
       addService(service, implementation);
       for (const m of Object.values(service)) {
         this.served.add(m.path);
@@ -123,6 +127,20 @@ export class SecureGrpcServer {
   /** The verified peer of a call (interceptor or handler call object). */
   peerOf(call: { getPeer(): string }): PeerIdentity | undefined {
     return this.peers.peerOf(call);
+  }
+
+  /**
+   * A peer of another trust domain was refused because no held authority signs its chain
+   * (e.g. the partner rotated its CA); federation listens to fetch its bundle early.
+   */
+  onUnheldAuthority(listener: (trustDomain: TrustDomain) => void): () => void {
+    this.unheldAuthorityListeners.add(listener);
+    return () => this.unheldAuthorityListeners.delete(listener);
+  }
+
+  /** Tells the unheld-authority listeners (the endpoint's refusal handler). */
+  emitUnheldAuthority(trustDomain: TrustDomain): void {
+    for (const listener of [...this.unheldAuthorityListeners]) listener(trustDomain);
   }
 
   /** Closes the open connections of matching peers (revocation); returns how many. */

@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { IdentityConfig } from '../config/schema';
+import type { IdentityConfig } from '../config';
 import { SpiffeId, TrustDomain } from '../spiffe';
 import { DevCa } from './dev-ca/dev-ca';
 import { DevCaSource } from './dev-ca/dev-ca-source';

@@ -1,6 +1,6 @@
 import { readFileSync, statSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { BundleSet, parseX509Svid, X509Bundle, type TrustDomain } from '../spiffe';
 import type { IdentitySnapshot } from './domain/identity';
 import { IdentitySourceBase } from './identity-source-base';

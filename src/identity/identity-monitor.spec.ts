@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../spiffe';
-import { TrustStore } from '../tls/trust-store';
+import { TrustStore } from '../trust/trust-store';
 import { DevCa } from './dev-ca/dev-ca';
 import { DevCaSource } from './dev-ca/dev-ca-source';
 import { IdentityMonitor } from './identity-monitor';

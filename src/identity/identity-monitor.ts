@@ -1,7 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { CheckResult } from '../ops/domain/readiness';
-import type { TrustStore } from '../tls/trust-store';
+import type { CheckResult } from '../ops';
+import type { TrustStore } from '../trust';
 import type { IdentitySnapshot, IdentitySource } from './domain/identity';
 
 /**

@@ -1,7 +1,7 @@
 import type { LoggerService, LogLevel } from '@nestjs/common';
 import pino, { type Logger } from 'pino';
 import pretty from 'pino-pretty';
-import type { LogConfig } from '../config/schema';
+import type { LogConfig } from '../config';
 
 /** Keys whose values never reach a log line, wherever they appear in a logged object. */
 const REDACT_PATHS = [
@@ -70,5 +70,14 @@ export class PinoNestLogger implements LoggerService {
       const stack = typeof args[0] === 'string' && level === 'error' ? { stack: args.shift() } : {};
       child[level](stack, String(message));
     }
+  }
+}
+
+/** The gateway's root logger; each component logs through a child named after it. */
+export class RootLogger {
+  constructor(readonly logger: Logger) {}
+
+  child(component: string): Logger {
+    return this.logger.child({ component });
   }
 }

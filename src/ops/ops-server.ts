@@ -3,8 +3,8 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { Gauge } from 'prom-client';
-import { PROBLEM_CONTENT_TYPE, toProblem } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
+import { PROBLEM_CONTENT_TYPE, toProblem } from '../common';
+import { ParleyError } from '../common';
 import type { ReadinessRegistry } from './domain/readiness';
 
 export interface OpsServerOptions {

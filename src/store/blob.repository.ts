@@ -1,7 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { CopyBinaryDecoder, int4Field } from './domain/copy-binary';
 import { DatabaseError, sql } from './sql';
 

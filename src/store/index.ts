@@ -21,3 +21,5 @@ export type { ListQuery } from './domain/list-query';
 export { recordNotFound } from './domain/record';
 export type { ReferrerDocument, ReferrerMeta } from './domain/record';
 export { storeLimitsFromConfig } from './store-config';
+export { StoreGrpcService, StoreModule, StoreService } from './store.module';
+export { inTransaction, sql, sqlOn } from './sql';

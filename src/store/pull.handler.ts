@@ -1,7 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { recordNotFound } from './domain/record';
-import type { PeerIdentity } from '../tls/peer-identity';
+import { callContextOf, type CallContext } from '../grpc';
 import type { StoreHandlerContext } from './store-context';
 import { parseUint64, refCid, toWireRecord, type WirePullRequest, type WirePullResponse } from './store-wire';
 import { MessageWriter } from './stream-io';
@@ -13,26 +13,26 @@ import { MessageWriter } from './stream-io';
  * messages) plus about one chunk, however slowly the client reads.
  */
 export async function handlePull(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   // A concurrency slot of the caller (SPIFFE ID and trust domain) for the whole pull: one peer never holds every stream connection.
-  const release = ctx.capacity.admit('pull', call, peer);
+  const release = ctx.capacity.admit('pull', caller);
   try {
-    await streamRecord(ctx, call, peer);
+    await streamRecord(ctx, call, caller);
   } catch (err) {
-    if (ParleyError.is(err, 'timeout')) ctx.capacity.timedOut('pull_stall_timeout', call, peer, err.message);
+    if (ParleyError.is(err, 'timeout')) ctx.capacity.timedOut('pull_stall_timeout', caller, err.message);
     throw err;
   } finally {
     release();
   }
 }
 
-async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>, peer: PeerIdentity): Promise<void> {
+async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>, caller: CallContext): Promise<void> {
   const cid = refCid(call.request.ref, 'ref');
   const offset = parseUint64(call.request.offset, 'offset');
   const length = parseUint64(call.request.length, 'length');
   const record = await ctx.repository.find(cid);
   if (record === undefined) throw recordNotFound(cid);
-  ctx.requireNamespace(call, peer, record.namespace);
+  caller.requireNamespace(record.namespace);
   if (offset > record.size) throw new ParleyError('invalid_argument', `pull: offset ${offset} is beyond the end of record ${cid.toString()} (${record.size} bytes)`);
   const end = length === 0 ? record.size : Math.min(record.size, offset + length);
   const writer = new MessageWriter<WirePullResponse>(call, ctx.limits.pullStallTimeoutMs, 'pull');

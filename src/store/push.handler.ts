@@ -1,11 +1,11 @@
 import type * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import type { BlobRepository } from './blob.repository';
 import { Chunker } from './domain/chunker';
 import type { BudgetLease } from './domain/byte-budget';
 import { ContentDigest } from './domain/content-digest';
 import { PUSH_WRITES_IN_FLIGHT } from './domain/limits';
-import type { PeerIdentity } from '../tls/peer-identity';
+import { callContextOf, type CallContext } from '../grpc';
 import type { RecordDraft } from './domain/record';
 import type { StoreHandlerContext } from './store-context';
 import { parsePushHeader, type WirePushRequest, type WireRecordRef } from './store-wire';
@@ -27,17 +27,17 @@ export async function handlePush(
   call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>,
   callback: grpc.sendUnaryData<WireRecordRef>,
 ): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   // A concurrency slot of the caller, then the push's share of the upload buffer: until it has both it reads nothing.
-  const release = ctx.capacity.admit('push', call, peer);
+  const release = ctx.capacity.admit('push', caller);
   const gone = new AbortController();
   const onGone = () => gone.abort();
   call.once('cancelled', onGone);
   call.once('close', onGone);
   let lease: BudgetLease | undefined;
   try {
-    lease = await ctx.capacity.reserveUpload(call, peer, gone.signal);
-    await receivePush(ctx, call, callback, peer);
+    lease = await ctx.capacity.reserveUpload(caller, gone.signal);
+    await receivePush(ctx, call, callback, caller);
   } finally {
     call.off('cancelled', onGone);
     call.off('close', onGone);
@@ -50,9 +50,10 @@ async function receivePush(
   ctx: StoreHandlerContext,
   call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>,
   callback: grpc.sendUnaryData<WireRecordRef>,
-  peer: PeerIdentity,
+  caller: CallContext,
 ): Promise<void> {
   const { limits, repository } = ctx;
+  const { peer } = caller;
   // Made only now: its listeners make grpc-js read the first message.
   const reader = new MessageReader<WirePushRequest>(call, limits.pushIdleTimeoutMs, 'push');
   let sink: ChunkSink | undefined;
@@ -61,7 +62,7 @@ async function receivePush(
     const first = await reader.next();
     if (first === undefined || first.part !== 'header' || !first.header) throw new ParleyError('invalid_argument', 'push: the first message must be the header');
     const header = parsePushHeader(first.header, limits);
-    ctx.requireNamespace(call, peer, header.namespace);
+    caller.requireNamespace(header.namespace);
     const digest = new ContentDigest({ maxBytes: limits.maxRecordBytes, expectedSize: header.expectedSize, expectedDigest: header.expectedDigest });
     const draft: RecordDraft = {
       namespace: header.namespace,

@@ -1,4 +1,4 @@
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import type { BlobRepository } from './blob.repository';
 import { Chunker } from './domain/chunker';
 import { ContentDigest } from './domain/content-digest';

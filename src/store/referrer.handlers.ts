@@ -1,9 +1,9 @@
 import type * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { ContentId } from './domain/content-id';
 import { parseAnnotations, parseMediaType, parseReferrerType } from './domain/names';
 import { recordNotFound } from './domain/record';
-import type { PeerIdentity } from '../tls/peer-identity';
+import { callContextOf, type CallContext } from '../grpc';
 import type { StoreHandlerContext } from './store-context';
 import {
   refCid,
@@ -23,9 +23,10 @@ export async function handlePushReferrer(
   call: grpc.ServerUnaryCall<WirePushReferrerRequest, { cid: string }>,
   callback: grpc.sendUnaryData<{ cid: string }>,
 ): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
+  const { peer } = caller;
   const record = refCid(call.request.record, 'record');
-  await requireRecordNamespace(ctx, call, peer, record);
+  await requireRecordNamespace(ctx, caller, record);
   const doc = call.request.referrer;
   if (!doc) throw new ParleyError('invalid_argument', 'push referrer: referrer: required');
   const data = doc.data ?? Buffer.alloc(0);
@@ -49,10 +50,10 @@ export async function handlePushReferrer(
 }
 
 export async function handlePullReferrer(ctx: StoreHandlerContext, call: grpc.ServerWritableStream<WirePullReferrerRequest, WireReferrer>): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   const record = refCid(call.request.record, 'record');
   const type = call.request.type ? parseReferrerType(call.request.type, 'type') : undefined;
-  await requireRecordNamespace(ctx, call, peer, record);
+  await requireRecordNamespace(ctx, caller, record);
   const writer = new MessageWriter<WireReferrer>(call, ctx.limits.pullStallTimeoutMs, 'pull referrer');
   let after = 0n;
   for (;;) {
@@ -69,18 +70,19 @@ export async function handleDeleteReferrer(
   call: grpc.ServerUnaryCall<WireDeleteReferrerRequest, object>,
   callback: grpc.sendUnaryData<object>,
 ): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
+  const { peer } = caller;
   const record = refCid(call.request.record, 'record');
   const cid = ContentId.parse(call.request.cid, 'cid');
-  await requireRecordNamespace(ctx, call, peer, record);
+  await requireRecordNamespace(ctx, caller, record);
   await ctx.repository.referrers.delete(record, cid);
   ctx.logger.info({ record: record.toString(), cid: cid.toString(), spiffeId: peer.id.toString() }, 'referrer deleted');
   callback(null, {});
 }
 
 /** The record must exist (NOT_FOUND) and its namespace be open to the caller (PERMISSION_DENIED). */
-async function requireRecordNamespace(ctx: StoreHandlerContext, call: { metadata: grpc.Metadata }, peer: PeerIdentity, record: ContentId): Promise<void> {
+async function requireRecordNamespace(ctx: StoreHandlerContext, caller: CallContext, record: ContentId): Promise<void> {
   const found = await ctx.repository.find(record);
   if (found === undefined) throw recordNotFound(record);
-  ctx.requireNamespace(call, peer, found.namespace);
+  caller.requireNamespace(found.namespace);
 }

@@ -1,5 +1,5 @@
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { ContentId } from './domain/content-id';
 import type { Annotations } from './domain/names';
 import { recordNotFound, type ReferrerDocument, type ReferrerMeta } from './domain/record';

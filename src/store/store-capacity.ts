@@ -1,9 +1,8 @@
-import type * as grpc from '@grpc/grpc-js';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { ParleyError } from '../common/errors';
-import type { PeerIdentity } from '../tls/peer-identity';
-import { peerLogFields } from '../tls/peer-identity';
-import type { TransportLogger } from '../tls/tls-logger';
+import { ParleyError } from '../common';
+import type { CallContext } from '../grpc';
+import { peerLogFields } from '../tls';
+import type { TransportLogger } from '../tls';
 import { ByteBudget, type BudgetLease } from './domain/byte-budget';
 import { ConcurrencyLedger, type ConcurrencyScope } from './domain/concurrency-ledger';
 import { pushBufferBytes, type StoreLimits } from './domain/limits';
@@ -19,11 +18,8 @@ export type CapacityLimit =
   | 'upload_buffer'
   | 'pull_stall_timeout';
 
-/** The call as the capacity checks see it (metadata: the authorizer's call token). */
-export type CapacityCall = { metadata: grpc.Metadata };
-
-/** How a refusal reaches the audit trail (CallAuthorizer.refuseCall). */
-export type RefusalAudit = (call: CapacityCall, peer: PeerIdentity, result: string, reason: string, namespace?: string) => void;
+/** The call as the capacity checks see it: its caller, and its audit of a refusal. */
+export type CapacityCall = Pick<CallContext, 'peer' | 'refuse'>;
 
 const CONFIG_KEYS: Record<StreamKind, Record<ConcurrencyScope, { limit: CapacityLimit; key: string }>> = {
   pull: { spiffe_id: { limit: 'pulls_per_spiffe_id', key: 'store.pullsPerSpiffeId' }, trust_domain: { limit: 'pulls_per_trust_domain', key: 'store.pullsPerTrustDomain' } },
@@ -46,7 +42,6 @@ export class StoreCapacity {
   constructor(
     private readonly limits: StoreLimits,
     private readonly logger: TransportLogger,
-    private readonly audit: RefusalAudit | undefined,
     metrics?: Registry,
   ) {
     this.ledgers = {
@@ -71,13 +66,14 @@ export class StoreCapacity {
    * the stream ends, on every path).
    * @throws ParleyError resource_exhausted when the caller's SPIFFE ID or trust domain is at its cap
    */
-  admit(kind: StreamKind, call: CapacityCall, peer: PeerIdentity): () => void {
+  admit(kind: StreamKind, call: CapacityCall): () => void {
+    const { peer } = call;
     const grant = this.ledgers[kind].tryAcquire(peer.id.toString(), peer.trustDomain.name);
     if (grant.ok) return grant.release;
     const { limit, key } = CONFIG_KEYS[kind][grant.scope];
     const who = grant.scope === 'spiffe_id' ? peer.id.toString() : `trust domain ${peer.trustDomain.name}`;
     const reason = `${who} has ${grant.running} ${kind === 'pull' ? 'pulls' : 'pushes'} running, the most ${key} allows`;
-    this.refused(limit, call, peer, 'concurrency_limit', reason);
+    this.refused(limit, call, 'concurrency_limit', reason);
     throw new ParleyError('resource_exhausted', `${kind}: concurrency limit: ${reason}; retry later`);
   }
 
@@ -85,7 +81,7 @@ export class StoreCapacity {
    * Reserves a push's upload buffer; waits (reading nothing) while the budget is spent.
    * @throws ParleyError resource_exhausted after store.uploadBufferWait; cancelled when `cancelled` fires first
    */
-  async reserveUpload(call: CapacityCall, peer: PeerIdentity, cancelled: AbortSignal): Promise<BudgetLease> {
+  async reserveUpload(call: CapacityCall, cancelled: AbortSignal): Promise<BudgetLease> {
     const now = this.uploadBuffer.tryTake(this.pushReserveBytes);
     if (now !== undefined) return now;
     const waitMs = this.limits.uploadBufferWaitMs;
@@ -93,7 +89,7 @@ export class StoreCapacity {
     if (lease === 'cancelled') throw new ParleyError('cancelled', 'push: the client cancelled the call');
     if (lease === 'timeout') {
       const reason = `no upload buffer space for ${waitMs} ms (store.uploadBufferBytes is in use by other pushes)`;
-      this.refused('upload_buffer', call, peer, 'upload_buffer', reason);
+      this.refused('upload_buffer', call, 'upload_buffer', reason);
       throw new ParleyError('resource_exhausted', `push: ${reason}; retry later`);
     }
     return lease;
@@ -117,8 +113,8 @@ export class StoreCapacity {
   }
 
   /** A call ended by a time limit (pull stall): counted, logged, audited if still undecided. */
-  timedOut(limit: 'pull_stall_timeout', call: CapacityCall, peer: PeerIdentity, reason: string): void {
-    this.refused(limit, call, peer, limit, reason);
+  timedOut(limit: 'pull_stall_timeout', call: CapacityCall, reason: string): void {
+    this.refused(limit, call, limit, reason);
   }
 
   /** Streams running now of a kind (tests, metrics). */
@@ -126,11 +122,11 @@ export class StoreCapacity {
     return this.ledgers[kind].running;
   }
 
-  private refused(limit: CapacityLimit, call: CapacityCall, peer: PeerIdentity, result: string, reason: string): void {
+  private refused(limit: CapacityLimit, call: CapacityCall, result: string, reason: string): void {
     this.refusals?.inc({ limit });
-    this.logger.warn({ ...peerLogFields(peer), limit, reason }, 'store call refused by a capacity limit');
+    this.logger.warn({ ...peerLogFields(call.peer), limit, reason }, 'store call refused by a capacity limit');
     try {
-      this.audit?.(call, peer, result, reason);
+      call.refuse(result, reason);
     } catch (err) {
       this.logger.warn({ err, limit }, 'store: cannot audit a capacity refusal');
     }

@@ -1,4 +1,4 @@
-import type { GrpcConfig, StoreConfig } from '../config/schema';
+import type { GrpcConfig, StoreConfig } from '../config';
 import { storeLimits, type StoreLimits } from './domain/limits';
 
 /**

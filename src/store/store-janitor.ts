@@ -1,4 +1,4 @@
-import type { TransportLogger } from '../tls/tls-logger';
+import type { TransportLogger } from '../tls';
 import type { BlobRepository } from './blob.repository';
 import type { StoreLimits } from './domain/limits';
 

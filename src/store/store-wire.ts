@@ -1,6 +1,6 @@
 import type { PackageDefinition } from '@grpc/proto-loader';
-import { ParleyError } from '../common/errors';
-import { loadProto } from '../grpc/proto-files';
+import { ParleyError } from '../common';
+import { loadProto } from '../common';
 import { ContentId } from './domain/content-id';
 import type { StoreLimits } from './domain/limits';
 import { parseAnnotations, parseMediaType, parseNamespace, type Annotations } from './domain/names';

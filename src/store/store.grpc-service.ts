@@ -1,16 +1,15 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Registry } from 'prom-client';
 import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { ParleyError } from '../common/errors';
-import { guardHandler } from '../grpc/call-guard';
-import type { PeerIdentity } from '../tls/peer-identity';
-import type { TransportLogger } from '../tls/tls-logger';
+import { ParleyError } from '../common';
+import { callContextOf, guardHandler } from '../grpc';
+import type { TransportLogger } from '../tls';
 import type { StoreLimits } from './domain/limits';
 import { handlePull } from './pull.handler';
 import { handlePush } from './push.handler';
 import { handleDeleteReferrer, handlePullReferrer, handlePushReferrer } from './referrer.handlers';
 import { recordNotFound } from './domain/record';
-import { storeHandlerContext, type NamespaceGate, type StoreHandlerContext } from './store-context';
+import { storeHandlerContext, type StoreHandlerContext } from './store-context';
 import { StoreJanitor } from './store-janitor';
 import type { StoreRepository } from './store.repository';
 import { parseListPage, toListResponse } from './list.handler';
@@ -36,14 +35,10 @@ import {
 
 export interface StoreServiceDeps {
   repository: StoreRepository;
-  /** The verified peer of a call (SecureGrpcServer.peerOf). */
-  peerOf(call: { getPeer(): string }): PeerIdentity | undefined;
   limits: StoreLimits;
   logger: TransportLogger;
   /** Store counters (pushed/pulled bytes, records). */
   metrics?: Registry;
-  /** Namespace-level authorization; absent = the interceptor's decision is final. */
-  namespaces?: NamespaceGate;
   /** How often abandoned uploads are swept (ms); 0 disables the janitor. Default 5 minutes. */
   sweepIntervalMs?: number;
 }
@@ -95,7 +90,7 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
 }
 
 async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>): Promise<WireLookupResponse> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   const refs = call.request.refs ?? [];
   if (refs.length === 0) throw new ParleyError('invalid_argument', 'lookup: refs: at least one is required');
   if (refs.length > ctx.limits.maxLookupRefs) throw new ParleyError('resource_exhausted', `lookup: refs: more than ${ctx.limits.maxLookupRefs}`);
@@ -104,7 +99,7 @@ async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireL
   const found = new Map((await ctx.repository.findMany(unique)).map((r) => [r.cid.toString(), r]));
   const missing = unique.filter((c) => !found.has(c.toString()));
   if (missing.length > 0 && call.request.allow_missing !== true) throw recordNotFound(missing[0]);
-  for (const namespace of new Set([...found.values()].map((r) => r.namespace))) ctx.requireNamespace(call, peer, namespace);
+  for (const namespace of new Set([...found.values()].map((r) => r.namespace))) caller.requireNamespace(namespace);
   return {
     records: unique.flatMap((c) => {
       const r = found.get(c.toString());
@@ -115,20 +110,20 @@ async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireL
 }
 
 async function remove(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireDeleteRequest, object>): Promise<void> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   const cid = refCid(call.request.ref, 'ref');
   const record = await ctx.repository.find(cid);
   if (record === undefined) throw recordNotFound(cid);
-  ctx.requireNamespace(call, peer, record.namespace);
+  caller.requireNamespace(record.namespace);
   if (!(await ctx.repository.delete(cid))) throw recordNotFound(cid);
   ctx.metrics?.deleted();
-  ctx.logger.info({ cid: cid.toString(), spiffeId: peer.id.toString() }, 'record deleted');
+  ctx.logger.info({ cid: cid.toString(), spiffeId: caller.peer.id.toString() }, 'record deleted');
 }
 
 async function list(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireListRequest, WireListResponse>): Promise<WireListResponse> {
-  const peer = ctx.requirePeer(call);
+  const caller = callContextOf(call);
   const query = parseListPage(call.request, ctx.limits);
   const page = await ctx.repository.list(query);
   // Records the caller may not see are left out; the page token still follows the unfiltered page.
-  return toListResponse(query, page, (r) => ctx.maySee(call, peer, r.namespace));
+  return toListResponse(query, page, (r) => caller.maySee(r.namespace));
 }

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { BlobRepository } from './blob.repository';
 import { ContentId } from './domain/content-id';
 import type { ListQuery } from './domain/list-query';
@@ -9,7 +9,7 @@ import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
 import { inTransaction, prepared, sql, sqlOn } from './sql';
 import { RecordCache } from './domain/record-cache';
-import { notifyChange } from '../database/change-feed';
+import { notifyChange } from '../database';
 
 /** Change-feed channel announcing deleted records (payload: the CID). */
 export const STORE_RECORDS_CHANNEL = 'parley_store_records';

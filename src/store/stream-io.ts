@@ -1,5 +1,5 @@
 import type { Readable, Writable } from 'node:stream';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 
 /** Messages a client-streaming call may hold decoded before the handler asks for them. */
 const READ_AHEAD_MESSAGES = 1;

@@ -1,5 +1,5 @@
-import { ValidationError } from '../common/error-mapping';
-import { LiveTable, type LiveTableOptions } from '../authz/live-table';
+import { ValidationError } from '../common';
+import { LiveTable, type LiveTableOptions } from '../authz';
 import type { SpiffeId } from '../spiffe';
 import { ExportSet, exportErrors, type ExportDefinition, type GrantScope } from './domain/export';
 import { SYNC_EXPORTS_CHANNEL, type ExportRepository, type StoredExport } from './export.repository';

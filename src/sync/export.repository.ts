@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
-import { notifyChange } from '../database/change-feed';
-import { inTransaction, sql, sqlOn } from '../store/sql';
+import { notifyChange } from '../database';
+import { inTransaction, sql, sqlOn } from '../store';
 import type { ExportDefinition } from './domain/export';
 
 /** NOTIFY channel of export changes (every replica reloads its exports). */

@@ -1,7 +1,7 @@
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import type { Logger } from 'pino';
-import { LiveReload } from '../authz/live-table';
-import type { ChangeFeed } from '../database/change-feed';
+import { LiveReload } from '../authz';
+import type { ChangeFeed } from '../database';
 import { MAX_GRANT_TTL_MS, type SigningKey } from './domain/grant';
 import { SYNC_KEYS_CHANNEL, type SigningKeyRepository, type SigningKeyRow } from './signing-key.repository';
 

@@ -1,4 +1,4 @@
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import type { SpiffeId } from '../spiffe';
 import { GrantError, signGrant, thumbprintOfFingerprint, verifyGrant, type GrantClaims } from './domain/grant';
 import type { GrantScope } from './domain/export';

@@ -1,8 +1,8 @@
 import * as grpc from '@grpc/grpc-js';
 import type { SpiffeId } from '../spiffe';
 import { StoreClient, storeChannelOptions } from '../store';
-import { spiffeChannelCredentials, type ClientTrust } from '../tls/client-credentials';
-import type { SvidProvider } from '../tls/server-identity';
+import { spiffeChannelCredentials, type ClientTrust } from '../tls';
+import type { SvidProvider } from '../tls';
 import { SYNC_SERVICE, SyncClient, dateOf, type WireGrantScope } from './sync-wire';
 
 /** A failure of the session that the worker turns into a failure reason. */

@@ -1,7 +1,7 @@
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { notifyChange } from '../database/change-feed';
-import { inTransaction, sql, sqlOn } from '../store/sql';
+import { notifyChange } from '../database';
+import { inTransaction, sql, sqlOn } from '../store';
 
 /** NOTIFY channel of signing key changes (every replica reloads its keys). */
 export const SYNC_KEYS_CHANNEL = 'parley_sync_keys';

@@ -1,5 +1,5 @@
 import type * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { ContentId, type RecordImporter, type StoreRepository, type WireRecord, type WireReferrer } from '../store';
 import type { FailureReason, SyncCounters } from './domain/sync-state';
 import { failureReasonOfGrpcCode } from './domain/sync-state';

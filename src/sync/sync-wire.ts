@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
-import { loadProto } from '../grpc/proto-files';
+import { loadProto } from '../common';
 
 /** The sync proto, relative to proto/. */
 export const SYNC_PROTO = 'parley/sync/v1/sync.proto';

@@ -1,10 +1,10 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
-import { ValidationError } from '../common/error-mapping';
-import { ParleyError } from '../common/errors';
-import { guardHandler } from '../grpc/call-guard';
-import type { PeerIdentity } from '../tls/peer-identity';
-import type { TransportLogger } from '../tls/tls-logger';
+import { ValidationError } from '../common';
+import { ParleyError } from '../common';
+import { guardHandler } from '../grpc';
+import type { PeerIdentity } from '../tls';
+import type { TransportLogger } from '../tls';
 import { checkSyncRequest } from './domain/sync-request';
 import type { GrantService } from './grant-service';
 import type { SyncRepository, SyncRow } from './sync.repository';

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
-import { inTransaction, sql, sqlOn } from '../store/sql';
+import { inTransaction, sql, sqlOn } from '../store';
 import type { AttemptOutcome, FailureReason, SyncCounters, SyncStatus } from './domain/sync-state';
 
 /** What to replicate (empty lists: everything exported to us). */

@@ -1,7 +1,7 @@
 import type { X509Certificate } from 'node:crypto';
 import type { ConnectionOptions, DetailedPeerCertificate, PeerCertificate } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { authorizeMemberOf, authorizeOneOf, isSpiffeError, verifyX509Svid, type SpiffeId, type TrustDomain, type X509BundleSource } from '../spiffe';
 import { detailedChainDer } from './peer-chain';
 

@@ -1,6 +1,4 @@
 /** Public API of the TLS context. */
-export { TrustStore } from './trust-store';
-export type { TrustChange } from './trust-store';
 export { MtlsListener } from './mtls-listener';
 export type { ListenerAlpn, MtlsListenerOptions, MtlsListenerStats, TlsMinVersion } from './mtls-listener';
 export type { RefusalReason } from './peer-admission';
@@ -13,3 +11,5 @@ export type { PemKeyPair, SvidProvider } from './server-identity';
 export { serverAuthorization, serverIdentityCheck, spiffeChannelCredentials, spiffeTlsConnectOptions } from './client-credentials';
 export type { ClientTrust, ExpectedServer, ServerAuthorization, SpiffeClientOptions } from './client-credentials';
 export type { TransportLogger } from './tls-logger';
+export { unheldAuthorityDomain } from './peer-admission';
+export type { SvidSource } from './server-identity';

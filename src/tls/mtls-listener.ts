@@ -1,7 +1,7 @@
 import { constants } from 'node:crypto';
 import type { Socket } from 'node:net';
 import { createServer, type SecureContextOptions, type Server, type TLSSocket } from 'node:tls';
-import { ParleyError } from '../common/errors';
+import { ParleyError } from '../common';
 import { ConnectionTracker } from './connection-tracker';
 import { awaitHttp2Preface, type PrefaceOutcome } from './http2-preface';
 import { admitPeer, stillVerifies, type RefusalReason } from './peer-admission';
@@ -11,7 +11,7 @@ import { answerRefused } from './refusal-answer';
 import { peerLogFields, type PeerIdentity } from './peer-identity';
 import type { SvidProvider } from './server-identity';
 import type { TransportLogger } from './tls-logger';
-import type { TrustChange, TrustStore } from './trust-store';
+import type { TrustChange, TrustStore } from '../trust';
 
 export type TlsMinVersion = 'TLSv1.3' | 'TLSv1.2';
 

@@ -1,5 +1,3 @@
-import type { IdentitySource } from '../identity/domain/identity';
-
 /** A certificate chain (leaf first) and its private key, PEM. Key material: never log it. */
 export interface PemKeyPair {
   readonly certChainPem: string;
@@ -13,8 +11,14 @@ export interface SvidProvider {
   onUpdate(listener: () => void): () => void;
 }
 
-/** Adapts an identity source (dev CA, files, Workload API) to an SVID provider. */
-export function svidProviderFrom(source: Pick<IdentitySource, 'current' | 'onUpdate'>): SvidProvider {
+/** What an identity source (dev CA, files, Workload API) offers an SVID provider. */
+export interface SvidSource {
+  current(): { readonly svid: { certChainPem(): string; privateKeyPem(): string } } | undefined;
+  onUpdate(listener: () => void): () => void;
+}
+
+/** Adapts an identity source to an SVID provider. */
+export function svidProviderFrom(source: SvidSource): SvidProvider {
   return {
     current() {
       const snapshot = source.current();

@@ -32,7 +32,7 @@ export function keepAliveAdmin(gw: TestGateway, ca: DevCa, who: Creds): KeepAliv
         const payload = json === undefined ? undefined : JSON.stringify(json);
         const headers: Record<string, string> = payload === undefined ? {} : { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) };
         const req = request(
-          `https://127.0.0.1:${gw.gateway.admin!.port}${path}`,
+          `https://127.0.0.1:${gw.gateway.listeners.admin!.port}${path}`,
           {
             method,
             headers,

@@ -23,5 +23,5 @@ export function adminIdOf(gw: TestGateway): string {
 /** One request to the gateway's admin API over mTLS as `who`; the server must present the gateway's own SPIFFE ID. */
 export function adminRequest(gw: TestGateway, ca: DevCa, who: ClientCreds, method: string, path: string, o?: HttpsRequestOptions): Promise<HttpsReply> {
   const serverId = `spiffe://${gw.config.identity.trustDomain}/parley/gateway`;
-  return httpsRequest(method, `https://127.0.0.1:${gw.gateway.admin!.port}${path}`, ca.bundlePem(), who, serverId, o);
+  return httpsRequest(method, `https://127.0.0.1:${gw.gateway.listeners.admin!.port}${path}`, ca.bundlePem(), who, serverId, o);
 }

@@ -16,7 +16,7 @@ export async function adminCliFlags(gw: TestGateway, dir: string, who?: Creds): 
   writeFileSync(join(dir, 'svid.pem'), svid.certPem);
   writeFileSync(join(dir, 'svid.key'), svid.keyPem, { mode: 0o600 });
   writeFileSync(join(dir, 'bundle.pem'), ca.bundlePem());
-  return ['--server', `127.0.0.1:${gw.gateway.admin!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
+  return ['--server', `127.0.0.1:${gw.gateway.listeners.admin!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
 }
 
 /** Runs the CLI in this process (no child process), capturing its output and exit code. */

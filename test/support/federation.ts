@@ -14,11 +14,13 @@ import { DevCa } from '../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, type SpiffeId } from '../../src/spiffe';
 import { StoreClient, storeChannelOptions } from '../../src/store';
 import { spiffeChannelCredentials } from '../../src/tls/client-credentials';
-import type { TrustStore } from '../../src/tls/trust-store';
 import type { PemKeyPair } from '../../src/tls/server-identity';
 import type { FederationStatus } from '../../src/federation';
 import { startTestGateway, type TestGateway } from './gateway';
 import { parsePrometheusText } from './prometheus';
+import { FederationService } from '../../src/federation';
+import { IdentitySource } from '../../src/identity';
+import { TrustStore } from '../../src/trust';
 
 export const ACME = 'acme.test';
 export const PARTNER = 'partner.test';
@@ -48,7 +50,7 @@ export function trustDomainOf(gw: TestGateway): string {
  * same files would plan rotations of its own.
  */
 export function gatewayCa(gw: TestGateway): DevCa {
-  const source = gw.gateway.identity;
+  const source = gw.gateway.get(IdentitySource);
   const ca = source instanceof DevCaSource ? (source as unknown as { options: { ca?: unknown } }).options.ca : undefined;
   if (!(ca instanceof DevCa)) throw new Error(`gateway ${trustDomainOf(gw)} does not run on a dev CA`);
   return ca;
@@ -63,7 +65,7 @@ export async function issueSvid(gw: TestGateway, path: string, ttlMs?: number): 
 /** A store client holding `svid`, verifying `target`'s gateway SVID with the (live) trust store `trust`. */
 export function storeClient(svid: PemKeyPair, trust: TrustStore, target: TestGateway): StoreClient {
   // Dialing an IP: the trust domain goes as TLS server name (TLS forbids IP addresses there).
-  return new StoreClient(`127.0.0.1:${target.gateway.grpc!.port}`, spiffeChannelCredentials({ svid, trust, server: { id: gatewayIdOf(trustDomainOf(target)) } }), {
+  return new StoreClient(`127.0.0.1:${target.gateway.listeners.grpc!.port}`, spiffeChannelCredentials({ svid, trust, server: { id: gatewayIdOf(trustDomainOf(target)) } }), {
     ...storeChannelOptions(),
     'grpc.ssl_target_name_override': trustDomainOf(target),
   });
@@ -71,7 +73,7 @@ export function storeClient(svid: PemKeyPair, trust: TrustStore, target: TestGat
 
 /** A store client for a workload `path` of `from`'s trust domain calling `target`. */
 export async function workloadClient(from: TestGateway, path: string, target: TestGateway): Promise<StoreClient> {
-  return storeClient(await issueSvid(from, path), from.gateway.trustStore, target);
+  return storeClient(await issueSvid(from, path), from.gateway.get(TrustStore), target);
 }
 
 /** The gRPC status code of a failed promise (undefined when it succeeded). */
@@ -95,12 +97,12 @@ export async function grpcCode(p: Promise<unknown>, timeoutMs = 10_000): Promise
 /** A relationship body for `partner`'s real bundle endpoint (https_spiffe, bootstrapped with its current bundle). */
 export function spiffeRelationshipTo(partner: TestGateway, overrides: Record<string, unknown> = {}): Record<string, unknown> {
   const td = trustDomainOf(partner);
-  const bootstrap = partner.gateway.federation.ownBundleDocument();
+  const bootstrap = partner.gateway.get(FederationService).ownBundleDocument();
   if (bootstrap === undefined) throw new Error(`${td} publishes no bundle`);
   return {
     trustDomain: td,
     profile: 'https_spiffe',
-    endpointUrls: [`https://127.0.0.1:${partner.gateway.bundleEndpoint!.port}/`],
+    endpointUrls: [`https://127.0.0.1:${partner.gateway.listeners.bundleEndpoint!.port}/`],
     endpointSpiffeId: gatewayIdOf(td).toString(),
     bootstrapBundle: bootstrap,
     ...overrides,
@@ -109,8 +111,8 @@ export function spiffeRelationshipTo(partner: TestGateway, overrides: Record<str
 
 /** `self` federates with `partner` over https_spiffe and fetches its bundle now; throws unless ready. */
 export async function federate(self: TestGateway, partner: TestGateway): Promise<FederationStatus> {
-  await self.gateway.federation.create(spiffeRelationshipTo(partner));
-  const status = await self.gateway.federation.refreshNow(trustDomainOf(partner));
+  await self.gateway.get(FederationService).create(spiffeRelationshipTo(partner));
+  const status = await self.gateway.get(FederationService).refreshNow(trustDomainOf(partner));
   if (status.state !== 'ready') throw new Error(`federation ${trustDomainOf(self)} -> ${trustDomainOf(partner)}: ${status.state} ${JSON.stringify(status.lastError)}`);
   return status;
 }
@@ -130,7 +132,7 @@ export async function startFederatedPair(o: { acme?: Record<string, string>; par
 
 /** SHA-256 fingerprints (lowercase hex) of the authorities `holder` trusts for `td`. */
 export function heldAuthorities(holder: TestGateway, td: string): string[] {
-  return (holder.gateway.trustStore.getX509Authorities(requireTrustDomain(td)) ?? []).map((c) => c.fingerprint256.split(':').join('').toLowerCase());
+  return (holder.gateway.get(TrustStore).getX509Authorities(requireTrustDomain(td)) ?? []).map((c) => c.fingerprint256.split(':').join('').toLowerCase());
 }
 
 /** Fingerprints of the authorities `gw` publishes in its own bundle. */
@@ -157,7 +159,7 @@ export async function adminCall(gw: TestGateway, method: string, path: string, b
   const { certChainPem, keyPem, bundlePem } = creds;
   return new Promise((resolve, reject) => {
     const req = request(
-      `https://127.0.0.1:${gw.gateway.admin!.port}${path}`,
+      `https://127.0.0.1:${gw.gateway.listeners.admin!.port}${path}`,
       {
         method,
         ca: bundlePem,
@@ -188,7 +190,7 @@ export function fetchCount(gw: TestGateway, td: string, result: string): Promise
 /** The sum of the samples of `name` whose labels include `labels`, from the gateway's /metrics now. */
 export async function metricValue(gw: TestGateway, name: string, labels: Record<string, string>): Promise<number> {
   const text = await new Promise<string>((resolve, reject) => {
-    const req = httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/metrics`, { timeout: 10_000 }, (res) => {
+    const req = httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/metrics`, { timeout: 10_000 }, (res) => {
       let t = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (t += c));

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
-import { HEALTH_PROTO, loadProto } from '../../src/grpc';
+import { HEALTH_PROTO } from '../../src/grpc';
+import { loadProto } from '../../src/common';
 
 type CheckClient = grpc.Client & {
   Check(req: { service: string }, options: grpc.CallOptions, cb: (err: grpc.ServiceError | null, res?: { status: string }) => void): void;

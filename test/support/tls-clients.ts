@@ -5,11 +5,11 @@
  */
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
-import { loadProto } from '../../src/grpc/proto-files';
+import { loadProto } from '../../src/common/proto-files';
 import { requireTrustDomain, X509Bundle } from '../../src/spiffe';
 import type { PemKeyPair } from '../../src/tls/server-identity';
 import type { TransportLogger } from '../../src/tls/tls-logger';
-import { TrustStore } from '../../src/tls/trust-store';
+import { TrustStore } from '../../src/trust/trust-store';
 import type { IssuedSvid, TestCa } from './test-ca';
 
 export interface LogLine {

@@ -8,7 +8,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { reasonOf } from '../../database/data-source';
+import { reasonOf } from '../../database';
 import type { AuditSpool } from './audit-spool';
 import { cleaned, type IdentifiedRecord } from './audit-rows';
 import type { BoundedQueue } from './domain/bounded-queue';

@@ -11,7 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import { decodeSpoolChunk, encodeSpoolLine, MAX_SPOOL_LINE_BYTES, type SpooledDecision, type SpoolLineProblem } from './domain/spool-format';
 import { acquireSpoolSlot, type SpoolSlot } from './spool-lock';
 

@@ -5,7 +5,7 @@
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { reasonOf } from '../../database/data-source';
+import { reasonOf } from '../../database';
 import type { AuditDatabase } from './audit-query';
 
 /** A sweep deletes at most this many batches, then waits for the next interval. */

@@ -11,8 +11,8 @@
  */
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import type { AuthzConfig } from '../../config/schema';
-import { reasonOf } from '../../database/data-source';
+import type { AuthzConfig } from '../../config';
+import { reasonOf } from '../../database';
 import type { AuditRecord, AuditSink } from '../ports';
 import { BoundedQueue } from './domain/bounded-queue';
 import type { AuditDatabase } from './audit-query';

@@ -6,7 +6,7 @@
  * everything below it on `/` boundaries: `team/ml` covers `team/ml` and `team/ml/x`, not
  * `team/mlx`.
  */
-import { MAX_NAMESPACE_BYTES, namespaceError } from '../../store/domain/names';
+import { MAX_NAMESPACE_BYTES, namespaceError } from '../../common/namespace-name';
 
 const SLASH = 0x2f;
 

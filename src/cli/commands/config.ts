@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { configSchema } from '../../config/schema';
-import { configLeaves } from '../../config/schema-walk';
-import { redactConfig } from '../../config/redact';
+import { configSchema } from '../../config';
+import { configLeaves } from '../../config';
+import { redactConfig } from '../../config';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
 export function registerConfig(program: Command): void {

@@ -1,8 +1,8 @@
-import type { ParleyConfig } from '../../config/schema';
-import { DevCaWorkloadProvider } from '../../identity/dev-ca/dev-ca-workload-provider';
-import { gatewaySpiffeId, openDevCa } from '../../identity/create-source';
-import { WorkloadApiServer } from '../../identity/workload-api/workload-api-server';
-import { createLogger } from '../../logging/logger';
+import type { ParleyConfig } from '../../config';
+import { DevCaWorkloadProvider } from '../../identity';
+import { gatewaySpiffeId, openDevCa } from '../../identity';
+import { WorkloadApiServer } from '../../identity';
+import { createLogger } from '../../logging';
 import type { SpiffeId } from '../../spiffe';
 
 /** `parley dev workload-api`: the real Workload API protocol on a unix socket, fed by the dev CA. */

@@ -1,9 +1,9 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
-import { duration } from '../../config/schema';
-import { ParleyError } from '../../common/errors';
-import { openDevCa } from '../../identity/create-source';
+import { duration } from '../../config';
+import { ParleyError } from '../../common';
+import { openDevCa } from '../../identity';
 import { SpiffeId } from '../../spiffe';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 import { serveDevWorkloadApi } from './dev-workload-api';

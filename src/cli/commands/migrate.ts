@@ -1,7 +1,6 @@
 import type { Command } from 'commander';
-import { connectDataSource, runMigrations } from '../../database/data-source';
-import { openDatabase } from '../../gateway';
-import { createLogger } from '../../logging/logger';
+import { connectDataSource, openDatabase, runMigrations } from '../../database';
+import { createLogger } from '../../logging';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
 export function registerMigrate(program: Command): void {

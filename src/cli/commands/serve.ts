@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { startGateway } from '../../gateway';
-import { createLogger } from '../../logging/logger';
+import { createLogger } from '../../logging';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
 export function registerServe(program: Command): void {

@@ -1,7 +1,7 @@
 /** `parley sync create|list|show|rm`: syncs of this gateway, over gRPC with a workload identity (like push and pull). */
 import type { Command } from 'commander';
-import { ParleyError } from '../../common/errors';
-import { SyncClient, dateOf, type WireSync } from '../../sync/sync-wire';
+import { ParleyError } from '../../common';
+import { SyncClient, dateOf, type WireSync } from '../../sync';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../client-identity';
 import { formatBytes } from '../progress';
 import { collectAnnotation, IDENTITY_HELP, reportStoreFailure } from './store/common';

@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import { parsePemCertificates, SpiffeBundle, TrustDomain, type BundleMetadata, type SpiffeId } from '../../spiffe';
 import { bundleMembers, nextRotationAt, planRotation, type CaEntry, type RotationPolicy } from '../domain/ca-rotation';
 import { certValidity, createRootCa, issueSvid, type CaMaterial, type IssuedSvid } from './ca-crypto';

@@ -24,13 +24,13 @@ export type IdentityListener = (snapshot: IdentitySnapshot) => void;
  * fresh on its own (rotation, file changes, stream updates) until `stop()`. A failure after
  * start never drops the current snapshot: the gateway keeps serving on it until it expires.
  */
-export interface IdentitySource {
-  readonly kind: IdentitySourceKind;
-  start(): Promise<IdentitySnapshot>;
-  current(): IdentitySnapshot | undefined;
+export abstract class IdentitySource {
+  abstract readonly kind: IdentitySourceKind;
+  abstract start(): Promise<IdentitySnapshot>;
+  abstract current(): IdentitySnapshot | undefined;
   /** Registers a listener for every new snapshot; returns the unsubscribe function. */
-  onUpdate(listener: IdentityListener): () => void;
+  abstract onUpdate(listener: IdentityListener): () => void;
   /** Last error since the last good snapshot, for status and readiness. */
-  lastError(): string | undefined;
-  stop(): Promise<void>;
+  abstract lastError(): string | undefined;
+  abstract stop(): Promise<void>;
 }

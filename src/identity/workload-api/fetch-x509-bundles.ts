@@ -4,7 +4,7 @@
  * diagnostics; the gateway itself follows FetchX509SVID through WorkloadApiSource.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import type { BundleSet } from '../../spiffe';
 import { resolveWorkloadEndpoint } from './workload-api-client';
 import { bundleSetFromX509BundlesResponse } from './x509-response';

@@ -5,7 +5,7 @@
  * (CONFORMANCE §5). The current snapshot survives agent restarts and outages.
  */
 import * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import { parseWorkloadEndpoint, type WorkloadEndpoint } from '../../spiffe';
 import type { IdentitySnapshot } from '../domain/identity';
 import { IdentitySourceBase } from '../identity-source-base';

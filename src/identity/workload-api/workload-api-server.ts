@@ -7,7 +7,7 @@
 import { lstat, unlink, chmod } from 'node:fs/promises';
 import { connect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import { parseWorkloadEndpoint, type SpiffeId, type WorkloadEndpoint } from '../../spiffe';
 import type { WorkloadApiLogger } from './workload-api-client';
 import { hasSecurityHeader, workloadApiProto, type X509BundlesResponseMessage, type X509SvidResponseMessage } from './workload-proto';

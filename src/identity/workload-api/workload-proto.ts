@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { protoFile } from '../../grpc/proto-files';
+import { protoFile } from '../../common';
 
 /** The metadata every Workload API request carries; servers reject requests without it. */
 export const SECURITY_HEADER = 'workload.spiffe.io';

@@ -2,7 +2,7 @@
  * Turns Workload API messages into Parley values. Every message carries the full state
  * (CONFORMANCE §5): an absent federated bundle means it was removed.
  */
-import { ParleyError } from '../../common/errors';
+import { ParleyError } from '../../common';
 import { BundleSet, parseX509Svid, TrustDomain, X509Bundle } from '../../spiffe';
 import type { IdentitySnapshot } from '../domain/identity';
 import type { X509BundlesResponseMessage, X509SvidResponseMessage } from './workload-proto';

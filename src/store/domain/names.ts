@@ -1,4 +1,5 @@
 import { ParleyError } from '../../common/errors';
+import { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_SEGMENTS, namespaceError, printable } from '../../common/namespace-name';
 import type { StoreLimits } from './limits';
 
 /**
@@ -13,13 +14,11 @@ import type { StoreLimits } from './limits';
  * - media type: `type/subtype` of RFC 6838 restricted-name characters, no parameters, at
  *   most 255 bytes, lowercased; empty means application/octet-stream.
  */
-export const MAX_NAMESPACE_BYTES = 255;
-export const MAX_NAMESPACE_SEGMENTS = 8;
+export { MAX_NAMESPACE_BYTES, MAX_NAMESPACE_SEGMENTS, namespaceError };
 export const MAX_MEDIA_TYPE_BYTES = 255;
 export const MAX_TYPE_BYTES = 128;
 export const DEFAULT_MEDIA_TYPE = 'application/octet-stream';
 
-const SEGMENT = /^[a-z0-9][a-z0-9._-]{0,62}$/;
 const KEY = /^[a-z0-9](?:[a-z0-9._/-]*[a-z0-9])?$/;
 const MEDIA_PART = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/;
 
@@ -31,18 +30,6 @@ function invalid(field: string, why: string): ParleyError {
 
 function tooMany(field: string, why: string): ParleyError {
   return new ParleyError('resource_exhausted', `${field}: ${why}`, { details: { field } });
-}
-
-/** Why `value` is not a namespace, or undefined when it is one (the rule parseNamespace enforces). */
-export function namespaceError(value: unknown): string | undefined {
-  if (typeof value !== 'string' || value.length === 0) return 'required';
-  if (value.length > MAX_NAMESPACE_BYTES) return `longer than ${MAX_NAMESPACE_BYTES} bytes`;
-  const segments = value.split('/');
-  if (segments.length > MAX_NAMESPACE_SEGMENTS) return `more than ${MAX_NAMESPACE_SEGMENTS} segments`;
-  for (const segment of segments) {
-    if (!SEGMENT.test(segment)) return `segment "${printable(segment)}" must match [a-z0-9][a-z0-9._-]{0,62}`;
-  }
-  return undefined;
 }
 
 /** @throws ParleyError invalid_argument */
@@ -112,10 +99,4 @@ function hasLoneSurrogate(s: string): boolean {
     } else if (c >= 0xdc00 && c <= 0xdfff) return true;
   }
   return false;
-}
-
-/** Up to 64 printable characters of untrusted input, for error messages. */
-function printable(s: string): string {
-  const cut = s.length > 64 ? `${s.slice(0, 64)}...` : s;
-  return cut.replace(/[^\x20-\x7e]/g, '?');
 }

@@ -6,10 +6,10 @@
  * selector (every pair must be on the record), and the read actions it grants.
  */
 import { authorizePathPrefix, SpiffeId, TrustDomain, type Authorizer } from '../../spiffe';
-import { namespaceCovers } from '../../authz/domain/namespace';
-import { parseNamespace } from '../../store/domain/names';
+import { namespaceCovers } from '../../authz/domain';
+import { parseNamespace } from '../../store/domain';
 import { ParleyError } from '../../common/errors';
-import type { FieldError } from '../../authz/domain/rule';
+import type { FieldError } from '../../authz/domain';
 
 export const EXPORT_ACTIONS = ['list', 'lookup', 'pull', 'pull_referrer'] as const;
 export type ExportAction = (typeof EXPORT_ACTIONS)[number];

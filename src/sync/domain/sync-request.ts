@@ -3,9 +3,9 @@
  * problem at once with field paths.
  */
 import { SpiffeId, TrustDomain } from '../../spiffe';
-import { ContentId } from '../../store/domain/content-id';
-import { parseNamespace } from '../../store/domain/names';
-import type { FieldError } from '../../authz/domain/rule';
+import { ContentId } from '../../store/domain';
+import { parseNamespace } from '../../store/domain';
+import type { FieldError } from '../../authz/domain';
 
 export interface SyncRequestInput {
   readonly remoteAddress?: unknown;

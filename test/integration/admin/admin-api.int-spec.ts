@@ -3,6 +3,7 @@ import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/sp
 import { httpsGet } from '../../support/https-client';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
@@ -15,7 +16,7 @@ describe('admin API over HTTPS with mTLS', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     ca = await devCaOf(gw);
-    base = `https://127.0.0.1:${gw.gateway.admin!.port}`;
+    base = `https://127.0.0.1:${gw.gateway.listeners.admin!.port}`;
   });
   afterAll(() => gw?.stop());
 
@@ -56,7 +57,7 @@ describe('admin API over HTTPS with mTLS', () => {
 
   it('refuses a partner CA (trusted for its own domain) that signs an admin ID of ours — verification is per trust domain', async () => {
     const partner = await TestCa.create({ trustDomain: 'partner.test' });
-    gw.gateway.trustStore.set(X509Bundle.parsePem(requireTrustDomain('partner.test'), partner.bundlePem()));
+    gw.gateway.get(TrustStore).set(X509Bundle.parsePem(requireTrustDomain('partner.test'), partner.bundlePem()));
     try {
       // A partner workload itself gets through TLS (trusted bundle) but is not an admin.
       const own = await partner.issueSvid({ id: 'spiffe://partner.test/ops' });
@@ -68,7 +69,7 @@ describe('admin API over HTTPS with mTLS', () => {
       const appended = { certPem: forged.certPem + ca.bundlePem(), keyPem: forged.keyPem };
       await expect(httpsGet(`${base}/v1/identity`, ca.bundlePem(), appended, gatewayId)).rejects.toThrow(/socket hang up|ECONNRESET/);
     } finally {
-      gw.gateway.trustStore.remove(requireTrustDomain('partner.test'));
+      gw.gateway.get(TrustStore).remove(requireTrustDomain('partner.test'));
     }
   });
 

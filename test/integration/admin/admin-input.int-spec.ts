@@ -124,7 +124,7 @@ describe('admin API: bad input', () => {
   });
 
   it('counts refusals in parley_admin_requests_refused_total by reason', async () => {
-    const samples = await scrapeMetrics(gw.gateway.ops!.port);
+    const samples = await scrapeMetrics(gw.gateway.listeners.ops!.port);
     for (const reason of ['body_too_large', 'json_too_deep', 'json_invalid', 'text_invalid', 'not_admin']) {
       expect(metricSum(samples, 'parley_admin_requests_refused_total', { reason })).toBeGreaterThan(0);
     }

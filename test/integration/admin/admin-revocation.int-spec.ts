@@ -13,6 +13,7 @@ import { devCaOf, startTestGateway, type TestGateway } from '../../support/gatew
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
 import { rawAttempt } from '../../support/tls-clients';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(90_000);
 
@@ -111,7 +112,7 @@ describe('revocation and trust changes on the admin API', () => {
     const sessions: Buffer[] = [];
     const connectOnce = (session?: Buffer) =>
       new Promise<{ reused: boolean; reply: string }>((resolve, reject) => {
-        const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.admin!.port, ca: ca.bundlePem(), cert: admin.certPem, key: admin.keyPem, session, checkServerIdentity: () => undefined });
+        const socket = tlsConnect({ host: '127.0.0.1', port: gw.gateway.listeners.admin!.port, ca: ca.bundlePem(), cert: admin.certPem, key: admin.keyPem, session, checkServerIdentity: () => undefined });
         let reply = '';
         let reused = false;
         socket.on('session', (s: Buffer) => sessions.push(s));
@@ -133,9 +134,9 @@ describe('revocation and trust changes on the admin API', () => {
   });
 
   it('refuses a client that negotiates h2 on the admin port (ALPN http/1.1 or none), counted by reason', async () => {
-    const attempt = await rawAttempt(gw.gateway.admin!.port, { certChainPem: admin.certPem, keyPem: admin.keyPem }, ca.bundlePem());
+    const attempt = await rawAttempt(gw.gateway.listeners.admin!.port, { certChainPem: admin.certPem, keyPem: admin.keyPem }, ca.bundlePem());
     expect(attempt.end).not.toBe('open');
-    const samples = await scrapeMetrics(gw.gateway.ops!.port);
+    const samples = await scrapeMetrics(gw.gateway.listeners.ops!.port);
     // OpenSSL already fails the handshake (no common ALPN protocol); admission would refuse it too (alpn_not_http1).
     expect(attempt.handshake).toBe(false);
     expect(metricSum(samples, 'parley_admin_connections_refused_total', { reason: 'handshake_failed' })).toBeGreaterThan(0);
@@ -146,26 +147,26 @@ describe('revocation and trust changes on the admin API', () => {
     const partner = await TestCa.create({ trustDomain: 'partner.test' });
     const svid = await partner.issueSvid({ id: PARTNER_ADMIN });
     const creds = { certPem: svid.certPem, keyPem: svid.keyPem };
-    gw.gateway.trustStore.set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
+    gw.gateway.get(TrustStore).set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
     try {
       const removed = keepAliveAdmin(gw, ca, creds);
       const first = await removed.request('GET', '/v1/identity');
       expect(first.status).toBe(200);
-      gw.gateway.trustStore.remove(partnerTd);
+      gw.gateway.get(TrustStore).remove(partnerTd);
       expect(await closesWithin(first.socket, 2_000)).toBe(true);
       removed.close();
 
-      gw.gateway.trustStore.set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
+      gw.gateway.get(TrustStore).set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
       const changed = keepAliveAdmin(gw, ca, creds);
       const again = await changed.request('GET', '/v1/identity');
       expect(again.status).toBe(200);
       const rotated = await TestCa.create({ trustDomain: 'partner.test' });
-      gw.gateway.trustStore.set(X509Bundle.parsePem(partnerTd, rotated.bundlePem()));
+      gw.gateway.get(TrustStore).set(X509Bundle.parsePem(partnerTd, rotated.bundlePem()));
       expect(await closesWithin(again.socket, 2_000)).toBe(true);
       await expect(changed.request('GET', '/v1/identity')).rejects.toThrow(/socket hang up|ECONNRESET|alert|certificate/i);
       changed.close();
     } finally {
-      gw.gateway.trustStore.remove(partnerTd);
+      gw.gateway.get(TrustStore).remove(partnerTd);
     }
   });
 });

@@ -7,6 +7,7 @@ import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { issueCreds } from '../../support/admin-api';
 import { httpsRequest, type ClientCreds } from '../../support/https-client';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
@@ -45,12 +46,12 @@ describe('admin API: records', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     ca = await devCaOf(gw);
-    base = `https://127.0.0.1:${gw.gateway.admin!.port}`;
+    base = `https://127.0.0.1:${gw.gateway.listeners.admin!.port}`;
     admin = await creds('spiffe://acme.test/parley/admin');
     const issued = await ca.issue(requireSpiffeId(workloadId));
     store = new StoreClient(
-      `127.0.0.1:${gw.gateway.grpc!.port}`,
-      spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: { id: requireSpiffeId(gatewayId) } }),
+      `127.0.0.1:${gw.gateway.listeners.grpc!.port}`,
+      spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.get(TrustStore), server: { id: requireSpiffeId(gatewayId) } }),
       { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' },
     );
     const specs: Array<[string, string, Record<string, string>, number]> = [

@@ -7,6 +7,7 @@ import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { adminCliFlags, cliInProcess as cli } from '../../support/admin-cli';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { AllowlistStore } from '../../../src/authz';
 
 jest.setTimeout(60_000);
 
@@ -39,7 +40,7 @@ describe('admin API and CLI: allowlists', () => {
   });
 
   it('sets, reads, replaces and removes a trust domain allowlist; the gateway enforces each state', async () => {
-    const allowlists = gw.gateway.allowlists;
+    const allowlists = gw.gateway.get(AllowlistStore);
     expect(allowlists.deniedReason('partner.test', '203.0.113.9')).toBeUndefined();
     const put = await api('PUT', '/v1/allowlists/partner.test', { cidrs: ['192.0.2.0/24', '2001:db8::/32'] });
     expect(put.status).toBe(201);
@@ -97,7 +98,7 @@ describe('admin API and CLI: allowlists', () => {
   it('parley admin allowlist set / list / rm', async () => {
     const set = await cli(['admin', 'allowlist', 'set', 'partner.test', '192.0.2.0/24', '2001:db8::/32', ...cliFlags]);
     expect(set).toEqual({ code: 0, stdout: 'allowlist created: partner.test  192.0.2.0/24 2001:db8::/32\n', stderr: '' });
-    expect(gw.gateway.allowlists.deniedReason('partner.test', '198.51.100.1')).toBeDefined();
+    expect(gw.gateway.get(AllowlistStore).deniedReason('partner.test', '198.51.100.1')).toBeDefined();
 
     const listed = await cli(['admin', 'allowlist', 'list', '--json', ...cliFlags]);
     expect((JSON.parse(listed.stdout) as AllowlistDto[]).map((a) => [a.trustDomain, a.cidrs])).toEqual([['partner.test', ['192.0.2.0/24', '2001:db8::/32']]]);
@@ -108,7 +109,7 @@ describe('admin API and CLI: allowlists', () => {
     expect(bad.stderr).toMatch(/cidrs\[0\]: address has bits set beyond the prefix length/);
 
     expect(await cli(['admin', 'allowlist', 'rm', 'partner.test', ...cliFlags])).toEqual({ code: 0, stdout: '', stderr: 'allowlist of partner.test removed\n' });
-    expect(gw.gateway.allowlists.deniedReason('partner.test', '198.51.100.1')).toBeUndefined();
+    expect(gw.gateway.get(AllowlistStore).deniedReason('partner.test', '198.51.100.1')).toBeUndefined();
     expect((await cli(['admin', 'allowlist', 'rm', 'partner.test', ...cliFlags])).code).toBe(1);
   });
 });

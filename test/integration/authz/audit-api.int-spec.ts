@@ -1,8 +1,10 @@
 import type { AuditRecord } from '../../../src/authz/ports';
-import type { AuditEntryJson, AuditWriter } from '../../../src/authz/audit';
+import type { AuditEntryJson } from '../../../src/authz/audit';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { AuditWriter } from '../../../src/authz';
+import { DataSource } from 'typeorm';
 
 jest.setTimeout(60_000);
 
@@ -87,14 +89,14 @@ describe('audit trail: writer and GET /v1/audit', () => {
       .sort((a, b) => b.r.at.getTime() - a.r.at.getTime() || b.i - a.i)
       .map(({ i }) => i);
   const indexesOf = (entries: AuditEntryJson[]) => entries.map((e) => Number(e.reason.slice(e.reason.indexOf('#') + 1)));
-  const count = async (sql: string): Promise<number> => Number((await gw.gateway.dataSource.query(sql))[0].n);
+  const count = async (sql: string): Promise<number> => Number((await gw.gateway.get(DataSource).query(sql))[0].n);
 
   beforeAll(async () => {
     // The fixture lies in the past: a long retention keeps the sweep away from it.
     gw = await startTestGateway({ PARLEY_AUTHZ_AUDIT_BATCH_SIZE: '7', PARLEY_AUTHZ_AUDIT_FLUSH_INTERVAL: '50ms', PARLEY_AUTHZ_AUDIT_RETENTION: '36500d' });
     ca = await devCaOf(gw);
     admin = await issueCreds(ca, 'spiffe://acme.test/parley/admin');
-    writer = gw.gateway.audit!;
+    writer = gw.gateway.get(AuditWriter);
     for (const r of recorded) writer.record(r);
     const deadline = Date.now() + 10_000;
     while ((await count('SELECT count(*) AS n FROM authz_audit')) < recorded.length && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
@@ -229,7 +231,7 @@ describe('audit trail: writer and GET /v1/audit', () => {
   });
 
   it('streams an export larger than one database page, newest first, each row once', async () => {
-    await gw.gateway.dataSource.query(
+    await gw.gateway.get(DataSource).query(
       `INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, decision, reason)
        SELECT timestamptz '2025-01-01T00:00:00Z' + g * interval '1 millisecond', 'spiffe://bulk.test/w', 'bulk.test', '10.0.0.1', $1, 'allow', 'bulk #' || g
        FROM generate_series(1, 2500) g`,

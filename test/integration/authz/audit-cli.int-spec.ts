@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { runCli } from '../cli/cli-process';
 import { adminCliFlags } from '../../support/admin-cli';
 import { startTestGateway, type TestGateway } from '../../support/gateway';
+import { AuditWriter } from '../../../src/authz';
 
 jest.setTimeout(60_000);
 
@@ -18,7 +19,7 @@ describe('parley admin audit', () => {
     gw = await startTestGateway({ PARLEY_AUTHZ_AUDIT_RETENTION: '36500d' });
     cwd = mkdtempSync(join(tmpdir(), 'parley-audit-cli-'));
     id = await adminCliFlags(gw, join(cwd, 'admin'));
-    const audit = gw.gateway.audit!;
+    const audit = gw.gateway.get(AuditWriter);
     for (let i = 0; i < 150; i++) {
       audit.record({
         at: new Date(BASE + i * 1000),

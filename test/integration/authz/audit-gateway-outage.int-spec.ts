@@ -15,6 +15,10 @@ import { requireSpiffeId } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
+import { AuditWriter } from '../../../src/authz';
+import { DataSource } from 'typeorm';
+import { PolicyStore } from '../../../src/authz';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(90_000);
 
@@ -56,11 +60,11 @@ describe.each([
   const clients: grpc.Client[] = [];
 
   /** Sum of a metric's samples on the ops /metrics endpoint whose labels include `labels`. */
-  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricSum(await scrapeMetrics(gw.gateway.ops!.port), name, labels);
+  const metric = async (name: string, labels: Record<string, string> = {}): Promise<number> => metricSum(await scrapeMetrics(gw.gateway.listeners.ops!.port), name, labels);
   const client = async (id: string): Promise<grpc.Client> => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId(id));
-    const creds = spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: { id: GATEWAY } });
-    const c = new grpc.Client(`127.0.0.1:${gw.gateway.grpc!.port}`, creds, { 'grpc.ssl_target_name_override': 'acme.test' });
+    const creds = spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.get(TrustStore), server: { id: GATEWAY } });
+    const c = new grpc.Client(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, creds, { 'grpc.ssl_target_name_override': 'acme.test' });
     clients.push(c);
     return c;
   };
@@ -68,7 +72,7 @@ describe.each([
   const rowsAfter = async (afterId: string): Promise<Array<{ id: string; spiffe_id: string; method: string; decision: string }>> => {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await gw.gateway.dataSource.query('SELECT id::text AS id, spiffe_id, method, decision FROM authz_audit WHERE id > $1::bigint ORDER BY authz_audit.id', [afterId]);
+        return await gw.gateway.get(DataSource).query('SELECT id::text AS id, spiffe_id, method, decision FROM authz_audit WHERE id > $1::bigint ORDER BY authz_audit.id', [afterId]);
       } catch (err) {
         if (attempt >= 5) throw err;
         await new Promise((r) => setTimeout(r, 200));
@@ -101,13 +105,13 @@ describe.each([
     ? 'decides without the database, spools every decision, then writes them all, in order, and new ones'
     : 'decides without the database, drops and counts the overflow, then writes the kept decisions and new ones';
   it(title, async () => {
-    await gw.gateway.policies.add({ id: 'no-intruder', effect: 'deny', subjects: [{ spiffeId: INTRUDER }], methods: ['/parley.store.v1.StoreService/*'] }, { actor: 'test' });
+    await gw.gateway.get(PolicyStore).add({ id: 'no-intruder', effect: 'deny', subjects: [{ spiffeId: INTRUDER }], methods: ['/parley.store.v1.StoreService/*'] }, { actor: 'test' });
     const app = await client(APP);
     const intruder = await client(INTRUDER);
     // Connections and decisions while the database is up; the audit trail is written.
     expect((await timedCall(app, CHECK)).code).toBe(grpc.status.OK);
     expect((await timedCall(intruder, LIST)).code).toBe(grpc.status.PERMISSION_DENIED);
-    await gw.gateway.audit!.flush();
+    await gw.gateway.get(AuditWriter).flush();
     const before = await rowsAfter('0');
     expect(before.slice(-2).map((r) => [r.spiffe_id, r.method, r.decision])).toEqual([
       [APP, CHECK, 'allow'],
@@ -136,10 +140,10 @@ describe.each([
     expect(await metric('parley_authz_audit_queue_depth')).toBe(spooling ? 0 : QUEUE);
 
     await pg.start();
-    await waitFor(() => !gw.gateway.audit!.failing && gw.gateway.audit!.queued === 0 && !gw.gateway.audit!.spooling, 20_000, 'the audit queue written after the restart');
+    await waitFor(() => !gw.gateway.get(AuditWriter).failing && gw.gateway.get(AuditWriter).queued === 0 && !gw.gateway.get(AuditWriter).spooling, 20_000, 'the audit queue written after the restart');
     expect((await timedCall(app, CHECK)).code).toBe(grpc.status.OK);
     expect((await timedCall(intruder, LIST)).code).toBe(grpc.status.PERMISSION_DENIED);
-    await gw.gateway.audit!.flush();
+    await gw.gateway.get(AuditWriter).flush();
     const after = (await rowsAfter(lastId)).map((r) => [r.spiffe_id, r.method, r.decision]);
     // Every decision of the outage (without a spool: the oldest QUEUE), in order, then the new calls.
     expect(after).toEqual([...outage.slice(0, kept), [APP, CHECK, 'allow'], [INTRUDER, LIST, 'deny']]);

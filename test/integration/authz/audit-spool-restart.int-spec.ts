@@ -14,7 +14,7 @@ import { EmbeddedPostgres } from '../../../src/database/embedded-postgres';
 import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
-import { TrustStore } from '../../../src/tls/trust-store';
+import { TrustStore } from '../../../src/trust/trust-store';
 import { freePort, waitFor } from '../../support/ports';
 import { runParley, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';

@@ -6,7 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition } from '@grpc/proto-loader';
 import { HEALTH_PROTO } from '../../../src/grpc';
-import { loadProto } from '../../../src/grpc/proto-files';
+import { loadProto } from '../../../src/common/proto-files';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { StoreClient, storeChannelOptions, storePackageDefinition } from '../../../src/store';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
@@ -14,6 +14,12 @@ import type { Rule } from '../../../src/authz/domain';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
+import { AuditWriter } from '../../../src/authz';
+import { DataSource } from 'typeorm';
+import { PolicyStore } from '../../../src/authz';
+import { RevocationStore } from '../../../src/authz';
+import { SecureGrpcServer } from '../../../src/grpc';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(180_000);
 
@@ -91,7 +97,7 @@ describe('authorization of every served method', () => {
       const svid = await cas.get(td)!.issueSvid({ id: `spiffe://${td}${path}` });
       pem = { certPem: svid.certPem, keyPem: svid.keyPem };
     }
-    const c = new grpc.Client(address, spiffeChannelCredentials({ svid: { certChainPem: pem.certPem, keyPem: pem.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), {
+    const c = new grpc.Client(address, spiffeChannelCredentials({ svid: { certChainPem: pem.certPem, keyPem: pem.keyPem }, trust: gw.gateway.get(TrustStore), server: SERVER }), {
       'grpc.ssl_target_name_override': 'acme.test',
     });
     clients.push(c);
@@ -109,11 +115,11 @@ describe('authorization of every served method', () => {
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    address = `127.0.0.1:${gw.gateway.grpc!.port}`;
+    address = `127.0.0.1:${gw.gateway.listeners.grpc!.port}`;
     for (const td of [PARTNER, ...LOOKALIKES, 'unknown.test']) cas.set(td, await TestCa.create({ trustDomain: td }));
     // Every trust domain but unknown.test authenticates (its bundle is held); authorization decides the rest.
-    for (const td of [PARTNER, ...LOOKALIKES]) gw.gateway.trustStore.set(X509Bundle.parsePem(requireTrustDomain(td), cas.get(td)!.bundlePem()));
-    methods = gw.gateway.grpc!.server.servedMethods();
+    for (const td of [PARTNER, ...LOOKALIKES]) gw.gateway.get(TrustStore).set(X509Bundle.parsePem(requireTrustDomain(td), cas.get(td)!.bundlePem()));
+    methods = gw.gateway.get(SecureGrpcServer).servedMethods();
     methodKinds = kinds(storePackageDefinition(), loadProto(HEALTH_PROTO), loadProto('grpc/reflection/v1/reflection.proto'), loadProto('grpc/reflection/v1alpha/reflection.proto'));
   });
   afterAll(async () => {
@@ -131,11 +137,11 @@ describe('authorization of every served method', () => {
       { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
       { id: 'partner-read', effect: 'allow', subjects: [{ trustDomain: PARTNER }], methods: [`${STORE}Pull`, `${STORE}Lookup`] },
     ];
-    await gw.gateway.policies.replaceAll(rules, { actor: 'test' });
-    await gw.gateway.revocations.add({ kind: 'spiffe_id', value: 'spiffe://acme.test/ns/revoked', reason: 'test', createdBy: 'test' });
-    await waitFor(() => gw.gateway.revocations.isRevoked({ id: requireSpiffeId('spiffe://acme.test/ns/revoked') } as never));
+    await gw.gateway.get(PolicyStore).replaceAll(rules, { actor: 'test' });
+    await gw.gateway.get(RevocationStore).add({ kind: 'spiffe_id', value: 'spiffe://acme.test/ns/revoked', reason: 'test', createdBy: 'test' });
+    await waitFor(() => gw.gateway.get(RevocationStore).isRevoked({ id: requireSpiffeId('spiffe://acme.test/ns/revoked') } as never));
     const auditBefore = await auditCount(gw);
-    const metricsBefore = await scrapeMetrics(gw.gateway.ops!.port);
+    const metricsBefore = await scrapeMetrics(gw.gateway.listeners.ops!.port);
 
     const own = decisions(await statusesOf(await client('acme.test', '/ns/app')));
     expect(own).toEqual(Object.fromEntries(methods.map((m) => [m, true])));
@@ -159,18 +165,18 @@ describe('authorization of every served method', () => {
 
     // Exactly one audit row per call that reached the gateway's interceptor.
     const calls = methods.length * (3 + LOOKALIKES.length);
-    await gw.gateway.audit!.flush();
+    await gw.gateway.get(AuditWriter).flush();
     expect((await auditCount(gw)).n - auditBefore.n).toBe(calls);
-    const perCall = await gw.gateway.dataSource.query(
+    const perCall = await gw.gateway.get(DataSource).query(
       `SELECT spiffe_id, method, count(*)::int AS n FROM authz_audit WHERE id > $1 GROUP BY spiffe_id, method HAVING count(*) <> 1`,
       [auditBefore.lastId],
     );
     expect(perCall).toEqual([]);
-    const denied = await gw.gateway.dataSource.query(`SELECT reason FROM authz_audit WHERE id > $1 AND spiffe_id = 'spiffe://acme.test/ns/revoked' LIMIT 1`, [auditBefore.lastId]);
+    const denied = await gw.gateway.get(DataSource).query(`SELECT reason FROM authz_audit WHERE id > $1 AND spiffe_id = 'spiffe://acme.test/ns/revoked' LIMIT 1`, [auditBefore.lastId]);
     expect(denied[0].reason).toMatch(/^revoked/);
 
     // Every call is counted by method, trust domain and result, and its authorization time measured.
-    const metricsAfter = await scrapeMetrics(gw.gateway.ops!.port);
+    const metricsAfter = await scrapeMetrics(gw.gateway.listeners.ops!.port);
     const delta = (name: string, labels: Record<string, string> = {}) => metricSum(metricsAfter, name, labels) - metricSum(metricsBefore, name, labels);
     expect(delta('parley_authz_duration_seconds_count')).toBe(calls);
     expect(delta('parley_authz_duration_seconds_sum')).toBeGreaterThan(0);
@@ -180,7 +186,7 @@ describe('authorization of every served method', () => {
   });
 
   it('checks namespaces where the store resolves the record, and List shows only what the caller may see', async () => {
-    await gw.gateway.policies.replaceAll(
+    await gw.gateway.get(PolicyStore).replaceAll(
       [
         { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
         { id: 'partner-shared', effect: 'allow', subjects: [{ trustDomain: PARTNER }], methods: [`${STORE}Pull`, `${STORE}Lookup`, `${STORE}List`], namespaces: ['shared'] },
@@ -189,9 +195,9 @@ describe('authorization of every served method', () => {
       { actor: 'test' },
     );
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId('spiffe://acme.test/ns/publisher'));
-    const own = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
+    const own = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.get(TrustStore), server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
     const partnerSvid = await cas.get(PARTNER)!.issueSvid({ id: `spiffe://${PARTNER}/reader` });
-    const partner = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: partnerSvid.certPem, keyPem: partnerSvid.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
+    const partner = new StoreClient(address, spiffeChannelCredentials({ svid: { certChainPem: partnerSvid.certPem, keyPem: partnerSvid.keyPem }, trust: gw.gateway.get(TrustStore), server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
     try {
       const header = (namespace: string) => ({ namespace, media_type: 'text/plain', annotations: { suite: 'ns' } });
       const shared = await own.push(header('shared/models'), Buffer.from('shared weights'));
@@ -213,8 +219,8 @@ describe('authorization of every served method', () => {
       // A namespace-scoped grant never extends to a push.
       await expect(partner.push(header('shared/models'), Buffer.from('x'))).rejects.toMatchObject({ code: grpc.status.PERMISSION_DENIED });
 
-      await gw.gateway.audit!.flush();
-      const rows = await gw.gateway.dataSource.query(
+      await gw.gateway.get(AuditWriter).flush();
+      const rows = await gw.gateway.get(DataSource).query(
         `SELECT namespace, decision, rule FROM authz_audit WHERE spiffe_id = $1 AND method = $2 ORDER BY id`,
         [`spiffe://${PARTNER}/reader`, `${STORE}Pull`],
       );
@@ -231,8 +237,8 @@ describe('authorization of every served method', () => {
 });
 
 async function auditCount(gw: TestGateway): Promise<{ n: number; lastId: string }> {
-  await gw.gateway.audit!.flush();
-  const rows: Array<{ n: number; last: string | null }> = await gw.gateway.dataSource.query('SELECT count(*)::int AS n, max(id)::text AS last FROM authz_audit');
+  await gw.gateway.get(AuditWriter).flush();
+  const rows: Array<{ n: number; last: string | null }> = await gw.gateway.get(DataSource).query('SELECT count(*)::int AS n, max(id)::text AS last FROM authz_audit');
   return { n: Number(rows[0]!.n), lastId: rows[0]!.last ?? '0' };
 }
 

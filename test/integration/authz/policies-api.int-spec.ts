@@ -5,6 +5,7 @@
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { PolicyStore } from '../../../src/authz';
 
 jest.setTimeout(60_000);
 
@@ -47,7 +48,7 @@ describe('admin API: policies', () => {
       [1, 'default-own', 'seed', 'migration'],
       [2, 'default-federated', 'seed', 'migration'],
     ]);
-    expect(res.json.version).toBe(gw.gateway.policies.version);
+    expect(res.json.version).toBe(gw.gateway.get(PolicyStore).version);
     expect(res.json.unreachable).toEqual([]);
     expect((await send('GET', '/v1/policies/default-federated')).json.rule).toMatchObject({ subjects: [{ trustDomain: 'federated' }] });
   });
@@ -114,7 +115,7 @@ describe('admin API: policies', () => {
       rule: 'default-federated',
       reason: 'allowed by rule "default-federated"',
       dryRunDenied: [],
-      version: gw.gateway.policies.version,
+      version: gw.gateway.get(PolicyStore).version,
     });
     expect((await explain({ spiffeId: 'spiffe://partner.test/w', method: STORE + 'Delete' })).json).toMatchObject({ allowed: false, rule: 'cfg-no-delete' });
     expect((await explain({ spiffeId: 'spiffe://partner.test/w', method: STORE + 'Push', namespace: 'a/b', sourceIp: '::1', at: '2030-01-01T00:00:00Z' })).json).toMatchObject({
@@ -133,7 +134,7 @@ describe('admin API: policies', () => {
     const csv = 'p, partner.test, /parley.store.v1.StoreService/PushReferrer\n# note\n';
     const dry = await send('POST', '/v1/policies:import-casbin', { csv, mode: 'append', dryRun: true });
     expect(dry.status).toBe(200);
-    expect(dry.json).toMatchObject({ applied: false, version: gw.gateway.policies.version });
+    expect(dry.json).toMatchObject({ applied: false, version: gw.gateway.get(PolicyStore).version });
     const lines = dry.json.lines as Array<{ line: number; status: string; ruleId?: string }>;
     expect(lines.map((l) => [l.line, l.status])).toEqual([
       [1, expect.stringMatching(/^(imported|differs)$/)],

@@ -11,7 +11,7 @@ import { ChangeFeed } from '../../../src/database/change-feed';
 import { connectDataSource, runMigrations } from '../../../src/database/data-source';
 import { MethodRegistry, type Rule } from '../../../src/authz/domain';
 import { PolicyStore } from '../../../src/authz/policy-store';
-import { SERVED_METHODS } from '../../../src/authz/served-methods';
+import { servedMethods } from '../../../src/gateway.module';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { createTestDatabase } from '../../support/pg';
 
@@ -20,6 +20,7 @@ jest.setTimeout(60_000);
 const DB_CONFIG = { url: undefined, migrationsRun: true, poolSize: 4, connectTimeoutMs: 5000, embedded: { port: 0, startTimeoutMs: 60_000 } };
 const STORE = '/parley.store.v1.StoreService/';
 const OWN = 'acme.test';
+const SERVED_METHODS = servedMethods().registry.methods();
 const registry = new MethodRegistry(SERVED_METHODS);
 const actor = { actor: 'spiffe://acme.test/parley/admin' };
 

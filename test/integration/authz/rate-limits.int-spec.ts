@@ -8,6 +8,9 @@ import { requireSpiffeId } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
+import { AuditWriter } from '../../../src/authz';
+import { DataSource } from 'typeorm';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(120_000);
 
@@ -36,7 +39,7 @@ describe('rate limits on the gateway', () => {
 
   const client = async (path: string): Promise<grpc.Client> => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId(`spiffe://acme.test${path}`));
-    const c = new grpc.Client(`127.0.0.1:${gw.gateway.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: SERVER }), {
+    const c = new grpc.Client(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.get(TrustStore), server: SERVER }), {
       'grpc.ssl_target_name_override': 'acme.test',
     });
     clients.push(c);
@@ -55,8 +58,8 @@ describe('rate limits on the gateway', () => {
     // b: the trust domain has 2 tokens left for it, then the trust-domain limit refuses.
     expect([await check(b), await check(b), await check(b)]).toEqual([grpc.status.OK, grpc.status.OK, grpc.status.RESOURCE_EXHAUSTED]);
 
-    await gw.gateway.audit!.flush();
-    const rows: Array<{ spiffe_id: string; decision: string; reason: string }> = await gw.gateway.dataSource.query(
+    await gw.gateway.get(AuditWriter).flush();
+    const rows: Array<{ spiffe_id: string; decision: string; reason: string }> = await gw.gateway.get(DataSource).query(
       `SELECT spiffe_id, decision, reason FROM authz_audit WHERE method = $1 AND reason LIKE 'rate limited%' ORDER BY id`,
       [CHECK],
     );
@@ -66,7 +69,7 @@ describe('rate limits on the gateway', () => {
     ]);
     expect(rows[0]!.reason).toMatch(/spiffe id spiffe:\/\/acme\.test\/ns\/a/);
     expect(rows[1]!.reason).toMatch(/trust domain acme\.test/);
-    const metrics = await scrapeMetrics(gw.gateway.ops!.port);
+    const metrics = await scrapeMetrics(gw.gateway.listeners.ops!.port);
     expect(metricSum(metrics, 'parley_authz_decisions_total', { method: CHECK, result: 'rate_limited' })).toBe(2);
   });
 });

@@ -10,6 +10,7 @@ import { requireSpiffeId } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
@@ -70,7 +71,7 @@ describe('two gateway replicas on one database', () => {
 
   const creds = (id: string): Promise<Creds> => issueCreds(ca, id);
   const client = (gw: TestGateway, who: Creds): grpc.Client => {
-    const c = new grpc.Client(`127.0.0.1:${gw.gateway.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: who.certPem, keyPem: who.keyPem }, trust: gw.gateway.trustStore, server: { id: GATEWAY } }), {
+    const c = new grpc.Client(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: who.certPem, keyPem: who.keyPem }, trust: gw.gateway.get(TrustStore), server: { id: GATEWAY } }), {
       'grpc.ssl_target_name_override': 'acme.test',
     });
     clients.push(c);

@@ -10,6 +10,7 @@ import type { PeerIdentity } from '../../../src/tls/peer-identity';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { adminCliFlags, cliInProcess as cli } from '../../support/admin-cli';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { RevocationStore } from '../../../src/authz';
 
 jest.setTimeout(60_000);
 
@@ -50,7 +51,7 @@ describe('admin API and CLI: revocations', () => {
   it('revokes a SPIFFE ID: 201, listed, enforced by the gateway, hook fired; DELETE lifts it', async () => {
     const trainer = peerOf(await creds('spiffe://acme.test/ns/ml/sa/trainer'));
     const hooked: boolean[] = [];
-    const off = gw.gateway.revocations.onRevoked((isRevoked) => hooked.push(isRevoked(trainer)));
+    const off = gw.gateway.get(RevocationStore).onRevoked((isRevoked) => hooked.push(isRevoked(trainer)));
     try {
       const res = await api('POST', '/v1/revocations', { spiffeId: 'spiffe://acme.test/ns/ml/sa/trainer', reason: 'laptop stolen', expiresAt: '2099-01-31T12:00:00Z' });
       expect(res.status).toBe(201);
@@ -65,12 +66,12 @@ describe('admin API and CLI: revocations', () => {
         expiresAt: '2099-01-31T12:00:00.000Z',
         active: true,
       });
-      expect(gw.gateway.revocations.revokedReason(trainer)).toBe('spiffe id spiffe://acme.test/ns/ml/sa/trainer is revoked (laptop stolen)');
+      expect(gw.gateway.get(RevocationStore).revokedReason(trainer)).toBe('spiffe id spiffe://acme.test/ns/ml/sa/trainer is revoked (laptop stolen)');
       expect(hooked).toEqual([true]);
       expect((await list()).map((r) => r.id)).toContain(created.id);
 
       expect((await api('DELETE', `/v1/revocations/${created.id}`)).status).toBe(204);
-      expect(gw.gateway.revocations.isRevoked(trainer)).toBe(false);
+      expect(gw.gateway.get(RevocationStore).isRevoked(trainer)).toBe(false);
       const again = await api('DELETE', `/v1/revocations/${created.id}`);
       expect([again.status, again.contentType]).toEqual([404, expect.stringMatching(/^application\/problem\+json/)]);
     } finally {
@@ -85,8 +86,8 @@ describe('admin API and CLI: revocations', () => {
     expect(first.status).toBe(201);
     const body = JSON.parse(first.body) as RevocationDto;
     expect(body).toMatchObject({ kind: 'fingerprint', value: leaked.fingerprint256.split(':').join('').toLowerCase(), reason: '' });
-    expect(gw.gateway.revocations.isRevoked(leaked)).toBe(true);
-    expect(gw.gateway.revocations.isRevoked(renewed)).toBe(false);
+    expect(gw.gateway.get(RevocationStore).isRevoked(leaked)).toBe(true);
+    expect(gw.gateway.get(RevocationStore).isRevoked(renewed)).toBe(false);
 
     const second = await api('POST', '/v1/revocations', { fingerprint: body.value.toUpperCase(), reason: 'rotated' });
     expect(second.status).toBe(200);

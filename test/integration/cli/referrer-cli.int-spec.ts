@@ -46,7 +46,7 @@ describe('parley referrer push|list|pull|delete against a real gateway', () => {
     writeFileSync(join(dir, 'svid.pem'), issued.certPem);
     writeFileSync(join(dir, 'svid.key'), issued.keyPem, { mode: 0o600 });
     writeFileSync(join(dir, 'bundle.pem'), ca.bundlePem());
-    id = ['--server', `127.0.0.1:${gw.gateway.grpc!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
+    id = ['--server', `127.0.0.1:${gw.gateway.listeners.grpc!.port}`, '--svid', join(dir, 'svid.pem'), '--key', join(dir, 'svid.key'), '--bundle', join(dir, 'bundle.pem')];
     writeFileSync(join(dir, 'model.bin'), randomBytes(4096));
     const push = await cli(['push', join(dir, 'model.bin'), '-n', 'ml/signed', '--quiet', ...id], dir);
     expect(push.code).toBe(0);

@@ -47,7 +47,7 @@ describe('store commands with an identity from the SPIFFE Workload API (no files
     dir = mkdtempSync(join(tmpdir(), 'parley-wl-cli-'));
     chmodSync(dir, 0o755);
     gw = await startTestGateway();
-    server = `127.0.0.1:${gw.gateway.grpc!.port}`;
+    server = `127.0.0.1:${gw.gateway.listeners.grpc!.port}`;
     // The real Workload API protocol on a unix socket, fed by the gateway's own dev CA.
     provider = new DevCaWorkloadProvider(await devCaOf(gw), requireSpiffeId(WORKLOAD_ID));
     await provider.start();

@@ -8,7 +8,6 @@
  */
 import { status } from '@grpc/grpc-js';
 import type { StoreClient } from '../../../src/store';
-import type { TrustStore } from '../../../src/tls/trust-store';
 import { startTestGateway, type TestGateway } from '../../support/gateway';
 import {
   ACME,
@@ -25,6 +24,9 @@ import {
 } from '../../support/federation';
 import { waitFor } from '../../support/ports';
 import { TestCa } from '../../support/test-ca';
+import { FederationService } from '../../../src/federation';
+import { SecureGrpcServer } from '../../../src/grpc';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(120_000);
 
@@ -45,7 +47,7 @@ describe('a denied partner authority on both replicas of partner.test', () => {
     const svid = await ca.issueSvid({ id: 'spiffe://lab.test/ns/lab/sa/reader' });
     return track(storeClient({ certChainPem: svid.chainPem, keyPem: svid.keyPem }, trust, target));
   };
-  const openFrom = (gw: TestGateway, td: string) => gw.gateway.grpc!.server.listener.stats().openByTrustDomain[td] ?? 0;
+  const openFrom = (gw: TestGateway, td: string) => gw.gateway.get(SecureGrpcServer).listener.stats().openByTrustDomain[td] ?? 0;
 
   beforeAll(async () => {
     [acme, p1] = await Promise.all([startTestGateway(bundleEndpointEnv(ACME)), startTestGateway(bundleEndpointEnv(PARTNER))]);
@@ -53,8 +55,8 @@ describe('a denied partner authority on both replicas of partner.test', () => {
     await federate(p1, acme);
     await federate(acme, p1);
     [labA, labB] = await Promise.all([TestCa.create({ trustDomain: LAB }), TestCa.create({ trustDomain: LAB })]);
-    await p1.gateway.federation.create({ trustDomain: LAB, profile: 'static' });
-    await p1.gateway.federation.uploadBundle(LAB, TestCa.bundlePem(labA, labB));
+    await p1.gateway.get(FederationService).create({ trustDomain: LAB, profile: 'static' });
+    await p1.gateway.get(FederationService).uploadBundle(LAB, TestCa.bundlePem(labA, labB));
     // The second replica applies what the first stored.
     await waitFor(() => heldAuthorities(p2, ACME).length > 0 && heldAuthorities(p2, LAB).length === 2, 5_000);
     const owner = await workloadClient(p1, '/ns/data/sa/publisher', p1);
@@ -71,7 +73,7 @@ describe('a denied partner authority on both replicas of partner.test', () => {
     expect(heldAuthorities(p2, ACME)).toEqual(publishedAuthorities(acme));
     expect(heldAuthorities(p1, ACME)).toEqual(publishedAuthorities(acme));
     expect(heldAuthorities(p2, LAB).sort()).toEqual([fingerprintOf(labA), fingerprintOf(labB)].sort());
-    const partnerTrust = p1.gateway.trustStore;
+    const partnerTrust = p1.gateway.get(TrustStore);
     for (const replica of [p1, p2]) {
       expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/reader', replica)))).toBeUndefined();
       expect(await pull(await labClient(labA, replica, partnerTrust))).toBeUndefined();
@@ -80,7 +82,7 @@ describe('a denied partner authority on both replicas of partner.test', () => {
   });
 
   it('denying acme.test\'s CA and lab.test\'s first CA on one replica closes and refuses them on both at once', async () => {
-    const partnerTrust = p1.gateway.trustStore;
+    const partnerTrust = p1.gateway.get(TrustStore);
     // Connections opened before the deny, on both replicas.
     const open = new Map<string, StoreClient>();
     for (const [name, replica] of [
@@ -120,15 +122,15 @@ describe('a denied partner authority on both replicas of partner.test', () => {
       expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/new', replica)))).toBe(status.UNAUTHENTICATED);
       expect(await pull(await labClient(labA, replica, partnerTrust))).toBe(status.UNAUTHENTICATED);
       expect(await pull(await labClient(labB, replica, partnerTrust))).toBeUndefined();
-      expect(replica.gateway.grpc!.server.listener.stats().closedByTrustChange).toBeGreaterThan(0);
+      expect(replica.gateway.get(SecureGrpcServer).listener.stats().closedByTrustChange).toBeGreaterThan(0);
     }
   });
 
   it('a later poll (through either replica) cannot use the denied CA, not even to authenticate acme\'s bundle endpoint', async () => {
-    const viaOther = await p2.gateway.federation.refreshNow(ACME);
+    const viaOther = await p2.gateway.get(FederationService).refreshNow(ACME);
     // acme's endpoint presents an SVID of the denied CA: refused like any other of its SVIDs.
     expect(viaOther).toMatchObject({ state: 'stale', lastError: { reason: 'endpoint_identity' }, authorities: [], deniedInBundle: publishedAuthorities(acme) });
-    expect(await p1.gateway.federation.refreshNow(ACME)).toMatchObject({ authorities: [], lastError: { reason: 'endpoint_identity' } });
+    expect(await p1.gateway.get(FederationService).refreshNow(ACME)).toMatchObject({ authorities: [], lastError: { reason: 'endpoint_identity' } });
     for (const replica of [p1, p2]) {
       expect(heldAuthorities(replica, ACME)).toEqual([]);
       expect(await pull(track(await workloadClient(acme, '/ns/ml/sa/later', replica)))).toBe(status.UNAUTHENTICATED);

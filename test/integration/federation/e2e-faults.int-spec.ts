@@ -10,7 +10,7 @@ import { status } from '@grpc/grpc-js';
 import { requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
 import { StoreClient } from '../../../src/store';
 import type { FederationStatus } from '../../../src/federation';
-import { TrustStore } from '../../../src/tls/trust-store';
+import { TrustStore } from '../../../src/trust/trust-store';
 import type { TestGateway } from '../../support/gateway';
 import {
   ACME,
@@ -31,6 +31,8 @@ import {
   type FaultMode,
 } from '../../support/federation';
 import { TestCa } from '../../support/test-ca';
+import { FederationService } from '../../../src/federation';
+import { ReadinessRegistry } from '../../../src/ops';
 
 jest.setTimeout(150_000);
 
@@ -65,8 +67,8 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
 
   /** Points partner's acme relationship at `url` (when it points elsewhere), refreshes it through the admin API and returns the status. */
   const refreshAgainst = async (url: string): Promise<FederationStatus> => {
-    if ((await partner.gateway.federation.status(ACME)).endpointUrls[0] !== url) {
-      await partner.gateway.federation.update(ACME, spiffeRelationshipTo(acme, { endpointUrls: [url] }));
+    if ((await partner.gateway.get(FederationService).status(ACME)).endpointUrls[0] !== url) {
+      await partner.gateway.get(FederationService).update(ACME, spiffeRelationshipTo(acme, { endpointUrls: [url] }));
     }
     const reply = await adminCall(partner, 'POST', `/v1/federations/${ACME}:refresh`);
     expect(reply.status).toBe(200);
@@ -103,10 +105,10 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
     fault = await FaultyBundleEndpoint.start(await issueSvid(acme, '/parley/gateway'));
     // A third trust domain federated with partner by a static bundle.
     lab = await TestCa.create({ trustDomain: LAB });
-    await partner.gateway.federation.create({ trustDomain: LAB, profile: 'static' });
-    await partner.gateway.federation.uploadBundle(LAB, lab.bundlePem());
+    await partner.gateway.get(FederationService).create({ trustDomain: LAB, profile: 'static' });
+    await partner.gateway.get(FederationService).uploadBundle(LAB, lab.bundlePem());
     labTrust = new TrustStore();
-    labTrust.set(partner.gateway.trustStore.get(requireTrustDomain(PARTNER))!);
+    labTrust.set(partner.gateway.get(TrustStore).get(requireTrustDomain(PARTNER))!);
     const owner = await workloadClient(partner, '/ns/data/sa/publisher', partner);
     cid = await owner.push({ namespace: 'shared', media_type: 'text/plain', annotations: {} }, Buffer.from('partner data'));
     owner.close();
@@ -116,7 +118,7 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
 
   afterEach(async () => {
     // Back to acme's real endpoint (not after the empty key set: that test restores by itself).
-    const s = await partner.gateway.federation.status(ACME);
+    const s = await partner.gateway.get(FederationService).status(ACME);
     if (s.authorities.length > 0 && s.endpointUrls[0] !== realUrl) {
       const back = await refreshAgainst(realUrl);
       expect(back.state).toBe('ready');
@@ -134,7 +136,7 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
 
   it('HTTP 500: reason http_status', async () => {
     await expectKeptAfter({ kind: 'status', status: 500 }, 'http_status');
-    expect((await partner.gateway.federation.status(ACME)).lastError?.detail).toContain('500');
+    expect((await partner.gateway.get(FederationService).status(ACME)).lastError?.detail).toContain('500');
   });
 
   it('invalid JSON: reason invalid_bundle', async () => {
@@ -154,14 +156,14 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
   it('the endpoint presents another SPIFFE ID of acme.test: reason endpoint_identity', async () => {
     fault.setIdentity(await issueSvid(acme, '/not/the/gateway'));
     try {
-      await expectKeptAfter({ kind: 'serve', body: () => acme.gateway.federation.ownBundleDocument()! }, 'endpoint_identity');
+      await expectKeptAfter({ kind: 'serve', body: () => acme.gateway.get(FederationService).ownBundleDocument()! }, 'endpoint_identity');
     } finally {
       fault.setIdentity(await issueSvid(acme, '/parley/gateway'));
     }
   });
 
   it('a decreasing sequence: the bundle is taken (same authorities) and the decrease reported as a warning', async () => {
-    const current = SpiffeBundle.parse(acme.gateway.federation.ownBundleDocument()!, requireTrustDomain(ACME));
+    const current = SpiffeBundle.parse(acme.gateway.get(FederationService).ownBundleDocument()!, requireTrustDomain(ACME));
     expect(current.sequence).toBe(1n);
     fault.mode = { kind: 'serve', body: () => current.withMetadata({ sequence: 5n, refreshHint: 300 }).serialize() };
     expect((await refreshAgainst(fault.url)).sequence).toBe('5');
@@ -180,7 +182,7 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
   it('a valid empty key set revokes: acme is refused (open connections closed), lab.test is not; re-bootstrapping restores', async () => {
     const open = await workloadClient(acme, '/ns/ml/sa/long-lived', partner);
     try {
-      fault.mode = { kind: 'serve', body: () => acme.gateway.federation.ownBundleDocument()! };
+      fault.mode = { kind: 'serve', body: () => acme.gateway.get(FederationService).ownBundleDocument()! };
       expect((await refreshAgainst(fault.url)).state).toBe('ready');
       expect(await grpcCode(open.pullAll(cid))).toBeUndefined();
       fault.mode = { kind: 'serve', body: () => JSON.stringify({ keys: [], spiffe_sequence: 9, spiffe_refresh_hint: 300 }) };
@@ -198,14 +200,14 @@ describe("faults at acme.test's bundle endpoint, seen by partner.test", () => {
     expect(stuck.lastError?.reason).toBe('endpoint_identity');
     expect(heldAuthorities(partner, ACME)).toEqual([]);
     // ... until the operator bootstraps the relationship again.
-    await partner.gateway.federation.remove(ACME);
-    await partner.gateway.federation.create(spiffeRelationshipTo(acme));
-    expect((await partner.gateway.federation.refreshNow(ACME)).state).toBe('ready');
+    await partner.gateway.get(FederationService).remove(ACME);
+    await partner.gateway.get(FederationService).create(spiffeRelationshipTo(acme));
+    expect((await partner.gateway.get(FederationService).refreshNow(ACME)).state).toBe('ready');
     expect(await acmeWorkload()).toBeUndefined();
   });
 
   it('partner stayed up and ready throughout', async () => {
-    const report = await partner.gateway.readiness.evaluate(2000);
+    const report = await partner.gateway.get(ReadinessRegistry).evaluate(2000);
     expect(report.checks.find((c) => c.name === 'federation')).toMatchObject({ ok: true });
     expect(await labWorkload()).toBeUndefined();
   });

@@ -11,6 +11,9 @@ import { requireTrustDomain } from '../../../src/spiffe';
 import type { TestGateway } from '../../support/gateway';
 import { ACME, gatewayCa, grpcCode, heldAuthorities, issueSvid, publishedAuthorities, startFederatedPair, storeClient, workloadClient } from '../../support/federation';
 import { waitFor } from '../../support/ports';
+import { FederationService } from '../../../src/federation';
+import { IdentitySource } from '../../../src/identity';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(150_000);
 
@@ -34,7 +37,7 @@ describe('acme.test rotates its CA under load from partner.test', () => {
   });
 
   it('partner holds the new CA within one refresh interval of its publication; zero failed calls; new SVIDs accepted', async () => {
-    expect((await partner.gateway.federation.status(ACME)).refreshHint).toBe(HINT_MS / 1000);
+    expect((await partner.gateway.get(FederationService).status(ACME)).refreshHint).toBe(HINT_MS / 1000);
     const trainer = await workloadClient(acme, '/ns/ml/sa/trainer', acme);
     const cid = await trainer.push({ namespace: 'ml', media_type: 'text/plain', annotations: {} }, Buffer.from('weights'));
     trainer.close();
@@ -46,7 +49,7 @@ describe('acme.test rotates its CA under load from partner.test', () => {
     const load = { stop: false, ok: 0, afterActivation: 0, activated: false, failures: [] as string[] };
     const running = (async () => {
       for (let i = 0; i < 3000 && !load.stop; i++) {
-        const c = storeClient(partnerSvid, partner.gateway.trustStore, acme);
+        const c = storeClient(partnerSvid, partner.gateway.get(TrustStore), acme);
         try {
           const code = await grpcCode(c.pullAll(cid));
           if (code === undefined) {
@@ -77,15 +80,15 @@ describe('acme.test rotates its CA under load from partner.test', () => {
       await waitFor(() => gatewayCa(acme).entries().find((e) => e.status === 'active')?.id === newCa.slice(0, 16), LEAD_MS + 10_000, 50);
       load.activated = true;
       // acme's own gateway SVID (what partner's connections see from now on) comes from the new CA.
-      const newCaCert = acme.gateway.trustStore.getX509Authorities(requireTrustDomain(ACME))!.find((c) => c.fingerprint256.split(':').join('').toLowerCase() === newCa)!;
-      await waitFor(() => acme.gateway.identity.current()!.svid.certificates[0].verify(newCaCert.publicKey), 10_000, 50);
+      const newCaCert = acme.gateway.get(TrustStore).getX509Authorities(requireTrustDomain(ACME))!.find((c) => c.fingerprint256.split(':').join('').toLowerCase() === newCa)!;
+      await waitFor(() => acme.gateway.get(IdentitySource).current()!.svid.certificates[0].verify(newCaCert.publicKey), 10_000, 50);
 
       // An acme workload with an SVID of the new CA is accepted by partner.
       const fresh = await issueSvid(acme, '/ns/ml/sa/fresh');
       const owner = await workloadClient(partner, '/ns/data/sa/publisher', partner);
       const partnerCid = await owner.push({ namespace: 'shared', media_type: 'text/plain', annotations: {} }, Buffer.from('partner data'));
       owner.close();
-      const reader = storeClient(fresh, acme.gateway.trustStore, partner);
+      const reader = storeClient(fresh, acme.gateway.get(TrustStore), partner);
       try {
         expect(await grpcCode(reader.pullAll(partnerCid))).toBeUndefined();
       } finally {

@@ -10,6 +10,7 @@ import type { StoreClient } from '../../../src/store';
 import type { TestGateway } from '../../support/gateway';
 import { ACME, adminCall, grpcCode, heldAuthorities, PARTNER, payload, publishedAuthorities, startFederatedPair, workloadClient } from '../../support/federation';
 import { waitFor } from '../../support/ports';
+import { PolicyStore } from '../../../src/authz';
 
 jest.setTimeout(120_000);
 
@@ -75,12 +76,12 @@ describe('two gateways federated over https_spiffe (acme.test <-> partner.test)'
     // Partner's operator keeps only its own-domain rule: acme is refused.
     const own = defaultPolicy(PARTNER).filter((r) => r.id === 'default-own');
     expect(own).toHaveLength(1);
-    await partner.gateway.policies.replaceAll(own, { actor: 'e2e' });
+    await partner.gateway.get(PolicyStore).replaceAll(own, { actor: 'e2e' });
     await waitFor(async () => (await pull(shared)) === status.PERMISSION_DENIED, 5_000);
 
     // Then grants acme.test Pull below shared/ only.
     const grant: Rule = { id: 'acme-pull-shared', effect: 'allow', subjects: [{ trustDomain: ACME }], methods: [`${STORE}Pull`], namespaces: ['shared'] };
-    await partner.gateway.policies.replaceAll([...own, grant], { actor: 'e2e' });
+    await partner.gateway.get(PolicyStore).replaceAll([...own, grant], { actor: 'e2e' });
     await waitFor(async () => (await pull(shared)) === undefined, 5_000);
     expect(await pull(internal)).toBe(status.PERMISSION_DENIED);
     expect(await grpcCode(reader.push({ namespace: 'shared/sets', media_type: 'text/plain', annotations: {} }, Buffer.from('x')))).toBe(status.PERMISSION_DENIED);

@@ -32,6 +32,8 @@ import {
 } from '../../support/federation';
 import { waitFor } from '../../support/ports';
 import { Eku, TestCa } from '../../support/test-ca';
+import { FederationService } from '../../../src/federation';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(150_000);
 
@@ -68,7 +70,7 @@ describe('https_web federation, and an early refresh when acme rotates without l
       ),
       startTestGateway(bundleEndpointEnv(PARTNER)),
     ]);
-    await partner.gateway.federation.create({ trustDomain: ACME, profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.bundleEndpoint!.port}/`], caRootsPem: webCa.certPem });
+    await partner.gateway.get(FederationService).create({ trustDomain: ACME, profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.listeners.bundleEndpoint!.port}/`], caRootsPem: webCa.certPem });
     await federate(acme, partner);
   });
   afterAll(async () => {
@@ -78,7 +80,7 @@ describe('https_web federation, and an early refresh when acme rotates without l
   });
 
   it('partner fetches acme\'s bundle over https_web: a partner workload pulls, its push is PERMISSION_DENIED', async () => {
-    const s = await partner.gateway.federation.refreshNow(ACME);
+    const s = await partner.gateway.get(FederationService).refreshNow(ACME);
     expect(s).toMatchObject({ profile: 'https_web', state: 'ready', refreshHint: 300 });
     expect(heldAuthorities(partner, ACME)).toEqual(publishedAuthorities(acme));
 
@@ -95,12 +97,12 @@ describe('https_web federation, and an early refresh when acme rotates without l
   it('a web certificate from another CA is refused (reason tls) and the held bundle kept', async () => {
     const other = await TestCa.create({ trustDomain: 'other-pki.test', uri: null });
     const before = heldAuthorities(partner, ACME);
-    await partner.gateway.federation.update(ACME, { profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.bundleEndpoint!.port}/`], caRootsPem: other.certPem });
-    const s = await partner.gateway.federation.refreshNow(ACME);
+    await partner.gateway.get(FederationService).update(ACME, { profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.listeners.bundleEndpoint!.port}/`], caRootsPem: other.certPem });
+    const s = await partner.gateway.get(FederationService).refreshNow(ACME);
     expect(s).toMatchObject({ state: 'stale', lastError: { reason: 'tls' } });
     expect(heldAuthorities(partner, ACME)).toEqual(before);
-    await partner.gateway.federation.update(ACME, { profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.bundleEndpoint!.port}/`], caRootsPem: webCa.certPem });
-    expect((await partner.gateway.federation.refreshNow(ACME)).state).toBe('ready');
+    await partner.gateway.get(FederationService).update(ACME, { profile: 'https_web', endpointUrls: [`https://127.0.0.1:${acme.gateway.listeners.bundleEndpoint!.port}/`], caRootsPem: webCa.certPem });
+    expect((await partner.gateway.get(FederationService).refreshNow(ACME)).state).toBe('ready');
   });
 
   it('a refused handshake of a new, unknown acme CA triggers an early refresh; a retry succeeds well before the regular poll', async () => {
@@ -112,14 +114,14 @@ describe('https_web federation, and an early refresh when acme rotates without l
     // acme rotates: the new CA signs as soon as it is published (bounded wait: half-life 10 s after start).
     const newCa = await waitFor(() => publishedAuthorities(acme).find((fp) => !initial.has(fp)), 60_000, 50);
     expect(gatewayCa(acme).entries().find((e) => e.status === 'active')?.id).toBe(newCa.slice(0, 16));
-    const regular = await partner.gateway.federation.status(ACME);
+    const regular = await partner.gateway.get(FederationService).status(ACME);
     expect(heldAuthorities(partner, ACME)).not.toContain(newCa);
     expect(new Date(regular.nextPollAt!).getTime() - Date.now()).toBeGreaterThan(60_000);
     const refusedBefore = await metricValue(partner, 'parley_grpc_connections_refused_total', { reason: 'chain_unverified' });
 
     const svid = await issueSvid(acme, '/ns/ml/sa/reader');
     const attempt = async () => {
-      const c = storeClient(svid, acme.gateway.trustStore, partner);
+      const c = storeClient(svid, acme.gateway.get(TrustStore), partner);
       try {
         return await grpcCode(c.pullAll(partnerCid));
       } finally {
@@ -139,9 +141,9 @@ describe('https_web federation, and an early refresh when acme rotates without l
     expect(ms).toBeLessThan(10_000);
     expect(heldAuthorities(partner, ACME)).toContain(newCa);
     expect(await metricValue(partner, 'parley_grpc_connections_refused_total', { reason: 'chain_unverified' })).toBeGreaterThan(refusedBefore);
-    const after = await partner.gateway.federation.status(ACME);
+    const after = await partner.gateway.get(FederationService).status(ACME);
     expect(after.polls).toBeGreaterThan(regular.polls);
     // The refusal used partner's early-refresh allowance for acme (one per 30 s).
-    expect(partner.gateway.federation.requestEarlyRefresh(ACME)).toBe(false);
+    expect(partner.gateway.get(FederationService).requestEarlyRefresh(ACME)).toBe(false);
   });
 });

@@ -13,6 +13,7 @@ import { adminCliFlags } from '../../support/admin-cli';
 import { startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
 import { runCli } from '../cli/cli-process';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(90_000);
 
@@ -49,7 +50,7 @@ describe('parley admin federation / bundle (two gateways)', () => {
     const bundle = SpiffeBundle.parse(readFileSync(join(cwd, 'acme-bundle.json')), ACME);
     expect(bundle.sequence).toBe(1n);
     expect(bundle.refreshHint).toBe(300);
-    expect(bundle.x509Authorities.map((c) => c.fingerprint256)).toEqual(acme.gateway.trustStore.getX509Authorities(ACME)!.map((c) => c.fingerprint256));
+    expect(bundle.x509Authorities.map((c) => c.fingerprint256)).toEqual(acme.gateway.get(TrustStore).getX509Authorities(ACME)!.map((c) => c.fingerprint256));
     const pem = await runCli(['admin', 'bundle', 'export', 'acme.test', '--pem', ...onAcme], cwd);
     expect(pem.code).toBe(0);
     expect(pem.stdout).toContain('-----BEGIN CERTIFICATE-----');
@@ -59,7 +60,7 @@ describe('parley admin federation / bundle (two gateways)', () => {
     const add = await runCli(
       [
         'admin', 'federation', 'add', 'acme.test', '--profile', 'https_spiffe',
-        '--url', `https://127.0.0.1:${acme.gateway.bundleEndpoint!.port}/`,
+        '--url', `https://127.0.0.1:${acme.gateway.listeners.bundleEndpoint!.port}/`,
         '--endpoint-id', 'spiffe://acme.test/parley/gateway',
         '--bootstrap-bundle', join(cwd, 'acme-bundle.json'),
         ...onPartner,
@@ -71,7 +72,7 @@ describe('parley admin federation / bundle (two gateways)', () => {
     const refresh = await runCli(['admin', 'federation', 'refresh', 'acme.test', '--json', ...onPartner], cwd);
     expect(refresh.code).toBe(0);
     expect(JSON.parse(refresh.stdout)).toMatchObject({ trustDomain: 'acme.test', profile: 'https_spiffe', state: 'ready', sequence: '1', refreshHint: 300 });
-    expect(partner.gateway.trustStore.getX509Authorities(ACME)?.map((c) => c.fingerprint256)).toEqual(acme.gateway.trustStore.getX509Authorities(ACME)!.map((c) => c.fingerprint256));
+    expect(partner.gateway.get(TrustStore).getX509Authorities(ACME)?.map((c) => c.fingerprint256)).toEqual(acme.gateway.get(TrustStore).getX509Authorities(ACME)!.map((c) => c.fingerprint256));
 
     const list = await runCli(['admin', 'federation', 'list', ...onPartner], cwd);
     expect(list.code).toBe(0);
@@ -82,14 +83,14 @@ describe('parley admin federation / bundle (two gateways)', () => {
   });
 
   it('denies an authority, then removes the relationship', async () => {
-    const fingerprint = acme.gateway.trustStore.getX509Authorities(ACME)![0].fingerprint256;
+    const fingerprint = acme.gateway.get(TrustStore).getX509Authorities(ACME)![0].fingerprint256;
     const deny = await runCli(['admin', 'federation', 'deny', 'acme.test', fingerprint, '--json', ...onPartner], cwd);
     expect(deny.code).toBe(0);
     expect(JSON.parse(deny.stdout)).toMatchObject({ authorities: [], deniedInBundle: [fingerprint.split(':').join('').toLowerCase()] });
-    expect(partner.gateway.trustStore.getX509Authorities(ACME)).toEqual([]);
+    expect(partner.gateway.get(TrustStore).getX509Authorities(ACME)).toEqual([]);
     const rm = await runCli(['admin', 'federation', 'rm', 'acme.test', ...onPartner], cwd);
     expect(rm.code).toBe(0);
-    expect(partner.gateway.trustStore.get(ACME)).toBeUndefined();
+    expect(partner.gateway.get(TrustStore).get(ACME)).toBeUndefined();
     const again = await runCli(['admin', 'federation', 'rm', 'acme.test', ...onPartner], cwd);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no relationship');
@@ -110,21 +111,21 @@ describe('parley admin federation / bundle (two gateways)', () => {
   });
 
   it('lists the held bundles (own and a partner) with sequence, refresh hint and first expiry', async () => {
-    const firstExpiry = (td: typeof ACME) => new Date(Math.min(...partner.gateway.trustStore.getX509Authorities(td)!.map((c) => new Date(c.validTo).getTime()))).toISOString();
+    const firstExpiry = (td: typeof ACME) => new Date(Math.min(...partner.gateway.get(TrustStore).getX509Authorities(td)!.map((c) => new Date(c.validTo).getTime()))).toISOString();
     const list = await runCli(['admin', 'bundle', 'list', ...onPartner], cwd);
     expect(list.stderr).toBe('');
     expect(list.code).toBe(0);
     const lines = list.stdout.split('\n');
     expect(lines).toHaveLength(3);
     expect(lines[0]).toMatch(new RegExp(`^lab\\.test +federation +1 CA  seq \\d+ +hint \\d+s +until ${firstExpiry(LAB)}$`));
-    expect(lines[1]).toMatch(new RegExp(`^partner\\.test +own +${partner.gateway.trustStore.getX509Authorities(PARTNER)!.length} CA  seq 1 +hint 300s +until ${firstExpiry(PARTNER)}$`));
+    expect(lines[1]).toMatch(new RegExp(`^partner\\.test +own +${partner.gateway.get(TrustStore).getX509Authorities(PARTNER)!.length} CA  seq 1 +hint 300s +until ${firstExpiry(PARTNER)}$`));
     expect(lines[2]).toBe('');
 
     const json = await runCli(['admin', 'bundle', 'list', '--json', ...onPartner], cwd);
     expect(json.code).toBe(0);
     expect(JSON.parse(json.stdout) as BundleRow[]).toEqual([
       { trustDomain: 'lab.test', own: false, relationship: true, authorities: 1, sequence: expect.stringMatching(/^\d+$/), refreshHint: expect.any(Number), earliestNotAfter: firstExpiry(LAB) },
-      { trustDomain: 'partner.test', own: true, relationship: false, authorities: partner.gateway.trustStore.getX509Authorities(PARTNER)!.length, sequence: '1', refreshHint: 300, earliestNotAfter: firstExpiry(PARTNER) },
+      { trustDomain: 'partner.test', own: true, relationship: false, authorities: partner.gateway.get(TrustStore).getX509Authorities(PARTNER)!.length, sequence: '1', refreshHint: 300, earliestNotAfter: firstExpiry(PARTNER) },
     ]);
     const help = await runCli(['admin', 'bundle', 'list', '--help'], cwd);
     expect(help.stdout).toContain('Examples:\n  $ parley admin bundle list');

@@ -12,6 +12,8 @@ import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { check, healthClient } from '../../support/grpc-health-client';
 import { TestCa } from '../../support/test-ca';
+import { ReadinessRegistry } from '../../../src/ops';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
@@ -43,8 +45,8 @@ describe('admin API: federations and bundles', () => {
   /** A health check by a partner workload: PERMISSION_DENIED means the connection was admitted (authorization then refuses), UNAUTHENTICATED that it was refused. */
   const partnerHandshake = async (): Promise<number> => {
     const svid = await ca1.issueSvid({ id: 'spiffe://partner.test/sync' });
-    const trust = { getX509Authorities: (td: typeof PARTNER_TD) => gw.gateway.trustStore.getX509Authorities(td), allX509Authorities: () => gw.gateway.trustStore.allX509Authorities() };
-    const client = healthClient(`127.0.0.1:${gw.gateway.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust, server: { id: requireSpiffeId(GATEWAY_ID) } }));
+    const trust = { getX509Authorities: (td: typeof PARTNER_TD) => gw.gateway.get(TrustStore).getX509Authorities(td), allX509Authorities: () => gw.gateway.get(TrustStore).allX509Authorities() };
+    const client = healthClient(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust, server: { id: requireSpiffeId(GATEWAY_ID) } }));
     try {
       await check(client);
       return grpcStatus.OK;
@@ -85,7 +87,7 @@ describe('admin API: federations and bundles', () => {
     expect((await api('POST', '/v1/federations', { body: { trustDomain: PARTNER, profile: 'static' } })).status).toBe(409);
     expect((await api('POST', `/v1/federations/${PARTNER}:refresh`)).status).toBe(412);
     expect((await api('GET', '/v1/federations/nobody.test')).status).toBe(404);
-    expect(gw.gateway.trustStore.get(PARTNER_TD)).toBeUndefined();
+    expect(gw.gateway.get(TrustStore).get(PARTNER_TD)).toBeUndefined();
     expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED);
   });
 
@@ -97,14 +99,14 @@ describe('admin API: federations and bundles', () => {
     const pem = await api('PUT', `/v1/federations/${PARTNER}/bundle`, { raw: ca1.certPem, contentType: 'application/x-pem-file' });
     expect(pem.status).toBe(200);
     expect(pem.json()).toMatchObject({ state: 'ready', sequence: '1', authorities: [{ fingerprint: ca1.certificate.fingerprint256.split(':').join('').toLowerCase() }] });
-    expect(gw.gateway.trustStore.getX509Authorities(PARTNER_TD)?.map((c) => c.fingerprint256)).toEqual([ca1.certificate.fingerprint256]);
+    expect(gw.gateway.get(TrustStore).getX509Authorities(PARTNER_TD)?.map((c) => c.fingerprint256)).toEqual([ca1.certificate.fingerprint256]);
     expect(await partnerHandshake()).toBe(grpcStatus.PERMISSION_DENIED);
 
     const doc = SpiffeBundle.fromX509Authorities(PARTNER_TD, [ca1.certificate, ca2.certificate], { sequence: 7n, refreshHint: 60 }).serialize();
     const json = await api('PUT', `/v1/federations/${PARTNER}/bundle`, { raw: doc });
     expect(json.status).toBe(200);
     expect(json.json()).toMatchObject({ sequence: '7', refreshHint: 60 });
-    expect(gw.gateway.trustStore.getX509Authorities(PARTNER_TD)).toHaveLength(2);
+    expect(gw.gateway.get(TrustStore).getX509Authorities(PARTNER_TD)).toHaveLength(2);
   });
 
   it('exports held bundles as SPIFFE JSON or PEM, ours included', async () => {
@@ -129,7 +131,7 @@ describe('admin API: federations and bundles', () => {
     const put = await api('PUT', `/v1/federations/${PARTNER}`, { body: { profile: 'static', deniedAuthorities: [ca1.certificate.fingerprint256] } });
     expect(put.status).toBe(200);
     expect(put.json<{ authorities: unknown[]; deniedInBundle: string[] }>().deniedInBundle).toHaveLength(1);
-    expect(gw.gateway.trustStore.getX509Authorities(PARTNER_TD)?.map((c) => c.fingerprint256)).toEqual([ca2.certificate.fingerprint256]);
+    expect(gw.gateway.get(TrustStore).getX509Authorities(PARTNER_TD)?.map((c) => c.fingerprint256)).toEqual([ca2.certificate.fingerprint256]);
     expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED); // its SVID is from the denied CA
     expect((await api('PUT', `/v1/federations/${PARTNER}`, { body: { trustDomain: 'other.test', profile: 'static' } })).status).toBe(400);
 
@@ -137,7 +139,7 @@ describe('admin API: federations and bundles', () => {
     const down = await api('POST', '/v1/federations/down.test:refresh');
     expect(down.status).toBe(200);
     expect(down.json()).toMatchObject({ state: 'failing', lastError: { reason: 'connect' } });
-    const report = await gw.gateway.readiness.evaluate(2000);
+    const report = await gw.gateway.get(ReadinessRegistry).evaluate(2000);
     const fed = report.checks.find((c) => c.name === 'federation')!;
     expect(fed.ok).toBe(true);
     expect(fed.details).toMatchObject({ partners: { [PARTNER]: 'ready', 'down.test': 'failing' } });
@@ -148,7 +150,7 @@ describe('admin API: federations and bundles', () => {
     await api('PUT', `/v1/federations/${PARTNER}`, { body: { profile: 'static' } });
     expect(await partnerHandshake()).toBe(grpcStatus.PERMISSION_DENIED);
     expect((await api('DELETE', `/v1/federations/${PARTNER}`)).status).toBe(204);
-    expect(gw.gateway.trustStore.get(PARTNER_TD)).toBeUndefined();
+    expect(gw.gateway.get(TrustStore).get(PARTNER_TD)).toBeUndefined();
     expect((await api('GET', `/v1/federations/${PARTNER}`)).status).toBe(404);
     expect((await api('DELETE', `/v1/federations/${PARTNER}`)).status).toBe(404);
     expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED);

@@ -14,7 +14,7 @@ import type { FetchOutcome } from '../../../src/federation/bundle-fetcher';
 import type { FederationRelationship } from '../../../src/federation/domain';
 import { FederationService } from '../../../src/federation/federation.service';
 import { SpiffeBundle, TrustDomain } from '../../../src/spiffe';
-import { TrustStore } from '../../../src/tls/trust-store';
+import { TrustStore } from '../../../src/trust/trust-store';
 import { createTestDatabase } from '../../support/pg';
 import { waitFor } from '../../support/ports';
 import { TestCa } from '../../support/test-ca';

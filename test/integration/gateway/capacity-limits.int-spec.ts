@@ -14,6 +14,7 @@ import { devCaOf, startTestGateway, type TestGateway } from '../../support/gatew
 import { waitFor } from '../../support/ports';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { framedPushChunk, framedPushHeader, grpcFrame, grpcStatusOf, openCall, rawSession, silentTlsConnection, type RawClientIdentity } from '../../support/raw-grpc';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(120_000);
 
@@ -33,7 +34,7 @@ describe('capacity limits', () => {
     return { certPem: issued.certPem, keyPem: issued.keyPem, caPem: ca.bundlePem() };
   }
   async function session(id: string): Promise<ClientHttp2Session> {
-    const s = await rawSession(gw.gateway.grpc!.port, await identity(id));
+    const s = await rawSession(gw.gateway.listeners.grpc!.port, await identity(id));
     sessions.push(s);
     return s;
   }
@@ -41,14 +42,14 @@ describe('capacity limits', () => {
     const raw = await identity(id);
     const credentials = spiffeChannelCredentials({
       svid: { certChainPem: raw.certPem, keyPem: raw.keyPem },
-      trust: gw.gateway.trustStore,
+      trust: gw.gateway.get(TrustStore),
       server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') },
     });
-    const c = new StoreClient(`127.0.0.1:${gw.gateway.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
+    const c = new StoreClient(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
     clients.push(c);
     return c;
   }
-  const metrics = () => scrapeMetrics(gw.gateway.ops!.port);
+  const metrics = () => scrapeMetrics(gw.gateway.listeners.ops!.port);
 
   beforeAll(async () => {
     // One push's upload buffer is 2 x 256 KiB + 3 x 64 KiB = 704 KiB: a 1 MiB budget holds exactly one.
@@ -135,7 +136,7 @@ describe('capacity limits', () => {
   });
 
   it('a connection that never sends the HTTP/2 preface is closed (tls.http2PrefaceTimeout); one that does is served', async () => {
-    const socket = await silentTlsConnection(gw.gateway.grpc!.port, await identity('spiffe://acme.test/ns/mute'));
+    const socket = await silentTlsConnection(gw.gateway.listeners.grpc!.port, await identity('spiffe://acme.test/ns/mute'));
     const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
     // Bounded: the limit is 1 s; 30 s is the test's own patience, not a speed claim.
     let patience: NodeJS.Timeout | undefined;

@@ -13,7 +13,7 @@ import { startGatewayProcess, type GatewayProcess } from '../../../bench/gateway
 import { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import { requireSpiffeId, requireTrustDomain } from '../../../src/spiffe';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
-import { TrustStore } from '../../../src/tls/trust-store';
+import { TrustStore } from '../../../src/trust/trust-store';
 import { X509Bundle } from '../../../src/spiffe';
 import { healthClient, check } from '../../support/grpc-health-client';
 import { createTestDatabase } from '../../support/pg';

@@ -12,6 +12,8 @@ import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { waitFor } from '../../support/ports';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
+import { DataSource } from 'typeorm';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(120_000);
 
@@ -25,11 +27,11 @@ describe('pull concurrency per caller', () => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId(id));
     const credentials = spiffeChannelCredentials({
       svid: { certChainPem: issued.certPem, keyPem: issued.keyPem },
-      trust: gw.gateway.trustStore,
+      trust: gw.gateway.get(TrustStore),
       server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') },
     });
     // A small flow-control window, so a reader that stops reading stalls the server quickly.
-    const client = new StoreClient(`127.0.0.1:${gw.gateway.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024, 'grpc.ssl_target_name_override': 'acme.test' });
+    const client = new StoreClient(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024, 'grpc.ssl_target_name_override': 'acme.test' });
     clients.push(client);
     return client;
   }
@@ -60,7 +62,7 @@ describe('pull concurrency per caller', () => {
     const other = await clientFor('spiffe://acme.test/ns/other');
     const big = await attacker.push({ namespace: 'ns', media_type: 'application/octet-stream', annotations: {} }, randomBytes(24 * 1024 * 1024));
     const small = await other.push({ namespace: 'ns', media_type: 'text/plain', annotations: {} }, Buffer.from('small'));
-    const before = await scrapeMetrics(gw.gateway.ops!.port);
+    const before = await scrapeMetrics(gw.gateway.listeners.ops!.port);
 
     const held: Array<ClientReadableStream<unknown>> = [];
     const outcomes = await Promise.all(Array.from({ length: STALLED_PULLS }, () => stall(attacker, big, held)));
@@ -72,14 +74,14 @@ describe('pull concurrency per caller', () => {
     // The other caller is not starved: its Pull gets a stream connection (before the fix: UNAVAILABLE after pullConnectionWait).
     expect((await other.pullAll(small)).data.toString()).toBe('small');
 
-    const after = await scrapeMetrics(gw.gateway.ops!.port);
+    const after = await scrapeMetrics(gw.gateway.listeners.ops!.port);
     const refusals = (s: typeof after) => metricSum(s, 'parley_store_capacity_refusals_total', { limit: 'pulls_per_spiffe_id' });
     expect(refusals(after) - (before.some((s) => s.name === 'parley_store_capacity_refusals_total') ? refusals(before) : 0)).toBe(12);
     expect(metricSum(after, 'parley_authz_decisions_total', { method: '/parley.store.v1.StoreService/Pull', result: 'concurrency_limit' })).toBe(12);
     expect(metricSum(after, 'parley_store_streams_running', { kind: 'pull' })).toBe(4);
 
     const rows = await waitFor(async () => {
-      const found: Array<{ decision: string; reason: string }> = await gw.gateway.dataSource.query(
+      const found: Array<{ decision: string; reason: string }> = await gw.gateway.get(DataSource).query(
         `SELECT decision, reason FROM authz_audit WHERE spiffe_id = $1 AND method = '/parley.store.v1.StoreService/Pull' AND reason LIKE 'concurrency_limit:%'`,
         ['spiffe://acme.test/ns/attacker'],
       );
@@ -89,7 +91,7 @@ describe('pull concurrency per caller', () => {
 
     for (const pull of held) pull.cancel();
     // The cancelled pulls give their slots back: the attacker pulls again.
-    await waitFor(async () => (await scrapeMetrics(gw.gateway.ops!.port)).some((s) => s.name === 'parley_store_streams_running' && s.labels.kind === 'pull' && s.value === 0), 10_000);
+    await waitFor(async () => (await scrapeMetrics(gw.gateway.listeners.ops!.port)).some((s) => s.name === 'parley_store_streams_running' && s.labels.kind === 'pull' && s.value === 0), 10_000);
     expect((await attacker.pullAll(small)).data.toString()).toBe('small');
   });
 

@@ -15,6 +15,7 @@ import { devCaOf, startTestGateway, type TestGateway } from '../../support/gatew
 import { httpGet } from '../../support/parley-process';
 import { waitFor } from '../../support/ports';
 import { check, healthClient } from '../../support/tls-clients';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(90_000);
 
@@ -39,10 +40,10 @@ describe('gRPC Health and /readyz during a database outage', () => {
 
   it('turns NOT_SERVING while the database is down and SERVING when it is back, as /readyz says', async () => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId('spiffe://acme.test/ns/balancer'));
-    const credentials = spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.trustStore, server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') } });
-    const client = healthClient(gw.gateway.grpc!.port, credentials);
+    const credentials = spiffeChannelCredentials({ svid: { certChainPem: issued.certPem, keyPem: issued.keyPem }, trust: gw.gateway.get(TrustStore), server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') } });
+    const client = healthClient(gw.gateway.listeners.grpc!.port, credentials);
     channels.push(client);
-    const readyz = async () => (await httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/readyz`)).status;
+    const readyz = async () => (await httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/readyz`)).status;
     const seen: string[] = [];
     const watch = client.Watch({ service: '' });
     watch.on('data', (reply: { status: string }) => seen.push(reply.status));

@@ -7,6 +7,7 @@ import { devCaOf, startTestGateway, type TestGateway } from '../../support/gatew
 import { httpGet } from '../../support/parley-process';
 import { parsePrometheusText } from '../../support/prometheus';
 import { TestCa } from '../../support/test-ca';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
@@ -19,7 +20,7 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
   beforeAll(async () => {
     gw = await startTestGateway();
     ca = await devCaOf(gw);
-    address = `127.0.0.1:${gw.gateway.grpc!.port}`;
+    address = `127.0.0.1:${gw.gateway.listeners.grpc!.port}`;
   });
   afterAll(() => gw?.stop());
 
@@ -29,7 +30,7 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
   };
 
   it('serves a workload of its own trust domain (health SERVING)', async () => {
-    const client = healthClient(address, spiffeChannelCredentials({ svid: await svidFor('spiffe://acme.test/ns/ml/sa/trainer'), trust: gw.gateway.trustStore, server: { id: gatewayId } }));
+    const client = healthClient(address, spiffeChannelCredentials({ svid: await svidFor('spiffe://acme.test/ns/ml/sa/trainer'), trust: gw.gateway.get(TrustStore), server: { id: gatewayId } }));
     try {
       expect(await check(client)).toBe('SERVING');
     } finally {
@@ -40,34 +41,34 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
   it('lets a federated partner connect but denies its calls until authorization grants them', async () => {
     const partner = await TestCa.create({ trustDomain: 'partner.test' });
     const partnerTd = requireTrustDomain('partner.test');
-    gw.gateway.trustStore.set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
+    gw.gateway.get(TrustStore).set(X509Bundle.parsePem(partnerTd, partner.bundlePem()));
     const svid = await partner.issueSvid({ id: 'spiffe://partner.test/sync' });
-    const trust = { getX509Authorities: (td: typeof partnerTd) => gw.gateway.trustStore.getX509Authorities(td), allX509Authorities: () => gw.gateway.trustStore.allX509Authorities() };
+    const trust = { getX509Authorities: (td: typeof partnerTd) => gw.gateway.get(TrustStore).getX509Authorities(td), allX509Authorities: () => gw.gateway.get(TrustStore).allX509Authorities() };
     const client = healthClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust, server: { memberOf: requireTrustDomain('acme.test') } }));
     try {
       await expect(check(client)).rejects.toMatchObject({ code: status.PERMISSION_DENIED, details: 'permission denied' });
     } finally {
       client.close();
-      gw.gateway.trustStore.remove(partnerTd);
+      gw.gateway.get(TrustStore).remove(partnerTd);
     }
   });
 
   it('refuses, and counts, a client whose CA is not trusted for the ID it claims', async () => {
     const foreign = await TestCa.create({ trustDomain: 'acme.test' });
     const svid = await foreign.issueSvid({ id: 'spiffe://acme.test/ns/ml/sa/trainer' });
-    const client = healthClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.trustStore, server: { id: gatewayId } }));
+    const client = healthClient(address, spiffeChannelCredentials({ svid: { certChainPem: svid.certPem, keyPem: svid.keyPem }, trust: gw.gateway.get(TrustStore), server: { id: gatewayId } }));
     try {
       await expect(check(client)).rejects.toMatchObject({ code: status.UNAUTHENTICATED, details: 'client certificate refused: unknown_ca' });
     } finally {
       client.close();
     }
-    const metrics = parsePrometheusText((await httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/metrics`)).body);
+    const metrics = parsePrometheusText((await httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/metrics`)).body);
     const refused = metrics.samples.filter((s) => s.name === 'parley_grpc_connections_refused_total').reduce((n, s) => n + s.value, 0);
     expect(refused).toBeGreaterThanOrEqual(1);
   });
 
   it('fails a client that expects another server identity, with a clear error', async () => {
-    const client = healthClient(address, spiffeChannelCredentials({ svid: await svidFor('spiffe://acme.test/ns/ml/sa/trainer'), trust: gw.gateway.trustStore, server: { id: requireSpiffeId('spiffe://acme.test/other/gateway') } }));
+    const client = healthClient(address, spiffeChannelCredentials({ svid: await svidFor('spiffe://acme.test/ns/ml/sa/trainer'), trust: gw.gateway.get(TrustStore), server: { id: requireSpiffeId('spiffe://acme.test/other/gateway') } }));
     try {
       await expect(check(client)).rejects.toMatchObject({ code: status.UNAVAILABLE, details: expect.stringContaining('is not the expected spiffe://acme.test/other/gateway') });
     } finally {
@@ -76,9 +77,9 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
   });
 
   it('reports identity readiness with the SVID, and its expiry as a metric', async () => {
-    const ready = JSON.parse((await httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/readyz`)).body) as { checks: Array<{ name: string; ok: boolean; reason: string }> };
+    const ready = JSON.parse((await httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/readyz`)).body) as { checks: Array<{ name: string; ok: boolean; reason: string }> };
     expect(ready.checks.find((c) => c.name === 'identity')).toMatchObject({ ok: true, reason: expect.stringContaining('spiffe://acme.test/parley/gateway valid until') });
-    const metrics = parsePrometheusText((await httpGet(`http://127.0.0.1:${gw.gateway.ops!.port}/metrics`)).body);
+    const metrics = parsePrometheusText((await httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/metrics`)).body);
     const expiry = metrics.samples.find((s) => s.name === 'parley_svid_expiry_seconds')?.value ?? 0;
     expect(expiry).toBeGreaterThan(60);
     expect(expiry).toBeLessThanOrEqual(3600);

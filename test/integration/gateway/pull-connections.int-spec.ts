@@ -10,6 +10,7 @@ import { StoreClient, storeChannelOptions } from '../../../src/store';
 import { ContentId } from '../../../src/store/domain/content-id';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
+import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(120_000);
 
@@ -22,11 +23,11 @@ describe('payload stream connections', () => {
     const issued = await (await devCaOf(gw)).issue(requireSpiffeId('spiffe://acme.test/ns/reader'));
     const credentials = spiffeChannelCredentials({
       svid: { certChainPem: issued.certPem, keyPem: issued.keyPem },
-      trust: gw.gateway.trustStore,
+      trust: gw.gateway.get(TrustStore),
       server: { id: requireSpiffeId('spiffe://acme.test/parley/gateway') },
     });
     // A small flow-control window, so a reader that stops reading stalls the server quickly.
-    client = new StoreClient(`127.0.0.1:${gw.gateway.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024, 'grpc.ssl_target_name_override': 'acme.test' });
+    client = new StoreClient(`127.0.0.1:${gw.gateway.listeners.grpc!.port}`, credentials, { ...storeChannelOptions(), 'grpc-node.flow_control_window': 1024 * 1024, 'grpc.ssl_target_name_override': 'acme.test' });
   });
   afterAll(async () => {
     client?.close();

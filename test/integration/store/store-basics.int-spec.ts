@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { decodeFile } from '../../../src/grpc/descriptor-index';
-import { loadProto } from '../../../src/grpc/proto-files';
+import { loadProto } from '../../../src/common/proto-files';
 import { requireSpiffeId } from '../../../src/spiffe';
 import { ContentId } from '../../../src/store/domain/content-id';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';

@@ -13,7 +13,7 @@ import { registerStoreService, type StoreServiceHandle } from '../../../src/stor
 import { StoreRepository } from '../../../src/store/store.repository';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { FixedSvidProvider } from '../../../src/tls/server-identity';
-import type { TrustStore } from '../../../src/tls/trust-store';
+import type { TrustStore } from '../../../src/trust/trust-store';
 import { createTestDatabase } from '../../support/pg';
 import { TestCa } from '../../support/test-ca';
 import { captureLogger, pairOf, trustStoreOf, type CapturingLogger } from '../../support/tls-clients';
@@ -75,7 +75,7 @@ export async function startStoreHarness(o: { limits?: Partial<StoreLimits>; maxM
     logger,
   });
   const repository = new StoreRepository(db.ds);
-  const service = registerStoreService(server.server, { repository, peerOf: (call) => server.peerOf(call), limits, logger, sweepIntervalMs: 0 });
+  const service = registerStoreService(server.server, { repository, limits, logger, sweepIntervalMs: 0 });
   server.addProtos(service.packageDefinition);
   const { port } = await server.start();
   const clients: StoreClient[] = [];

@@ -2,12 +2,12 @@
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
-import { PROTO_LOADER_OPTIONS } from '../../../src/grpc/proto-files';
+import { PROTO_LOADER_OPTIONS } from '../../../src/common/proto-files';
 import { SecureGrpcServer, type SecureGrpcServerOptions } from '../../../src/grpc/secure-grpc-server';
 import { requireSpiffeId, requireTrustDomain } from '../../../src/spiffe';
 import { spiffeChannelCredentials, type ClientTrust, type ExpectedServer } from '../../../src/tls/client-credentials';
 import { FixedSvidProvider, type PemKeyPair, type SvidProvider } from '../../../src/tls/server-identity';
-import type { TrustStore } from '../../../src/tls/trust-store';
+import type { TrustStore } from '../../../src/trust/trust-store';
 import { captureLogger, pairOf, type CapturingLogger } from '../../support/tls-clients';
 import type { IssuedSvid } from '../../support/test-ca';
 

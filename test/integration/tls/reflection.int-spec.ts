@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { decodeFile } from '../../../src/grpc/descriptor-index';
-import { loadProto } from '../../../src/grpc/proto-files';
+import { loadProto } from '../../../src/common/proto-files';
 import { TestCa } from '../../support/test-ca';
 import { trustStoreOf } from '../../support/tls-clients';
 import { credsFor, echoProto, GATEWAY_ID, startServer, type TestServer } from './harness';

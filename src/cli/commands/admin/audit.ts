@@ -1,7 +1,7 @@
 /** `parley admin audit`: the authorization decisions of a gateway (GET /v1/audit). */
 import { Option, type Command } from 'commander';
-import type { AuditEntryJson } from '../../../authz/audit';
-import { ParleyError } from '../../../common/errors';
+import type { AuditEntryJson } from '../../../authz';
+import { ParleyError } from '../../../common';
 import type { AdminClient } from '../../admin-client';
 import { ADMIN_IDENTITY_HELP, adminSubcommand } from './index';
 

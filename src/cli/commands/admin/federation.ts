@@ -1,7 +1,7 @@
 /** `parley admin federation …` (partner relationships) and `parley admin bundle list|export`. */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ParleyError } from '../../../common/errors';
+import { ParleyError } from '../../../common';
 import type { FederationStatus } from '../../../federation';
 import { SpiffeBundle, TrustDomain } from '../../../spiffe';
 import type { AdminClient } from '../../admin-client';

@@ -1,9 +1,9 @@
 /** `parley admin policy list|show|add|update|rm|explain|import-casbin`: the authorization rules. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Subject } from '../../../authz/domain';
-import type { RuleJson } from '../../../authz/policy-json';
-import { ParleyError } from '../../../common/errors';
+import type { Subject } from '../../../authz';
+import type { RuleJson } from '../../../authz';
+import { ParleyError } from '../../../common';
 import { adminSubcommand } from './index';
 
 interface EntryJson {

@@ -1,8 +1,8 @@
 /** `parley admin revoke …` and `parley admin revocations list|rm`. */
 import type { Command } from 'commander';
-import type { AllowlistDto } from '../../../admin/allowlists.dto';
-import type { RevocationDto } from '../../../admin/revocations.dto';
-import { ParleyError } from '../../../common/errors';
+import type { AllowlistDto } from '../../../admin';
+import type { RevocationDto } from '../../../admin';
+import { ParleyError } from '../../../common';
 import { adminSubcommand, printList } from './index';
 
 function describe(r: RevocationDto): string {

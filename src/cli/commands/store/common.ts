@@ -1,7 +1,7 @@
 /** Shared pieces of the store commands: the client, option parsers and error reporting. */
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { ParleyError } from '../../../common/errors';
+import { ParleyError } from '../../../common';
 import { StoreClient, storeChannelOptions, type WireRecord } from '../../../store';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../../client-identity';
 import { reportFailure } from '../../context';

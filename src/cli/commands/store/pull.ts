@@ -2,7 +2,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { open, rename, stat, unlink } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { ParleyError } from '../../../common/errors';
+import { ParleyError } from '../../../common';
 import { ContentId, type StoreClient, type WireRecord } from '../../../store';
 import type { ClientIdentityOptions } from '../../client-identity';
 import { Progress } from '../../progress';

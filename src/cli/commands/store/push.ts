@@ -1,6 +1,6 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
-import { ParleyError } from '../../../common/errors';
+import { ParleyError } from '../../../common';
 import { Progress } from '../../progress';
 import { collectAnnotation, IDENTITY_HELP, storeCommand, withStoreClient } from './common';
 import type { ClientIdentityOptions } from '../../client-identity';

@@ -44,3 +44,13 @@ export const DESCRIPTOR_SET_FILE = 'descriptor-set.binpb';
 export function loadDescriptorSet(): Buffer {
   return readFileSync(protoFile(DESCRIPTOR_SET_FILE));
 }
+
+/** Full method names (`/package.Service/Method`) of `service` as its package definition declares them. */
+export function serviceMethods(definition: protoLoader.PackageDefinition, service: string): string[] {
+  const methods = definition[service] as Record<string, { path?: unknown }> | undefined;
+  if (methods === undefined) throw new Error(`served methods: no service ${service} in its proto`);
+  return Object.values(methods).map((m) => {
+    if (typeof m.path !== 'string') throw new Error(`served methods: service ${service} has a method without a path`);
+    return m.path;
+  });
+}

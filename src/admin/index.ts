@@ -1,0 +1,8 @@
+/** Public API of the admin context: the REST API's module, its gate and listener. */
+export { AdminHttpsListener, AdminModule } from './admin.module';
+export { AdminGatekeeper } from './admin-auth';
+export { AdminMetrics } from './admin-metrics';
+export { mountAdminMiddleware } from './admin-start';
+export { mountOpenApi } from './openapi';
+export { AllowlistDto } from './allowlists.dto';
+export { RevocationDto } from './revocations.dto';

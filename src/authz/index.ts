@@ -1,0 +1,26 @@
+/** Public API of the authorization context. */
+export { AuthzModule } from './authz.module';
+export { AuthorizedCall, CallAuthorizer } from './call-authorizer';
+export type { CallDecision } from './call-authorizer';
+export { ServedMethods, SYNC_CREDENTIALS_METHOD } from './served-methods';
+export { PolicyStore } from './policy-store';
+export { RevocationStore } from './revocation-store';
+export { AllowlistStore } from './allowlist-store';
+export { RateLimiter } from './rate-limiter';
+export { AuditWriter } from './audit';
+export type { Allowlist } from './allowlist-store';
+export { allowlistErrors } from './allowlist-store';
+export type { AuditEntryJson, AuditQuery } from './audit';
+export { AUDIT_CSV_HEADER, AuditRepository, DEFAULT_AUDIT_PAGE, MAX_AUDIT_CSV_ROWS, MAX_AUDIT_PAGE, auditCsvRow, auditEntryJson, encodeAuditCursor, parseAuditQuery } from './audit';
+export { importCasbinPolicy } from './domain/casbin-import';
+export type { DecisionRequest, FieldError, Rule, Subject } from './domain';
+export { namespaceError, parseFullMethod, parseIp, parseRfc3339, parseRfc3339Micros, trustDomainNameError } from './domain';
+export type { LiveTableOptions } from './live-table';
+export { LiveReload, LiveTable } from './live-table';
+export type { RuleJson } from './policy-json';
+export { ruleFromJson, ruleToJson } from './policy-json';
+export type { RuleProblem } from './policy-load';
+export type { PolicyEntry, PolicyStatus } from './policy-store';
+export type { RevocationCheck } from './ports';
+export type { NewRevocation, Revocation, RevocationKind } from './revocation-store';
+export { revocationValue } from './revocation-store';

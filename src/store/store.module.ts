@@ -1,0 +1,66 @@
+import { Module } from '@nestjs/common';
+import { Pool } from 'pg';
+import { Registry } from 'prom-client';
+import { ShutdownSequence } from '../common';
+import { Settings } from '../config';
+import { ChangeFeed, Database, DatabaseModule } from '../database';
+import { GrpcModule, SecureGrpcServer } from '../grpc';
+import { RootLogger } from '../logging';
+import type { StoreLimits } from './domain/limits';
+import { storeLimitsFromConfig } from './store-config';
+import { registerStoreService, type StoreServiceHandle } from './store.grpc-service';
+import { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
+
+/** The store as the gateway serves it, to the gRPC service and the admin API alike: one repository (record cache, pull connections), one set of limits. */
+export class StoreService {
+  constructor(
+    readonly repository: StoreRepository,
+    readonly limits: StoreLimits,
+  ) {}
+}
+
+/**
+ * The record cache follows deletes on every replica (the change feed; a lost feed clears it).
+ * Pulls stream from connections of their own, so slow readers never starve other queries.
+ */
+function openStore(settings: Settings, database: Database, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): StoreService {
+  const { store, grpc } = settings.config;
+  const streamPool = new Pool({ connectionString: database.url, max: store.pullConnections, connectionTimeoutMillis: store.pullConnectionWait, application_name: 'parley-pull' });
+  const log = logger.child('store');
+  streamPool.on('error', (err) => log.warn({ err }, 'pull connection failed'));
+  shutdown.add('pull connections', () => streamPool.end());
+  const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, streamPool });
+  const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
+  shutdown.add('record cache feed', () => unsubscribe());
+  return new StoreService(repository, storeLimitsFromConfig(store, grpc));
+}
+
+/** Registers parley.store.v1.StoreService; stopped after the endpoint drained its calls (discarding failed uploads). */
+function serveStore(store: StoreService, endpoint: SecureGrpcServer, settings: Settings, logger: RootLogger, metrics: Registry, shutdown: ShutdownSequence): StoreGrpcService {
+  const handle = registerStoreService(endpoint.server, {
+    repository: store.repository,
+    limits: store.limits,
+    metrics,
+    logger: logger.child('store'),
+    sweepIntervalMs: settings.config.store.sweepInterval,
+  });
+  endpoint.addProtos(handle.packageDefinition);
+  shutdown.add('store service', () => handle.close());
+  return new StoreGrpcService(handle);
+}
+
+/** parley.store.v1.StoreService as registered on the gRPC endpoint (its janitor sweeps abandoned uploads). */
+export class StoreGrpcService {
+  constructor(readonly handle: StoreServiceHandle) {}
+}
+
+/** Records and their payloads in PostgreSQL, served over gRPC (and read by the admin API). */
+@Module({
+  imports: [DatabaseModule, GrpcModule],
+  providers: [
+    { provide: StoreService, inject: [Settings, Database, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openStore },
+    { provide: StoreGrpcService, inject: [StoreService, SecureGrpcServer, Settings, RootLogger, Registry, ShutdownSequence], useFactory: serveStore },
+  ],
+  exports: [StoreService],
+})
+export class StoreModule {}
