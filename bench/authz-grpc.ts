@@ -12,7 +12,7 @@ import type { ServiceDefinition } from '@grpc/proto-loader';
 import { Registry } from 'prom-client';
 import { CallAuthorizer } from '../src/authz/call-authorizer';
 import type { CompiledPolicy } from '../src/authz/domain/policy';
-import type { Authorize } from '../src/grpc/identity-interceptor';
+import type { Authorize } from '../src/grpc';
 import { HEALTH_PROTO } from '../src/grpc/health.service';
 import { loadProto } from '../src/common/proto-files';
 import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
@@ -121,7 +121,7 @@ export async function grpcAuthzBench(policy: CompiledPolicy, rules: number, trus
   // The gateway's call authorizer (policy decision, decision metrics, audit hand-off); the
   // audit sink only counts here (the AuditWriter's record() is the same O(1) queue push).
   let audited = 0;
-  const authorizer = new CallAuthorizer({ policy: { current: () => policy }, namespacedMethods: new Set(), audit: { record: () => void audited++ }, metrics: new Registry() });
+  const authorizer = new CallAuthorizer({ policy: { compiled: policy }, namespacedMethods: new Set(), audit: { record: () => void audited++ }, metrics: new Registry() });
   const o = await measureAuthorizeOverhead(authorizer.authorize, { trustDomain });
   if (audited === 0) throw new Error('bench: the call authorizer audited nothing');
   return [

@@ -164,7 +164,7 @@ export async function run(): Promise<BenchResult[]> {
     const compiled = compilePolicy(defaultPolicy('acme.test'), { ownTrustDomain: 'acme.test' });
     const startParley = async (repo: StoreRepository): Promise<number> => {
       // The gateway's call authorization (default policy, namespace checks) on every call.
-      const authorizer = new CallAuthorizer({ policy: { current: () => compiled }, namespacedMethods: new Set(storeMethodNames()) });
+      const authorizer = new CallAuthorizer({ policy: { compiled }, namespacedMethods: new Set(storeMethodNames()) });
       const server = new SecureGrpcServer({
         authorize: authorizer.authorize,
         host: '127.0.0.1',

@@ -13,7 +13,7 @@ const ALLOW_OWN: Rule[] = [{ id: 'own', effect: 'allow', subjects: [{ trustDomai
 
 function peer(id = 'spiffe://example.org/app', port = 40000): PeerIdentity {
   const spiffeId = SpiffeId.parse(id);
-  return Object.freeze({ id: spiffeId, trustDomain: spiffeId.trustDomain, fingerprint256: 'AA:BB', serial: '01', notAfter: new Date(Date.now() + 3_600_000), remoteAddress: '10.1.2.3', remotePort: port });
+  return Object.freeze({ id: spiffeId, spiffeId: spiffeId.toString(), trustDomain: spiffeId.trustDomain, fingerprint256: 'AA:BB', serial: '01', notAfter: new Date(Date.now() + 3_600_000), remoteAddress: '10.1.2.3', remotePort: port });
 }
 
 /** A compiled policy whose decide() calls are counted. */
@@ -42,7 +42,11 @@ function setup(o: { rules?: Rule[]; versioned?: { revocations: boolean; allowlis
   const metrics = new Registry();
   const versioned = o.versioned ?? { revocations: true, allowlists: true };
   const authorizer = new CallAuthorizer({
-    policy: { current: () => current.policy },
+    policy: {
+      get compiled() {
+        return current.policy;
+      },
+    },
     revocations: {
       revokedReason: (p) => {
         revocationChecks++;
@@ -243,6 +247,18 @@ describe('CallAuthorizer: the context of a namespaced call', () => {
     call.end();
     expect(t.audit.filter((e) => e.method === PULL).map((e) => [e.decision, e.reason])).toEqual([['deny', 'concurrency_limit: spiffe://example.org/app has 4 pulls running']]);
     expect(await t.metrics.getSingleMetricAsString('parley_authz_decisions_total')).toContain('result="concurrency_limit"');
+  });
+
+  it("a connection's namespace decision is remembered under an unchanged policy, and never outlives it", () => {
+    const t = setup({ rules });
+    const p = peer();
+    decided(t, p).requireNamespace('shared');
+    const afterFirst = t.decisions();
+    for (let i = 0; i < 3; i++) decided(t, p).requireNamespace('shared');
+    expect(t.decisions()).toBe(afterFirst);
+    const inFlight = decided(t, p);
+    t.replacePolicy([{ id: 'pull-other', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: [PULL], namespaces: ['other'] }]);
+    expect(() => inFlight.requireNamespace('shared')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
   });
 
   it('a call that ends before its namespace is known is audited with its tentative decision', () => {

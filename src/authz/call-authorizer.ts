@@ -55,6 +55,9 @@ export class AuthorizedCall {
     private readonly atMs: number,
     /** The tentative decision, audited if the handler never resolves a namespace. */
     readonly tentative: Decision,
+    /** The policy the call was admitted under, and its connection's namespace decisions under it. */
+    private readonly admittedUnder: CompiledPolicy,
+    private readonly namespaces: Map<string, Decision> | undefined,
   ) {}
 
   /** @throws ParleyError permission_denied when the caller may not use this namespace */
@@ -84,8 +87,19 @@ export class AuthorizedCall {
     this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: `${t.reason} (namespace not resolved)`, rule: t.rule, dryRunDenied: t.dryRunDenied });
   }
 
+  /**
+   * The policy's decision for `namespace`. A connection's earlier decision for the same
+   * method and namespace stands while the policy it was made under is in force (timeless
+   * policies only: see ConnectionMemo).
+   */
   private decide(namespace: string): Decision {
-    return this.authorizer.policyNow().decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
+    const policy = this.authorizer.policyNow();
+    const remembered = policy === this.admittedUnder ? this.namespaces : undefined;
+    const known = remembered?.get(namespace);
+    if (known !== undefined) return known;
+    const decision = policy.decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
+    if (remembered !== undefined && remembered.size < MEMO_NAMESPACES) remembered.set(namespace, decision);
+    return decision;
   }
 }
 
@@ -102,6 +116,8 @@ interface MemoEntry {
   /** The policy's decision (tentative for namespaced methods). */
   readonly decision: Decision;
   readonly namespaced: boolean;
+  /** Namespaced methods under a timeless policy: the final decisions by namespace (at most MEMO_NAMESPACES). */
+  readonly namespaces: Map<string, Decision> | undefined;
   /** The allow counter of (method, trust domain), for methods decided here. */
   readonly allowed: CountCell | undefined;
 }
@@ -124,6 +140,7 @@ interface ConnectionMemo {
 }
 
 const MEMO_METHODS = 64;
+const MEMO_NAMESPACES = 64;
 /** Connection memos kept (a power of two). */
 const MEMO_SLOTS = 4096;
 const MEMO_SLOT_MASK = MEMO_SLOTS - 1;
@@ -170,7 +187,7 @@ export class CallAuthorizer {
 
   private decideCall(peer: PeerIdentity, method: string): CallDecision {
     const nowMs = this.now();
-    const policy = this.o.policy.current();
+    const policy = this.o.policy.compiled;
     // A connection's earlier allowed call of this method stands while nothing it depended on
     // changed (see ConnectionMemo); otherwise every check runs.
     const memo = this.memoOf(peer, policy);
@@ -184,7 +201,12 @@ export class CallAuthorizer {
       const namespaced = this.o.namespacedMethods.has(method);
       const decision = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: namespaced });
       if (!decision.allowed) return this.refuse(peer, method, nowMs, decision.reason, decision.rule, decision.dryRunDenied);
-      entry = { decision, namespaced, allowed: namespaced ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow') };
+      entry = {
+        decision,
+        namespaced,
+        namespaces: namespaced && policy.timeless ? new Map() : undefined,
+        allowed: namespaced ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow'),
+      };
       if (memo === undefined) this.remember(peer, policy, method, entry);
       else if (memo.size < MEMO_METHODS) {
         memo.methods[method] = entry;
@@ -205,13 +227,14 @@ export class CallAuthorizer {
       this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
       return decision;
     }
-    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision) };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces) };
   }
 
   /** The policy in force (an AuthorizedCall's namespace decisions). */
   policyNow(): CompiledPolicy {
-    return this.o.policy.current();
+    return this.o.policy.compiled;
   }
+
 
   /** The peer's memo, when it is still valid for `policy` and the current revocations and allowlists. */
   private memoOf(peer: PeerIdentity, policy: CompiledPolicy): ConnectionMemo | undefined {
@@ -243,7 +266,7 @@ export class CallAuthorizer {
   }
 
   private record(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome): void {
-    this.o.audit?.record({ at: new Date(atMs), spiffeId: peer.id.toString(), trustDomain: peer.trustDomain.name, sourceAddress: peer.remoteAddress, method, ...outcome });
+    this.o.audit?.record({ at: new Date(atMs), spiffeId: peer.spiffeId, trustDomain: peer.trustDomain.name, sourceAddress: peer.remoteAddress, method, ...outcome });
   }
 }
 

@@ -21,8 +21,8 @@ export interface LiveTableOptions {
  * `load()` and calls `replaced()` when it swapped in the new state.
  */
 export abstract class LiveTable {
-  /** Bumped by every `replaced()` (see RevocationCheck.version). */
-  private generation = 0;
+  /** Bumped by every `replaced()` (see RevocationCheck.version); a field, read on every call. */
+  version = 0;
   private readonly reload: LiveReload;
   private unsubscribe: (() => void) | undefined;
 
@@ -47,9 +47,6 @@ export abstract class LiveTable {
   }
 
   /** Changes whenever the loaded state is replaced: a cache of answers is valid while it is unchanged. */
-  get version(): number {
-    return this.generation;
-  }
 
   /** Reloads now (tests, and callers that must see their own write at once). */
   refresh(): Promise<void> {
@@ -63,7 +60,7 @@ export abstract class LiveTable {
 
   /** Marks the in-memory state as replaced. */
   protected replaced(): void {
-    this.generation++;
+    this.version++;
   }
 
   protected abstract load(): Promise<void>;

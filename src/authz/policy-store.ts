@@ -79,6 +79,8 @@ interface Snapshot {
 const CONFIG_FIELD = 'authz.policy.rules';
 
 export class PolicyStore implements PolicySource {
+  /** The policy in force (what `current()` returns), a plain field: the call authorizer reads it on every call. */
+  compiled: CompiledPolicy;
   #snapshot: Snapshot;
   #lastError: string | undefined;
   #running: Promise<void> | undefined;
@@ -90,6 +92,7 @@ export class PolicyStore implements PolicySource {
     this.#log = o.logger;
     // Until the first load: deny everything (fail closed).
     this.#snapshot = { version: 0, rules: [], entries: [], compiled: compilePolicy([], { ownTrustDomain: o.ownTrustDomain }), problems: [], unreachable: o.registry.methods() };
+    this.compiled = this.#snapshot.compiled;
   }
 
   /**
@@ -115,7 +118,7 @@ export class PolicyStore implements PolicySource {
   }
 
   current(): CompiledPolicy {
-    return this.#snapshot.compiled;
+    return this.compiled;
   }
 
   /** The rules in force, in order. */
@@ -270,6 +273,7 @@ export class PolicyStore implements PolicySource {
       loadedAt: new Date(),
       ...(loaded.denyAll === undefined ? {} : { denyAll: loaded.denyAll }),
     };
+    this.compiled = loaded.compiled;
     if (loaded.problems.length > 0 && (previous.version !== snapshot.version || previous.problems.length !== loaded.problems.length)) {
       this.#log.error({ problems: loaded.problems, denyAll: loaded.denyAll, version: snapshot.version }, 'authorization policy: stored rules that do not validate are not in force');
     }

@@ -39,7 +39,8 @@ export interface AuditSink {
 
 /** The policy currently in force (replaced atomically on every change). */
 export interface PolicySource {
-  current(): CompiledPolicy;
+  /** Read on every call: a data property, replaced as a whole on every change. */
+  readonly compiled: CompiledPolicy;
 }
 
 /** Revoked SPIFFE IDs and certificate fingerprints. */

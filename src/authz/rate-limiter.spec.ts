@@ -4,7 +4,7 @@ import { RateLimiter } from './rate-limiter';
 
 function peer(id: string): PeerIdentity {
   const spiffeId = requireSpiffeId(id);
-  return { id: spiffeId, trustDomain: spiffeId.trustDomain, fingerprint256: '', serial: '01', notAfter: new Date(0), remoteAddress: '127.0.0.1', remotePort: 1 };
+  return { id: spiffeId, spiffeId: spiffeId.toString(), trustDomain: spiffeId.trustDomain, fingerprint256: '', serial: '01', notAfter: new Date(0), remoteAddress: '127.0.0.1', remotePort: 1 };
 }
 
 describe('RateLimiter', () => {

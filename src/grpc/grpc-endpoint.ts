@@ -5,7 +5,7 @@ import type { GrpcConfig, TlsConfig } from '../config';
 import type { TrustDomain } from '../spiffe';
 import { unheldAuthorityDomain, type SvidProvider } from '../tls';
 import type { TrustStore } from '../trust';
-import type { Authorize } from './identity-interceptor';
+import type { Authorize } from './call-interceptor';
 import { SecureGrpcServer } from './secure-grpc-server';
 
 export interface GrpcEndpointDeps {

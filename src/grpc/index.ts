@@ -1,15 +1,13 @@
 /** Public API of the gRPC transport context. */
 export { createGrpcServer } from './grpc-server';
 export type { GrpcServerHandle, GrpcServerOptions } from './grpc-server';
-export { identityInterceptor, ownTrustDomainOnly } from './identity-interceptor';
-export type { Authorize, AuthorizationDecision, IdentityInterceptorOptions } from './identity-interceptor';
+export { callInterceptor, CallMetrics, ownTrustDomainOnly, bindCallContext, callContextOf, decidedContext } from './call-interceptor';
+export type { Authorize, AuthorizationDecision, CallContext, CallInterceptorOptions } from './call-interceptor';
 export { HealthService, HEALTH_PROTO } from './health.service';
 export type { ServingStatus } from './health.service';
 export { ReflectionService } from './reflection.service';
 export { guardHandler, failCall } from './call-guard';
 export { SecureGrpcServer } from './secure-grpc-server';
 export type { SecureGrpcServerOptions } from './secure-grpc-server';
-export { bindCallContext, callContextOf, decidedContext } from './call-context';
-export type { CallContext } from './call-context';
 export { builtinMethods } from './builtin-services';
 export { GrpcListener, GrpcModule } from './grpc.module';

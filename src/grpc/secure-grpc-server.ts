@@ -10,9 +10,7 @@ import type { TransportLogger } from '../tls';
 import type { TrustStore } from '../trust';
 import { createGrpcServer, type GrpcServerHandle } from './grpc-server';
 import { HealthService } from './health.service';
-import { firstMessageInterceptor } from './first-message-interceptor';
-import { identityInterceptor, ownTrustDomainOnly, type Authorize } from './identity-interceptor';
-import { metricsInterceptor } from './metrics-interceptor';
+import { callInterceptor, CallMetrics, ownTrustDomainOnly, type Authorize } from './call-interceptor';
 import { ReflectionService } from './reflection.service';
 import type { Registry } from 'prom-client';
 
@@ -69,9 +67,14 @@ export class SecureGrpcServer {
     const authorize = o.authorize ?? ownTrustDomainOnly(o.ownTrustDomain);
     this.handle = createGrpcServer({
       interceptors: [
-        ...(o.metrics ? [metricsInterceptor(o.metrics)] : []),
-        identityInterceptor({ peers: this.peers, authorize, logger: o.logger }),
-        ...(o.firstMessageTimeoutMs === undefined ? [] : [firstMessageInterceptor({ timeoutMs: o.firstMessageTimeoutMs, logger: o.logger, onTimeout: o.onFirstMessageTimeout })]),
+        callInterceptor({
+          peers: this.peers,
+          authorize,
+          logger: o.logger,
+          metrics: o.metrics === undefined ? undefined : new CallMetrics(o.metrics),
+          firstMessageTimeoutMs: o.firstMessageTimeoutMs,
+          onFirstMessageTimeout: o.onFirstMessageTimeout,
+        }),
         ...(o.interceptors ?? []),
       ],
       maxConcurrentStreams: o.maxConcurrentStreams,

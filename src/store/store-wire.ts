@@ -144,6 +144,18 @@ export function refCid(ref: WireRecordRef | null | undefined, field: string): Co
   return ContentId.parse(ref?.cid, `${field}.cid`);
 }
 
+const wireForms = new WeakMap<RecordMeta, WireRecord>();
+
+/**
+ * The wire form of a record object, made once per object (records are immutable; the record
+ * cache hands out the same object until it is evicted). Callers must not modify it.
+ */
+export function wireRecordOf(r: RecordMeta): WireRecord {
+  let wire = wireForms.get(r);
+  if (wire === undefined) wireForms.set(r, (wire = toWireRecord(r)));
+  return wire;
+}
+
 export function toWireRecord(r: RecordMeta): WireRecord {
   return {
     cid: r.cid.toString(),

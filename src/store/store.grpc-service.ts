@@ -18,6 +18,7 @@ import {
   storePackageDefinition,
   STORE_SERVICE,
   toWireRecord,
+  wireRecordOf,
   type WireDeleteReferrerRequest,
   type WireDeleteRequest,
   type WireListRequest,
@@ -94,6 +95,12 @@ async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireL
   const refs = call.request.refs ?? [];
   if (refs.length === 0) throw new ParleyError('invalid_argument', 'lookup: refs: at least one is required');
   if (refs.length > ctx.limits.maxLookupRefs) throw new ParleyError('resource_exhausted', `lookup: refs: more than ${ctx.limits.maxLookupRefs}`);
+  // The common Lookup: one CID the record cache holds, as stored; it needs no parsing.
+  const cached = refs.length === 1 ? ctx.repository.cachedByText(refs[0]?.cid) : undefined;
+  if (cached !== undefined) {
+    caller.requireNamespace(cached.namespace);
+    return { records: [wireRecordOf(cached)], missing: [] };
+  }
   const cids = refs.map((ref, i) => refCid(ref, `refs[${i}]`));
   const unique = [...new Map(cids.map((c) => [c.toString(), c])).values()];
   const found = new Map((await ctx.repository.findMany(unique)).map((r) => [r.cid.toString(), r]));

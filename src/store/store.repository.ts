@@ -97,6 +97,14 @@ export class StoreRepository {
     return { created };
   }
 
+  /**
+   * The cached record of a CID given as text in its canonical form (base32, as stored), or
+   * undefined — then parse it and `find` it. Lets a repeated Lookup skip parsing the CID.
+   */
+  cachedByText(text: unknown): StoredRecord | undefined {
+    return typeof text === 'string' ? this.cache?.get(text) : undefined;
+  }
+
   async find(cid: ContentId): Promise<StoredRecord | undefined> {
     const key = cid.toString();
     const cached = this.cache?.get(key);

@@ -4,7 +4,7 @@ import type { PeerIdentity } from './peer-identity';
 
 const peer = (id: string, remoteAddress: string, remotePort: number): PeerIdentity => {
   const spiffeId = requireSpiffeId(id);
-  return { id: spiffeId, trustDomain: spiffeId.trustDomain, fingerprint256: 'AA', serial: '01', notAfter: new Date(0), remoteAddress, remotePort };
+  return { id: spiffeId, spiffeId: spiffeId.toString(), trustDomain: spiffeId.trustDomain, fingerprint256: 'AA', serial: '01', notAfter: new Date(0), remoteAddress, remotePort };
 };
 
 describe('PeerDirectory', () => {

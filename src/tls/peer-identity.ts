@@ -4,6 +4,8 @@ import type { SpiffeId, TrustDomain } from '../spiffe';
 /** Who is on the other end of a verified mTLS connection. */
 export interface PeerIdentity {
   readonly id: SpiffeId;
+  /** `id` as text, made once per connection (the audit trail and logs read it on every call). */
+  readonly spiffeId: string;
   readonly trustDomain: TrustDomain;
   /** SHA-256 fingerprint of the peer's leaf certificate, colon-separated hex (as Node prints it). */
   readonly fingerprint256: string;
@@ -17,6 +19,7 @@ export interface PeerIdentity {
 export function peerIdentity(id: SpiffeId, leaf: X509Certificate, remoteAddress: string, remotePort: number): PeerIdentity {
   return Object.freeze({
     id,
+    spiffeId: id.toString(),
     trustDomain: id.trustDomain,
     fingerprint256: leaf.fingerprint256,
     serial: leaf.serialNumber,
@@ -29,7 +32,7 @@ export function peerIdentity(id: SpiffeId, leaf: X509Certificate, remoteAddress:
 /** The fields of a peer that go into log lines (no certificate material). */
 export function peerLogFields(peer: PeerIdentity): Record<string, string | number> {
   return {
-    spiffeId: peer.id.toString(),
+    spiffeId: peer.spiffeId,
     trustDomain: peer.trustDomain.name,
     remoteAddress: peer.remoteAddress,
     remotePort: peer.remotePort,

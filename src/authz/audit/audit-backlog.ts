@@ -10,12 +10,11 @@ import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { reasonOf } from '../../database';
 import type { AuditSpool } from './audit-spool';
-import { cleaned, type IdentifiedRecord } from './audit-rows';
-import type { BoundedQueue } from './domain/bounded-queue';
+import { cleaned, type AuditQueue, type IdentifiedRecord } from './audit-rows';
 
 export interface SpoolBacklogOptions {
   spool: AuditSpool;
-  queue: BoundedQueue<IdentifiedRecord>;
+  queue: AuditQueue;
   batchSize: number;
   /** Writes a batch to the database: true when it is done with (written, or refused as data). */
   insert(batch: readonly IdentifiedRecord[]): Promise<{ ok: boolean; inserted: number }>;

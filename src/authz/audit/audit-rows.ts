@@ -4,6 +4,7 @@
  * first attempt did commit, a spool replayed after a crash — still leaves one row per entry.
  */
 import type { AuditRecord } from '../ports';
+import { BoundedQueue } from './domain/bounded-queue';
 import { isEntryId, newEntryId } from './domain/entry-id';
 
 /** A decision with the id it got when it was made. */
@@ -26,7 +27,27 @@ ON CONFLICT (entry_id) DO NOTHING
 RETURNING 1
 ) SELECT count(*)::int AS n FROM inserted`;
 
-/** `entry` with an entry id: its own when it carries a well-formed one, else a new one (made now). */
+/**
+ * The audit writer's queue. Decisions go in as they were made (nothing is copied or computed
+ * on the request path); each gets its entry id when it is first read out, from the time of
+ * its decision, and keeps it however often it is read again (a retry, the spool).
+ */
+export class AuditQueue extends BoundedQueue<AuditRecord> {
+  private readonly ids = new WeakMap<AuditRecord, IdentifiedRecord>();
+
+  override peek(max: number): IdentifiedRecord[] {
+    return super.peek(max).map((entry) => {
+      let done = this.ids.get(entry);
+      if (done === undefined) {
+        const at = entry.at instanceof Date ? entry.at.getTime() : Number.NaN;
+        this.ids.set(entry, (done = identified(entry, Number.isFinite(at) ? at : Date.now())));
+      }
+      return done;
+    });
+  }
+}
+
+/** `entry` with an entry id: its own when it carries a well-formed one, else a new one (made at `now`). */
 export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
   return isEntryId(entry.entryId) ? (entry as IdentifiedRecord) : { ...entry, entryId: newEntryId(now) };
 }

@@ -14,9 +14,8 @@ import type { Registry } from 'prom-client';
 import type { AuthzConfig } from '../../config';
 import { reasonOf } from '../../database';
 import type { AuditRecord, AuditSink } from '../ports';
-import { BoundedQueue } from './domain/bounded-queue';
 import type { AuditDatabase } from './audit-query';
-import { columns, identified, INSERT_SQL, isDataError, type IdentifiedRecord } from './audit-rows';
+import { AuditQueue, columns, INSERT_SQL, isDataError, type IdentifiedRecord } from './audit-rows';
 import { SpoolBacklog } from './audit-backlog';
 import type { AuditSpool } from './audit-spool';
 import { AuditSweep } from './audit-sweep';
@@ -49,7 +48,7 @@ export interface AuditWriterOptions {
 }
 
 export class AuditWriter implements AuditSink {
-  private readonly queue: BoundedQueue<IdentifiedRecord>;
+  private readonly queue: AuditQueue;
   private readonly backlog: SpoolBacklog | undefined;
   private readonly batchSize: number;
   private readonly retryMinMs: number;
@@ -71,7 +70,7 @@ export class AuditWriter implements AuditSink {
   private outage: { since: number; droppedAtStart: number } | undefined;
 
   constructor(private readonly o: AuditWriterOptions) {
-    this.queue = new BoundedQueue(o.config.queueSize);
+    this.queue = new AuditQueue(o.config.queueSize);
     this.batchSize = o.config.batchSize;
     this.retryMinMs = o.retryMinMs ?? 250;
     this.retryMaxMs = Math.max(this.retryMinMs, o.retryMaxMs ?? 5000);
@@ -131,7 +130,7 @@ export class AuditWriter implements AuditSink {
         return;
       }
       if (this.closed) this.drop('shutdown', 1);
-      else if (!this.queue.push(identified(entry, this.now()))) this.counters.dropped.inc({ reason: 'queue_full' });
+      else if (!this.queue.push(entry)) this.counters.dropped.inc({ reason: 'queue_full' });
       else if (this.started && !this.kicked && this.flushing === undefined && this.queue.size >= this.kickAt()) {
         this.kicked = true;
         this.scheduleFlush(0);
@@ -140,7 +139,9 @@ export class AuditWriter implements AuditSink {
       // the request path never fails because of the audit trail
     }
     try {
-      logDecision(this.o.logger, this.o.config.log, entry);
+      // Allowed calls are logged only with authz.audit.log all, or at debug level.
+      const mode = this.o.config.log;
+      if (mode === 'all' || (mode === 'deny' && (entry.decision !== 'allow' || this.o.logger.isLevelEnabled('debug')))) logDecision(this.o.logger, mode, entry);
     } catch {
       // nor because of logging
     }

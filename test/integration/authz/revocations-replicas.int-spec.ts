@@ -59,7 +59,7 @@ function fingerprintOf(seed: string): string {
 
 function peer(id: string, seed = id): PeerIdentity {
   const spiffeId = requireSpiffeId(id);
-  return { id: spiffeId, trustDomain: spiffeId.trustDomain, fingerprint256: fingerprintOf(seed), serial: '01', notAfter: new Date(Date.now() + 3_600_000), remoteAddress: '127.0.0.1', remotePort: 1 };
+  return { id: spiffeId, spiffeId: spiffeId.toString(), trustDomain: spiffeId.trustDomain, fingerprint256: fingerprintOf(seed), serial: '01', notAfter: new Date(Date.now() + 3_600_000), remoteAddress: '127.0.0.1', remotePort: 1 };
 }
 
 function canonical(kind: RevocationKind, text: string): string {

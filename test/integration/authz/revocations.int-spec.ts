@@ -33,7 +33,7 @@ describe('admin API and CLI: revocations', () => {
   const peerOf = (c: Creds): PeerIdentity => {
     const cert = new X509Certificate(c.certPem);
     const id = requireSpiffeId(cert.subjectAltName!.slice('URI:'.length));
-    return { id, trustDomain: id.trustDomain, fingerprint256: cert.fingerprint256, serial: cert.serialNumber, notAfter: new Date(cert.validTo), remoteAddress: '127.0.0.1', remotePort: 1 };
+    return { id, spiffeId: id.toString(), trustDomain: id.trustDomain, fingerprint256: cert.fingerprint256, serial: cert.serialNumber, notAfter: new Date(cert.validTo), remoteAddress: '127.0.0.1', remotePort: 1 };
   };
 
   beforeAll(async () => {

@@ -1,0 +1,270 @@
+/**
+ * What the gateway does around every gRPC call, as one server interceptor (one grpc-js
+ * wrapping layer): count it and time it, resolve the verified peer of its connection and
+ * authorize it before any handler runs, bind the admitted call's context for its handler,
+ * and give its first message a time limit.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { ParleyError } from '../common';
+import type { TrustDomain } from '../spiffe';
+import { peerLogFields, type PeerDirectory, type PeerIdentity, type TransportLogger } from '../tls';
+
+/**
+ * One admitted call, resolved once by the identity interceptor: who called (the verified
+ * peer of the connection, its trust domain and SPIFFE ID), what, and the authorization
+ * decision so far. Handlers finish the decision with `requireNamespace` once they know the
+ * record namespace; the call is audited once, with its final decision.
+ */
+export interface CallContext {
+  readonly peer: PeerIdentity;
+  /** Full method name, `/package.Service/Method`. */
+  readonly method: string;
+  /**
+   * The caller may use records of `namespace` in this call: the call's final decision
+   * (audited once per call).
+   * @throws ParleyError permission_denied
+   */
+  requireNamespace(namespace: string): void;
+  /** Whether a record of `namespace` may be shown to this call (List filtering; not audited per record). */
+  maySee(namespace: string): boolean;
+  /** A capacity limit refused the call the policy allowed: its final decision, audited once (`result` e.g. concurrency_limit). */
+  refuse(result: string, reason: string, namespace?: string): void;
+  /** Called once by the transport when the call ends (status sent, or cancelled). */
+  end(): void;
+}
+
+/** An admission the interceptor's decision was final for: every namespace is open to the call. */
+export function decidedContext(peer: PeerIdentity, method: string): CallContext {
+  return { peer, method, requireNamespace() {}, maySee: () => true, refuse() {}, end() {} };
+}
+
+/**
+ * Contexts by the request metadata object of their call: grpc-js hands the handler the very
+ * Metadata instance the interceptor passed on, and nothing a client sends can name an entry.
+ */
+const contexts = new WeakMap<grpc.Metadata, CallContext>();
+
+/** Binds a call's context to its request metadata (the identity interceptor, before the handler starts). */
+export function bindCallContext(metadata: grpc.Metadata, context: CallContext): void {
+  contexts.set(metadata, context);
+}
+
+/**
+ * The context of an admitted call. Fails closed: a call the identity interceptor did not
+ * admit has none, and is refused.
+ * @throws ParleyError unauthenticated
+ */
+export function callContextOf(call: { readonly metadata: grpc.Metadata }): CallContext {
+  const context = contexts.get(call.metadata);
+  if (context === undefined) throw new ParleyError('unauthenticated', 'grpc: no admitted caller for this call');
+  return context;
+}
+
+
+export interface AuthorizationDecision {
+  readonly allowed: boolean;
+  /** Why: goes to the log and the audit, never to the caller. */
+  readonly reason: string;
+  /** The status of a refusal (default PERMISSION_DENIED). */
+  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  /**
+   * The admitted call's context, which its handler receives (`callContextOf`); absent when
+   * the decision is final for every namespace.
+   */
+  readonly context?: CallContext;
+}
+
+/** Decides whether a verified peer may call a method (`/package.Service/Method`). */
+export type Authorize = (peer: PeerIdentity, methodPath: string) => AuthorizationDecision | Promise<AuthorizationDecision>;
+
+/** The default until the policy engine plugs in: the own trust domain may call anything, nobody else anything. */
+export function ownTrustDomainOnly(own: TrustDomain): Authorize {
+  return (peer) =>
+    peer.trustDomain.equals(own)
+      ? { allowed: true, reason: `own trust domain ${own.name}` }
+      : { allowed: false, reason: `trust domain ${peer.trustDomain.name} is not the own trust domain ${own.name}` };
+}
+
+export interface CallInterceptorOptions {
+  peers: PeerDirectory;
+  authorize: Authorize;
+  logger: TransportLogger;
+  /** Call counts, durations and calls in progress; refused calls count with their status too. */
+  metrics?: CallMetrics;
+  /**
+   * How long after the handler (or grpc-js, for unary requests) first asks for a message it
+   * must have arrived; no limit when omitted.
+   */
+  firstMessageTimeoutMs?: number;
+  /** Each call ended by the first-message limit (metrics). */
+  onFirstMessageTimeout?(method: string): void;
+}
+
+/**
+ * Admission happens when the request metadata arrives — before the handler is started,
+ * which grpc-js only does once the metadata is passed on: no verified peer →
+ * UNAUTHENTICATED; refused → PERMISSION_DENIED (or RESOURCE_EXHAUSTED). Callers get generic
+ * messages; the reason is logged. The first-message clock starts when the first message is
+ * asked for (at once for unary and server-streaming calls, when the handler first reads for
+ * client streams: a Push asks only once it holds its upload buffer) and stops when it
+ * arrives; past the limit the call ends with DEADLINE_EXCEEDED, which resets the stream and
+ * frees what grpc-js buffered of a partial message.
+ */
+export function callInterceptor(o: CallInterceptorOptions): grpc.ServerInterceptor {
+  const limit = o.firstMessageTimeoutMs;
+  if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new TypeError('callInterceptor: firstMessageTimeoutMs must be a positive integer');
+  return (method, call) => new GatewayCall(call, method.path, o);
+}
+
+/** One call through the interceptor: its admission, context, metrics and first-message clock. */
+class GatewayCall extends grpc.ServerInterceptingCall {
+  private admitted: CallContext | undefined;
+  private ended = false;
+  private received = false;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly startedAt = performance.now();
+
+  constructor(
+    private readonly inner: grpc.ServerInterceptingCallInterface,
+    private readonly method: string,
+    private readonly o: CallInterceptorOptions,
+  ) {
+    super(inner, {
+      start: (next) =>
+        next({
+          onReceiveMetadata: (metadata, nextMetadata) => this.admit(metadata, nextMetadata),
+          onReceiveMessage: (message, nextMessage) => {
+            this.received = true;
+            this.stopClock();
+            nextMessage(message);
+          },
+          onReceiveHalfClose: (nextHalfClose) => nextHalfClose(),
+          onCancel: () => this.end(grpc.status.CANCELLED),
+        }),
+      sendStatus: (status, nextStatus) => {
+        this.end(status.code ?? grpc.status.UNKNOWN);
+        nextStatus(status);
+      },
+    });
+    o.metrics?.started(method);
+  }
+
+  override startRead(): void {
+    if (this.o.firstMessageTimeoutMs !== undefined && !this.received && this.timer === undefined) this.armClock(this.o.firstMessageTimeoutMs);
+    super.startRead();
+  }
+
+  private admit(metadata: grpc.Metadata, next: (metadata: grpc.Metadata) => void): void {
+    const peer = this.o.peers.peerOf(this.inner);
+    if (peer === undefined) {
+      this.o.logger.warn({ method: this.method, peer: this.inner.getPeer() }, 'call refused: no verified peer for this connection');
+      this.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'authentication failed' });
+      return;
+    }
+    let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
+    try {
+      decision = this.o.authorize(peer, this.method);
+    } catch (err) {
+      this.authorizationFailed(err, peer);
+      return;
+    }
+    if (decision instanceof Promise) decision.then((d) => this.decided(d, peer, metadata, next), (err: unknown) => this.authorizationFailed(err, peer));
+    else this.decided(decision, peer, metadata, next);
+  }
+
+  private decided(d: AuthorizationDecision, peer: PeerIdentity, metadata: grpc.Metadata, next: (metadata: grpc.Metadata) => void): void {
+    if (d !== null && typeof d === 'object' && d.allowed === true) {
+      this.admitted = d.context ?? decidedContext(peer, this.method);
+      bindCallContext(metadata, this.admitted);
+      next(metadata);
+      return;
+    }
+    this.o.logger.debug({ ...peerLogFields(peer), method: this.method, reason: String(d?.reason) }, 'call denied');
+    if (d?.refusal === 'resource_exhausted') this.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'rate limit exceeded' });
+    else this.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: 'permission denied' });
+  }
+
+  private authorizationFailed(err: unknown, peer: PeerIdentity): void {
+    this.o.logger.error({ err, ...peerLogFields(peer), method: this.method }, 'authorization failed; call refused');
+    this.sendStatus({ code: grpc.status.INTERNAL, details: 'internal error' });
+  }
+
+  private armClock(limitMs: number): void {
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      if (this.received) return;
+      this.o.logger.info({ method: this.method, peer: this.inner.getPeer(), limitMs }, 'call ended: its first message did not arrive in time');
+      this.o.onFirstMessageTimeout?.(this.method);
+      this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `first message: none arrived within ${limitMs} ms` });
+    }, limitMs);
+  }
+
+  private stopClock(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Once per call: the status sent, or the client cancelled. */
+  private end(code: number): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.stopClock();
+    this.o.metrics?.ended(this.method, code, performance.now() - this.startedAt);
+    const context = this.admitted;
+    this.admitted = undefined;
+    context?.end();
+  }
+}
+
+const CODE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+
+/** The labelled series of one method, looked up once (prom-client hashes label sets on every call otherwise). */
+interface MethodSeries {
+  readonly inProgress: { inc(): void; dec(): void };
+  readonly duration: { observe(seconds: number): void };
+  readonly byCode: Map<number, { inc(): void }>;
+}
+
+/** Per-method call metrics: calls by method and final status code, call duration, calls in progress. */
+export class CallMetrics {
+  private readonly calls: Counter<'method' | 'code'>;
+  private readonly duration: Histogram<'method'>;
+  private readonly inProgress: Gauge<'method'>;
+  /** Bounded by the served methods: grpc-js answers unknown ones before any interceptor. */
+  private readonly series = new Map<string, MethodSeries>();
+
+  constructor(registry: Registry) {
+    this.calls = new Counter({ name: 'parley_grpc_calls_total', help: 'gRPC calls by full method name and final status code', labelNames: ['method', 'code'] as const, registers: [registry] });
+    this.duration = new Histogram({
+      name: 'parley_grpc_call_duration_seconds',
+      help: 'gRPC call duration from the request metadata to the final status, by method',
+      labelNames: ['method'] as const,
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 120, 600],
+      registers: [registry],
+    });
+    this.inProgress = new Gauge({ name: 'parley_grpc_calls_in_progress', help: 'gRPC calls started and not yet ended, by method', labelNames: ['method'] as const, registers: [registry] });
+  }
+
+  started(method: string): void {
+    this.of(method).inProgress.inc();
+  }
+
+  ended(method: string, code: number, elapsedMs: number): void {
+    const series = this.of(method);
+    series.inProgress.dec();
+    series.duration.observe(elapsedMs / 1000);
+    let counter = series.byCode.get(code);
+    if (counter === undefined) series.byCode.set(code, (counter = this.calls.labels(method, CODE_NAMES[code] ?? String(code))));
+    counter.inc();
+  }
+
+  private of(method: string): MethodSeries {
+    let series = this.series.get(method);
+    if (series === undefined) {
+      series = { inProgress: this.inProgress.labels(method), duration: this.duration.labels(method), byCode: new Map() };
+      this.series.set(method, series);
+    }
+    return series;
+  }
+}
