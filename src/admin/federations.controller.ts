@@ -18,7 +18,7 @@ import { ValidationError } from '../common/error-mapping';
 import { ParleyError } from '../common/errors';
 import type { FederationService } from '../federation';
 import { FEDERATION_SERVICE, PEER_REGISTRY } from '../tokens';
-import { FederationListDto, FederationStatusDto, RelationshipDto, toFederationStatusDto, UploadBundleDto } from './federations.dto';
+import { FederationListDto, FederationStatusDto, RelationshipDto, ReplaceRelationshipDto, toFederationStatusDto, UploadBundleDto } from './federations.dto';
 import type { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 
@@ -91,7 +91,7 @@ export class FederationsController {
   @ApiOkResponse({ type: FederationStatusDto })
   @ApiBadRequestResponse({ description: 'invalid relationship' })
   @ApiNotFoundResponse({ description: 'no relationship with this trust domain' })
-  async replace(@Param('trustDomain') td: string, @Body() body: RelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
+  async replace(@Param('trustDomain') td: string, @Body() body: ReplaceRelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
     const status = await this.federation.update(td, body as unknown);
     this.logger.log({ trustDomain: td, profile: status.profile, denied: status.deniedAuthorities.length, by: this.caller(req) }, 'federation relationship replaced');
     return toFederationStatusDto(status);

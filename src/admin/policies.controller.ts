@@ -29,7 +29,7 @@ import {
   ExplanationDto,
   PolicyEntryDto,
   PolicyListDto,
-  RuleDto,
+  ReplaceRuleDto,
   toPolicyEntryDto,
   toPolicyListDto,
 } from './policies.dto';
@@ -135,7 +135,7 @@ export class PoliciesController {
   @ApiBadRequestResponse({ description: 'invalid rule (problem+json names the field); nothing is changed' })
   @ApiNotFoundResponse({ description: 'no rule has this id' })
   @ApiConflictResponse({ description: 'the rule is declared in the config file' })
-  async replace(@Param('id') id: string, @Body() body: RuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
+  async replace(@Param('id') id: string, @Body() body: ReplaceRuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
     const raw: unknown = isRecord(body) ? Object.assign({ id }, body) : body;
     const rule = parseRule(raw);
     const actor = this.actorOf(req);
