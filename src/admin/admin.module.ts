@@ -1,11 +1,12 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE } from '@nestjs/core';
 import { DataSource } from 'typeorm';
 import { ProblemFilter } from '../common/problem.filter';
 import type { ParleyConfig } from '../config/schema';
 import { StoreRepository, storeLimitsFromConfig } from '../store';
 import { PARLEY_CONFIG } from '../tokens';
 import { PermissionGuard } from './admin-auth';
+import { AdminValidationPipe } from './admin-validation.pipe';
 import { AllowlistsController } from './allowlists.controller';
 import { AuditController } from './audit.controller';
 import { BundlesController } from './bundles.controller';
@@ -21,6 +22,7 @@ import { RevocationsController } from './revocations.controller';
   providers: [
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },
+    { provide: APP_PIPE, useClass: AdminValidationPipe },
     {
       provide: ADMIN_STORE,
       inject: [DataSource, PARLEY_CONFIG],
