@@ -62,7 +62,7 @@ export class FederationsController {
   @ApiBadRequestResponse({ description: 'invalid relationship (problem+json names each field in `errors[].field`)' })
   @ApiConflictResponse({ description: 'the trust domain already has a relationship' })
   async create(@Body() body: RelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
-    const status = await this.federation.create(body as unknown);
+    const status = await this.federation.create({ ...body });
     this.logger.log({ trustDomain: status.trustDomain, profile: status.profile, by: this.caller(req) }, 'federation relationship created');
     return toFederationStatusDto(status);
   }
@@ -92,7 +92,7 @@ export class FederationsController {
   @ApiBadRequestResponse({ description: 'invalid relationship' })
   @ApiNotFoundResponse({ description: 'no relationship with this trust domain' })
   async replace(@Param('trustDomain') td: string, @Body() body: ReplaceRelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
-    const status = await this.federation.update(td, body as unknown);
+    const status = await this.federation.update(td, { ...body });
     this.logger.log({ trustDomain: td, profile: status.profile, denied: status.deniedAuthorities.length, by: this.caller(req) }, 'federation relationship replaced');
     return toFederationStatusDto(status);
   }
