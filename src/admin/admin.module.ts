@@ -1,5 +1,5 @@
 import { Injectable, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD, HttpAdapterHost } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
 import { Registry } from 'prom-client';
 import { AuthzModule, RevocationStore } from '../authz';
@@ -13,6 +13,7 @@ import { StoreModule } from '../store';
 import { TrustModule, TrustStore } from '../trust';
 import { AdminGatekeeper, AdminPolicy, PermissionGuard } from './admin-auth';
 import { AdminMetrics, createAdminMetrics } from './admin-metrics';
+import { AdminValidationPipe } from './admin-validation.pipe';
 import { adminPolicyFrom, startAdminListener, type StartedAdmin } from './admin-start';
 import { AllowlistsController } from './allowlists.controller';
 import { AuditController } from './audit.controller';
@@ -75,6 +76,7 @@ export class AdminHttpsListener implements GatewayListener {
   providers: [
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },
+    { provide: APP_PIPE, useClass: AdminValidationPipe },
     PeerRegistry,
     { provide: AdminPolicy, inject: [Settings], useFactory: (settings: Settings) => adminPolicyFrom(settings.config) },
     { provide: AdminMetrics, inject: [Registry], useFactory: (metrics: Registry) => createAdminMetrics(metrics) },

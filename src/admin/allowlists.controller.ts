@@ -51,7 +51,7 @@ export class AllowlistsController {
   @ApiOkResponse({ type: AllowlistDto, description: 'the list was replaced' })
   @ApiBadRequestResponse({ description: 'invalid trust domain or CIDR block (problem+json names it, e.g. `cidrs[1]`)' })
   async set(@Param('trustDomain') trustDomain: string, @Body() body: SetAllowlistDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<AllowlistDto> {
-    const cidrs = parseSetAllowlist(trustDomain, body as unknown);
+    const cidrs = allowedBlocks(trustDomain, body);
     const by = this.peers.get(req.socket)?.id.toString() ?? 'unknown';
     const { allowlist, created } = await this.allowlists.set(trustDomain, cidrs, by);
     res.status(created ? 201 : 200);
@@ -84,16 +84,11 @@ function notFound(trustDomain: string): ParleyError {
 }
 
 /**
- * Validates `PUT /v1/allowlists/{trustDomain}`: the name and a body `{ cidrs: [...] }`.
- * @throws ValidationError naming every invalid field (`trustDomain`, `cidrs`, `cidrs[i]`)
+ * The trust domain of the path and the blocks of a validated body, parsed together so both
+ * are reported at once. @throws ValidationError naming every invalid field (`trustDomain`, `cidrs[i]`)
  */
-export function parseSetAllowlist(trustDomain: string, body: unknown): string[] {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new ValidationError('allowlist: invalid request', [{ field: '', message: 'body must be a JSON object {"cidrs": [...]}' }]);
-  }
-  const b = body as Record<string, unknown>;
-  const errors = [...allowlistErrors(trustDomain, b.cidrs)];
-  for (const key of Object.keys(b)) if (key !== 'cidrs') errors.push({ field: key, message: 'unknown field' });
+function allowedBlocks(trustDomain: string, body: SetAllowlistDto): string[] {
+  const errors = allowlistErrors(trustDomain, body.cidrs);
   if (errors.length > 0) throw new ValidationError('allowlist: invalid request', errors);
-  return [...(b.cidrs as string[])];
+  return [...body.cidrs];
 }

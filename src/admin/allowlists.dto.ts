@@ -1,12 +1,17 @@
 import { ApiProperty } from '@nestjs/swagger';
-import type { Allowlist } from '../authz';
+import { MAX_ALLOWLIST_CIDRS, type Allowlist } from '../authz';
+import { JsonBody, TextList } from './admin-fields';
 
-/** Body of `PUT /v1/allowlists/{trustDomain}`. */
+/** Body of `PUT /v1/allowlists/{trustDomain}` (the blocks themselves are parsed with the trust domain, by allowlistErrors). */
+@JsonBody('allowlist: invalid request')
 export class SetAllowlistDto {
-  @ApiProperty({
-    description: 'CIDR blocks (IPv4 or IPv6; a bare address is one host) the trust domain may connect from; host bits must be zero. An empty list refuses every address.',
-    type: [String],
-    example: ['192.0.2.0/24', '2001:db8::/32'],
+  @TextList({
+    doc: {
+      description: 'CIDR blocks (IPv4 or IPv6; a bare address is one host) the trust domain may connect from; host bits must be zero. An empty list refuses every address.',
+      example: ['192.0.2.0/24', '2001:db8::/32'],
+    },
+    message: 'must be an array of CIDR blocks such as 192.0.2.0/24 or 2001:db8::/32',
+    maxItems: { max: MAX_ALLOWLIST_CIDRS, message: `at most ${MAX_ALLOWLIST_CIDRS} blocks` },
   })
   cidrs!: string[];
 }

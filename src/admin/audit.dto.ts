@@ -1,18 +1,27 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { QueryString, QueryText } from './admin-fields';
 
-/** Query of `GET /v1/audit`: filters (all optional, combined with AND), page size and position, output format. */
+const ONCE = 'must be given at most once, as text';
+
+/**
+ * Query of `GET /v1/audit`: filters (all optional, combined with AND), page size and position,
+ * output format. The values are read by the audit filter (parseAuditQuery: IDs, instants,
+ * limits that depend on the format); an empty value is no filter.
+ */
+@QueryString('list audit entries: invalid query')
 export class AuditQueryDto {
-  @ApiPropertyOptional({ description: 'only decisions about this SPIFFE ID (exact)', example: 'spiffe://partner.example/ns/ml/sa/trainer' }) spiffeId?: string;
-  @ApiPropertyOptional({ description: "only decisions about workloads of this trust domain", example: 'partner.example' }) trustDomain?: string;
-  @ApiPropertyOptional({ description: 'only decisions on this full gRPC method', example: '/parley.store.v1.StoreService/Pull' }) method?: string;
-  @ApiPropertyOptional({ description: 'only allows or only denials', enum: ['allow', 'deny'] }) decision?: string;
-  @ApiPropertyOptional({ description: 'only decisions covering this record namespace (exact)', example: 'ml/llama-3' }) namespace?: string;
-  @ApiPropertyOptional({ description: 'only decisions made by this policy rule id', example: 'partners-pull' }) rule?: string;
-  @ApiPropertyOptional({ description: 'only decisions at or after this instant (RFC 3339)', format: 'date-time' }) since?: string;
-  @ApiPropertyOptional({ description: 'only decisions strictly before this instant (RFC 3339)', format: 'date-time' }) until?: string;
-  @ApiPropertyOptional({ description: 'JSON: entries per page (default 100, at most 1000). CSV: at most this many rows (default: all)', minimum: 1, type: Number }) limit?: string;
-  @ApiPropertyOptional({ description: 'nextPageToken of the previous page (only valid with the same filters)' }) pageToken?: string;
-  @ApiPropertyOptional({ description: 'output format; overrides the Accept header (text/csv selects CSV)', enum: ['json', 'csv'] }) format?: string;
+  @QueryText({ doc: { description: 'only decisions about this SPIFFE ID (exact)', example: 'spiffe://partner.example/ns/ml/sa/trainer' }, once: ONCE }) spiffeId?: string;
+  @QueryText({ doc: { description: 'only decisions about workloads of this trust domain', example: 'partner.example' }, once: ONCE }) trustDomain?: string;
+  @QueryText({ doc: { description: 'only decisions on this full gRPC method', example: '/parley.store.v1.StoreService/Pull' }, once: ONCE }) method?: string;
+  @QueryText({ doc: { description: 'only allows or only denials' }, once: ONCE, enum: ['allow', 'deny'], message: 'must be allow or deny' }) decision?: string;
+  @QueryText({ doc: { description: 'only decisions covering this record namespace (exact)', example: 'ml/llama-3' }, once: ONCE }) namespace?: string;
+  @QueryText({ doc: { description: 'only decisions made by this policy rule id', example: 'partners-pull' }, once: ONCE }) rule?: string;
+  @QueryText({ doc: { description: 'only decisions at or after this instant (RFC 3339)', format: 'date-time' }, once: ONCE }) since?: string;
+  @QueryText({ doc: { description: 'only decisions strictly before this instant (RFC 3339)', format: 'date-time' }, once: ONCE }) until?: string;
+  @QueryText({ doc: { description: 'JSON: entries per page (default 100, at most 1000). CSV: at most this many rows (default: all)', type: 'integer', minimum: 1 }, once: ONCE })
+  limit?: string;
+  @QueryText({ doc: { description: 'nextPageToken of the previous page (only valid with the same filters)' }, once: ONCE }) pageToken?: string;
+  @QueryText({ doc: { description: 'output format; overrides the Accept header (text/csv selects CSV)' }, once: ONCE, enum: ['json', 'csv'], message: 'must be json or csv' }) format?: string;
 }
 
 export class AuditEntryDto {

@@ -17,7 +17,7 @@ import type { Request } from 'express';
 import { ValidationError } from '../common';
 import { ParleyError } from '../common';
 import { FederationService } from '../federation';
-import { FederationListDto, FederationStatusDto, RelationshipDto, toFederationStatusDto, UploadBundleDto } from './federations.dto';
+import { FederationListDto, FederationStatusDto, RelationshipDto, ReplaceRelationshipDto, toFederationStatusDto, UploadBundleDto } from './federations.dto';
 import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 
@@ -61,7 +61,7 @@ export class FederationsController {
   @ApiBadRequestResponse({ description: 'invalid relationship (problem+json names each field in `errors[].field`)' })
   @ApiConflictResponse({ description: 'the trust domain already has a relationship' })
   async create(@Body() body: RelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
-    const status = await this.federation.create(body as unknown);
+    const status = await this.federation.create({ ...body });
     this.logger.log({ trustDomain: status.trustDomain, profile: status.profile, by: this.caller(req) }, 'federation relationship created');
     return toFederationStatusDto(status);
   }
@@ -90,8 +90,8 @@ export class FederationsController {
   @ApiOkResponse({ type: FederationStatusDto })
   @ApiBadRequestResponse({ description: 'invalid relationship' })
   @ApiNotFoundResponse({ description: 'no relationship with this trust domain' })
-  async replace(@Param('trustDomain') td: string, @Body() body: RelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
-    const status = await this.federation.update(td, body as unknown);
+  async replace(@Param('trustDomain') td: string, @Body() body: ReplaceRelationshipDto, @Req() req: Request): Promise<FederationStatusDto> {
+    const status = await this.federation.update(td, { ...body });
     this.logger.log({ trustDomain: td, profile: status.profile, denied: status.deniedAuthorities.length, by: this.caller(req) }, 'federation relationship replaced');
     return toFederationStatusDto(status);
   }

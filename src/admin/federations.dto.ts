@@ -1,20 +1,80 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty, ApiPropertyOptional, OmitType } from '@nestjs/swagger';
 import type { FederationStatus } from '../federation';
+import { FEDERATION_PROFILES, normalizeAuthorityRef, readHttpsUrl, RELATIONSHIP_LIMITS } from '../federation';
+import { SpiffeId, TrustDomain } from '../spiffe';
+import { JsonBody, Text, TextList } from './admin-fields';
 
 const TD = 'partner.example';
 const FINGERPRINT = '3f1d0c9e8b7a6f5e4d3c2b1a09f8e7d6c5b4a39281706f5e4d3c2b1a09f8e7d6';
+const { maxEndpointUrls, maxDeniedAuthorities } = RELATIONSHIP_LIMITS;
+const URLS_REQUIRED = `required: 1 to ${maxEndpointUrls} https URLs`;
 
-/** Body of `POST /v1/federations` (and of `PUT /v1/federations/{trustDomain}`, where trustDomain may be left out). */
+/** A partner trust domain name (`spiffe://` in front is accepted, a path is not), or why not. */
+function partnerNameError(text: string): string | undefined {
+  const name = text.startsWith('spiffe://') ? text.slice('spiffe://'.length) : text;
+  try {
+    return TrustDomain.parse(name).name === name ? undefined : 'must be a trust domain name without a path';
+  } catch (err) {
+    return err instanceof Error ? err.message : 'not a trust domain name';
+  }
+}
+
+function endpointIdError(text: string): string | undefined {
+  const id = SpiffeId.tryParse(text);
+  if (id === undefined) return 'must be a valid SPIFFE ID';
+  return id.path === '' ? 'must be a SPIFFE ID with a path' : undefined;
+}
+
+const fetched = (dto: Record<string, unknown>) => dto.profile === 'https_spiffe' || dto.profile === 'https_web';
+
+// What each field must look like, and which profile requires it; what the profile forbids,
+// our own trust domain, duplicate URLs and the bundle documents are the relationship
+// validator's (validateRelationship, shared with federation.relationships in the config).
+
+/** Body of `POST /v1/federations`. */
+@JsonBody('federation: invalid relationship')
 export class RelationshipDto {
-  @ApiProperty({ description: 'partner trust domain name (not our own)', example: TD }) trustDomain!: string;
-  @ApiProperty({ enum: ['https_spiffe', 'https_web', 'static'], description: 'how the bundle is obtained; never inferred, never mixed' }) profile!: string;
-  @ApiPropertyOptional({ type: [String], description: 'https_spiffe / https_web: 1 to 8 https URLs of the bundle endpoint, tried in order', example: ['https://bundle.partner.example:8446/'] })
+  @Text({ doc: { description: 'partner trust domain name (not our own)', example: TD }, message: 'required: a trust domain name', check: partnerNameError }) trustDomain!: string;
+  @Text({ doc: { description: 'how the bundle is obtained; never inferred, never mixed' }, enum: FEDERATION_PROFILES, message: `required: one of ${FEDERATION_PROFILES.join(', ')}` }) profile!: string;
+  @TextList({
+    doc: { description: `https_spiffe / https_web: 1 to ${maxEndpointUrls} https URLs of the bundle endpoint, tried in order`, example: ['https://bundle.partner.example:8446/'] },
+    optional: 'or-null',
+    requiredWhen: fetched,
+    message: URLS_REQUIRED,
+    maxItems: { max: maxEndpointUrls, message: URLS_REQUIRED },
+    itemMessage: 'must be an https URL',
+    item: (text) => {
+      const read = readHttpsUrl(text);
+      return 'error' in read ? read.error : undefined;
+    },
+  })
   endpointUrls?: string[];
-  @ApiPropertyOptional({ description: 'https_spiffe: the SPIFFE ID the endpoint server must present', example: 'spiffe://partner.example/spire/server' }) endpointSpiffeId?: string;
-  @ApiPropertyOptional({ description: "https_spiffe: bundle of the endpoint ID's trust domain (SPIFFE JSON or PEM) for the first fetch" }) bootstrapBundle?: string;
-  @ApiPropertyOptional({ description: 'https_web: PEM roots to verify the endpoint with instead of the web PKI' }) caRootsPem?: string;
-  @ApiPropertyOptional({ type: [String], description: 'authorities never trusted even when published: SHA-256 fingerprints (hex, colons allowed) or ski:HEX', example: [FINGERPRINT] })
+  @Text({
+    doc: { description: 'https_spiffe: the SPIFFE ID the endpoint server must present', example: 'spiffe://partner.example/spire/server' },
+    optional: 'or-null',
+    requiredWhen: (dto) => dto.profile === 'https_spiffe',
+    message: 'required for profile https_spiffe: the SPIFFE ID of the bundle endpoint server',
+    check: endpointIdError,
+  })
+  endpointSpiffeId?: string;
+  @Text({ doc: { description: "https_spiffe: bundle of the endpoint ID's trust domain (SPIFFE JSON or PEM) for the first fetch" }, optional: 'or-null', message: 'must be a SPIFFE bundle (JSON) or PEM certificates' })
+  bootstrapBundle?: string;
+  @Text({ doc: { description: 'https_web: PEM roots to verify the endpoint with instead of the web PKI' }, optional: 'or-null', message: 'must be PEM certificates' }) caRootsPem?: string;
+  @TextList({
+    doc: { description: 'authorities never trusted even when published: SHA-256 fingerprints (hex, colons allowed) or ski:HEX', example: [FINGERPRINT] },
+    optional: 'or-null',
+    message: `must be a list of at most ${maxDeniedAuthorities} fingerprints or ski: ids`,
+    maxItems: { max: maxDeniedAuthorities, message: `must be a list of at most ${maxDeniedAuthorities} fingerprints or ski: ids` },
+    itemMessage: 'must be a SHA-256 fingerprint (64 hex digits, colons allowed) or ski:<hex>',
+    item: (text) => (normalizeAuthorityRef(text) === undefined ? 'must be a SHA-256 fingerprint (64 hex digits, colons allowed) or ski:<hex>' : undefined),
+  })
   deniedAuthorities?: string[];
+}
+
+/** Body of `PUT /v1/federations/{trustDomain}`: `trustDomain` may be left out (it must be the path's). */
+@JsonBody('federation: invalid relationship')
+export class ReplaceRelationshipDto extends OmitType(RelationshipDto, ['trustDomain'] as const) {
+  @Text({ doc: { description: 'the trust domain of the path, if given', example: TD }, optional: true, message: 'required: a trust domain name' }) trustDomain?: string;
 }
 
 export class AuthorityDto {

@@ -12,7 +12,7 @@ import {
 } from '@nestjs/swagger';
 import type { Request } from 'express';
 import { importCasbinPolicy } from '../authz';
-import { namespaceError, parseFullMethod, parseIp, parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz';
+import { parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz';
 import { ruleFromJson, ruleToJson } from '../authz';
 import { PolicyStore } from '../authz';
 import { ValidationError } from '../common';
@@ -28,13 +28,10 @@ import {
   ExplanationDto,
   PolicyEntryDto,
   PolicyListDto,
-  RuleDto,
+  ReplaceRuleDto,
   toPolicyEntryDto,
   toPolicyListDto,
 } from './policies.dto';
-
-/** Largest Casbin CSV accepted by the import (characters). */
-export const MAX_CASBIN_CSV = 1_000_000;
 
 /**
  * `/v1/policies`: the authorization rules every gRPC call is decided by. Changes are atomic,
@@ -67,7 +64,7 @@ export class PoliciesController {
   @ApiOkResponse({ type: ExplanationDto })
   @ApiBadRequestResponse({ description: 'invalid input (problem+json names the field in `errors[].field`)' })
   explain(@Body() body: ExplainDto): ExplanationDto {
-    const d = this.store.explain(parseExplain(body as unknown, this.store));
+    const d = this.store.explain(decisionRequestOf(body, this.store));
     return { allowed: d.allowed, ...(d.rule === undefined ? {} : { rule: d.rule }), reason: d.reason, dryRunDenied: d.dryRunDenied ?? [], version: d.version };
   }
 
@@ -80,8 +77,7 @@ export class PoliciesController {
   })
   @ApiOkResponse({ type: CasbinImportReportDto })
   @ApiBadRequestResponse({ description: 'invalid body, a line that cannot be imported, or rules that do not validate' })
-  async importCasbin(@Body() body: CasbinImportRequestDto, @Req() req: Request): Promise<CasbinImportReportDto> {
-    const input = parseImport(body as unknown);
+  async importCasbin(@Body() input: CasbinImportRequestDto, @Req() req: Request): Promise<CasbinImportReportDto> {
     const report = importCasbinPolicy(input.csv, { ownTrustDomain: this.store.current().ownTrustDomain.name, registry: this.store.registry });
     const failed = report.lines.filter((l) => l.status === 'error');
     let applied = false;
@@ -114,11 +110,7 @@ export class PoliciesController {
   @ApiCreatedResponse({ type: PolicyEntryDto })
   @ApiBadRequestResponse({ description: 'invalid rule, duplicate id, unknown method… (problem+json names the field); nothing is changed' })
   async create(@Body() body: CreateRuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
-    if (!isRecord(body)) throw new ValidationError('policy: invalid rule', [{ field: 'rule', message: 'the body must be a JSON object' }]);
-    const { position, ...raw } = body as Record<string, unknown>;
-    if (position !== undefined && !(typeof position === 'number' && Number.isInteger(position) && position >= 0)) {
-      throw new ValidationError('policy: invalid rule', [{ field: 'position', message: 'must be a non-negative integer' }]);
-    }
+    const { position, ...raw } = body;
     const rule = parseRule(raw);
     const actor = this.actorOf(req);
     await this.store.add(rule, { actor, ...(position === undefined ? {} : { position }) });
@@ -134,9 +126,8 @@ export class PoliciesController {
   @ApiBadRequestResponse({ description: 'invalid rule (problem+json names the field); nothing is changed' })
   @ApiNotFoundResponse({ description: 'no rule has this id' })
   @ApiConflictResponse({ description: 'the rule is declared in the config file' })
-  async replace(@Param('id') id: string, @Body() body: RuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
-    const raw: unknown = isRecord(body) ? Object.assign({ id }, body) : body;
-    const rule = parseRule(raw);
+  async replace(@Param('id') id: string, @Body() body: ReplaceRuleDto, @Req() req: Request): Promise<PolicyEntryDto> {
+    const rule = parseRule({ id, ...body });
     const actor = this.actorOf(req);
     await this.store.update(id, rule, { actor });
     this.logger.log({ rule: id, by: actor, version: this.store.version }, 'policy rule replaced');
@@ -168,64 +159,23 @@ export class PoliciesController {
   }
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** A rule from a request body (validated as part of the whole policy by the store). */
-function parseRule(raw: unknown): Rule {
+function parseRule(raw: object): Rule {
   const errors: FieldError[] = [];
   const rule = ruleFromJson(raw, '', errors);
   if (rule === undefined || errors.length > 0) throw new ValidationError('policy: invalid rule', errors);
   return rule;
 }
 
-const EXPLAIN_KEYS = new Set(['spiffeId', 'method', 'namespace', 'sourceIp', 'at']);
-
-/** The explain body as a DecisionRequest. @throws ValidationError naming every bad field */
-export function parseExplain(body: unknown, store: Pick<PolicyStore, 'registry'>): DecisionRequest {
-  if (!isRecord(body)) throw new ValidationError('explain: invalid request', [{ field: 'body', message: 'must be a JSON object' }]);
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(body)) if (!EXPLAIN_KEYS.has(key)) errors.push({ field: key, message: 'unknown field' });
-  const str = (key: string, required: boolean): string | undefined => {
-    const v = body[key];
-    if (v === undefined && !required) return undefined;
-    if (typeof v !== 'string' || v === '') errors.push({ field: key, message: 'must be a non-empty string' });
-    return typeof v === 'string' ? v : undefined;
+/** The explain body (validated by its DTO) as a DecisionRequest; the method must be served. @throws ValidationError */
+export function decisionRequestOf(body: ExplainDto, store: Pick<PolicyStore, 'registry'>): DecisionRequest {
+  if (!store.registry.has(body.method)) throw new ValidationError('explain: invalid request', [{ field: 'method', message: 'unknown method (not served)' }]);
+  const at = body.at === undefined ? undefined : parseRfc3339(body.at);
+  return {
+    id: SpiffeId.parse(body.spiffeId),
+    method: body.method,
+    ...(body.namespace === undefined ? {} : { namespace: body.namespace }),
+    ...(body.sourceIp === undefined ? {} : { sourceIp: body.sourceIp }),
+    ...(at === undefined ? {} : { now: at }),
   };
-  let id: SpiffeId | undefined;
-  const spiffeId = str('spiffeId', true);
-  if (spiffeId) {
-    try {
-      id = SpiffeId.parse(spiffeId);
-    } catch (err) {
-      errors.push({ field: 'spiffeId', message: err instanceof Error ? err.message : 'not a SPIFFE ID' });
-    }
-  }
-  const method = str('method', true);
-  if (method && parseFullMethod(method) === undefined) errors.push({ field: 'method', message: 'must be a full method name "/pkg.Service/Method"' });
-  else if (method && !store.registry.has(method)) errors.push({ field: 'method', message: 'unknown method (not served)' });
-  const namespace = str('namespace', false);
-  const namespaceWhy = namespace ? namespaceError(namespace) : undefined;
-  if (namespaceWhy !== undefined) errors.push({ field: 'namespace', message: `must be a namespace like "team" or "team/ml": ${namespaceWhy}` });
-  const sourceIp = str('sourceIp', false);
-  if (sourceIp && parseIp(sourceIp) === undefined) errors.push({ field: 'sourceIp', message: 'must be an IPv4 or IPv6 address' });
-  const atText = str('at', false);
-  const at = atText ? parseRfc3339(atText) : undefined;
-  if (atText && at === undefined) errors.push({ field: 'at', message: 'must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z' });
-  if (errors.length > 0 || id === undefined || method === undefined) throw new ValidationError('explain: invalid request', errors);
-  return { id, method, ...(namespace ? { namespace } : {}), ...(sourceIp ? { sourceIp } : {}), ...(at ? { now: at } : {}) };
-}
-
-function parseImport(body: unknown): { csv: string; mode: 'append' | 'replace'; dryRun: boolean } {
-  if (!isRecord(body)) throw new ValidationError('import casbin policy: invalid request', [{ field: 'body', message: 'must be a JSON object' }]);
-  const errors: FieldError[] = [];
-  for (const key of Object.keys(body)) if (key !== 'csv' && key !== 'mode' && key !== 'dryRun') errors.push({ field: key, message: 'unknown field' });
-  const { csv, mode, dryRun } = body;
-  if (typeof csv !== 'string') errors.push({ field: 'csv', message: 'must be a string' });
-  else if (csv.length > MAX_CASBIN_CSV) errors.push({ field: 'csv', message: `must be at most ${MAX_CASBIN_CSV} characters` });
-  if (mode !== 'append' && mode !== 'replace') errors.push({ field: 'mode', message: 'must be "append" or "replace"' });
-  if (dryRun !== undefined && typeof dryRun !== 'boolean') errors.push({ field: 'dryRun', message: 'must be a boolean' });
-  if (errors.length > 0) throw new ValidationError('import casbin policy: invalid request', errors);
-  return { csv: csv as string, mode: mode as 'append' | 'replace', dryRun: dryRun === true };
 }

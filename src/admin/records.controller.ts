@@ -15,7 +15,7 @@ import { ParleyError } from '../common';
 import { ContentId, encodeCursor, parseListQuery, recordNotFound, StoreService, type ListQuery, type StoreLimits } from '../store';
 import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
-import { ListRecordsQueryDto, RecordDetailDto, RecordPageDto, toRecordDto, toReferrerSummaryDto } from './records.dto';
+import { annotationParams, ListRecordsQueryDto, RecordDetailDto, RecordPageDto, toRecordDto, toReferrerSummaryDto } from './records.dto';
 
 /** Referrers shown with a record (metadata and sizes only; their documents are not read). */
 export const RECORD_REFERRERS_PAGE = 25;
@@ -36,7 +36,7 @@ export class RecordsController {
   @ApiOkResponse({ type: RecordPageDto })
   @ApiBadRequestResponse({ description: 'a query parameter is invalid (problem+json names it in `errors[].field`)' })
   async list(@Query() query: ListRecordsQueryDto): Promise<RecordPageDto> {
-    const parsed = parseRecordsQuery(query as Record<string, unknown>, this.store.limits);
+    const parsed = listQueryOf(query, this.store.limits);
     const page = await this.store.repository.list(parsed);
     const last = page.records.at(-1);
     return {
@@ -90,79 +90,28 @@ const REST_FIELD: Record<string, string> = {
   page_size: 'pageSize',
   page_token: 'pageToken',
 };
-const KNOWN_PARAMS = new Set(Object.values(REST_FIELD));
 
 /**
- * Validates the query of `GET /v1/records` into the store's ListQuery (the very validation,
- * limits and page tokens of the gRPC List). Unknown parameters are refused rather than
- * ignored, so a misspelt filter never widens the result.
+ * The validated query of `GET /v1/records` as the store's ListQuery (the very validation,
+ * limits and page tokens of the gRPC List), its errors named by REST parameter.
  * @throws ValidationError (400, naming the parameter) | ParleyError resource_exhausted
  */
-export function parseRecordsQuery(raw: Record<string, unknown>, limits: StoreLimits): ListQuery {
-  // Every problem of the REST parameters at once; the store's List validation follows.
-  const errors: Array<{ field: string; message: string }> = [];
-  const collect = <T>(read: () => T): T | undefined => {
-    try {
-      return read();
-    } catch (err) {
-      if (!(err instanceof ValidationError)) throw err;
-      errors.push(...err.fieldErrors);
-      return undefined;
-    }
-  };
-  for (const name of Object.keys(raw)) {
-    if (!KNOWN_PARAMS.has(name)) errors.push({ field: name, message: 'unknown query parameter' });
-  }
-  const single = (name: string): string | undefined => {
-    const v = raw[name];
-    if (v === undefined || typeof v === 'string') return v;
-    errors.push({ field: name, message: 'must be given at most once' });
-    return undefined;
-  };
-  const recursive = single('recursive');
-  if (recursive !== undefined && recursive !== 'true' && recursive !== 'false') errors.push({ field: 'recursive', message: 'must be true or false' });
-  const createdAfter = single('createdAfter');
-  const pageSize = single('pageSize');
-  if (pageSize !== undefined && !/^[0-9]{1,10}$/.test(pageSize)) errors.push({ field: 'pageSize', message: 'must be a non-negative integer' });
+export function listQueryOf(query: ListRecordsQueryDto, limits: StoreLimits): ListQuery {
   const fields = {
-    namespace: single('namespace') || undefined,
-    includeSubNamespaces: recursive === 'true',
-    annotations: collect(() => parseAnnotationParams(raw.annotation)) ?? {},
-    mediaType: single('mediaType') || undefined,
-    creatorTrustDomain: single('creatorTrustDomain') || undefined,
-    createdAfterMicros: createdAfter ? collect(() => createdAfterMicros(createdAfter)) : undefined,
-    pageSize: pageSize === undefined || !/^[0-9]{1,10}$/.test(pageSize) ? undefined : Number(pageSize),
-    pageToken: single('pageToken') || undefined,
+    namespace: query.namespace || undefined,
+    includeSubNamespaces: query.recursive === true,
+    annotations: annotationParams(query.annotation),
+    mediaType: query.mediaType || undefined,
+    creatorTrustDomain: query.creatorTrustDomain || undefined,
+    createdAfterMicros: query.createdAfter ? parseRfc3339Micros(query.createdAfter) : undefined,
+    pageSize: query.pageSize,
+    pageToken: query.pageToken || undefined,
   };
-  if (errors.length > 0) throw new ValidationError('list records: invalid query', errors);
   try {
     return parseListQuery(fields, limits);
   } catch (err) {
     throw restError(err);
   }
-}
-
-/** `annotation=k=v` (repeatable) as a map; a key may appear once. */
-function parseAnnotationParams(value: unknown): Record<string, string> {
-  if (value === undefined) return {};
-  const items = Array.isArray(value) ? value : [value];
-  const out: Record<string, string> = {};
-  for (const item of items) {
-    if (typeof item !== 'string') throw invalidParam('annotation', 'must be key=value');
-    const eq = item.indexOf('=');
-    if (eq <= 0) throw invalidParam('annotation', 'must be key=value');
-    const key = item.slice(0, eq);
-    if (Object.prototype.hasOwnProperty.call(out, key)) throw invalidParam('annotation', `key "${key.slice(0, 64).replace(/[^\x20-\x7e]/g, '?')}" given more than once`);
-    out[key] = item.slice(eq + 1);
-  }
-  return out;
-}
-
-/** Epoch microseconds of the createdAfter date-time (digits below a microsecond dropped). */
-function createdAfterMicros(text: string): bigint {
-  const micros = parseRfc3339Micros(text);
-  if (micros === undefined) throw invalidParam('createdAfter', 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z');
-  return micros;
 }
 
 function invalidParam(field: string, message: string): ValidationError {

@@ -1,23 +1,57 @@
-import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ApiProperty } from '@nestjs/swagger';
+import { parseRfc3339Micros } from '../authz';
 import type { ReferrerSummary, StoredRecord } from '../store';
+import { QueryFlag, QueryInteger, QueryList, QueryString, QueryText } from './admin-fields';
 
 const CID_EXAMPLE = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+const ONCE = 'must be given at most once';
 
-/** Query of `GET /v1/records`: the filters of the gRPC List, all optional, combined with AND. */
+/** Why `annotation=k=v` parameters are wrong: each must be key=value, a key may appear once (key rules: the store's). */
+export function annotationParamsError(items: readonly string[]): string | undefined {
+  const keys = new Set<string>();
+  for (const item of items) {
+    const eq = typeof item === 'string' ? item.indexOf('=') : -1;
+    if (eq <= 0) return 'must be key=value';
+    const key = item.slice(0, eq);
+    if (keys.has(key)) return `key "${key.slice(0, 64).replace(/[^\x20-\x7e]|\$/g, '?')}" given more than once`;
+    keys.add(key);
+  }
+  return undefined;
+}
+
+/** The `annotation` parameters (validated) as a map. */
+export function annotationParams(items: readonly string[] | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const item of items ?? []) {
+    const eq = item.indexOf('=');
+    out[item.slice(0, eq)] = item.slice(eq + 1);
+  }
+  return out;
+}
+
+/**
+ * Query of `GET /v1/records`: the filters of the gRPC List, all optional, combined with AND.
+ * Unknown parameters are refused rather than ignored, so a misspelt filter never widens the
+ * result. Namespace, media type, trust domain, annotation keys and the page token are judged
+ * by the store's List validation.
+ */
+@QueryString('list records: invalid query')
 export class ListRecordsQueryDto {
-  @ApiPropertyOptional({ description: 'only records of this namespace', example: 'ml/llama-3' }) namespace?: string;
-  @ApiPropertyOptional({ description: 'with namespace: also records of the namespaces below it', enum: ['true', 'false'] }) recursive?: string;
-  @ApiPropertyOptional({ description: 'only records of this media type', example: 'application/octet-stream' }) mediaType?: string;
-  @ApiPropertyOptional({ description: "only records pushed by workloads of this trust domain", example: 'acme.example' }) creatorTrustDomain?: string;
-  @ApiPropertyOptional({ description: 'only records created strictly after this instant (RFC 3339, up to microseconds)', format: 'date-time' }) createdAfter?: string;
-  @ApiPropertyOptional({
-    description: 'annotation the record must have, as key=value; repeat for several (all must match)',
-    type: [String],
-    example: ['model=tiny'],
+  @QueryText({ doc: { description: 'only records of this namespace', example: 'ml/llama-3' }, once: ONCE }) namespace?: string;
+  @QueryFlag({ doc: { description: 'with namespace: also records of the namespaces below it' }, once: ONCE, message: 'must be true or false' }) recursive?: boolean;
+  @QueryText({ doc: { description: 'only records of this media type', example: 'application/octet-stream' }, once: ONCE }) mediaType?: string;
+  @QueryText({ doc: { description: 'only records pushed by workloads of this trust domain', example: 'acme.example' }, once: ONCE }) creatorTrustDomain?: string;
+  @QueryText({
+    doc: { description: 'only records created strictly after this instant (RFC 3339, up to microseconds)', format: 'date-time' },
+    once: ONCE,
+    check: (s) => (parseRfc3339Micros(s) === undefined ? 'must be an RFC 3339 date-time such as 2025-01-31T12:00:00Z' : undefined),
   })
-  annotation?: string | string[];
-  @ApiPropertyOptional({ description: 'records per page; 0 or absent: the default, larger values are capped', minimum: 0, type: Number }) pageSize?: string;
-  @ApiPropertyOptional({ description: 'nextPageToken of the previous page (only valid with the same filters)' }) pageToken?: string;
+  createdAfter?: string;
+  @QueryList({ doc: { description: 'annotation the record must have, as key=value; repeat for several (all must match)', example: ['model=tiny'] }, check: annotationParamsError })
+  annotation?: string[];
+  @QueryInteger({ doc: { description: 'records per page; 0 or absent: the default, larger values are capped' }, once: ONCE, minimum: 0, message: 'must be a non-negative integer' })
+  pageSize?: number;
+  @QueryText({ doc: { description: 'nextPageToken of the previous page (only valid with the same filters)' }, once: ONCE }) pageToken?: string;
 }
 
 export class RecordDto {

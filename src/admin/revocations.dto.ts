@@ -1,18 +1,55 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import type { Revocation } from '../authz';
+import { parseRfc3339 } from '../authz';
+import { revocationValue, type Revocation, type RevocationKind } from '../authz';
+import { hasControlCharacter, RFC3339_MESSAGE } from './admin-checks';
+import { JsonBody, Text } from './admin-fields';
 
 const FINGERPRINT_EXAMPLE = '5f2b1c0e9d8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c';
 
+/** Longest reason kept with a revocation (characters). */
+export const MAX_REVOCATION_REASON = 1000;
+
+/** Why `text` is not a revocation target of `kind` (the store's canonical form), or undefined. */
+function targetError(kind: RevocationKind, text: string): string | undefined {
+  const parsed = revocationValue(kind, text);
+  return 'error' in parsed ? parsed.error : undefined;
+}
+
+function expiryError(text: string): string | undefined {
+  const at = parseRfc3339(text);
+  if (at === undefined) return RFC3339_MESSAGE;
+  return at.getTime() <= Date.now() ? 'must be in the future' : undefined;
+}
+
 /** Body of `POST /v1/revocations`: exactly one of spiffeId and fingerprint. */
+@JsonBody('revoke: invalid request')
 export class CreateRevocationDto {
-  @ApiPropertyOptional({ description: 'SPIFFE ID to revoke (every certificate naming it)', example: 'spiffe://partner.example/ns/ml/sa/puller' }) spiffeId?: string;
-  @ApiPropertyOptional({
-    description: 'SHA-256 fingerprint of one leaf certificate: 64 hex digits, colons between bytes allowed, any case',
-    example: FINGERPRINT_EXAMPLE,
+  @Text({
+    doc: { description: 'SPIFFE ID to revoke (every certificate naming it)', example: 'spiffe://partner.example/ns/ml/sa/puller' },
+    optional: true,
+    requiredWhen: (dto) => dto.fingerprint === undefined,
+    missing: 'one of spiffeId and fingerprint is required',
+    message: 'must be a string',
+    check: (text) => targetError('spiffe_id', text),
+  })
+  spiffeId?: string;
+  @Text({
+    doc: { description: 'SHA-256 fingerprint of one leaf certificate: 64 hex digits, colons between bytes allowed, any case', example: FINGERPRINT_EXAMPLE },
+    optional: true,
+    message: 'must be a string',
+    check: (text, dto) => (dto.spiffeId !== undefined ? 'give only one of spiffeId and fingerprint' : targetError('fingerprint', text)),
   })
   fingerprint?: string;
-  @ApiPropertyOptional({ description: 'why (kept for operators and the audit trail, never sent to the peer)', maxLength: 1000, example: 'key leaked in CI logs' }) reason?: string;
-  @ApiPropertyOptional({ description: 'when the revocation stops applying (RFC 3339, in the future); absent = never', format: 'date-time' }) expiresAt?: string;
+  @Text({
+    doc: { description: 'why (kept for operators and the audit trail, never sent to the peer)', example: 'key leaked in CI logs' },
+    optional: true,
+    message: 'must be a string',
+    maxLength: { max: MAX_REVOCATION_REASON, message: `at most ${MAX_REVOCATION_REASON} characters` },
+    check: (text) => (hasControlCharacter(text) ? 'must not contain control characters' : undefined),
+  })
+  reason?: string;
+  @Text({ doc: { description: 'when the revocation stops applying (RFC 3339, in the future); absent = never', format: 'date-time' }, optional: true, message: RFC3339_MESSAGE, check: expiryError })
+  expiresAt?: string;
 }
 
 export class RevocationDto {

@@ -24,3 +24,4 @@ export type { PolicyEntry, PolicyStatus } from './policy-store';
 export type { RevocationCheck } from './ports';
 export type { NewRevocation, Revocation, RevocationKind } from './revocation-store';
 export { revocationValue } from './revocation-store';
+export { MAX_ALLOWLIST_CIDRS } from './allowlist-store';

@@ -12,3 +12,4 @@ export type { BundleEndpointServerOptions } from './bundle-endpoint-server';
 export { applyDenyList, federationState, parseBootstrapBundle, validateRelationship } from './domain';
 export type { FederationProfile, FederationRelationship, FederationState, FieldError } from './domain';
 export { BundleEndpointListener, FederationModule } from './federation.module';
+export { FEDERATION_PROFILES, RELATIONSHIP_LIMITS, normalizeAuthorityRef, readHttpsUrl } from './domain';
