@@ -7,27 +7,21 @@
  * No list for a trust domain = no address restriction. A list present = the source address
  * must lie in one of its blocks; an empty list refuses every address, and a source address
  * that cannot be parsed is refused (fail closed). IPv4-mapped IPv6 addresses
- * (`::ffff:192.0.2.1`, what dual-stack sockets report) match IPv4 blocks.
+ * (`::ffff:192.0.2.1`, what dual-stack sockets report) match IPv4 blocks. The SQL is
+ * allowlist.repository.ts's.
  */
 import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common';
-import { notifyChange } from '../database';
 import { cidrContains, parseCidr, parseIp, trustDomainNameError, type Cidr, type FieldError } from './domain';
 import type { AllowlistCheck } from './ports';
-import { LiveTable, queryRows, type LiveTableOptions } from './live-table';
+import { LiveTable, type LiveTableOptions } from './live-table';
+import { ALLOWLISTS_CHANNEL, AllowlistRepository, type Allowlist } from './allowlist.repository';
 
-export const ALLOWLISTS_CHANNEL = 'parley_authz_allowlists';
+export { ALLOWLISTS_CHANNEL } from './allowlist.repository';
+export type { Allowlist } from './allowlist.repository';
 
 /** Most CIDR blocks in one trust domain's list. */
 export const MAX_ALLOWLIST_CIDRS = 1000;
-
-export interface Allowlist {
-  readonly trustDomain: string;
-  readonly cidrs: readonly string[];
-  /** SPIFFE ID of the operator who last set it. */
-  readonly updatedBy: string;
-  readonly updatedAt: Date;
-}
 
 /** Why `sourceIp` is refused by `cidrs` (a trust domain's parsed list), or undefined when allowed. */
 export function allowlistDecision(trustDomain: string, cidrs: readonly Cidr[] | undefined, sourceIp: string): string | undefined {
@@ -74,40 +68,33 @@ function parseAll(cidrs: readonly string[]): Cidr[] {
   return out;
 }
 
-interface Row {
-  trust_domain: string;
-  cidrs: string[];
-  updated_by: string;
-  updated_at: Date;
-}
+/**
+ * Where the lists are stored: an AllowlistRepository, or the DataSource to make one from
+ * (`repository` wins when both are given).
+ */
+export type AllowlistStorage = { repository: AllowlistRepository; dataSource?: DataSource } | { repository?: undefined; dataSource: DataSource };
 
-function toAllowlist(r: Row): Allowlist {
-  return { trustDomain: r.trust_domain, cidrs: [...r.cidrs], updatedBy: r.updated_by, updatedAt: new Date(r.updated_at) };
-}
-
-export interface AllowlistStoreOptions extends LiveTableOptions {
-  dataSource: DataSource;
-}
+export type AllowlistStoreOptions = LiveTableOptions & AllowlistStorage;
 
 export class AllowlistStore extends LiveTable implements AllowlistCheck {
   private lists: ReadonlyMap<string, readonly Cidr[]> = new Map();
+  private readonly repository: AllowlistRepository;
 
-  constructor(private readonly o: AllowlistStoreOptions) {
+  constructor(o: AllowlistStoreOptions) {
     super(o, ALLOWLISTS_CHANNEL, 'allowlists');
+    this.repository = o.repository !== undefined ? o.repository : new AllowlistRepository(o.dataSource);
   }
 
   deniedReason(trustDomain: string, sourceIp: string): string | undefined {
     return allowlistDecision(trustDomain, this.lists.get(trustDomain), sourceIp);
   }
 
-  async list(): Promise<Allowlist[]> {
-    const rows: Row[] = await this.o.dataSource.query('SELECT trust_domain, cidrs, updated_by, updated_at FROM authz_allowlists ORDER BY trust_domain');
-    return rows.map(toAllowlist);
+  list(): Promise<Allowlist[]> {
+    return this.repository.list();
   }
 
-  async get(trustDomain: string): Promise<Allowlist | undefined> {
-    const rows: Row[] = await this.o.dataSource.query('SELECT trust_domain, cidrs, updated_by, updated_at FROM authz_allowlists WHERE trust_domain = $1', [trustDomain]);
-    return rows[0] === undefined ? undefined : toAllowlist(rows[0]);
+  get(trustDomain: string): Promise<Allowlist | undefined> {
+    return this.repository.get(trustDomain);
   }
 
   /**
@@ -116,38 +103,22 @@ export class AllowlistStore extends LiveTable implements AllowlistCheck {
    */
   async set(trustDomain: string, cidrs: readonly string[], updatedBy: string): Promise<{ allowlist: Allowlist; created: boolean }> {
     if (allowlistErrors(trustDomain, cidrs).length > 0) throw new ParleyError('invalid_argument', 'allowlist: invalid trust domain or CIDR block');
-    const rows = await this.o.dataSource.transaction(async (m) => {
-      const result = await queryRows<Row & { inserted: boolean }>(
-        m,
-        `INSERT INTO authz_allowlists (trust_domain, cidrs, updated_by) VALUES ($1, $2, $3)
-         ON CONFLICT (trust_domain) DO UPDATE SET cidrs = EXCLUDED.cidrs, updated_by = EXCLUDED.updated_by, updated_at = now()
-         RETURNING trust_domain, cidrs, updated_by, updated_at, (xmax = 0) AS inserted`,
-        [trustDomain, [...cidrs], updatedBy],
-      );
-      await notifyChange(m, ALLOWLISTS_CHANNEL, trustDomain);
-      return result;
-    });
+    const stored = await this.repository.upsert(trustDomain, cidrs, updatedBy);
     await this.reloadAfterWrite();
-    const row = rows[0];
-    if (row === undefined) throw new ParleyError('internal', 'allowlist: upsert returned no row');
-    return { allowlist: toAllowlist(row), created: row.inserted };
+    return stored;
   }
 
   /** Removes a trust domain's list (its addresses are no longer restricted); false when it had none. */
   async remove(trustDomain: string): Promise<boolean> {
-    const rows = await this.o.dataSource.transaction(async (m) => {
-      const result = await queryRows<{ trust_domain: string }>(m, 'DELETE FROM authz_allowlists WHERE trust_domain = $1 RETURNING trust_domain', [trustDomain]);
-      if (result.length > 0) await notifyChange(m, ALLOWLISTS_CHANNEL, trustDomain);
-      return result;
-    });
-    if (rows.length > 0) await this.reloadAfterWrite();
-    return rows.length > 0;
+    const removed = await this.repository.remove(trustDomain);
+    if (removed) await this.reloadAfterWrite();
+    return removed;
   }
 
   protected async load(): Promise<void> {
-    const rows: Array<Pick<Row, 'trust_domain' | 'cidrs'>> = await this.o.dataSource.query('SELECT trust_domain, cidrs FROM authz_allowlists');
+    const rows = await this.repository.blocks();
     const lists = new Map<string, readonly Cidr[]>();
-    for (const r of rows) lists.set(r.trust_domain, Object.freeze(parseAll(r.cidrs)));
+    for (const r of rows) lists.set(r.trustDomain, Object.freeze(parseAll(r.cidrs)));
     this.lists = lists;
     this.replaced();
   }

@@ -5,8 +5,6 @@
  * just wrote.
  */
 import type { Logger } from 'pino';
-import type { EntityManager } from 'typeorm';
-import { ParleyError } from '../common';
 import type { ChangeFeed } from '../database';
 
 export interface LiveTableOptions {
@@ -64,14 +62,6 @@ export abstract class LiveTable {
   }
 
   protected abstract load(): Promise<void>;
-}
-
-/** Rows of a statement run in the transaction of `m` (INSERT/DELETE … RETURNING included). */
-export async function queryRows<T>(m: EntityManager, text: string, params: unknown[]): Promise<T[]> {
-  const runner = m.queryRunner;
-  if (runner === undefined) throw new ParleyError('internal', 'database: no transaction runner');
-  const result = (await runner.query(text, params, true)) as { records?: unknown };
-  return Array.isArray(result.records) ? (result.records as T[]) : [];
 }
 
 /**

@@ -10,7 +10,8 @@
  *
  * Rules declared in the config file (authz.policy.rules) are written at start with source
  * `config`, first and in config order, before the other rules (which keep their order);
- * config rows no longer declared are removed. The API cannot change them (409).
+ * config rows no longer declared are removed. The API cannot change them (409). The SQL is
+ * policy.repository.ts's.
  */
 import type { Logger } from 'pino';
 import type { DataSource } from 'typeorm';
@@ -21,10 +22,16 @@ import type { PolicySource } from './ports';
 import { loadPolicy, type RuleProblem } from './policy-load';
 import { ruleFromJson, rulesFromJson, ruleToJson, splitRuleField } from './policy-json';
 import { canonical, countConfigPrefix, describe, fresh, indexOfEditable, invalid, keep, type Planned } from './policy-plan';
-import { lockPolicy, POLICY_CHANNEL, readPolicy, writePolicy, type DesiredRow, type PolicyRow } from './policy-rows';
+import { POLICY_CHANNEL, type DesiredRow, type PolicyRow } from './policy-rows';
+import { PolicyRepository } from './policy.repository';
 
-export interface PolicyStoreOptions {
-  readonly dataSource: DataSource;
+/**
+ * Where the rules are stored: a PolicyRepository, or the DataSource to make one from
+ * (`repository` wins when both are given).
+ */
+export type PolicyStorage = { readonly repository: PolicyRepository; readonly dataSource?: DataSource } | { readonly repository?: undefined; readonly dataSource: DataSource };
+
+export interface PolicySettings {
   /** The gateway's change feed (only `subscribe` is used). */
   readonly changes: { subscribe(channel: string, handler: (event: ChangeEvent) => void): () => void };
   /** The served methods rules may name. */
@@ -36,6 +43,8 @@ export interface PolicyStoreOptions {
   readonly federatedTrustDomains?: () => Iterable<string>;
   readonly logger: Logger;
 }
+
+export type PolicyStoreOptions = PolicyStorage & PolicySettings;
 
 export interface WriteOptions {
   /** Who changes the policy (the admin's SPIFFE ID), stored as created_by of new rules. */
@@ -87,9 +96,11 @@ export class PolicyStore implements PolicySource {
   #queued: Promise<void> | undefined;
   #unsubscribe: (() => void) | undefined;
   readonly #log: Logger;
+  readonly #repository: PolicyRepository;
 
   constructor(private readonly o: PolicyStoreOptions) {
     this.#log = o.logger;
+    this.#repository = o.repository !== undefined ? o.repository : new PolicyRepository(o.dataSource);
     // Until the first load: deny everything (fail closed).
     this.#snapshot = { version: 0, rules: [], entries: [], compiled: compilePolicy([], { ownTrustDomain: o.ownTrustDomain }), problems: [], unreachable: o.registry.methods() };
     this.compiled = this.#snapshot.compiled;
@@ -251,7 +262,7 @@ export class PolicyStore implements PolicySource {
     let loaded;
     let snapshot;
     try {
-      snapshot = await readPolicy(this.o.dataSource);
+      snapshot = await this.#repository.read();
       loaded = loadPolicy(snapshot.rows, this.o.registry, this.o.ownTrustDomain, this.o.federatedTrustDomains?.());
     } catch (err) {
       this.#lastError = err instanceof Error ? err.message : String(err);
@@ -288,18 +299,16 @@ export class PolicyStore implements PolicySource {
       const first = errors[0]!;
       throw new ParleyError('config_invalid', `${first.field}: ${first.message}`, { details: { field: first.field, errors: errors.length } });
     }
-    await this.o.dataSource.transaction(async (manager) => {
-      const { rows } = await lockPolicy(manager);
-      const ids = new Set(rules.map((r) => r.id));
+    const ids = new Set(rules.map((r) => r.id));
+    const version = await this.#repository.change('config', (rows) => {
       const next: DesiredRow[] = [
         ...rules.map((r): DesiredRow => ({ id: r.id, rule: ruleToJson(r), source: 'config' })),
         ...rows.filter((r) => !ids.has(r.id) && r.source !== 'config').map((r) => ({ id: r.id, rule: r.rule, source: r.source })),
       ];
       const same = next.length === rows.length && next.every((d, i) => d.id === rows[i]!.id && d.source === rows[i]!.source && canonical(d.rule) === canonical(rows[i]!.rule));
-      if (same) return;
-      const version = await writePolicy(manager, next, 'config');
-      this.#log.info({ version, declared: rules.length }, 'authorization policy: config-declared rules written');
+      return same ? undefined : next;
     });
+    if (version !== undefined) this.#log.info({ version, declared: rules.length }, 'authorization policy: config-declared rules written');
   }
 
   /**
@@ -307,8 +316,7 @@ export class PolicyStore implements PolicySource {
    * the rule being written, for error paths); the whole result is validated before writing.
    */
   private async write(actor: string, change: (rows: PolicyRow[], configCount: number) => { next: Planned[]; subject?: number; offset?: number }): Promise<void> {
-    await this.o.dataSource.transaction(async (manager) => {
-      const { rows } = await lockPolicy(manager);
+    await this.#repository.change(actor, (rows) => {
       const configCount = countConfigPrefix(rows);
       const { next, subject, offset } = change(rows, configCount);
       // The rules given are validated as given; stored ones as read (raw when unreadable, so
@@ -325,8 +333,7 @@ export class PolicyStore implements PolicySource {
       };
       const errors = validateRules(candidates, this.o.registry).filter((e) => !untouched(e.field));
       if (errors.length > 0) throw invalid(subject === undefined ? 'policy: invalid rules' : 'policy: invalid rule', describe(errors, next, subject, offset));
-      const desired = next.map((p): DesiredRow => ({ id: p.id, source: p.source, rule: p.input !== undefined ? ruleToJson(p.input) : p.stored }));
-      await writePolicy(manager, desired, actor);
+      return next.map((p): DesiredRow => ({ id: p.id, source: p.source, rule: p.input !== undefined ? ruleToJson(p.input) : p.stored }));
     });
     await this.reload();
   }

@@ -4,41 +4,20 @@
  * when the change feed says it changed (channel `parley_authz_revocations`) or after the
  * feed reconnects; writes notify inside their transaction. After a reload that added a
  * revocation, `onRevoked` listeners run on every replica so open connections of a revoked
- * peer can be closed at once instead of living on until they age out.
+ * peer can be closed at once instead of living on until they age out. The SQL is
+ * revocation.repository.ts's.
  */
 import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common';
-import { notifyChange } from '../database';
 import { SpiffeId } from '../spiffe';
 import type { PeerIdentity } from '../tls';
 import { canonicalFingerprint, parseFingerprint } from './domain/fingerprint';
-import { LiveTable, queryRows, type LiveTableOptions } from './live-table';
+import { LiveTable, type LiveTableOptions } from './live-table';
 import type { RevocationCheck } from './ports';
+import { REVOCATIONS_CHANNEL, RevocationRepository, type NewRevocation, type Revocation, type RevocationKind } from './revocation.repository';
 
-export const REVOCATIONS_CHANNEL = 'parley_authz_revocations';
-
-export type RevocationKind = 'spiffe_id' | 'fingerprint';
-
-export interface Revocation {
-  readonly id: string;
-  readonly kind: RevocationKind;
-  /** Canonical SPIFFE ID, or 64 lowercase hex digits. */
-  readonly value: string;
-  readonly reason: string;
-  /** SPIFFE ID of the operator who revoked. */
-  readonly createdBy: string;
-  readonly createdAt: Date;
-  readonly expiresAt?: Date;
-}
-
-export interface NewRevocation {
-  readonly kind: RevocationKind;
-  /** Canonical form (see `revocationValue`). */
-  readonly value: string;
-  readonly reason: string;
-  readonly createdBy: string;
-  readonly expiresAt?: Date;
-}
+export { REVOCATIONS_CHANNEL } from './revocation.repository';
+export type { NewRevocation, Revocation, RevocationKind } from './revocation.repository';
 
 /** Called with the current check after a reload that added revocations. */
 export type RevokedListener = (isRevoked: (peer: PeerIdentity) => boolean) => void;
@@ -70,27 +49,13 @@ function active(e: Entry | undefined, nowMs: number): e is Entry {
   return e !== undefined && (e.expiresAtMs === undefined || e.expiresAtMs > nowMs);
 }
 
-interface Row {
-  id: string;
-  kind: RevocationKind;
-  value: string;
-  reason: string;
-  created_by: string;
-  created_at: Date;
-  expires_at: Date | null;
-}
+/**
+ * Where revocations are stored: a RevocationRepository, or the DataSource to make one from
+ * (`repository` wins when both are given).
+ */
+export type RevocationStorage = { repository: RevocationRepository; dataSource?: DataSource } | { repository?: undefined; dataSource: DataSource };
 
-const COLUMNS = 'id::text AS id, kind, value, reason, created_by, created_at, expires_at';
-
-function toRevocation(r: Row): Revocation {
-  const out: Revocation = { id: r.id, kind: r.kind, value: r.value, reason: r.reason, createdBy: r.created_by, createdAt: new Date(r.created_at) };
-  return r.expires_at === null ? out : { ...out, expiresAt: new Date(r.expires_at) };
-}
-
-export interface RevocationStoreOptions extends LiveTableOptions {
-  dataSource: DataSource;
-  now?: () => number;
-}
+export type RevocationStoreOptions = LiveTableOptions & RevocationStorage & { now?: () => number };
 
 export class RevocationStore extends LiveTable implements RevocationCheck {
   private index: Index = EMPTY;
@@ -99,10 +64,12 @@ export class RevocationStore extends LiveTable implements RevocationCheck {
   /** Canonical fingerprints of peers already seen (peers are immutable per connection). */
   private readonly fingerprintOf = new WeakMap<PeerIdentity, string>();
   private readonly now: () => number;
+  private readonly repository: RevocationRepository;
 
   constructor(private readonly o: RevocationStoreOptions) {
     super(o, REVOCATIONS_CHANNEL, 'revocations');
     this.now = o.now ?? Date.now;
+    this.repository = o.repository !== undefined ? o.repository : new RevocationRepository(o.dataSource);
   }
 
   revokedReason(peer: PeerIdentity): string | undefined {
@@ -136,9 +103,8 @@ export class RevocationStore extends LiveTable implements RevocationCheck {
   }
 
   /** Every stored revocation (expired ones too), newest first. */
-  async list(): Promise<Revocation[]> {
-    const rows: Row[] = await this.o.dataSource.query(`SELECT ${COLUMNS} FROM authz_revocations ORDER BY created_at DESC, id DESC`);
-    return rows.map(toRevocation);
+  list(): Promise<Revocation[]> {
+    return this.repository.list();
   }
 
   /**
@@ -148,42 +114,24 @@ export class RevocationStore extends LiveTable implements RevocationCheck {
   async add(r: NewRevocation): Promise<{ revocation: Revocation; created: boolean }> {
     const canonical = revocationValue(r.kind, r.value);
     if (!('value' in canonical) || canonical.value !== r.value) throw new ParleyError('invalid_argument', `revocation: value is not a canonical ${r.kind}`);
-    const rows = await this.o.dataSource.transaction(async (m) => {
-      const result = await queryRows<Row & { inserted: boolean }>(
-        m,
-        `INSERT INTO authz_revocations (kind, value, reason, created_by, expires_at) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (kind, value) DO UPDATE SET reason = EXCLUDED.reason, created_by = EXCLUDED.created_by, created_at = now(), expires_at = EXCLUDED.expires_at
-         RETURNING ${COLUMNS}, (xmax = 0) AS inserted`,
-        [r.kind, r.value, r.reason, r.createdBy, r.expiresAt ?? null],
-      );
-      await notifyChange(m, REVOCATIONS_CHANNEL, 'add');
-      return result;
-    });
+    const stored = await this.repository.upsert(r);
     await this.reloadAfterWrite();
-    const row = rows[0];
-    if (row === undefined) throw new ParleyError('internal', 'revocation: insert returned no row');
-    return { revocation: toRevocation(row), created: row.inserted };
+    return stored;
   }
 
   /** Removes a revocation; false when there is none with this id. */
   async remove(id: string): Promise<boolean> {
-    const rows = await this.o.dataSource.transaction(async (m) => {
-      const result = await queryRows<{ id: string }>(m, 'DELETE FROM authz_revocations WHERE id = $1 RETURNING id::text AS id', [id]);
-      if (result.length > 0) await notifyChange(m, REVOCATIONS_CHANNEL, 'remove');
-      return result;
-    });
-    if (rows.length > 0) await this.reloadAfterWrite();
-    return rows.length > 0;
+    const removed = await this.repository.remove(id);
+    if (removed) await this.reloadAfterWrite();
+    return removed;
   }
 
   protected async load(): Promise<void> {
-    const rows: Array<Pick<Row, 'kind' | 'value' | 'reason' | 'expires_at'>> = await this.o.dataSource.query(
-      'SELECT kind, value, reason, expires_at FROM authz_revocations WHERE expires_at IS NULL OR expires_at > now()',
-    );
+    const rows = await this.repository.active();
     const ids = new Map<string, Entry>();
     const fingerprints = new Map<string, Entry>();
     for (const r of rows) {
-      const entry: Entry = r.expires_at === null ? { reason: r.reason } : { reason: r.reason, expiresAtMs: new Date(r.expires_at).getTime() };
+      const entry: Entry = r.expiresAt === undefined ? { reason: r.reason } : { reason: r.reason, expiresAtMs: r.expiresAt.getTime() };
       (r.kind === 'fingerprint' ? fingerprints : ids).set(r.value, entry);
     }
     const before = this.index;

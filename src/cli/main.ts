@@ -9,7 +9,8 @@ import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
 import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
-import { registerBundleCommands, registerFederationCommands } from './commands/admin/federation';
+import { registerBundleCommands } from './commands/admin/bundle';
+import { registerFederationCommands } from './commands/admin/federation';
 
 /** Areas of `parley admin` (each adds its subcommands). */
 const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands];

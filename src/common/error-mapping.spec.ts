@@ -1,5 +1,6 @@
 import { status } from '@grpc/grpc-js';
-import { ERROR_CODES, ParleyError } from './errors';
+import { SPIFFE_ERROR_CODES, SpiffeError, SpiffeId } from '../spiffe';
+import { ERROR_CODE_BY_SPIFFE_CODE, ERROR_CODES, ParleyError, toParleyError } from './errors';
 import { GRPC_STATUS_BY_CODE, HTTP_STATUS_BY_CODE, toGrpcStatus, toProblem, ValidationError } from './error-mapping';
 
 describe('error mapping', () => {
@@ -47,5 +48,46 @@ describe('error mapping of a database outage', () => {
   it('keeps statement errors internal and other codes as they are', () => {
     expect(toGrpcStatus(Object.assign(new Error('duplicate key'), { code: '23505' })).code).toBe(status.INTERNAL);
     expect(toGrpcStatus(new ParleyError('not_found', 'record x: not found', { cause: refused })).code).toBe(status.NOT_FOUND);
+  });
+});
+
+describe('error mapping of an unwrapped SpiffeError', () => {
+  function thrownBy(fn: () => unknown): unknown {
+    try {
+      fn();
+    } catch (err) {
+      return err;
+    }
+    throw new Error('expected a throw');
+  }
+
+  it('maps a malformed SPIFFE ID to INVALID_ARGUMENT with its message', () => {
+    const err = thrownBy(() => SpiffeId.parse('https://example.org/w'));
+    expect(err).toBeInstanceOf(SpiffeError);
+    const message = (err as SpiffeError).message;
+    expect(message).toMatch(/^invalid spiffe id: /);
+    expect(toGrpcStatus(err)).toEqual({ code: status.INVALID_ARGUMENT, details: message });
+  });
+
+  it('maps a malformed SPIFFE ID to an HTTP 400 problem with its message', () => {
+    const err = new SpiffeError('invalid_trust_domain', 'invalid trust domain: trust domain characters are limited to lowercase letters, numbers, dots, dashes, and underscores');
+    expect(toProblem(err, '/v1/federations')).toMatchObject({ status: 400, code: 'invalid_argument', detail: err.message, instance: '/v1/federations' });
+  });
+
+  it('maps verification failures to UNAUTHENTICATED and 401, with the generic text for the client', () => {
+    const err = new SpiffeError('chain_unverified', 'cannot verify x509-svid: no path to an authority of "partner.test"', { spiffeId: 'spiffe://partner.test/w' });
+    expect(toGrpcStatus(err)).toEqual({ code: status.UNAUTHENTICATED, details: 'authentication failed' });
+    expect(toProblem(err)).toMatchObject({ status: 401, code: 'unauthenticated', detail: 'authentication failed' });
+    const mapped = toParleyError(err);
+    expect(mapped).toMatchObject({ code: 'unauthenticated', message: err.message, cause: err });
+    expect(mapped.details).toEqual({ spiffeId: 'spiffe://partner.test/w', spiffeCode: 'chain_unverified' });
+  });
+
+  it.each(SPIFFE_ERROR_CODES)('maps %s through the table, never to internal', (code) => {
+    const expected = ERROR_CODE_BY_SPIFFE_CODE[code];
+    expect(expected).not.toBe('internal');
+    const err = new SpiffeError(code, `${code}: something specific`);
+    expect(toGrpcStatus(err).code).toBe(GRPC_STATUS_BY_CODE[expected]);
+    expect(toProblem(err)).toMatchObject({ status: HTTP_STATUS_BY_CODE[expected], code: expected });
   });
 });

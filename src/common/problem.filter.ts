@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './error-mapping';
-import { ParleyError, type ErrorCode } from './errors';
+import { ParleyError, toParleyError, type ErrorCode } from './errors';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_argument',
@@ -47,5 +47,6 @@ function fromHttpException(exception: unknown): ParleyError {
     const message = typeof body === 'object' && body !== null && 'message' in body ? String((body as { message: unknown }).message) : exception.message;
     return new ParleyError(code, message.toLowerCase(), { cause: exception, publicMessage: code === 'internal' ? undefined : message });
   }
-  return new ParleyError('internal', 'unexpected error', { cause: exception });
+  // A SpiffeError gets its mapped code, a lost database `unavailable`, anything else `internal`.
+  return toParleyError(exception);
 }

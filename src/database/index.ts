@@ -6,3 +6,4 @@ export { connectDataSource, runMigrations } from './data-source';
 export type { ChangeEvent } from './change-feed';
 export { notifyChange } from './change-feed';
 export { reasonOf } from './data-source';
+export { queryRows } from './query-rows';

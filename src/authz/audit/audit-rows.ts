@@ -1,7 +1,7 @@
 /**
- * How queued decisions become rows of `authz_audit`: one multi-row INSERT per batch that
- * skips entries already stored (by their entry id), so a batch written twice — a retry whose
- * first attempt did commit, a spool replayed after a crash — still leaves one row per entry.
+ * How queued decisions become rows of `authz_audit` (written by AuditRepository.insert, one
+ * multi-row INSERT per batch that skips entries already stored by their entry id): each
+ * entry gets its id when it is made, and is cleaned so PostgreSQL accepts every row.
  */
 import type { AuditRecord } from '../ports';
 import { BoundedQueue } from './domain/bounded-queue';
@@ -15,17 +15,6 @@ const MAX_TEXT = 4096;
 const MAX_DRY_RUN_RULES = 64;
 /** SQLSTATE classes of errors caused by the rows themselves: retrying cannot help. */
 const DATA_ERROR_CLASSES: ReadonlySet<string> = new Set(['22', '23']);
-
-/** Inserts the batch ($1..$11 column arrays); returns `n`, how many rows were new. */
-export const INSERT_SQL = `WITH inserted AS (
-INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry_run_denied, entry_id)
-SELECT u.at, u.spiffe_id, u.trust_domain, u.source_address, u.method, u.namespace, u.decision, u.rule, u.reason,
-       CASE WHEN u.dry IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.dry::jsonb)) END, u.entry_id
-FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[])
-  AS u(at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry, entry_id)
-ON CONFLICT (entry_id) DO NOTHING
-RETURNING 1
-) SELECT count(*)::int AS n FROM inserted`;
 
 /**
  * The audit writer's queue. Decisions go in as they were made (nothing is copied or computed
@@ -52,7 +41,7 @@ export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
   return isEntryId(entry.entryId) ? (entry as IdentifiedRecord) : { ...entry, entryId: newEntryId(now) };
 }
 
-/** The batch as the eleven column arrays of INSERT_SQL, cleaned so PostgreSQL accepts every row. */
+/** The batch as the eleven column arrays of the repository's INSERT, cleaned so PostgreSQL accepts every row. */
 export function columns(batch: readonly IdentifiedRecord[], nowMs: number): unknown[][] {
   const at: string[] = [];
   const spiffeId: string[] = [];

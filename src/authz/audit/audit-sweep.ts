@@ -1,25 +1,18 @@
 /**
  * The audit trail's retention: every `sweepInterval` the rows older than `retention` are
- * deleted, oldest first, in bounded batches. Concurrent sweeps (other replicas) skip each
- * other's locked rows.
+ * deleted, oldest first, in bounded batches (AuditRepository.deleteOlderThan). Concurrent
+ * sweeps (other replicas) skip each other's locked rows.
  */
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
 import { reasonOf } from '../../database';
-import type { AuditDatabase } from './audit-query';
+import type { AuditRepository } from './audit.repository';
 
 /** A sweep deletes at most this many batches, then waits for the next interval. */
 const MAX_SWEEP_BATCHES = 200;
 
-const SWEEP_SQL = `WITH doomed AS (
-  SELECT id FROM authz_audit WHERE at < $1::timestamptz ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED
-), gone AS (
-  DELETE FROM authz_audit a USING doomed d WHERE a.id = d.id RETURNING 1
-)
-SELECT count(*)::int AS n FROM gone`;
-
 export interface AuditSweepOptions {
-  db: AuditDatabase;
+  repository: AuditRepository;
   retentionMs: number;
   intervalMs: number;
   /** Rows per DELETE. */
@@ -62,12 +55,11 @@ export class AuditSweep {
   }
 
   private async deleteOld(): Promise<number> {
-    const cutoff = new Date(this.o.now() - this.o.retentionMs).toISOString();
+    const cutoff = new Date(this.o.now() - this.o.retentionMs);
     const limit = this.o.batchSize;
     let total = 0;
     for (let i = 0; i < MAX_SWEEP_BATCHES && !this.stopped; i++) {
-      const rows = (await this.o.db.query(SWEEP_SQL, [cutoff, limit])) as Array<{ n: number }>;
-      const n = Number(rows[0]?.n ?? 0);
+      const n = await this.o.repository.deleteOlderThan(cutoff, limit);
       total += n;
       if (n < limit) break;
     }

@@ -14,8 +14,8 @@ import type { Registry } from 'prom-client';
 import type { AuthzConfig } from '../../config';
 import { reasonOf } from '../../database';
 import type { AuditRecord, AuditSink } from '../ports';
-import type { AuditDatabase } from './audit-query';
-import { AuditQueue, columns, INSERT_SQL, isDataError, type IdentifiedRecord } from './audit-rows';
+import { AuditQueue, isDataError, type IdentifiedRecord } from './audit-rows';
+import { AuditRepository, type AuditDatabase } from './audit.repository';
 import { SpoolBacklog } from './audit-backlog';
 import type { AuditSpool } from './audit-spool';
 import { AuditSweep } from './audit-sweep';
@@ -26,9 +26,15 @@ import { writerMetrics, type DropReason, type WriterMetrics } from './audit-metr
 /** `authz.audit` without the spool's keys (the spool is opened by the caller: `openGatewaySpool`). */
 export type AuditSettings = Omit<AuthzConfig['audit'], 'spoolDir' | 'spoolMaxBytes'>;
 
-export interface AuditWriterOptions {
-  /** Where rows go: the gateway's DataSource (anything with its `query`). */
-  db: AuditDatabase;
+/**
+ * Where rows go: an AuditRepository, or the database to make one from (the gateway's
+ * DataSource, anything with its `query`); `repository` wins when both are given.
+ */
+export type AuditStorage = { repository: AuditRepository; db?: AuditDatabase } | { repository?: undefined; db: AuditDatabase };
+
+export type AuditWriterOptions = AuditStorage & AuditWriterSettings;
+
+export interface AuditWriterSettings {
   /** `authz.audit` of the configuration. */
   config: AuditSettings;
   logger: Logger;
@@ -56,6 +62,7 @@ export class AuditWriter implements AuditSink {
   private readonly now: () => number;
   private readonly counters: WriterMetrics;
   private readonly retention: AuditSweep;
+  private readonly repository: AuditRepository;
   private retryMs: number;
   private flushTimer: NodeJS.Timeout | undefined;
   private flushing: Promise<boolean> | undefined;
@@ -77,8 +84,9 @@ export class AuditWriter implements AuditSink {
     this.retryMs = this.retryMinMs;
     this.now = o.now ?? Date.now;
     this.counters = writerMetrics(o.metrics, this.queue);
+    this.repository = o.repository !== undefined ? o.repository : new AuditRepository(o.db);
     this.retention = new AuditSweep({
-      db: o.db,
+      repository: this.repository,
       retentionMs: o.config.retention,
       intervalMs: o.config.sweepInterval,
       batchSize: o.sweepBatchSize ?? 5000,
@@ -248,9 +256,7 @@ export class AuditWriter implements AuditSink {
   private async insert(batch: readonly IdentifiedRecord[]): Promise<{ ok: boolean; inserted: number }> {
     let inserted: number;
     try {
-      const rows = (await this.o.db.query(INSERT_SQL, columns(batch, this.now()))) as Array<{ n: number }>;
-      inserted = Number(rows[0]?.n);
-      if (!Number.isSafeInteger(inserted)) throw new TypeError('audit: the insert returned no row count');
+      inserted = await this.repository.insert(batch, this.now());
     } catch (err) {
       this.counters.failures.inc();
       if (isDataError(err)) {

@@ -5,7 +5,8 @@
  * slot and a slot holds one object's tables (a newer object with the same slot replaces
  * them). Per object, for one source address (a connection has one) and requests without a
  * namespace: a table (method → decision) for plain requests and one for those whose
- * namespace is pending (the store's tentative decisions). Everything else is policy.ts's.
+ * namespace is pending (the store's tentative decisions). The second level, by the ID's text,
+ * and the cache window are decision-cache.ts's.
  */
 import { SpiffeId, type TrustDomain } from '../../spiffe';
 import type { CompiledPolicy, Decision, DecisionRequest } from './rule';
@@ -23,7 +24,7 @@ interface ObjectTables {
   readonly pending: DecisionTable;
 }
 
-/** What the fast path of `decide` reads; the slow path (compilePolicy's closures) writes it. */
+/** What the fast path of `decide` reads; the slow path (DecisionCache) writes it. */
 export interface FastState {
   /** No rule expires: one cache window forever, no clock needed. */
   readonly timeless: boolean;

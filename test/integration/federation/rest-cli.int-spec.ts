@@ -7,7 +7,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { BundleRow } from '../../../src/cli/commands/admin/federation';
+import type { BundleRow } from '../../../src/cli/commands/admin/bundle';
 import { requireTrustDomain, SpiffeBundle } from '../../../src/spiffe';
 import { adminCliFlags } from '../../support/admin-cli';
 import { startTestGateway, type TestGateway } from '../../support/gateway';

@@ -1,9 +1,8 @@
-/** `parley admin federation …` (partner relationships) and `parley admin bundle list|export`. */
-import { readFileSync, writeFileSync } from 'node:fs';
+/** `parley admin federation …`: partner relationships and the bundles they feed. */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
 import type { FederationStatus } from '../../../federation';
-import { SpiffeBundle, TrustDomain } from '../../../spiffe';
 import type { AdminClient } from '../../admin-client';
 import { adminSubcommand, printList } from './index';
 
@@ -84,6 +83,25 @@ interface AddOptions {
   json?: boolean;
 }
 
+/** The body of `POST /v1/federations` from the flags of `federation add` (files read here). */
+function declarationFromOptions(trustDomain: string, opts: AddOptions): Record<string, unknown> {
+  return {
+    trustDomain,
+    profile: opts.profile,
+    ...(opts.url ? { endpointUrls: opts.url } : {}),
+    ...(opts.endpointId ? { endpointSpiffeId: opts.endpointId } : {}),
+    ...(opts.bootstrapBundle ? { bootstrapBundle: readText(opts.bootstrapBundle, '--bootstrap-bundle') } : {}),
+    ...(opts.caRoots ? { caRootsPem: readText(opts.caRoots, '--ca-roots') } : {}),
+    ...(opts.deny ? { deniedAuthorities: opts.deny } : {}),
+  };
+}
+
+/** Uploads the bundle of a static relationship (SPIFFE JSON when it looks like JSON, else PEM). */
+async function putBundle(client: AdminClient, trustDomain: string, text: string): Promise<{ body: string }> {
+  const json = text.trim().startsWith('{');
+  return client.call('PUT', `${path(trustDomain)}/bundle`, { rawBody: text, contentType: json ? 'application/json' : 'application/x-pem-file' });
+}
+
 export function registerFederationCommands(admin: Command): void {
   const group = admin
     .command('federation')
@@ -102,26 +120,25 @@ Examples:
   $ parley admin federation refresh partner.example
   $ parley admin federation rm partner.example`,
     );
+  registerAdd(group);
+  registerList(group);
+  registerShow(group);
+  registerRm(group);
+  registerRefresh(group);
+  registerDeny(group);
+  registerBundle(group);
+}
 
+/** `federation add <trust-domain>`: create a relationship (and, for static, upload its bundle). */
+function registerAdd(group: Command): void {
   adminSubcommand<AddOptions>(group, 'add <trust-domain>', 'create a federation relationship; for https_spiffe and https_web the gateway fetches the bundle at once', async (client, args, opts) => {
     const trustDomain = args[0] ?? '';
     if (opts.profile === 'static' && opts.partnerBundle === undefined) throw new ParleyError('invalid_argument', 'federation add: --profile static needs --partner-bundle FILE');
     if (opts.profile !== 'static' && opts.partnerBundle !== undefined) throw new ParleyError('invalid_argument', 'federation add: --partner-bundle is only for --profile static');
-    const body = {
-      trustDomain,
-      profile: opts.profile,
-      ...(opts.url ? { endpointUrls: opts.url } : {}),
-      ...(opts.endpointId ? { endpointSpiffeId: opts.endpointId } : {}),
-      ...(opts.bootstrapBundle ? { bootstrapBundle: readText(opts.bootstrapBundle, '--bootstrap-bundle') } : {}),
-      ...(opts.caRoots ? { caRootsPem: readText(opts.caRoots, '--ca-roots') } : {}),
-      ...(opts.deny ? { deniedAuthorities: opts.deny } : {}),
-    };
+    const body = declarationFromOptions(trustDomain, opts);
     const partnerBundle = opts.partnerBundle === undefined ? undefined : readText(opts.partnerBundle, '--partner-bundle');
     await client.call('POST', '/v1/federations', { body });
-    if (partnerBundle !== undefined) {
-      const json = partnerBundle.trim().startsWith('{');
-      await client.call('PUT', `${path(trustDomain)}/bundle`, { rawBody: partnerBundle, contentType: json ? 'application/json' : 'application/x-pem-file' });
-    }
+    if (partnerBundle !== undefined) await putBundle(client, trustDomain, partnerBundle);
     process.stderr.write(`federation with ${trustDomain} created\n`);
     await printStatus(client, 'GET', path(trustDomain), opts.json);
   })
@@ -154,7 +171,10 @@ Examples:
   $ parley admin federation add web.example --profile https_web --url https://web.example/bundle.json
   $ parley admin federation add lab.example --profile static --partner-bundle lab-bundle.json`,
     );
+}
 
+/** `federation list`: relationships with their state. */
+function registerList(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list relationships with their state', async (client, _args, opts) => {
     const { federations } = await client.json<{ federations: StatusJson[] }>('GET', '/v1/federations');
     printList(federations, opts.json, federationLine, 'no federation relationships');
@@ -164,25 +184,37 @@ Examples:
       'after',
       `\nColumns: trust domain, profile, state (pending|ready|stale|failing), sequence, authorities, last success, last error.\n\nExamples:\n  $ parley admin federation list ${IDENTITY_EXAMPLE}\n  $ parley admin federation list --json`,
     );
+}
 
+/** `federation show <trust-domain>`: a relationship's state, held authorities and last error. */
+function registerShow(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'show <trust-domain>', "a relationship's state, held authorities and last error", async (client, args, opts) => {
     await printStatus(client, 'GET', path(args[0] ?? ''), opts.json);
   })
     .option('--json', 'print the status as JSON')
     .addHelpText('after', `\nExamples:\n  $ parley admin federation show partner.example ${IDENTITY_EXAMPLE}`);
+}
 
+/** `federation rm <trust-domain>`: delete a relationship. */
+function registerRm(group: Command): void {
   adminSubcommand(group, 'rm <trust-domain>', "delete a relationship: every replica drops the partner's bundle and closes its connections", async (client, args) => {
     await client.call('DELETE', path(args[0] ?? ''));
     process.stderr.write(`federation with ${args[0]} deleted\n`);
   }).addHelpText('after', `\nExamples:\n  $ parley admin federation rm partner.example ${IDENTITY_EXAMPLE}`);
+}
 
+/** `federation refresh <trust-domain>`: fetch the partner bundle now. */
+function registerRefresh(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'refresh <trust-domain>', 'fetch the partner bundle now and show the result', async (client, args, opts) => {
     const s = await printStatus(client, 'POST', `${path(args[0] ?? '')}:refresh`, opts.json);
     if (s.state === 'failing' || s.state === 'stale') process.exitCode = 1;
   })
     .option('--json', 'print the status as JSON')
     .addHelpText('after', `\nExits 1 when the partner is failing or stale after the fetch.\n\nExamples:\n  $ parley admin federation refresh partner.example ${IDENTITY_EXAMPLE}`);
+}
 
+/** `federation deny <trust-domain> <authority>`: never trust one of the partner's CAs. */
+function registerDeny(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'deny <trust-domain> <authority>', "never trust one of the partner's CAs, even while it publishes it", async (client, args, opts) => {
     const [td = '', authority = ''] = args;
     const current = await client.json<StatusJson>('GET', path(td));
@@ -201,117 +233,17 @@ Examples:
   $ parley admin federation deny partner.example 3f1d0c9e…f8e7d6 ${IDENTITY_EXAMPLE}
   $ parley admin federation deny partner.example ski:6f1a2b3c4d5e6f708192a3b4c5d6e7f809112233`,
     );
+}
 
+/** `federation bundle <trust-domain> <file>`: replace the bundle of a static relationship. */
+function registerBundle(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'bundle <trust-domain> <file>', 'replace the bundle of a static relationship (SPIFFE JSON or PEM)', async (client, args, opts) => {
     const [td = '', file = ''] = args;
     const text = readText(file, 'federation bundle');
-    const res = await client.call('PUT', `${path(td)}/bundle`, { rawBody: text, contentType: text.trim().startsWith('{') ? 'application/json' : 'application/x-pem-file' });
+    const res = await putBundle(client, td, text);
     const s = JSON.parse(res.body) as StatusJson;
     process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : `${federationText(s)}\n`);
   })
     .option('--json', 'print the status as JSON')
     .addHelpText('after', `\nExamples:\n  $ parley admin federation bundle lab.example lab-bundle.json ${IDENTITY_EXAMPLE}`);
-}
-
-/** An entry of `GET /v1/bundles`. */
-interface HeldBundleJson {
-  trustDomain: string;
-  own: boolean;
-  relationship: boolean;
-  authorities: number;
-}
-
-/** A held bundle with what its document says (`bundle list`). */
-export interface BundleRow extends HeldBundleJson {
-  /** spiffe_sequence as a decimal string (up to 2^64-1). */
-  sequence?: string;
-  /** spiffe_refresh_hint in seconds. */
-  refreshHint?: number;
-  /** The notAfter of the X.509 authority that expires first (RFC 3339). */
-  earliestNotAfter?: string;
-}
-
-/** Where a held bundle comes from. */
-function bundleKind(b: HeldBundleJson): string {
-  if (b.own) return 'own';
-  return b.relationship ? 'federation' : 'identity source';
-}
-
-/** One line per held bundle: trust domain, kind, authorities, sequence, refresh hint, first expiry. */
-export function bundleLine(b: BundleRow): string {
-  const hint = b.refreshHint === undefined ? '-' : `${b.refreshHint}s`;
-  return `${b.trustDomain.padEnd(28)}  ${bundleKind(b).padEnd(15)}  ${String(b.authorities).padStart(2)} CA  seq ${(b.sequence ?? '-').padEnd(6)}  hint ${hint.padEnd(6)}  ${b.earliestNotAfter ? `until ${b.earliestNotAfter}` : '-'}`;
-}
-
-/** Reads sequence, refresh hint and the first expiry from the held bundle document of `b`. */
-async function bundleRow(client: AdminClient, b: HeldBundleJson): Promise<BundleRow> {
-  const res = await client.call('GET', `/v1/bundles/${encodeURIComponent(b.trustDomain)}`, { accept: 'application/json' });
-  let bundle: SpiffeBundle;
-  try {
-    bundle = SpiffeBundle.parse(res.body, TrustDomain.parse(b.trustDomain));
-  } catch (err) {
-    throw new ParleyError('internal', `bundle list: the bundle held for ${b.trustDomain} cannot be read: ${(err as Error).message}`);
-  }
-  const ends = bundle.x509Authorities.map((c) => new Date(c.validTo).getTime()).filter((t) => !Number.isNaN(t));
-  return {
-    ...b,
-    ...(bundle.sequence === undefined ? {} : { sequence: bundle.sequence.toString() }),
-    ...(bundle.refreshHint === undefined ? {} : { refreshHint: bundle.refreshHint }),
-    ...(ends.length === 0 ? {} : { earliestNotAfter: new Date(Math.min(...ends)).toISOString() }),
-  };
-}
-
-export function registerBundleCommands(admin: Command): void {
-  const group = admin
-    .command('bundle')
-    .description('trust bundles the gateway holds (its own, its partners)')
-    .addHelpText('after', `\nExamples:\n  $ parley admin bundle list\n  $ parley admin bundle export -o our-bundle.json\n  $ parley admin bundle export partner.example --pem`);
-  adminSubcommand<{ json?: boolean }>(group, 'list', 'list the trust domains whose bundle the gateway holds, with sequence, refresh hint and first expiry', async (client, _args, opts) => {
-    const { bundles } = await client.json<{ bundles: HeldBundleJson[] }>('GET', '/v1/bundles');
-    const rows: BundleRow[] = [];
-    for (const b of bundles) rows.push(await bundleRow(client, b));
-    printList(rows, opts.json, bundleLine, 'no bundles held');
-  })
-    .option('--json', 'print a JSON array')
-    .addHelpText(
-      'after',
-      `
-Columns: trust domain, kind (own | federation: a relationship feeds it | identity source: a
-federated bundle from the Workload API), X.509 authorities, spiffe_sequence, spiffe_refresh_hint,
-and when the first of its authorities expires. The bundles are those this replica holds (a
-partner's after its deny list). --json prints the entries of GET /v1/bundles with sequence (a
-string), refreshHint (seconds) and earliestNotAfter added.
-
-Examples:
-  $ parley admin bundle list ${IDENTITY_EXAMPLE}
-  $ parley admin bundle list --json`,
-    );
-  adminSubcommand<{ pem?: boolean; output?: string }>(group, 'export [trust-domain]', 'print a held bundle (default: our own) as SPIFFE JSON, or PEM with --pem', async (client, args, opts) => {
-    let td: string | undefined = args[0];
-    if (td === undefined) {
-      const { bundles } = await client.json<{ bundles: Array<{ trustDomain: string; own: boolean }> }>('GET', '/v1/bundles');
-      td = bundles.find((b) => b.own)?.trustDomain;
-    }
-    if (td === undefined) throw new ParleyError('not_found', 'bundle export: the gateway holds no bundle of its own trust domain yet');
-    const res = await client.call('GET', `/v1/bundles/${encodeURIComponent(td)}`, { accept: opts.pem ? 'application/x-pem-file' : 'application/json' });
-    const text = res.body.endsWith('\n') ? res.body : `${res.body}\n`;
-    if (opts.output) {
-      writeFileSync(opts.output, text);
-      process.stderr.write(`bundle of ${td} written to ${opts.output}\n`);
-    } else {
-      process.stdout.write(text);
-    }
-  })
-    .option('--pem', 'PEM certificates instead of the SPIFFE bundle JSON')
-    .option('-o, --output <file>', 'write to this file instead of standard output')
-    .addHelpText(
-      'after',
-      `
-Give our bundle to a partner for its bootstrap (their https_spiffe relationship to us), or keep
-a partner's bundle as seen by this gateway (after its deny list).
-
-Examples:
-  $ parley admin bundle export -o acme-bundle.json ${IDENTITY_EXAMPLE}
-  $ parley admin bundle export partner.example --pem`,
-    );
 }

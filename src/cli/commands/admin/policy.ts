@@ -1,19 +1,20 @@
 /** `parley admin policy list|show|add|update|rm|explain|import-casbin`: the authorization rules. */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import type { Subject } from '../../../authz';
 import type { RuleJson } from '../../../authz';
 import { ParleyError } from '../../../common';
+import type { AdminClient } from '../../admin-client';
 import { adminSubcommand } from './index';
+import { givenRuleFlags, ruleDetail, ruleFromOptions, ruleLine, withRuleFlags, type EntryJson, type RuleOptions } from './policy-rule';
 
-interface EntryJson {
-  position: number;
-  source: string;
-  createdBy: string;
-  createdAt: string;
-  updatedAt: string;
-  rule: RuleJson;
-  problems?: Array<{ field: string; message: string; action: string }>;
+interface AddOptions extends RuleOptions {
+  id?: string;
+  position?: string;
+  json?: boolean;
+}
+
+interface UpdateOptions extends RuleOptions {
+  json?: boolean;
 }
 
 interface ListJson {
@@ -32,124 +33,6 @@ interface CasbinReportJson {
 
 const print = (text: string): void => void process.stdout.write(`${text}\n`);
 const note = (text: string): void => void process.stderr.write(`${text}\n`);
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
-
-function subjectText(s: Subject): string {
-  if ('trustDomain' in s) return `td:${s.trustDomain}`;
-  if ('spiffeId' in s) return s.spiffeId;
-  return `${s.spiffeIdPrefix}/…`;
-}
-
-/** One line per rule: position, effect, id, source, subjects -> methods, conditions. */
-export function ruleLine(e: EntryJson): string {
-  const r = e.rule;
-  const conditions = [
-    r.namespaces ? `ns=${r.namespaces.join(',')}` : '',
-    r.sourceCidrs ? `from=${r.sourceCidrs.join(',')}` : '',
-    r.expiresAt ? `until=${r.expiresAt}` : '',
-    r.dryRun ? 'DRY-RUN' : '',
-  ].filter((c) => c !== '');
-  const effect = (r.effect ?? '?').toUpperCase();
-  const problems = e.problems ? `  [NOT IN FORCE: ${e.problems.map((p) => `${p.field}: ${p.message} (${p.action})`).join('; ')}]` : '';
-  return `${String(e.position).padStart(3)}  ${effect.padEnd(5)}  ${r.id}  (${e.source})  ${(r.subjects ?? []).map(subjectText).join(' ')} -> ${(r.methods ?? []).join(' ')}${conditions.length > 0 ? `  ${conditions.join(' ')}` : ''}${problems}`;
-}
-
-/** Several lines describing one rule and its metadata. */
-export function ruleDetail(e: EntryJson): string {
-  const r = e.rule;
-  const lines = [
-    `id:          ${r.id}`,
-    `effect:      ${r.effect}${r.dryRun ? ' (dry run: matches are reported, not denied)' : ''}`,
-    `subjects:    ${(r.subjects ?? []).map(subjectText).join(', ')}`,
-    `methods:     ${(r.methods ?? []).join(', ')}`,
-  ];
-  if (r.namespaces) lines.push(`namespaces:  ${r.namespaces.join(', ')}`);
-  if (r.sourceCidrs) lines.push(`source:      ${r.sourceCidrs.join(', ')}`);
-  if (r.expiresAt) lines.push(`expires at:  ${r.expiresAt}`);
-  if (r.description) lines.push(`description: ${r.description}`);
-  lines.push(`position:    ${e.position}`, `source:      ${e.source}`, `created by:  ${e.createdBy} at ${e.createdAt}`, `updated at:  ${e.updatedAt}`);
-  for (const p of e.problems ?? []) lines.push(`NOT IN FORCE: ${p.field}: ${p.message} (${p.action})`);
-  return lines.join('\n');
-}
-
-/** The flags that describe a rule (`policy add`, `policy update`). */
-interface RuleOptions {
-  file?: string;
-  effect?: string;
-  trustDomain?: string[];
-  spiffeId?: string[];
-  spiffeIdPrefix?: string[];
-  method?: string[];
-  namespace?: string[];
-  sourceCidr?: string[];
-  expiresAt?: string;
-  dryRun?: boolean;
-  description?: string;
-}
-
-interface AddOptions extends RuleOptions {
-  id?: string;
-  position?: string;
-  json?: boolean;
-}
-
-interface UpdateOptions extends RuleOptions {
-  json?: boolean;
-}
-
-/** The rule flags besides --file (and --id). */
-const RULE_FLAGS = ['effect', 'trustDomain', 'spiffeId', 'spiffeIdPrefix', 'method', 'namespace', 'sourceCidr', 'expiresAt', 'dryRun', 'description'] as const;
-
-/** The rule flags that were given, besides `except`. */
-function givenRuleFlags(o: RuleOptions, except: ReadonlyArray<keyof RuleOptions> = []): Array<keyof RuleOptions> {
-  return RULE_FLAGS.filter((k) => o[k] !== undefined && !except.includes(k));
-}
-
-/**
- * The rule of `policy add` / `policy update` (`what` names the command in messages): from
- * --file (JSON), or from the flags with `id` (from --id, or the argument of update).
- */
-async function ruleFromOptions(what: string, o: RuleOptions, id: string | undefined, idFlag: boolean): Promise<Record<string, unknown>> {
-  if (o.file !== undefined) {
-    if (givenRuleFlags(o).length > 0 || (idFlag && id !== undefined)) throw new ParleyError('invalid_argument', `${what}: give either --file or the rule flags, not both`);
-    const text = await readFile(o.file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new ParleyError('invalid_argument', `${what}: cannot read ${o.file}: ${err.code ?? err.message}`);
-    });
-    try {
-      return JSON.parse(text) as Record<string, unknown>;
-    } catch {
-      throw new ParleyError('invalid_argument', `${what}: ${o.file} is not JSON`);
-    }
-  }
-  if (id === undefined || o.effect === undefined) throw new ParleyError('invalid_argument', `${what}: ${idFlag ? '--id and --effect are' : '--effect is'} required (or give --file)`);
-  const subjects = [
-    ...(o.trustDomain ?? []).map((trustDomain) => ({ trustDomain })),
-    ...(o.spiffeId ?? []).map((spiffeId) => ({ spiffeId })),
-    ...(o.spiffeIdPrefix ?? []).map((spiffeIdPrefix) => ({ spiffeIdPrefix })),
-  ];
-  const rule: Record<string, unknown> = { id, effect: o.effect, subjects, methods: o.method ?? [] };
-  if (o.namespace) rule.namespaces = o.namespace;
-  if (o.sourceCidr) rule.sourceCidrs = o.sourceCidr;
-  if (o.expiresAt) rule.expiresAt = o.expiresAt;
-  if (o.dryRun) rule.dryRun = true;
-  if (o.description !== undefined) rule.description = o.description;
-  return rule;
-}
-
-/** Adds the rule flags shared by `policy add` and `policy update` (after --id, where add has it). */
-function withRuleFlags(cmd: Command, dryRun: string): Command {
-  return cmd
-    .option('--effect <allow|deny>', 'allow or deny')
-    .option('--trust-domain <name>', 'subject: a trust domain, or own | federated | any (repeatable)', collect)
-    .option('--spiffe-id <id>', 'subject: exactly this SPIFFE ID (repeatable)', collect)
-    .option('--spiffe-id-prefix <id>', 'subject: this SPIFFE ID and every ID below it (repeatable)', collect)
-    .option('--method <method>', 'full method, /pkg.Service/* or * (repeatable)', collect)
-    .option('--namespace <ns>', 'only calls in this namespace or below (repeatable)', collect)
-    .option('--source-cidr <cidr>', 'only calls from this address block (repeatable)', collect)
-    .option('--expires-at <time>', 'ignore the rule from this instant on (RFC 3339)')
-    .option('--dry-run', dryRun)
-    .option('--description <text>', 'free text');
-}
 
 export function registerPolicyCommands(admin: Command): void {
   const group = admin
@@ -171,7 +54,17 @@ Examples:
   $ parley admin policy rm partner-pull
   $ parley admin policy import-casbin directory-policy.csv --dry-run`,
     );
+  registerList(group);
+  registerShow(group);
+  registerAdd(group);
+  registerUpdate(group);
+  registerRm(group);
+  registerExplain(group);
+  registerImportCasbin(group);
+}
 
+/** `policy list`: the rules in order, with their source and the policy version. */
+function registerList(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'list', 'list the rules in order, with their source and the policy version', async (client, _args, opts) => {
     const list = await client.json<ListJson>('GET', '/v1/policies');
     if (opts.json) {
@@ -185,14 +78,20 @@ Examples:
   })
     .option('--json', 'print the policy as JSON')
     .addHelpText('after', `\nColumns: position, effect, id, (source), subjects -> methods, conditions.\n\nExamples:\n  $ parley admin policy list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem\n  $ parley admin policy list --json`);
+}
 
+/** `policy show <id>`: one rule and its metadata. */
+function registerShow(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'show <id>', 'show one rule', async (client, args, opts) => {
     const e = await client.json<EntryJson>('GET', `/v1/policies/${encodeURIComponent(args[0] ?? '')}`);
     print(opts.json ? JSON.stringify(e, null, 2) : ruleDetail(e));
   })
     .option('--json', 'print the rule and its metadata as JSON')
     .addHelpText('after', `\nExamples:\n  $ parley admin policy show default-federated`);
+}
 
+/** `policy add`: a rule from a JSON file or from flags, at a position. */
+function registerAdd(group: Command): void {
   const add = adminSubcommand<AddOptions>(group, 'add', 'add a rule, from a JSON file or from flags', async (client, _args, opts) => {
     const rule = await ruleFromOptions('policy add', opts, opts.id, true);
     if (opts.position !== undefined) {
@@ -219,26 +118,16 @@ Examples:
   $ parley admin policy add --file rule.json --position 0
     where rule.json is {"id":"ml-push","effect":"allow","subjects":[{"spiffeIdPrefix":"spiffe://acme.example/ns/ml"}],"methods":["/parley.store.v1.StoreService/Push"]}`,
     );
+}
 
+/** `policy update <id>`: replace a rule as a whole, or only switch its dry-run mode. */
+function registerUpdate(group: Command): void {
   const update = adminSubcommand<UpdateOptions>(group, 'update <id>', 'replace a rule as a whole (same id and position), or only switch its dry-run mode', async (client, args, opts) => {
     const id = args[0] ?? '';
     const url = `/v1/policies/${encodeURIComponent(id)}`;
-    let rule: Record<string, unknown>;
-    if (opts.file === undefined && givenRuleFlags(opts, ['dryRun']).length === 0) {
-      // Only --dry-run / --no-dry-run: the stored rule with that one field changed.
-      if (opts.dryRun === undefined) throw new ParleyError('invalid_argument', 'policy update: nothing to change: give --file, the rule flags (at least --effect), or only --dry-run / --no-dry-run');
-      const current = await client.json<EntryJson>('GET', url);
-      if ((current.rule.dryRun === true) === opts.dryRun) {
-        note(`rule ${id}: dry run is already ${opts.dryRun ? 'on' : 'off'}; nothing changed`);
-        print(opts.json ? JSON.stringify(current, null, 2) : `rule unchanged: ${ruleLine(current)}`);
-        return;
-      }
-      rule = { ...current.rule };
-      if (opts.dryRun) rule.dryRun = true;
-      else delete rule.dryRun;
-    } else {
-      rule = await ruleFromOptions('policy update', opts, id, false);
-    }
+    const onlyDryRun = opts.file === undefined && givenRuleFlags(opts, ['dryRun']).length === 0;
+    const rule = onlyDryRun ? await withDryRunSwitched(client, url, id, opts) : await ruleFromOptions('policy update', opts, id, false);
+    if (rule === undefined) return;
     const e = await client.json<EntryJson>('PUT', url, { body: rule });
     print(opts.json ? JSON.stringify(e, null, 2) : `rule updated: ${ruleLine(e)}`);
   }).option('--file <rule.json>', 'the whole new rule as JSON (same shape as the API; "id" may be left out)');
@@ -268,13 +157,37 @@ Examples:
   $ parley admin policy update no-deletes --no-dry-run                # enforce a rule tried in dry run
   $ parley admin policy update no-deletes --dry-run`,
     );
+}
 
+/**
+ * `policy update` with only --dry-run / --no-dry-run: the stored rule with that one field
+ * changed, or undefined (and said so) when the rule already is in that mode.
+ */
+async function withDryRunSwitched(client: AdminClient, url: string, id: string, opts: UpdateOptions): Promise<Record<string, unknown> | undefined> {
+  if (opts.dryRun === undefined) throw new ParleyError('invalid_argument', 'policy update: nothing to change: give --file, the rule flags (at least --effect), or only --dry-run / --no-dry-run');
+  const current = await client.json<EntryJson>('GET', url);
+  if ((current.rule.dryRun === true) === opts.dryRun) {
+    note(`rule ${id}: dry run is already ${opts.dryRun ? 'on' : 'off'}; nothing changed`);
+    print(opts.json ? JSON.stringify(current, null, 2) : `rule unchanged: ${ruleLine(current)}`);
+    return undefined;
+  }
+  const rule: Record<string, unknown> = { ...current.rule };
+  if (opts.dryRun) rule.dryRun = true;
+  else delete rule.dryRun;
+  return rule;
+}
+
+/** `policy rm <id>`: remove a rule. */
+function registerRm(group: Command): void {
   adminSubcommand(group, 'rm <id>', 'remove a rule', async (client, args) => {
     const id = args[0] ?? '';
     await client.call('DELETE', `/v1/policies/${encodeURIComponent(id)}`);
     note(`rule ${id} removed`);
   }).addHelpText('after', `\nRules declared in the config file (source config) can only be removed there.\n\nExamples:\n  $ parley admin policy rm partner-pull`);
+}
 
+/** `policy explain`: decide a hypothetical call and show which rule decided. */
+function registerExplain(group: Command): void {
   adminSubcommand<{ spiffeId?: string; method?: string; namespace?: string; sourceIp?: string; at?: string; json?: boolean }>(
     group,
     'explain',
@@ -301,7 +214,10 @@ Examples:
       'after',
       `\nExamples:\n  $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull --namespace shared/models\n  $ parley admin policy explain --spiffe-id spiffe://acme.example/ci --method /parley.store.v1.StoreService/Delete --source-ip 10.0.0.7`,
     );
+}
 
+/** `policy import-casbin <file>`: a Directory policy (Casbin CSV) as exact allow rules. */
+function registerImportCasbin(group: Command): void {
   adminSubcommand<{ replace?: boolean; dryRun?: boolean; json?: boolean }>(
     group,
     'import-casbin <file>',

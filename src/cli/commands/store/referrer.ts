@@ -108,6 +108,25 @@ function writeStdout(data: Buffer): Promise<void> {
   return new Promise((resolve, reject) => process.stdout.write(data, (err) => (err ? reject(err) : resolve())));
 }
 
+/**
+ * The bytes of document `wanted` of `record` (among documents of `type` when given),
+ * checked against its CID before anything is written.
+ */
+async function pullDocument(client: StoreClient, record: string, wanted: string, type: string | undefined): Promise<Buffer> {
+  let found: WireReferrer | undefined;
+  await eachReferrer(client, record, type ?? '', (doc) => {
+    if (doc.cid !== wanted) return false;
+    found = doc;
+    return true;
+  });
+  if (found === undefined) {
+    throw new ParleyError('not_found', `referrer pull: referrer ${wanted} not found on record ${record}${type ? ` (type ${type})` : ''}`);
+  }
+  const data = found.data ?? Buffer.alloc(0);
+  if (ContentId.of(data).toString() !== wanted) throw new ParleyError('internal', `referrer pull: the document received does not match its CID ${wanted}`);
+  return data;
+}
+
 export function registerReferrer(program: Command): void {
   const referrer = program
     .command('referrer')
@@ -121,7 +140,14 @@ Examples:
   $ parley referrer pull bafkreirecord... $REF -o model.sig ${EXAMPLE_ID}
   $ parley referrer delete bafkreirecord... $REF ${EXAMPLE_ID}`,
     );
+  registerPush(referrer);
+  registerPull(referrer);
+  registerList(referrer);
+  registerDelete(referrer);
+}
 
+/** `referrer push <record-cid>`: attach a document, print its CID. */
+function registerPush(referrer: Command): void {
   storeCommand(referrer, 'push')
     .description('attach a document to a record; prints the CID of the document on stdout')
     .argument('<record-cid>', 'CID of the record')
@@ -158,7 +184,10 @@ ${IDENTITY_HELP}`,
         data.length,
       );
     });
+}
 
+/** `referrer pull <record-cid> <referrer-cid>`: write one document, checked against its CID. */
+function registerPull(referrer: Command): void {
   storeCommand(referrer, 'pull')
     .description('write one document attached to a record (stdout by default)')
     .argument('<record-cid>', 'CID of the record')
@@ -186,22 +215,15 @@ ${IDENTITY_HELP}`,
         return;
       }
       await withReferrerClient(opts, async (client) => {
-        let found: WireReferrer | undefined;
-        await eachReferrer(client, record, opts.type ?? '', (doc) => {
-          if (doc.cid !== wanted) return false;
-          found = doc;
-          return true;
-        });
-        if (found === undefined) {
-          throw new ParleyError('not_found', `referrer pull: referrer ${wanted} not found on record ${record}${opts.type ? ` (type ${opts.type})` : ''}`);
-        }
-        const data = found.data ?? Buffer.alloc(0);
-        if (ContentId.of(data).toString() !== wanted) throw new ParleyError('internal', `referrer pull: the document received does not match its CID ${wanted}`);
+        const data = await pullDocument(client, record, wanted, opts.type);
         if (opts.output !== undefined) await writeOutput(opts.output, data);
         else await writeStdout(data);
       });
     });
+}
 
+/** `referrer list <record-cid>`: a record's documents, oldest first. */
+function registerList(referrer: Command): void {
   storeCommand(referrer, 'list')
     .description('list the documents attached to a record, oldest first')
     .argument('<record-cid>', 'CID of the record')
@@ -235,7 +257,10 @@ ${IDENTITY_HELP}`,
         if (opts.json) process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
       });
     });
+}
 
+/** `referrer delete <record-cid> <referrer-cid>`: detach one document. */
+function registerDelete(referrer: Command): void {
   storeCommand(referrer, 'delete')
     .description('detach one document from a record')
     .argument('<record-cid>', 'CID of the record')

@@ -1,10 +1,17 @@
 /**
- * Reads the audit trail: newest first by (at, id), with the validated filters of
- * `GET /v1/audit` and keyset pagination, so every page (and a full CSV export, page after
- * page) is an index range and no connection is held between pages.
+ * The SQL of the audit trail (table `authz_audit`):
+ * - reads newest first by (at, id), with the validated filters of `GET /v1/audit` and keyset
+ *   pagination, so every page (and a full CSV export, page after page) is an index range and
+ *   no connection is held between pages;
+ * - one multi-row INSERT per batch of decisions that skips entry ids already stored, so a
+ *   batch written twice (a retry whose first attempt did commit, a spool replayed after a
+ *   crash) still leaves one row per entry;
+ * - the retention DELETE, oldest first in bounded batches, skipping rows other replicas'
+ *   sweeps hold locked.
  */
 import type { AuditCursor, AuditEntry, AuditFilter } from './domain/audit-types';
 import { formatMicros, parseRfc3339Micros } from '../domain/rfc3339';
+import { columns, type IdentifiedRecord } from './audit-rows';
 
 /** What the audit code needs of the database: TypeORM's DataSource satisfies it. */
 export interface AuditDatabase {
@@ -25,8 +32,45 @@ interface AuditRow {
   dry_run_denied: string[] | null;
 }
 
+/** Inserts the batch ($1..$11 column arrays, see `columns`); returns `n`, how many rows were new. */
+const INSERT_SQL = `WITH inserted AS (
+INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry_run_denied, entry_id)
+SELECT u.at, u.spiffe_id, u.trust_domain, u.source_address, u.method, u.namespace, u.decision, u.rule, u.reason,
+       CASE WHEN u.dry IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.dry::jsonb)) END, u.entry_id
+FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[])
+  AS u(at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry, entry_id)
+ON CONFLICT (entry_id) DO NOTHING
+RETURNING 1
+) SELECT count(*)::int AS n FROM inserted`;
+
+/** Deletes up to $2 rows older than $1, oldest first; returns `n`, how many. */
+const SWEEP_SQL = `WITH doomed AS (
+  SELECT id FROM authz_audit WHERE at < $1::timestamptz ORDER BY at LIMIT $2 FOR UPDATE SKIP LOCKED
+), gone AS (
+  DELETE FROM authz_audit a USING doomed d WHERE a.id = d.id RETURNING 1
+)
+SELECT count(*)::int AS n FROM gone`;
+
 export class AuditRepository {
   constructor(private readonly db: AuditDatabase) {}
+
+  /**
+   * Writes `batch` (cleaned by `columns`; entries without a valid time get `nowMs`), skipping
+   * entry ids already stored. Returns how many rows were new.
+   * @throws the database's error; TypeError when the statement returned no row count
+   */
+  async insert(batch: readonly IdentifiedRecord[], nowMs: number): Promise<number> {
+    const rows = (await this.db.query(INSERT_SQL, columns(batch, nowMs))) as Array<{ n: number }>;
+    const inserted = Number(rows[0]?.n);
+    if (!Number.isSafeInteger(inserted)) throw new TypeError('audit: the insert returned no row count');
+    return inserted;
+  }
+
+  /** Deletes at most `limit` rows older than `cutoff` (oldest first). Returns how many. */
+  async deleteOlderThan(cutoff: Date, limit: number): Promise<number> {
+    const rows = (await this.db.query(SWEEP_SQL, [cutoff.toISOString(), limit])) as Array<{ n: number }>;
+    return Number(rows[0]?.n ?? 0);
+  }
 
   /** Up to `limit` entries matching `filter`, newest first, strictly after `after` when given. */
   async page(filter: AuditFilter, after: AuditCursor | undefined, limit: number): Promise<AuditEntry[]> {
