@@ -14,10 +14,15 @@
  * - baselines: `Enforcer.enforceSync` (the work of `enforce` without its promise) and
  *   `CachedEnforcer.enforce` with a warm cache (every request of the mix decided once
  *   before measuring, by the agreement check), awaited one by one.
- * - after a warm-up, 5 rounds of 400 ms per engine, the three engines in turn within a round;
+ * - first-seen callers: Parley with a new SpiffeId object per decision (parsed before its
+ *   batch of 10,000 is timed, used once), so no decision finds the per-connection (per
+ *   object) memo a connection's repeated calls hit; the decision cache by ID text still
+ *   answers. And with a never-seen SPIFFE ID per decision (its own path), so no cache
+ *   answers at all. Both against the plain `Enforcer` of the same round (Casbin caches nothing).
+ * - after a warm-up, 5 rounds of 400 ms per engine, the engines in turn within a round;
  *   rate = the engine's median over the rounds; ratio = the median over the rounds of
- *   Parley / baseline in that round (targets: >= 10 vs cached, >= 100 vs plain), printed
- *   with the range of the rounds' ratios.
+ *   Parley / baseline in that round (targets: >= 10 vs cached, >= 100 vs plain, for a
+ *   connection's repeated calls), printed with the range of the rounds' ratios.
  * - agreement: on every distinct request of the mix, Casbin's and Parley's decisions must
  *   be equal except where Casbin's unanchored regexes admit a lookalike (trust domain or
  *   method); any other disagreement fails the bench.
@@ -102,6 +107,8 @@ interface Request {
   readonly trustDomain: string;
   readonly method: string;
   readonly id: SpiffeId;
+  /** The ID's text (first-seen measurements parse it afresh). */
+  readonly idText: string;
   readonly kind: Kind;
   /** For partners: index into the policy set's grants. */
   readonly partner?: number;
@@ -134,7 +141,8 @@ function requestMix(set: PolicySet): { mix: Request[]; distinct: Request[] } {
   const distinct: Request[] = [];
   for (const d of domains) {
     for (const method of METHODS) {
-      distinct.push({ trustDomain: d.td, method, id: SpiffeId.parse(`spiffe://${d.td}/ns/bench/sa/caller`), kind: d.kind, partner: d.partner });
+      const idText = `spiffe://${d.td}/ns/bench/sa/caller`;
+      distinct.push({ trustDomain: d.td, method, id: SpiffeId.parse(idText), idText, kind: d.kind, partner: d.partner });
     }
   }
   const random = prng(42);
@@ -194,6 +202,38 @@ function enforcerRate(enforcer: Enforcer, mix: readonly Request[], ms: number): 
   });
 }
 
+/** Decisions per batch of the first-seen measurements (their SpiffeIds are made before the batch is timed). */
+const FIRST_SEEN_BATCH = 10_000;
+
+/**
+ * Decisions per second of timed time when no decision finds its SpiffeId object cached: each
+ * batch of the mix gets fresh objects, parsed before the batch is timed, each used once. With
+ * `unseenIds`, every ID's text is new as well (a path of its own), so the decision cache by ID
+ * text misses too: a caller the gateway has never seen.
+ */
+function parleyFirstSeenRate(policy: CompiledPolicy, mix: readonly Request[], ms: number, unseenIds: boolean): number {
+  const n = mix.length;
+  const ids = new Array<SpiffeId>(FIRST_SEEN_BATCH);
+  let i = 0;
+  let timedMs = 0;
+  let allowed = 0;
+  while (timedMs < ms) {
+    for (let k = 0; k < FIRST_SEEN_BATCH; k++) {
+      const r = mix[(i + k) % n]!;
+      ids[k] = SpiffeId.parse(unseenIds ? `spiffe://${r.trustDomain}/ns/bench/sa/caller-${unseenSerial++}` : r.idText);
+    }
+    const start = performance.now();
+    for (let k = 0; k < FIRST_SEEN_BATCH; k++) {
+      if (policy.decide({ id: ids[k]!, method: mix[(i + k) % n]!.method }).allowed) allowed++;
+    }
+    timedMs += performance.now() - start;
+    i += FIRST_SEEN_BATCH;
+  }
+  if (allowed < 0) throw new Error('unreachable');
+  return i / (timedMs / 1000);
+}
+let unseenSerial = 0;
+
 /** CachedEnforcer.enforce is async (its only API): awaited one by one, as a caller must. */
 async function cachedEnforcerRate(cached: CachedEnforcer, mix: readonly Request[], ms: number): Promise<number> {
   const n = mix.length;
@@ -218,6 +258,9 @@ async function decisionBench(set: PolicySet): Promise<BenchResult[]> {
   const errors = imported.lines.filter((l) => l.status === 'error');
   if (errors.length > 0) throw new Error(`bench: import errors: ${JSON.stringify(errors.slice(0, 3))}`);
   const policy = compilePolicy(imported.rules, { ownTrustDomain: OWN });
+  // Never-seen IDs fill the decision cache until it starts over: on a policy of their own, so
+  // that churn never empties the cache the other Parley measurements read.
+  const unseenPolicy = compilePolicy(imported.rules, { ownTrustDomain: OWN });
   const enforcer = await newEnforcer(newModelFromString(DIRECTORY_MODEL), new StringAdapter(set.csv));
   const cached = await newCachedEnforcer(newModelFromString(DIRECTORY_MODEL), new StringAdapter(set.csv));
   const { mix, distinct } = requestMix(set);
@@ -250,20 +293,30 @@ async function decisionBench(set: PolicySet): Promise<BenchResult[]> {
   parleyRate(policy, mix, WARMUP_MS);
   enforcerRate(enforcer, mix, WARMUP_MS);
   await cachedEnforcerRate(cached, mix, WARMUP_MS);
-  const rounds: Array<{ parley: number; plain: number; cached: number }> = [];
+  parleyFirstSeenRate(policy, mix, WARMUP_MS, false);
+  parleyFirstSeenRate(unseenPolicy, mix, WARMUP_MS, true);
+  const rounds: Array<{ parley: number; plain: number; cached: number; firstSeen: number; unseen: number }> = [];
   for (let r = 0; r < ROUNDS; r++) {
-    rounds.push({ parley: parleyRate(policy, mix, ROUND_MS), plain: enforcerRate(enforcer, mix, ROUND_MS), cached: await cachedEnforcerRate(cached, mix, ROUND_MS) });
+    rounds.push({
+      parley: parleyRate(policy, mix, ROUND_MS),
+      plain: enforcerRate(enforcer, mix, ROUND_MS),
+      cached: await cachedEnforcerRate(cached, mix, ROUND_MS),
+      firstSeen: parleyFirstSeenRate(policy, mix, ROUND_MS, false),
+      unseen: parleyFirstSeenRate(unseenPolicy, mix, ROUND_MS, true),
+    });
   }
   const parley = median(rounds.map((x) => x.parley));
   const plain = median(rounds.map((x) => x.plain));
   const cachedRate = median(rounds.map((x) => x.cached));
-  const ratios = (of: (x: (typeof rounds)[number]) => number) => {
-    const each = rounds.map((x) => x.parley / of(x));
+  const ratios = (of: (x: (typeof rounds)[number]) => number, engine: (x: (typeof rounds)[number]) => number = (x) => x.parley) => {
+    const each = rounds.map((x) => engine(x) / of(x));
     const digits = Math.max(...each) >= 1000 ? 0 : 2;
     return { ratio: median(each), range: `per-round ratios ${Math.min(...each).toFixed(digits)}–${Math.max(...each).toFixed(digits)}` };
   };
   const vsCached = ratios((x) => x.cached);
   const vsPlain = ratios((x) => x.plain);
+  const firstSeenVsPlain = ratios((x) => x.plain, (x) => x.firstSeen);
+  const unseenVsPlain = ratios((x) => x.plain, (x) => x.unseen);
 
   const s = set.name;
   const parleyName = `authz_parley_decide_${s}`;
@@ -271,6 +324,20 @@ async function decisionBench(set: PolicySet): Promise<BenchResult[]> {
   return [
     { name: parleyName, value: parley, unit: `${unit}${vsCached.range})`, baseline: `casbin_cached_enforcer_${s}`, ratio: vsCached.ratio, target: '>= 10' },
     { name: parleyName, value: parley, unit: `${unit}${vsPlain.range})`, baseline: `casbin_enforcer_${s}`, ratio: vsPlain.ratio, target: '>= 100' },
+    {
+      name: `authz_parley_decide_first_seen_${s}`,
+      value: median(rounds.map((x) => x.firstSeen)),
+      unit: `decisions/s (a new SpiffeId object per decision, no per-connection memo hit; ${unit.slice('decisions/s ('.length)}${firstSeenVsPlain.range})`,
+      baseline: `casbin_enforcer_${s}`,
+      ratio: firstSeenVsPlain.ratio,
+    },
+    {
+      name: `authz_parley_decide_unseen_id_${s}`,
+      value: median(rounds.map((x) => x.unseen)),
+      unit: `decisions/s (a SPIFFE ID never seen before per decision: no cache hit at all; ${unit.slice('decisions/s ('.length)}${unseenVsPlain.range})`,
+      baseline: `casbin_enforcer_${s}`,
+      ratio: unseenVsPlain.ratio,
+    },
     { name: `casbin_cached_enforcer_${s}`, value: cachedRate, unit: 'decisions/s' },
     { name: `casbin_enforcer_${s}`, value: plain, unit: 'decisions/s' },
     { name: `authz_lookalike_disagreements_${s}`, value: lookalikes, unit: `of ${distinct.length} distinct requests (${methodLookalikes} by method; ${imported.rules.length} rules)` },

@@ -1,16 +1,24 @@
 /**
  * A real `parley serve` process for benchmarks, started the way a user starts it (bin/parley.js
- * on the built dist/, its own embedded PostgreSQL in its data directory), every listener on a
- * free 127.0.0.1 port; and `parley` CLI runs against it.
+ * on the built dist/, its own embedded PostgreSQL in its data directory unless a database URL is
+ * given), optionally with a parley.yaml; and `parley` CLI runs against it.
+ *
+ * Ports: every listener binds port 0 and the bench reads the ports the gateway got from its
+ * "parley gateway started" log line, so no port is picked before it is bound. The gateway's
+ * embedded PostgreSQL cannot bind port 0 (it picks a free port and binds it a moment later):
+ * a start that lost that port to another process is retried.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { freePort } from '../src/common/net';
+import { dirname, join, resolve } from 'node:path';
+import YAML from 'yaml';
 
 const READY_TIMEOUT_MS = 180_000;
 const CLI_TIMEOUT_MS = 30 * 60_000;
+/** Starts of a gateway whose embedded PostgreSQL lost its port (to another process) before giving up. */
+const PORT_LOST_ATTEMPTS = 3;
+const STARTED_MESSAGE = 'parley gateway started';
 
 /** The repository root (holds bin/parley.js), whether this runs from dist/bench or bench. */
 export function repoRoot(): string {
@@ -71,22 +79,53 @@ export interface GatewayProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `parley serve` in a fresh temp directory with `env` (PARLEY_* settings) and waits for /readyz. */
-export async function startGatewayProcess(prefix: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
+export interface GatewayProcessOptions {
+  /** Written as parley.yaml in the gateway's directory (its default config file). */
+  config?: Record<string, unknown>;
+  /** Files written in the gateway's directory before it starts: relative path -> content. */
+  files?: Record<string, string>;
+  /** The PostgreSQL it uses (DATABASE_URL) instead of starting an embedded one. */
+  databaseUrl?: string;
+}
+
+/** A start that failed because a port was taken between being picked and being bound: worth another try. */
+class PortLost extends Error {}
+
+/**
+ * Starts `parley serve` in a fresh temp directory with `env` (PARLEY_* settings) and `options`,
+ * every listener on 127.0.0.1 port 0, and waits for it to log its ports and answer /readyz.
+ */
+export async function startGatewayProcess(prefix: string, env: Record<string, string> = {}, options: GatewayProcessOptions = {}): Promise<GatewayProcess> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(prefix, env, options);
+    } catch (err) {
+      if (!(err instanceof PortLost) || attempt >= PORT_LOST_ATTEMPTS) throw err;
+    }
+  }
+}
+
+async function startOnce(prefix: string, env: Record<string, string>, options: GatewayProcessOptions): Promise<GatewayProcess> {
   const root = repoRoot();
   const dir = mkdtempSync(join(tmpdir(), `${prefix}-`));
   // The embedded PostgreSQL runs as the postgres user when we are root: keep the path traversable.
   chmodSync(dir, 0o755);
-  const [grpcPort, opsPort, adminPort] = [await freePort(), await freePort(), await freePort()];
+  for (const [path, content] of Object.entries(options.files ?? {})) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), content, { mode: 0o600 });
+  }
+  if (options.config !== undefined) writeFileSync(join(dir, 'parley.yaml'), YAML.stringify(options.config));
   const gatewayEnv = childEnv({
     PARLEY_LOG_FORMAT: 'json',
     PARLEY_GRPC_HOST: '127.0.0.1',
-    PARLEY_GRPC_PORT: String(grpcPort),
-    PARLEY_OPS_PORT: String(opsPort),
-    PARLEY_ADMIN_PORT: String(adminPort),
+    PARLEY_GRPC_PORT: '0',
+    PARLEY_OPS_PORT: '0',
+    PARLEY_ADMIN_PORT: '0',
+    ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
     ...env,
   });
   const child = spawn(process.execPath, [join(root, 'bin/parley.js'), 'serve'], { cwd: dir, env: gatewayEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const started = startedLine(child);
   const outTail = tail(child.stdout);
   const errTail = tail(child.stderr);
   const output = () => `${outTail()}\n${errTail()}`;
@@ -100,8 +139,10 @@ export async function startGatewayProcess(prefix: string, env: Record<string, st
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  let ports: StartedPorts;
   try {
-    await waitForReady(`http://127.0.0.1:${opsPort}`, child, output);
+    ports = await waitForStart(child, started, output);
+    await waitForReady(`http://127.0.0.1:${ports.ops}`, child, output);
   } catch (err) {
     await stop();
     throw err;
@@ -111,15 +152,73 @@ export async function startGatewayProcess(prefix: string, env: Record<string, st
     child,
     pid: child.pid,
     dir,
-    grpcPort,
-    opsPort,
-    adminPort,
+    grpcPort: ports.grpc,
+    opsPort: ports.ops,
+    adminPort: ports.admin,
     output,
     stop,
     cli: (args) => runCli(root, dir, gatewayEnv, args),
   };
 }
 
+interface StartedPorts {
+  grpc: number;
+  ops: number;
+  admin: number;
+}
+
+/** Resolves with the gateway's "started" log entry (JSON) when it prints it on stdout. */
+function startedLine(child: ChildProcess): Promise<Record<string, unknown>> {
+  return new Promise((resolveLine) => {
+    let pending = '';
+    const onData = (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const line of lines) {
+        if (!line.includes(STARTED_MESSAGE)) continue;
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          if (entry.msg !== STARTED_MESSAGE) continue;
+          child.stdout?.off('data', onData);
+          resolveLine(entry);
+          return;
+        } catch {
+          // not a JSON log line
+        }
+      }
+    };
+    child.stdout?.on('data', onData);
+  });
+}
+
+/** The port at the end of `host:port` or `scheme://host:port` as the gateway logs its listeners. */
+function portOf(entry: Record<string, unknown>, key: string): number {
+  const value = entry[key];
+  const port = typeof value === 'string' ? Number(/:(\d+)$/.exec(value)?.[1]) : NaN;
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`bench: parley serve logged no port for ${key}: ${JSON.stringify(value)}`);
+  return port;
+}
+
+async function waitForStart(gateway: ChildProcess, started: Promise<Record<string, unknown>>, output: () => string): Promise<StartedPorts> {
+  let timer: NodeJS.Timeout | undefined;
+  const failed = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new Error(`parley serve did not start within ${READY_TIMEOUT_MS} ms:\n${output()}`)), READY_TIMEOUT_MS);
+    void exitOf(gateway).then((exit) => {
+      const text = output();
+      const message = `parley serve exited (${exit.code ?? exit.signal}) before it started:\n${text}`;
+      reject(/already in use/.test(text) ? new PortLost(message) : new Error(message));
+    });
+  });
+  try {
+    const entry = await Promise.race([started, failed]);
+    return { grpc: portOf(entry, 'grpc'), ops: portOf(entry, 'ops'), admin: portOf(entry, 'admin') };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** /readyz answers 200 (database and identity ready); the listeners are up already. */
 async function waitForReady(opsUrl: string, gateway: ChildProcess, output: () => string): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS;
   while (Date.now() < deadline) {
@@ -131,7 +230,7 @@ async function waitForReady(opsUrl: string, gateway: ChildProcess, output: () =>
       await res.arrayBuffer();
       if (res.status === 200) return;
     } catch {
-      // not listening yet
+      // not answering yet
     }
     await new Promise((r) => setTimeout(r, 200));
   }

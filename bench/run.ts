@@ -4,7 +4,8 @@
  * Numbers depend on the machine; ratios against a baseline measured in the same run are
  * what the targets in the issues refer to.
  */
-import type { BenchResult } from './bench-result';
+import { formatValue, type BenchResult } from './bench-result';
+import { loadAverage } from './proc-stats';
 export type { BenchResult };
 
 const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchResult[]> }> }> = [
@@ -20,11 +21,11 @@ async function main(): Promise<void> {
   let failed = false;
   for (const m of MODULES) {
     if (only.length > 0 && !only.includes(m.name)) continue;
-    process.stdout.write(`\n== ${m.name}\n`);
+    process.stdout.write(`\n== ${m.name} (load average ${loadAverage()})\n`);
     try {
       const results = await (await m.load()).run();
       for (const r of results) {
-        const value = r.value >= 100 ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(2);
+        const value = formatValue(r.value);
         const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}${r.target ? ` (target ${r.target})` : ''}`;
         process.stdout.write(`${r.name.padEnd(56)} ${value.padStart(14)} ${r.unit}${ratio}\n`);
       }
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
       failed = true;
       process.stdout.write(`  failed: ${err instanceof Error ? err.message : String(err)}\n`);
     }
+    // The machine's load while the module ran (other work on its cores moves every number).
+    process.stdout.write(`load average after ${m.name}: ${loadAverage()}\n`);
   }
   process.exitCode = failed ? 1 : 0;
 }

@@ -19,18 +19,18 @@
  */
 import { createHash, randomFill } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, readFileSync, rmSync } from 'node:fs';
+import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ContentId } from '../src/store/domain/content-id';
 import type { BenchResult } from './bench-result';
 import { startGatewayProcess } from './gateway-process';
+import { rssBytes, sampleRss } from './proc-stats';
 
 export type { BenchResult };
 
 const MiB = 1024 * 1024;
 const DEFAULT_BYTES = 1024 * MiB;
-const SAMPLE_MS = 100;
 const TRAINER = 'spiffe://parley.local/ns/bench/sa/cli';
 
 function randomFillAsync(buf: Buffer, offset: number, size: number): Promise<void> {
@@ -43,33 +43,6 @@ function benchBytes(): number {
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`BENCH_CLI_BYTES must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
-}
-
-/** VmRSS of `pid` in bytes, or undefined when the process is gone. */
-function rssBytes(pid: number): number | undefined {
-  try {
-    const m = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Samples the RSS of `pid` every SAMPLE_MS until stopped; returns the peak (bytes). */
-function sampleRss(pid: number): { stop(): number } {
-  let peak = rssBytes(pid) ?? 0;
-  const timer = setInterval(() => {
-    const v = rssBytes(pid);
-    if (v !== undefined && v > peak) peak = v;
-  }, SAMPLE_MS);
-  return {
-    stop() {
-      clearInterval(timer);
-      const v = rssBytes(pid);
-      if (v !== undefined && v > peak) peak = v;
-      return peak;
-    },
-  };
 }
 
 /** Writes `size` random bytes to `path` without holding them in memory; returns the sha256 (hex). */

@@ -1,270 +1,252 @@
 /**
- * Store benchmarks with in-run baselines (its own embedded PostgreSQL, real mTLS).
+ * Store benchmarks against the gateway users run, each with a bare baseline in a process of
+ * its own doing the same work without Parley.
  *
- * - store_pull_256mib: MiB/s of a Pull of a 256 MiB record (database -> Parley -> client).
- *   baseline bare_grpc_mtls_stream_256mib: a bare grpc-js server with mTLS credentials
- *   streaming the same bytes from memory in 1 MiB messages of the same proto, write/drain.
- * - store_push_256mib: MiB/s of a Push of 256 MiB (client -> Parley -> database, digest,
- *   commit). baseline pg_bulk_write_256mib: node-postgres writing the same bytes directly
- *   as 1 MiB bytea rows of an equivalent table in one transaction (no gRPC, TLS or hashing).
- * - store_lookup_calls_per_s: Lookup of one CID, 16 calls in flight, as the gateway runs it
- *   (call authorization, namespace check, record metadata cache). baseline
- *   bare_grpc_mtls_unary_echo_calls_per_s: the same call answered from memory by a bare
- *   grpc-js mTLS server. store_lookup_uncached_calls_per_s: the same with the cache off,
- *   so every call queries PostgreSQL.
- * ratio = Parley / baseline. Clients run in a worker thread (plain JS, no build step) so
- * the server's event loop is measured alone; each pair runs ROUNDS times alternately and
- * the best round of each side counts. Numbers depend on the machine (disk, cores).
+ * One PostgreSQL (embedded, started by the bench) serves everything. The gateway is a
+ * `parley serve` process with the default config (audit, metrics, authorization with the
+ * default policy, record cache of 10,000 entries) except that its identity comes from files
+ * (the test CA's SVID, so gateway and baseline present the same chain) and it uses that
+ * PostgreSQL (DATABASE_URL). The baselines are bare-store-server.ts processes: a bare grpc-js
+ * mTLS server with the store's proto and the gateway's message size limit. The client is the
+ * same for all (store-load.ts: a worker thread, one grpc-js channel per server).
  *
- * Run on its own: compile with SWC and `node dist/bench/store.bench.js`, or call `run()`.
+ * - store_pull_<n>: MiB/s of a Pull of an n-byte record the gateway stored (default 256 MiB,
+ *   BENCH_PULL_BYTES). Baselines: bare_grpc_mtls_pull_pg_copy_<n> streams the same chunks
+ *   from the same tables as one binary COPY; bare_grpc_mtls_pull_memory_<n> streams them from
+ *   memory. store_gateway_rss_*: VmRSS of the gateway process before and during its Pulls.
+ * - store_push_<n>: MiB/s of a Push (BENCH_PUSH_BYTES, default 256 MiB; the gateway hashes,
+ *   stages and commits). Baseline bare_grpc_mtls_push_pg_copy_<n>: the same stream written
+ *   with one binary COPY FROM STDIN into a table of store_chunks' layout. Before every Push
+ *   the previous one's rows are gone, the tables VACUUMed and a CHECKPOINT taken, so each
+ *   starts from the same database state.
+ * - store_lookup_calls_per_s: Lookup of one CID, 16 calls in flight for BENCH_LOOKUP_MS
+ *   (default 3,000) per round, record cache on; baseline bare_grpc_mtls_unary_echo: the same
+ *   reply from memory. store_lookup_uncached_calls_per_s: a gateway with
+ *   store.recordCacheEntries 0; baseline bare_grpc_mtls_unary_pg_read: the gateway's Lookup
+ *   SELECT (unique-index read joined by primary key) as a prepared statement per call.
+ * - *_server_cpu_us_per_call: CPU time (user + system, all threads, /proc/<pid>/stat) of the
+ *   server process per Lookup in the same rounds; PostgreSQL's own CPU is in neither.
+ * Every part runs BENCH_ROUNDS rounds (default 5), the sides one after the other within a
+ * round, the order turning every round; values are medians with the rounds' min–max, ratios
+ * Parley / baseline are the median of the rounds' ratios.
+ *
+ * Run: `npm run bench -- store` (needs the built dist/, which `npm run bench` compiles).
  */
-import { runCleanup, startBenchPostgres } from './bench-postgres';
-import { Worker } from 'node:worker_threads';
-import * as grpc from '@grpc/grpc-js';
-import type { ServiceDefinition } from '@grpc/proto-loader';
 import { Client } from 'pg';
-import { CallAuthorizer } from '../src/authz/call-authorizer';
-import { compilePolicy, defaultPolicy } from '../src/authz/domain';
-import { connectDataSource, runMigrations } from '../src/database/data-source';
-import { protoFile } from '../src/common/proto-files';
-import { SecureGrpcServer } from '../src/grpc/secure-grpc-server';
-import { TrustDomain, X509Bundle } from '../src/spiffe';
-import { ContentId } from '../src/store/domain/content-id';
-import { storeLimits } from '../src/store/domain/limits';
-import { registerStoreService } from '../src/store/store.grpc-service';
-import { STORE_PROTO, STORE_SERVICE, storeMethodNames, storePackageDefinition } from '../src/store/store-wire';
-import { StoreRepository } from '../src/store/store.repository';
-import { FixedSvidProvider } from '../src/tls/server-identity';
-import { TrustStore } from '../src/trust/trust-store';
-import { TestCa } from '../test/support/test-ca';
-import type { BenchResult } from './bench-result';
+import { TestCa, type IssuedSvid } from '../test/support/test-ca';
+import { BARE_PUSH_TABLE, BARE_PUSH_TABLE_DDL, startBareStoreServer, type BareMode, type BareStoreServer } from './bare-store-server';
+import { runCleanup, startBenchPostgres } from './bench-postgres';
+import { comparedResult, roundsResult, type BenchResult } from './bench-result';
+import { startGatewayProcess, type GatewayProcess } from './gateway-process';
+import { cpuMs, rssBytes, sampleRss } from './proc-stats';
+import { StoreLoad } from './store-load';
 
 export type { BenchResult };
 
 const MiB = 1024 * 1024;
-const SIZE = 256 * MiB;
-const ROUNDS = 2;
-const LOOKUP_MS = 3_000;
 const LOOKUP_CONCURRENCY = 16;
-const silent = { debug() {}, info() {}, warn() {}, error() {} };
+const LOOKUP_WARMUP_MS = 1_000;
+const TRUST_DOMAIN = 'parley.local';
 
-/** Piece `i` of the payload of round `seed`: 1 MiB, different for every round and piece. */
-function piece(base: Buffer, seed: number, i: number): Buffer {
-  const out = Buffer.from(base);
-  out.writeUInt32LE(seed, 0);
-  out.writeUInt32LE(i, 4);
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+function sizeLabel(bytes: number): string {
+  return bytes % MiB === 0 ? `${bytes / MiB}mib` : `${bytes}b`;
+}
+
+/** Runs `sides` one after the other, starting with side `round % sides.length`. */
+async function inTurn(round: number, sides: ReadonlyArray<() => Promise<void>>): Promise<void> {
+  for (let k = 0; k < sides.length; k++) await sides[(round + k) % sides.length]!();
+}
+
+interface Servers {
+  url: string;
+  ca: TestCa;
+  server: IssuedSvid;
+}
+
+/** `parley serve` on the bench's PostgreSQL with the default config, its identity from the test CA's files. */
+function startGateway(s: Servers, store: Record<string, unknown> = {}): Promise<GatewayProcess> {
+  const files = { cert: 'identity/svid.pem', key: 'identity/svid.key', bundle: 'identity/bundle.pem' };
+  return startGatewayProcess(
+    'parley-store-bench',
+    {},
+    {
+      databaseUrl: s.url,
+      files: { [files.cert]: s.server.chainPem, [files.key]: s.server.keyPem, [files.bundle]: s.ca.bundlePem() },
+      config: { identity: { trustDomain: TRUST_DOMAIN, source: 'files', files }, ...(Object.keys(store).length > 0 ? { store } : {}) },
+    },
+  );
+}
+
+function startBare(s: Servers, mode: BareMode, cid?: string): Promise<BareStoreServer> {
+  return startBareStoreServer({ mode, cid, databaseUrl: s.url, caPem: s.ca.bundlePem(), certChainPem: s.server.chainPem, keyPem: s.server.keyPem });
+}
+
+const target = (port: number) => `127.0.0.1:${port}`;
+
+async function pullPart(load: StoreLoad, gateway: GatewayProcess, barePg: BareStoreServer, bareMemory: BareStoreServer, cid: string, bytes: number, rounds: number): Promise<BenchResult[]> {
+  const rate = async (port: number) => {
+    const p = await load.pull(target(port), cid);
+    if (p.bytes !== bytes) throw new Error(`bench: pulled ${p.bytes} of ${bytes} bytes from ${port}`);
+    return bytes / MiB / (p.ms / 1000);
+  };
+  for (const port of [gateway.grpcPort, barePg.port, bareMemory.port]) await rate(port); // warm-up
+  const idle = rssBytes(gateway.pid) ?? 0;
+  const parley: number[] = [];
+  const pg: number[] = [];
+  const memory: number[] = [];
+  const gatewayPeak: number[] = [];
+  const barePeak: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    await inTurn(round, [
+      async () => {
+        const rss = sampleRss(gateway.pid);
+        try {
+          parley.push(await rate(gateway.grpcPort));
+        } finally {
+          gatewayPeak.push(rss.stop());
+        }
+      },
+      async () => {
+        const rss = sampleRss(barePg.pid);
+        try {
+          pg.push(await rate(barePg.port));
+        } finally {
+          barePeak.push(rss.stop());
+        }
+      },
+      async () => void memory.push(await rate(bareMemory.port)),
+    ]);
+  }
+  const n = sizeLabel(bytes);
+  return [
+    comparedResult(`store_pull_${n}`, 'MiB/s', parley, `bare_grpc_mtls_pull_pg_copy_${n}`, pg),
+    comparedResult(`store_pull_${n}`, 'MiB/s', parley, `bare_grpc_mtls_pull_memory_${n}`, memory),
+    roundsResult(`bare_grpc_mtls_pull_pg_copy_${n}`, 'MiB/s', pg),
+    roundsResult(`bare_grpc_mtls_pull_memory_${n}`, 'MiB/s', memory),
+    { name: 'store_gateway_rss_idle_mib', value: idle / MiB, unit: 'MiB (parley serve before the timed Pulls, after the seeding Push and a warm-up Pull)' },
+    roundsResult('store_gateway_rss_peak_pull_mib', 'MiB', gatewayPeak.map((b) => b / MiB), 'VmRSS every 100 ms during each Pull'),
+    roundsResult('bare_pg_copy_rss_peak_pull_mib', 'MiB', barePeak.map((b) => b / MiB), 'the bare server, for scale'),
+  ];
+}
+
+async function pushPart(load: StoreLoad, direct: Client, gateway: GatewayProcess, barePg: BareStoreServer, bytes: number, rounds: number): Promise<BenchResult[]> {
+  // Every Push starts from the same state: the last one's rows gone, dead rows vacuumed, a checkpoint taken.
+  const settle = async () => {
+    await direct.query(`TRUNCATE ${BARE_PUSH_TABLE}`);
+    await direct.query(`VACUUM store_chunks, store_blobs, store_records, ${BARE_PUSH_TABLE}`);
+    await direct.query('CHECKPOINT');
+  };
+  let seed = 1_000;
+  const parley: number[] = [];
+  const bare: number[] = [];
+  const pushTo = async (port: number, out: number[] | undefined) => {
+    await settle();
+    const pushed = await load.push(target(port), seed++, bytes);
+    out?.push(bytes / MiB / (pushed.ms / 1000));
+    if (port === gateway.grpcPort) await load.delete(target(port), pushed.cid);
+    else {
+      const { rows } = await direct.query<{ bytes: string | null }>(`SELECT sum(octet_length(data)) AS bytes FROM ${BARE_PUSH_TABLE}`);
+      if (Number(rows[0]?.bytes) !== bytes) throw new Error(`bench: the bare Push stored ${rows[0]?.bytes} of ${bytes} bytes`);
+    }
+  };
+  await pushTo(gateway.grpcPort, undefined); // warm-up
+  await pushTo(barePg.port, undefined);
+  for (let round = 0; round < rounds; round++) {
+    await inTurn(round, [() => pushTo(gateway.grpcPort, parley), () => pushTo(barePg.port, bare)]);
+  }
+  await settle();
+  const n = sizeLabel(bytes);
+  return [comparedResult(`store_push_${n}`, 'MiB/s', parley, `bare_grpc_mtls_push_pg_copy_${n}`, bare), roundsResult(`bare_grpc_mtls_push_pg_copy_${n}`, 'MiB/s', bare)];
+}
+
+interface LookupRounds {
+  rate: number[];
+  cpuUsPerCall: number[];
+}
+
+/** Lookup rounds against the gateway and a bare server in turn, with each server's CPU per call. */
+async function lookupRounds(load: StoreLoad, cid: string, servers: Array<{ port: number; pid: number }>, ms: number, rounds: number): Promise<LookupRounds[]> {
+  for (const s of servers) await load.lookup(target(s.port), cid, LOOKUP_WARMUP_MS, LOOKUP_CONCURRENCY);
+  const out = servers.map((): LookupRounds => ({ rate: [], cpuUsPerCall: [] }));
+  for (let round = 0; round < rounds; round++) {
+    await inTurn(
+      round,
+      servers.map((s, i) => async () => {
+        const cpuBefore = cpuMs(s.pid);
+        const r = await load.lookup(target(s.port), cid, ms, LOOKUP_CONCURRENCY);
+        const cpu = cpuMs(s.pid) - cpuBefore;
+        out[i]!.rate.push((r.calls * 1000) / r.ms);
+        out[i]!.cpuUsPerCall.push((cpu * 1000) / r.calls);
+      }),
+    );
+  }
   return out;
 }
 
-const CLIENT_WORKER = `
-const { parentPort, workerData: w } = require('node:worker_threads');
-const grpc = require(w.grpcPath);
-const protoLoader = require(w.protoLoaderPath);
-const def = protoLoader.loadSync(w.proto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true, includeDirs: [w.protoRoot] });
-const Ctor = grpc.makeGenericClientConstructor(def[w.service], 'StoreService');
-const creds = grpc.credentials.createSsl(Buffer.from(w.ca), Buffer.from(w.key), Buffer.from(w.cert), { checkServerIdentity: () => undefined });
-const options = { 'grpc.max_receive_message_length': 16 << 20, 'grpc.max_send_message_length': 16 << 20, 'grpc-node.flow_control_window': 16 << 20, 'grpc.ssl_target_name_override': 'parley.test' };
-const clients = new Map();
-const client = (target) => { if (!clients.has(target)) clients.set(target, new Ctor(target, creds, options)); return clients.get(target); };
-const base = Buffer.alloc(1 << 20, 7);
-function pull(target, cid) {
-  return new Promise((resolve, reject) => {
-    const start = performance.now();
-    let bytes = 0;
-    const call = client(target).Pull({ ref: { cid }, offset: '0', length: '0' });
-    call.on('data', (m) => { if (m.chunk) bytes += m.chunk.length; });
-    call.on('error', reject);
-    call.on('end', () => resolve({ bytes, ms: performance.now() - start }));
-  });
+function lookupResults(name: string, baseline: string, note: string, [parley, bare]: LookupRounds[]): BenchResult[] {
+  return [
+    comparedResult(`${name}_calls_per_s`, 'calls/s', parley!.rate, `${baseline}_calls_per_s`, bare!.rate, { note }),
+    roundsResult(`${baseline}_calls_per_s`, 'calls/s', bare!.rate),
+    comparedResult(`${name}_server_cpu_us_per_call`, 'µs CPU per call', parley!.cpuUsPerCall, `${baseline}_cpu_us_per_call`, bare!.cpuUsPerCall, {
+      note: 'server process, all threads; lower is better',
+    }),
+    roundsResult(`${baseline}_cpu_us_per_call`, 'µs CPU per call', bare!.cpuUsPerCall),
+  ];
 }
-async function push(target, seed, size) {
-  const start = performance.now();
-  let call;
-  const done = new Promise((resolve, reject) => { call = client(target).Push((err, res) => (err ? reject(err) : resolve(res.cid))); });
-  const write = (m) => call.write(m) ? undefined : new Promise((r) => call.once('drain', r));
-  await write({ header: { namespace: 'bench/push', expected_size: String(size) } });
-  for (let i = 0; i * (1 << 20) < size; i++) {
-    const p = Buffer.from(base); p.writeUInt32LE(seed, 0); p.writeUInt32LE(i, 4);
-    await write({ chunk: p });
-  }
-  call.end();
-  const cid = await done;
-  return { cid, ms: performance.now() - start };
-}
-async function lookup(target, cid, ms, concurrency) {
-  const c = client(target);
-  const one = () => new Promise((resolve, reject) => c.Lookup({ refs: [{ cid }] }, (err) => (err ? reject(err) : resolve())));
-  for (let i = 0; i < 200; i++) await one();
-  const start = performance.now();
-  const until = start + ms;
-  let calls = 0;
-  await Promise.all(Array.from({ length: concurrency }, async () => { while (performance.now() < until) { await one(); calls++; } }));
-  return { rate: (calls * 1000) / (performance.now() - start) };
-}
-parentPort.on('message', async (m) => {
-  try {
-    if (m.op === 'pull') parentPort.postMessage(await pull(m.target, m.cid));
-    else if (m.op === 'push') parentPort.postMessage(await push(m.target, m.seed, m.size));
-    else if (m.op === 'lookup') parentPort.postMessage(await lookup(m.target, m.cid, m.ms, m.concurrency));
-    else if (m.op === 'close') { for (const c of clients.values()) c.close(); parentPort.postMessage({}); }
-  } catch (err) { parentPort.postMessage({ error: String((err && err.message) || err) }); }
-});
-`;
-
-class ClientWorker {
-  private readonly worker: Worker;
-  constructor(workerData: object) {
-    this.worker = new Worker(CLIENT_WORKER, { eval: true, workerData });
-  }
-  ask<T>(message: object): Promise<T> {
-    return new Promise((resolve, reject) => {
-      this.worker.once('message', (reply: T & { error?: string }) => (reply.error ? reject(new Error(reply.error)) : resolve(reply)));
-      this.worker.postMessage(message);
-    });
-  }
-  async close(): Promise<void> {
-    await this.ask({ op: 'close' });
-    await this.worker.terminate();
-  }
-}
-
-/** A bare grpc-js mTLS server with the store's proto: Pull streams `payload` from memory, Lookup echoes a canned record. */
-async function bareServer(ca: TestCa, svid: { chainPem: string; keyPem: string }, payload: Buffer[], lookupReply: object): Promise<{ port: number; stop(): void }> {
-  const server = new grpc.Server({ 'grpc.max_receive_message_length': 16 * MiB, 'grpc.max_send_message_length': 16 * MiB });
-  server.addService(storePackageDefinition()[STORE_SERVICE] as ServiceDefinition as grpc.ServiceDefinition, {
-    Pull: async (call: grpc.ServerWritableStream<unknown, unknown>) => {
-      for (const chunk of payload) {
-        if (!call.write({ chunk })) await new Promise((r) => call.once('drain', r));
-      }
-      call.end();
-    },
-    Lookup: (_call: unknown, cb: grpc.sendUnaryData<unknown>) => cb(null, lookupReply),
-  });
-  const creds = grpc.ServerCredentials.createSsl(Buffer.from(ca.bundlePem()), [{ private_key: Buffer.from(svid.keyPem), cert_chain: Buffer.from(svid.chainPem) }], true);
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync('127.0.0.1:0', creds, (err, p) => (err ? reject(err) : resolve(p))));
-  return { port, stop: () => server.forceShutdown() };
-}
-
-const best = (xs: number[]) => Math.max(...xs);
 
 export async function run(): Promise<BenchResult[]> {
+  const pullBytes = envInt('BENCH_PULL_BYTES', 256 * MiB, 1);
+  const pushBytes = envInt('BENCH_PUSH_BYTES', 256 * MiB, 1);
+  const rounds = envInt('BENCH_ROUNDS', 5, 1);
+  const lookupMs = envInt('BENCH_LOOKUP_MS', 3_000, 100);
+  // The database first: every server after it binds port 0.
   const { url, cleanup } = await startBenchPostgres('parley-store-bench');
+  let gateway: GatewayProcess | undefined;
   try {
-    const ds = await connectDataSource(url, { url: undefined, migrationsRun: true, poolSize: 10, connectTimeoutMs: 5000, embedded: { port: 0, startTimeoutMs: 60_000 } });
-    cleanup.unshift(() => ds.destroy().then(() => undefined));
-    await runMigrations(ds);
-    const ca = await TestCa.create({ trustDomain: 'acme.test' });
-    const serverSvid = await ca.issueSvid({ id: 'spiffe://acme.test/parley/gateway' });
-    const clientSvid = await ca.issueSvid({ id: 'spiffe://acme.test/bench/client' });
-    const trust = new TrustStore();
-    trust.set(X509Bundle.parsePem(TrustDomain.parse('acme.test'), ca.bundlePem()));
-    // As the gateway runs it (record metadata cache on), and without the cache for comparison.
-    const repository = new StoreRepository(ds, { recordCacheEntries: 10_000 });
-    const uncachedRepository = new StoreRepository(ds);
-    const compiled = compilePolicy(defaultPolicy('acme.test'), { ownTrustDomain: 'acme.test' });
-    const startParley = async (repo: StoreRepository): Promise<number> => {
-      // The gateway's call authorization (default policy, namespace checks) on every call.
-      const authorizer = new CallAuthorizer({ policy: { compiled }, namespacedMethods: new Set(storeMethodNames()) });
-      const server = new SecureGrpcServer({
-        authorize: authorizer.authorize,
-        host: '127.0.0.1',
-        port: 0,
-        ownTrustDomain: TrustDomain.parse('acme.test'),
-        maxMessageBytes: 8 * MiB,
-        identity: new FixedSvidProvider({ certChainPem: serverSvid.chainPem, keyPem: serverSvid.keyPem }),
-        trustStore: trust,
-        logger: silent,
-      });
-      const service = registerStoreService(server.server, { repository: repo, limits: storeLimits(), logger: silent, sweepIntervalMs: 0 });
-      const { port } = await server.start();
-      cleanup.unshift(async () => {
-        await service.close();
-        await server.stop(500);
-      });
-      return port;
-    };
-    const port = await startParley(repository);
-    const uncachedTarget = `127.0.0.1:${await startParley(uncachedRepository)}`;
-
-    const base = Buffer.alloc(MiB, 7);
-    const pieces = Array.from({ length: SIZE / MiB }, (_v, i) => piece(base, 0, i));
-    const protoPath = protoFile(STORE_PROTO);
-    const worker = new ClientWorker({
-      grpcPath: require.resolve('@grpc/grpc-js'),
-      protoLoaderPath: require.resolve('@grpc/proto-loader'),
-      proto: STORE_PROTO,
-      protoRoot: protoPath.slice(0, protoPath.length - STORE_PROTO.length - 1),
-      service: STORE_SERVICE,
-      ca: ca.bundlePem(),
-      key: clientSvid.keyPem,
-      cert: clientSvid.chainPem,
-    });
-    cleanup.unshift(() => worker.close());
-    const parleyTarget = `127.0.0.1:${port}`;
-
-    // The record Pull reads: round 0's bytes, pushed once.
-    const { cid } = await worker.ask<{ cid: string }>({ op: 'push', target: parleyTarget, seed: 0, size: SIZE });
-    const lookupReply = { records: [{ cid, namespace: 'bench/push', media_type: 'application/octet-stream', size: String(SIZE), annotations: {}, creator_spiffe_id: 'spiffe://acme.test/bench/client', creator_trust_domain: 'acme.test', created_at: { seconds: '0', nanos: 0 } }], missing: [] };
-    const bare = await bareServer(ca, serverSvid, pieces, lookupReply);
-    cleanup.unshift(() => bare.stop());
-    const bareTarget = `127.0.0.1:${bare.port}`;
-
+    const ca = await TestCa.create({ trustDomain: TRUST_DOMAIN });
+    const server = await ca.issueSvid({ id: `spiffe://${TRUST_DOMAIN}/parley/gateway` });
+    const client = await ca.issueSvid({ id: `spiffe://${TRUST_DOMAIN}/ns/bench/sa/client` });
+    const s: Servers = { url, ca, server };
+    gateway = await startGateway(s);
+    const load = new StoreLoad({ caPem: ca.bundlePem(), keyPem: client.keyPem, certChainPem: client.chainPem });
+    cleanup.unshift(() => load.close());
     const direct = new Client({ connectionString: url });
     await direct.connect();
     cleanup.unshift(() => direct.end());
-    await direct.query('CREATE TABLE bench_chunks (blob_id bigint, seq integer, data bytea NOT NULL, PRIMARY KEY (blob_id, seq))');
-    await direct.query('ALTER TABLE bench_chunks ALTER COLUMN data SET STORAGE EXTERNAL');
+    for (const ddl of BARE_PUSH_TABLE_DDL) await direct.query(ddl);
 
-    const pull: number[] = [];
-    const barePull: number[] = [];
-    const push: number[] = [];
-    const pgBulk: number[] = [];
-    const lookup: number[] = [];
-    const echo: number[] = [];
-    const uncached: number[] = [];
-    for (let round = 1; round <= ROUNDS; round++) {
-      const p = await worker.ask<{ bytes: number; ms: number }>({ op: 'pull', target: parleyTarget, cid });
-      if (p.bytes !== SIZE) throw new Error(`bench: pulled ${p.bytes} bytes`);
-      pull.push(SIZE / MiB / (p.ms / 1000));
-      const b = await worker.ask<{ bytes: number; ms: number }>({ op: 'pull', target: bareTarget, cid });
-      barePull.push(SIZE / MiB / (b.ms / 1000));
+    // The record every Pull and Lookup reads, pushed once through the gateway.
+    const { cid } = await load.push(target(gateway.grpcPort), 0, pullBytes);
+    const barePg = await startBare(s, 'postgres');
+    cleanup.unshift(() => barePg.stop());
+    const bareMemory = await startBare(s, 'memory', cid);
+    cleanup.unshift(() => bareMemory.stop());
 
-      const pushed = await worker.ask<{ cid: string; ms: number }>({ op: 'push', target: parleyTarget, seed: round, size: SIZE });
-      push.push(SIZE / MiB / (pushed.ms / 1000));
-      await repository.delete(ContentId.parse(pushed.cid));
-      const start = performance.now();
-      await direct.query('BEGIN');
-      for (let i = 0; i < SIZE / MiB; i++) await direct.query('INSERT INTO bench_chunks VALUES ($1, $2, $3)', [round, i, piece(base, round, i)]);
-      await direct.query('COMMIT');
-      pgBulk.push(SIZE / MiB / ((performance.now() - start) / 1000));
-      await direct.query('TRUNCATE bench_chunks');
+    const results = await pullPart(load, gateway, barePg, bareMemory, cid, pullBytes, rounds);
+    await bareMemory.stop(); // its copy of the record is not needed any more
+    const bareEcho = await startBare(s, 'echo', cid);
+    cleanup.unshift(() => bareEcho.stop());
+    results.push(...(await pushPart(load, direct, gateway, barePg, pushBytes, rounds)));
+    const cached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, bareEcho], lookupMs, rounds);
+    results.push(...lookupResults('store_lookup', 'bare_grpc_mtls_unary_echo', `${LOOKUP_CONCURRENCY} in flight, record cache on`, cached));
 
-      lookup.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: parleyTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
-      echo.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: bareTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
-      uncached.push((await worker.ask<{ rate: number }>({ op: 'lookup', target: uncachedTarget, cid, ms: LOOKUP_MS, concurrency: LOOKUP_CONCURRENCY })).rate);
-    }
-    return [
-      { name: 'store_pull_256mib', value: best(pull), unit: 'MiB/s', baseline: 'bare_grpc_mtls_stream_256mib', ratio: best(pull) / best(barePull) },
-      { name: 'bare_grpc_mtls_stream_256mib', value: best(barePull), unit: 'MiB/s' },
-      { name: 'store_push_256mib', value: best(push), unit: 'MiB/s', baseline: 'pg_bulk_write_256mib', ratio: best(push) / best(pgBulk) },
-      { name: 'pg_bulk_write_256mib', value: best(pgBulk), unit: 'MiB/s' },
-      { name: 'store_lookup_calls_per_s', value: best(lookup), unit: 'calls/s', baseline: 'bare_grpc_mtls_unary_echo_calls_per_s', ratio: best(lookup) / best(echo) },
-      { name: 'bare_grpc_mtls_unary_echo_calls_per_s', value: best(echo), unit: 'calls/s' },
-      { name: 'store_lookup_uncached_calls_per_s', value: best(uncached), unit: 'calls/s (record cache off: every Lookup asks PostgreSQL)', baseline: 'bare_grpc_mtls_unary_echo_calls_per_s', ratio: best(uncached) / best(echo) },
-    ];
+    await gateway.stop();
+    gateway = await startGateway(s, { recordCacheEntries: 0 });
+    const uncached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, barePg], lookupMs, rounds);
+    results.push(...lookupResults('store_lookup_uncached', 'bare_grpc_mtls_unary_pg_read', `${LOOKUP_CONCURRENCY} in flight, store.recordCacheEntries 0`, uncached));
+    return results;
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}${gateway ? `\n--- parley serve output ---\n${gateway.output()}` : ''}`, { cause: err });
   } finally {
+    await gateway?.stop();
     await runCleanup(cleanup);
   }
-}
-
-if (require.main === module) {
-  run().then(
-    (results) => {
-      for (const r of results) process.stdout.write(`${r.name.padEnd(44)} ${r.value.toFixed(1).padStart(10)} ${r.unit}${r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}`}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`store bench failed: ${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -2,21 +2,29 @@
  * mTLS listener benchmark with an in-run baseline.
  *
  * - tls_mtls_listener_conn_per_s: new mTLS connections per second through MtlsListener
- *   (TLS 1.3, P-256 leaf + intermediate on both sides): full handshake, SPIFFE
- *   verification against the bundle of the client's trust domain, peer registration,
- *   hand-over, close. The server writes one byte once it has admitted the connection and
- *   the client waits for it, so verification is inside the measured time.
+ *   (TLS 1.3, P-256 leaf + intermediate on both sides), each with a client leaf of its own
+ *   (minted before the timed part; every leaf is used once), so the listener verifies a
+ *   certificate it has never seen: full handshake, SPIFFE verification against the bundle of
+ *   the client's trust domain (the leaf's signature proven afresh; the intermediate's, the
+ *   same for every leaf, is remembered as it is for real clients), peer registration,
+ *   hand-over, close. The server writes one byte once it has admitted the connection and the
+ *   client waits for it, so verification is inside the measured time.
  * - baseline tls_bare_node_mtls_conn_per_s: a bare node:tls server with the same
  *   certificates, `ca`, requestCert + rejectUnauthorized, ALPN h2 and no session tickets,
- *   writing its byte on secureConnection.
+ *   writing its byte on secureConnection, given the same kind of fresh leaves.
  *   ratio = listener / bare (target >= 0.8).
  * - tls_mtls_listener_server_capacity: connections per second of busy time of the server's
  *   event loop (the client thread can be the bottleneck of the plain rate on small
  *   machines; this one isolates the server's cost per connection). Same baseline.
- * Clients run in a worker thread with a fixed concurrency and one reused client context;
- * phases alternate so drift hits both sides alike.
+ * - *_reused_leaf: the same with one client leaf for every connection (a workload
+ *   reconnecting with its SVID), where the listener's proof of the leaf's signature is
+ *   remembered.
+ * Each phase opens BENCH_TLS_CONNECTIONS connections (default 400), 4 at a time, from a worker
+ * thread whose secure contexts are built before the phase starts. BENCH_ROUNDS rounds (default
+ * 5), the phases in turn with the order turning every round; medians with the rounds' spread,
+ * ratios the median of the rounds' ratios.
  *
- * Run on its own: compile with SWC and `node dist/bench/tls.bench.js`, or call `run()`.
+ * Run: `npm run bench -- tls`.
  */
 import { constants } from 'node:crypto';
 import { once } from 'node:events';
@@ -27,75 +35,121 @@ import { MtlsListener } from '../src/tls/mtls-listener';
 import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
+import { comparedResult, roundsResult, type BenchResult } from './bench-result';
 
-import type { BenchResult } from './bench-result';
 export type { BenchResult };
 
 const CONCURRENCY = 4;
-const PHASE_MS = 2_000;
-const ROUNDS = 3;
+const WARMUP_CONNECTIONS = 100;
+/** Leaves minted at once (WebCrypto's key generation and signing use the thread pool). */
+const MINT_BATCH = 20;
+const CLIENT_ID = 'spiffe://bench.test/ns/ml/sa/trainer';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
+function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
 /**
- * The load generator runs in a worker thread (plain JS, so it needs no build step) and
- * reuses one client SecureContext, the way real clients do: the server's thread then does
- * nothing but the server side of the handshakes, where the listener's extra work shows.
+ * The load generator runs in a worker thread (plain JS, so it needs no build step). It builds
+ * one SecureContext per leaf first and says so; on 'go' it opens one connection per context
+ * (the same context for every connection when given one leaf and a count).
  */
 const CLIENT_WORKER = `
 const { parentPort, workerData: w } = require('node:worker_threads');
 const tls = require('node:tls');
-const secureContext = tls.createSecureContext({ key: w.key, cert: w.cert, ca: w.ca });
-const one = () => new Promise((resolve, reject) => {
+const contexts = w.leaves.map((l) => tls.createSecureContext({ key: l.key, cert: l.cert, ca: w.ca }));
+const contextOf = (i) => contexts[contexts.length === 1 ? 0 : i];
+const one = (secureContext) => new Promise((resolve, reject) => {
   const socket = tls.connect({ host: '127.0.0.1', port: w.port, secureContext, ALPNProtocols: ['h2'], minVersion: 'TLSv1.3', checkServerIdentity: () => undefined });
   socket.once('data', () => { socket.destroy(); resolve(); });
   socket.once('error', reject);
   socket.once('close', () => reject(new Error('closed before admission')));
 });
-(async () => {
-  const start = performance.now();
-  const until = start + w.ms;
-  let done = 0;
-  await Promise.all(Array.from({ length: w.concurrency }, async () => {
-    while (performance.now() < until) { await one(); done++; }
-  }));
-  parentPort.postMessage({ done, rate: (done * 1000) / (performance.now() - start) });
-})().catch((err) => parentPort.postMessage({ error: String(err && err.message || err) }));
+parentPort.once('message', async () => {
+  try {
+    const start = performance.now();
+    let next = 0;
+    await Promise.all(Array.from({ length: w.concurrency }, async () => {
+      while (next < w.connections) await one(contextOf(next++));
+    }));
+    parentPort.postMessage({ done: w.connections, ms: performance.now() - start });
+  } catch (err) { parentPort.postMessage({ error: String(err && err.message || err) }); }
+});
+parentPort.postMessage({ ready: true });
 `;
+
+interface Leaf {
+  key: string;
+  cert: string;
+}
 
 interface Phase {
   /** Connections per second seen by the clients. */
   rate: number;
-  connections: number;
-  /** Busy time of the server's event loop (this thread) during the phase. */
-  serverBusyMs: number;
+  /** Connections per second of busy time of the server's event loop (this thread). */
+  capacity: number;
 }
 
-/** Opens connections back to back (CONCURRENCY at a time) for `ms` from a worker thread. */
-async function hammer(port: number, client: { key: string; cert: string; ca: string }, ms: number): Promise<Phase> {
-  const elu = performance.eventLoopUtilization();
-  const worker = new Worker(CLIENT_WORKER, { eval: true, workerData: { port, ms, concurrency: CONCURRENCY, ...client } });
+/** Opens `connections` connections (CONCURRENCY at a time) from a worker thread: one per leaf, or all with the one leaf given. */
+async function hammer(port: number, ca: string, leaves: Leaf[], connections: number): Promise<Phase> {
+  const worker = new Worker(CLIENT_WORKER, { eval: true, workerData: { port, ca, leaves, connections, concurrency: CONCURRENCY } });
   try {
-    const [result] = (await once(worker, 'message')) as [{ rate?: number; done?: number; error?: string }];
-    if (result.error !== undefined || result.rate === undefined || result.done === undefined) throw new Error(`bench client: ${result.error ?? 'no result'}`);
-    return { rate: result.rate, connections: result.done, serverBusyMs: performance.eventLoopUtilization(elu).active };
+    const [ready] = (await once(worker, 'message')) as [{ ready?: boolean; error?: string }];
+    if (ready.ready !== true) throw new Error(`bench client: ${ready.error ?? 'not ready'}`);
+    const elu = performance.eventLoopUtilization();
+    worker.postMessage('go');
+    const [result] = (await once(worker, 'message')) as [{ ms?: number; done?: number; error?: string }];
+    const busyMs = performance.eventLoopUtilization(elu).active;
+    if (result.error !== undefined || result.ms === undefined || result.done === undefined) throw new Error(`bench client: ${result.error ?? 'no result'}`);
+    return { rate: (result.done * 1000) / result.ms, capacity: (result.done * 1000) / busyMs };
   } finally {
     await worker.terminate();
   }
 }
 
-function total(phases: Phase[]): { rate: number; capacity: number } {
-  const connections = phases.reduce((n, p) => n + p.connections, 0);
-  const busy = phases.reduce((n, p) => n + p.serverBusyMs, 0);
-  return { rate: phases.reduce((n, p) => n + p.rate, 0) / phases.length, capacity: (connections * 1000) / busy };
+/** `count` fresh client leaves (each with its own key) from `ca`. */
+async function mintLeaves(ca: TestCa, count: number): Promise<Leaf[]> {
+  const leaves: Leaf[] = [];
+  while (leaves.length < count) {
+    const batch = await Promise.all(Array.from({ length: Math.min(MINT_BATCH, count - leaves.length) }, () => ca.issueSvid({ id: CLIENT_ID })));
+    leaves.push(...batch.map((s) => ({ key: s.keyPem, cert: s.chainPem })));
+  }
+  return leaves;
+}
+
+async function startBare(server: { keyPem: string; chainPem: string }, rootPem: string): Promise<{ server: Server; port: number }> {
+  const bare: Server = createServer({
+    key: server.keyPem,
+    cert: server.chainPem,
+    ca: [rootPem],
+    requestCert: true,
+    rejectUnauthorized: true,
+    minVersion: 'TLSv1.3',
+    ALPNProtocols: ['h2'],
+    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
+  });
+  bare.on('secureConnection', (socket: TLSSocket) => {
+    socket.on('error', () => undefined);
+    socket.write('k');
+  });
+  bare.listen(0, '127.0.0.1');
+  await once(bare, 'listening');
+  return { server: bare, port: (bare.address() as { port: number }).port };
 }
 
 export async function run(): Promise<BenchResult[]> {
+  const connections = envInt('BENCH_TLS_CONNECTIONS', 400, 10);
+  const rounds = envInt('BENCH_ROUNDS', 5, 1);
   const root = await TestCa.create({ trustDomain: 'bench.test', keyAlg: 'P-256' });
   const int = await root.intermediate({ keyAlg: 'P-256' });
   const serverSvid = await int.issueSvid({ id: 'spiffe://bench.test/parley/gateway' });
-  const clientSvid = await int.issueSvid({ id: 'spiffe://bench.test/ns/ml/sa/trainer' });
-  const client = { key: clientSvid.keyPem, cert: clientSvid.chainPem, ca: root.certPem };
+  const reused = await mintLeaves(int, 1);
 
   const trustStore = new TrustStore();
   trustStore.set(X509Bundle.parsePem(TrustDomain.parse('bench.test'), root.certPem));
@@ -109,62 +163,49 @@ export async function run(): Promise<BenchResult[]> {
     onConnection: (socket) => socket.write('k'),
   });
   const mtls = await listener.listen();
-
-  const bare: Server = createServer({
-    key: serverSvid.keyPem,
-    cert: serverSvid.chainPem,
-    ca: [root.certPem],
-    requestCert: true,
-    rejectUnauthorized: true,
-    minVersion: 'TLSv1.3',
-    ALPNProtocols: ['h2'],
-    secureOptions: constants.SSL_OP_NO_TICKET | constants.SSL_OP_NO_RENEGOTIATION,
-  });
-  bare.on('secureConnection', (socket: TLSSocket) => {
-    socket.on('error', () => undefined);
-    socket.write('k');
-  });
-  bare.listen(0, '127.0.0.1');
-  await once(bare, 'listening');
-  const barePort = (bare.address() as { port: number }).port;
+  const bare = await startBare(serverSvid, root.certPem);
 
   try {
-    await hammer(barePort, client, 300);
-    await hammer(mtls.port, client, 300);
-    const barePhases: Phase[] = [];
-    const mtlsPhases: Phase[] = [];
-    for (let i = 0; i < ROUNDS; i++) {
-      barePhases.push(await hammer(barePort, client, PHASE_MS));
-      mtlsPhases.push(await hammer(mtls.port, client, PHASE_MS));
+    // Every leaf of the fresh phases, minted before anything is timed.
+    const fresh = await mintLeaves(int, 2 * (WARMUP_CONNECTIONS + rounds * connections));
+    let used = 0;
+    const take = (n: number) => fresh.slice(used, (used += n));
+    await hammer(bare.port, root.certPem, take(WARMUP_CONNECTIONS), WARMUP_CONNECTIONS);
+    await hammer(mtls.port, root.certPem, take(WARMUP_CONNECTIONS), WARMUP_CONNECTIONS);
+    const phases = { bareFresh: [] as Phase[], mtlsFresh: [] as Phase[], bareReused: [] as Phase[], mtlsReused: [] as Phase[] };
+    const sides: Array<() => Promise<void>> = [
+      async () => void phases.bareFresh.push(await hammer(bare.port, root.certPem, take(connections), connections)),
+      async () => void phases.mtlsFresh.push(await hammer(mtls.port, root.certPem, take(connections), connections)),
+      async () => void phases.bareReused.push(await hammer(bare.port, root.certPem, reused, connections)),
+      async () => void phases.mtlsReused.push(await hammer(mtls.port, root.certPem, reused, connections)),
+    ];
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < sides.length; k++) await sides[(round + k) % sides.length]!();
     }
     const stats = listener.stats();
     if (Object.keys(stats.refused).length > 0) throw new Error(`bench: listener refused connections: ${JSON.stringify(stats.refused)}`);
-    const b = total(barePhases);
-    const m = total(mtlsPhases);
+    const rate = (p: Phase[]) => p.map((x) => x.rate);
+    const capacity = (p: Phase[]) => p.map((x) => x.capacity);
+    const note = `a fresh client leaf per connection, ${connections} per round`;
+    const reusedNote = `one client leaf for all, ${connections} per round`;
     return [
-      { name: 'tls_mtls_listener_conn_per_s', value: m.rate, unit: 'conn/s', baseline: 'tls_bare_node_mtls_conn_per_s', ratio: m.rate / b.rate, target: '>= 0.8' },
-      { name: 'tls_bare_node_mtls_conn_per_s', value: b.rate, unit: 'conn/s' },
+      comparedResult('tls_mtls_listener_conn_per_s', 'conn/s', rate(phases.mtlsFresh), 'tls_bare_node_mtls_conn_per_s', rate(phases.bareFresh), { note, target: '>= 0.8' }),
+      roundsResult('tls_bare_node_mtls_conn_per_s', 'conn/s', rate(phases.bareFresh), note),
       // Connections per second of server-thread busy time: what one server core can admit.
-      { name: 'tls_mtls_listener_server_capacity', value: m.capacity, unit: 'conn/busy-s', baseline: 'tls_bare_node_mtls_server_capacity', ratio: m.capacity / b.capacity, target: '>= 0.8' },
-      { name: 'tls_bare_node_mtls_server_capacity', value: b.capacity, unit: 'conn/busy-s' },
+      comparedResult('tls_mtls_listener_server_capacity', 'conn/busy-s', capacity(phases.mtlsFresh), 'tls_bare_node_mtls_server_capacity', capacity(phases.bareFresh), {
+        note,
+        target: '>= 0.8',
+      }),
+      roundsResult('tls_bare_node_mtls_server_capacity', 'conn/busy-s', capacity(phases.bareFresh), note),
+      comparedResult('tls_mtls_listener_conn_per_s_reused_leaf', 'conn/s', rate(phases.mtlsReused), 'tls_bare_node_mtls_conn_per_s_reused_leaf', rate(phases.bareReused), {
+        note: reusedNote,
+      }),
+      comparedResult('tls_mtls_listener_server_capacity_reused_leaf', 'conn/busy-s', capacity(phases.mtlsReused), 'tls_bare_node_mtls_server_capacity_reused_leaf', capacity(phases.bareReused), {
+        note: reusedNote,
+      }),
     ];
   } finally {
     await listener.close();
-    await new Promise<void>((resolve) => bare.close(() => resolve()));
+    await new Promise<void>((resolve) => bare.server.close(() => resolve()));
   }
-}
-
-if (require.main === module) {
-  run().then(
-    (results) => {
-      for (const r of results) {
-        const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}`;
-        process.stdout.write(`${r.name.padEnd(40)} ${r.value.toFixed(0).padStart(8)} ${r.unit.padEnd(12)}${ratio}\n`);
-      }
-    },
-    (err: unknown) => {
-      process.stderr.write(`tls bench failed: ${err instanceof Error ? err.message : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }
