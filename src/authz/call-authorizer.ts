@@ -25,6 +25,8 @@ export interface CallAuthorizerOptions {
   audit?: AuditSink;
   /** Full names of methods whose requests carry a record namespace (decided again by the handler). */
   namespacedMethods: ReadonlySet<string>;
+  /** Full names of methods decided here but audited by their handler (`refuse` with its reason, or `end`). */
+  handlerAuditedMethods?: ReadonlySet<string>;
   metrics?: Registry;
   /** Clock (ms), for tests. */
   now?: () => number;
@@ -58,6 +60,8 @@ export class AuthorizedCall {
     /** The policy the call was admitted under, and its connection's namespace decisions under it. */
     private readonly admittedUnder: CompiledPolicy,
     private readonly namespaces: Map<string, Decision> | undefined,
+    /** False for a method decided at admission whose handler only finishes the audit. */
+    private readonly namespaced = true,
   ) {}
 
   /** @throws ParleyError permission_denied when the caller may not use this namespace */
@@ -84,7 +88,7 @@ export class AuthorizedCall {
     if (this.audited) return;
     this.audited = true;
     const t = this.tentative;
-    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: `${t.reason} (namespace not resolved)`, rule: t.rule, dryRunDenied: t.dryRunDenied });
+    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: this.namespaced ? `${t.reason} (namespace not resolved)` : t.reason, rule: t.rule, dryRunDenied: t.dryRunDenied });
   }
 
   /**
@@ -116,6 +120,8 @@ interface MemoEntry {
   /** The policy's decision (tentative for namespaced methods). */
   readonly decision: Decision;
   readonly namespaced: boolean;
+  /** The handler finishes the call's audit (namespaced and handler-audited methods): the call gets an AuthorizedCall. */
+  readonly deferred: boolean;
   /** Namespaced methods under a timeless policy: the final decisions by namespace (at most MEMO_NAMESPACES). */
   readonly namespaces: Map<string, Decision> | undefined;
   /** The allow counter of (method, trust domain), for methods decided here. */
@@ -199,13 +205,15 @@ export class CallAuthorizer {
       if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
 
       const namespaced = this.o.namespacedMethods.has(method);
+      const deferred = namespaced || this.o.handlerAuditedMethods?.has(method) === true;
       const decision = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: namespaced });
       if (!decision.allowed) return this.refuse(peer, method, nowMs, decision.reason, decision.rule, decision.dryRunDenied);
       entry = {
         decision,
         namespaced,
+        deferred,
         namespaces: namespaced && policy.timeless ? new Map() : undefined,
-        allowed: namespaced ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow'),
+        allowed: deferred ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow'),
       };
       if (memo === undefined) this.remember(peer, policy, method, entry);
       else if (memo.size < MEMO_METHODS) {
@@ -213,7 +221,7 @@ export class CallAuthorizer {
         memo.size++;
       }
     }
-    const { decision, namespaced } = entry;
+    const { decision, deferred } = entry;
 
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
@@ -222,12 +230,12 @@ export class CallAuthorizer {
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
 
-    if (!namespaced) {
+    if (!deferred) {
       entry.allowed!.n++;
       this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
       return decision;
     }
-    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces) };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces, entry.namespaced) };
   }
 
   /** The policy in force (an AuthorizedCall's namespace decisions). */

@@ -2,7 +2,7 @@
 export { AuthzModule } from './authz.module';
 export { AuthorizedCall, CallAuthorizer } from './call-authorizer';
 export type { CallDecision } from './call-authorizer';
-export { ServedMethods, SYNC_CREDENTIALS_METHOD } from './served-methods';
+export { ServedMethods } from './served-methods';
 export { PolicyStore } from './policy-store';
 export { RevocationStore } from './revocation-store';
 export { AllowlistStore } from './allowlist-store';
