@@ -15,7 +15,7 @@ import { FastHistogram } from '../ops';
 import { ParleyError } from '../common';
 import type { PeerIdentity } from '../tls';
 import type { CompiledPolicy, Decision } from './domain';
-import type { AllowlistCheck, AuditRecord, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
+import type { AllowlistCheck, AuditRecord, AuditSink, GrantAction, GrantVerifier, PolicySource, PresentedGrant, RateLimitCheck, RevocationCheck } from './ports';
 
 export interface CallAuthorizerOptions {
   policy: PolicySource;
@@ -62,6 +62,8 @@ export class AuthorizedCall {
     private readonly namespaces: Map<string, Decision> | undefined,
     /** False for a method decided at admission whose handler only finishes the audit. */
     private readonly namespaced = true,
+    /** A call under a grant: each namespace must be within it (and no deny rule may match). */
+    private readonly grant?: { readonly presented: PresentedGrant; readonly action: GrantAction },
   ) {}
 
   /** @throws ParleyError permission_denied when the caller may not use this namespace */
@@ -97,6 +99,7 @@ export class AuthorizedCall {
    * policies only: see ConnectionMemo).
    */
   private decide(namespace: string): Decision {
+    if (this.grant !== undefined) return this.decideGranted(namespace, this.grant.presented, this.grant.action);
     const policy = this.authorizer.policyNow();
     const remembered = policy === this.admittedUnder ? this.namespaces : undefined;
     const known = remembered?.get(namespace);
@@ -104,6 +107,14 @@ export class AuthorizedCall {
     const decision = policy.decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
     if (remembered !== undefined && remembered.size < MEMO_NAMESPACES) remembered.set(namespace, decision);
     return decision;
+  }
+
+  /** Under a grant the export decides, not the allow rules; a deny rule still wins. */
+  private decideGranted(namespace: string, grant: PresentedGrant, action: GrantAction): Decision {
+    const d = this.authorizer.policyNow().decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
+    if (!d.allowed && d.rule !== undefined) return d;
+    if (!grant.allows(action, namespace)) return { allowed: false, reason: `namespace ${namespace} is outside grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
+    return { allowed: true, reason: `within grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
   }
 }
 
@@ -152,6 +163,30 @@ const MEMO_SLOTS = 4096;
 const MEMO_SLOT_MASK = MEMO_SLOTS - 1;
 
 export const RATE_LIMITED = 'rate limited';
+
+/** The store methods a grant may be presented on, with the export action each needs. */
+const GRANT_ACTIONS: Readonly<Record<string, GrantAction | undefined>> = Object.assign(Object.create(null) as Record<string, GrantAction>, {
+  '/parley.store.v1.StoreService/List': 'list',
+  '/parley.store.v1.StoreService/Lookup': 'lookup',
+  '/parley.store.v1.StoreService/Pull': 'pull',
+  '/parley.store.v1.StoreService/PullReferrer': 'pull_referrer',
+});
+
+const BEARER = 'Bearer ';
+
+/** The request metadata the authorizer reads (grpc-js Metadata). */
+export interface CallMetadata {
+  get(key: string): ReadonlyArray<string | Buffer>;
+}
+
+/** The grant of `authorization: Bearer <grant>`; null when the header is there but is not one bearer token (refused). */
+function bearerOf(metadata: CallMetadata | undefined): string | null | undefined {
+  const values = metadata?.get('authorization');
+  if (values === undefined || values.length === 0) return undefined;
+  const value = values[0];
+  if (values.length !== 1 || typeof value !== 'string' || value.length <= BEARER.length || value.slice(0, BEARER.length) !== BEARER) return null;
+  return value.slice(BEARER.length);
+}
 /** Buckets of `parley_authz_duration_seconds` (1 µs to 10 ms; the target is a p99 under 50 µs). */
 export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
 
@@ -165,6 +200,7 @@ export class CallAuthorizer {
   private readonly memos: Array<ConnectionMemo | undefined> = new Array<ConnectionMemo | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly now: () => number;
   private readonly durations: FastHistogram | undefined;
+  private grants: GrantVerifier | undefined;
 
   constructor(private readonly o: CallAuthorizerOptions) {
     this.now = o.now ?? Date.now;
@@ -180,20 +216,31 @@ export class CallAuthorizer {
     }
   }
 
+  /** Accept grants on the store's read methods (set once by the wiring; without it every presented grant is refused). */
+  useGrants(verifier: GrantVerifier): void {
+    if (this.grants !== undefined) throw new TypeError('CallAuthorizer: a grant verifier is set already');
+    this.grants = verifier;
+  }
+
   /** The `authorize` of SecureGrpcServer; its own run time goes to `parley_authz_duration_seconds`. */
-  readonly authorize = (peer: PeerIdentity, method: string): CallDecision => {
-    if (this.durations === undefined) return this.decideCall(peer, method);
+  readonly authorize = (peer: PeerIdentity, method: string, metadata?: CallMetadata): CallDecision => {
+    if (this.durations === undefined) return this.decideCall(peer, method, metadata);
     const start = performance.now();
     try {
-      return this.decideCall(peer, method);
+      return this.decideCall(peer, method, metadata);
     } finally {
       this.durations.observe((performance.now() - start) / 1000);
     }
   };
 
-  private decideCall(peer: PeerIdentity, method: string): CallDecision {
+  private decideCall(peer: PeerIdentity, method: string, metadata: CallMetadata | undefined): CallDecision {
     const nowMs = this.now();
     const policy = this.o.policy.compiled;
+    const action = GRANT_ACTIONS[method];
+    if (action !== undefined) {
+      const token = bearerOf(metadata);
+      if (token !== undefined) return this.decideGranted(peer, method, action, token, nowMs, policy);
+    }
     // A connection's earlier allowed call of this method stands while nothing it depended on
     // changed (see ConnectionMemo); otherwise every check runs.
     const memo = this.memoOf(peer, policy);
@@ -236,6 +283,37 @@ export class CallAuthorizer {
       return decision;
     }
     return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces, entry.namespaced) };
+  }
+
+  /**
+   * A call presenting a grant: revocation and allowlist first (revoking the caller voids its
+   * grants at once), then the grant, then no deny rule may match; the allow rules do not
+   * apply: each namespace the call reaches must be within the grant. Never memoized.
+   */
+  private decideGranted(peer: PeerIdentity, method: string, action: GrantAction, token: string | null, nowMs: number, policy: CompiledPolicy): CallDecision {
+    const revoked = this.o.revocations?.revokedReason(peer);
+    if (revoked !== undefined) return this.refuse(peer, method, nowMs, `revoked: ${revoked}`);
+    const blocked = this.o.allowlists?.deniedReason(peer.trustDomain.name, peer.remoteAddress);
+    if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
+    if (token === null) return this.refuse(peer, method, nowMs, 'grant refused: authorization metadata is not one bearer grant');
+    if (this.grants === undefined) return this.refuse(peer, method, nowMs, 'grant refused: this gateway accepts no grants');
+    let presented: PresentedGrant;
+    try {
+      presented = this.grants.verify(token, peer, nowMs);
+    } catch (err) {
+      const reason = (err as { details?: { reason?: unknown } } | null)?.details?.reason;
+      return this.refuse(peer, method, nowMs, `grant refused: ${typeof reason === 'string' ? reason : 'invalid grant'}`);
+    }
+    const tentative = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: true });
+    if (!tentative.allowed && tentative.rule !== undefined) return this.refuse(peer, method, nowMs, tentative.reason, tentative.rule, tentative.dryRunDenied);
+    const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
+    if (limited !== undefined) {
+      const reason = `${RATE_LIMITED}: ${limited}`;
+      this.finishCall(peer, method, nowMs, { decision: 'deny', reason }, 'rate_limited');
+      return { allowed: false, reason, refusal: 'resource_exhausted' };
+    }
+    const decision: Decision = { allowed: true, reason: `grant ${presented.id}`, dryRunDenied: tentative.dryRunDenied };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, undefined, true, { presented, action }) };
   }
 
   /** The policy in force (an AuthorizedCall's namespace decisions). */

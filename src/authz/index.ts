@@ -21,7 +21,7 @@ export type { RuleJson } from './policy-json';
 export { ruleFromJson, ruleToJson } from './policy-json';
 export type { RuleProblem } from './policy-load';
 export type { PolicyEntry, PolicyStatus } from './policy-store';
-export type { RevocationCheck } from './ports';
+export type { GrantAction, GrantVerifier, PresentedGrant, RevocationCheck } from './ports';
 export type { NewRevocation, Revocation, RevocationKind } from './revocation-store';
 export { revocationValue } from './revocation-store';
 export { MAX_ALLOWLIST_CIDRS } from './allowlist-store';

@@ -76,7 +76,7 @@ export interface AuthorizationDecision {
 }
 
 /** Decides whether a verified peer may call a method (`/package.Service/Method`). */
-export type Authorize = (peer: PeerIdentity, methodPath: string) => AuthorizationDecision | Promise<AuthorizationDecision>;
+export type Authorize = (peer: PeerIdentity, methodPath: string, metadata?: grpc.Metadata) => AuthorizationDecision | Promise<AuthorizationDecision>;
 
 /** The default until the policy engine plugs in: the own trust domain may call anything, nobody else anything. */
 export function ownTrustDomainOnly(own: TrustDomain): Authorize {
@@ -164,7 +164,7 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     }
     let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
     try {
-      decision = this.o.authorize(peer, this.method);
+      decision = this.o.authorize(peer, this.method, metadata);
     } catch (err) {
       this.authorizationFailed(err, peer);
       return;

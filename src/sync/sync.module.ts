@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
+import { AuthzModule, CallAuthorizer } from '../authz';
 import { ShutdownSequence } from '../common';
 import { Settings } from '../config';
 import { ChangeFeed, DatabaseModule } from '../database';
@@ -15,7 +16,7 @@ import { TrustModule, TrustStore } from '../trust';
 import { ExportStore } from './export-store';
 import { ExportRepository } from './export.repository';
 import { GrantKeys } from './grant-keys';
-import { GrantService } from './grant-service';
+import { GrantService, grantVerifierOf } from './grant-service';
 import { PartnerSession } from './partner-session';
 import { SigningKeyRepository } from './signing-key.repository';
 import { registerSyncService } from './sync.grpc-service';
@@ -37,8 +38,11 @@ async function openGrantKeys(dataSource: DataSource, changes: ChangeFeed, logger
   return shutdown.step('sync grant keys', async () => (await keys.start(), keys), (started) => started.stop());
 }
 
-function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys): GrantService {
-  return new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: GRANT_TTL_MS });
+/** Issues grants, and checks them for the call authorizer (Store.List, Lookup, Pull, PullReferrer with `authorization: Bearer`). */
+function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys, authorizer: CallAuthorizer): GrantService {
+  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: GRANT_TTL_MS });
+  authorizer.useGrants(grantVerifierOf(grants));
+  return grants;
 }
 
 /** Runs syncs on this replica; stopped before the pool (its runs give their leases back). */
@@ -78,11 +82,11 @@ function serveSync(settings: Settings, dataSource: DataSource, grants: GrantServ
 
 /** Exports, grants (RequestRegistryCredentials and their check), the sync worker and parley.sync.v1.SyncService. */
 @Module({
-  imports: [DatabaseModule, GrpcModule, IdentityModule, TrustModule, StoreModule],
+  imports: [DatabaseModule, AuthzModule, GrpcModule, IdentityModule, TrustModule, StoreModule],
   providers: [
     { provide: ExportStore, inject: [Settings, DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openExports },
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
-    { provide: GrantService, inject: [Settings, ExportStore, GrantKeys], useFactory: grantService },
+    { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer], useFactory: grantService },
     { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence], useFactory: startWorker },
     { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, RootLogger], useFactory: serveSync },
   ],

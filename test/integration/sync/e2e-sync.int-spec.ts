@@ -12,7 +12,8 @@ import { thumbprintOfFingerprint } from '../../../src/sync/domain/grant';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import type { PemKeyPair } from '../../../src/tls/server-identity';
 import { TrustStore } from '../../../src/trust';
-import { ACME, PARTNER, gatewayIdOf, issueSvid, startFederatedPair, trustDomainOf } from '../../support/federation';
+import { StoreClient, storeChannelOptions } from '../../../src/store';
+import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, trustDomainOf, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
 
 jest.setTimeout(120_000);
@@ -21,6 +22,20 @@ jest.setTimeout(120_000);
 function syncClient(svid: PemKeyPair, from: TestGateway, target: TestGateway): SyncClient {
   const credentials = spiffeChannelCredentials({ svid, trust: from.gateway.get(TrustStore), server: { id: gatewayIdOf(trustDomainOf(target)) } });
   return new SyncClient(`127.0.0.1:${target.gateway.listeners.grpc!.port}`, credentials, { 'grpc.ssl_target_name_override': trustDomainOf(target) });
+}
+
+/** A store client holding `svid` of `from`, calling `target` with `authorization: Bearer <grant>` on every call (as a sync worker does). */
+function grantedStoreClient(svid: PemKeyPair, grant: string, from: TestGateway, target: TestGateway): StoreClient {
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${grant}`);
+    callback(null, md);
+  });
+  const tls = spiffeChannelCredentials({ svid, trust: from.gateway.get(TrustStore), server: { id: gatewayIdOf(trustDomainOf(target)) } });
+  return new StoreClient(`127.0.0.1:${target.gateway.listeners.grpc!.port}`, grpc.credentials.combineChannelCredentials(tls, bearer), {
+    ...storeChannelOptions(),
+    'grpc.ssl_target_name_override': trustDomainOf(target),
+  });
 }
 
 function claimsOf(token: string): Record<string, unknown> {
@@ -77,6 +92,100 @@ describe('sync between two gateways', () => {
         client.close();
       }
       expect((await auditRows(acme, CREDENTIALS)).at(-1)).toMatchObject({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'allow' });
+    });
+  });
+  describe('a grant on store calls', () => {
+    const cids: Record<string, string> = {};
+    const sharedBytes = payload(300_000);
+    let grant: string;
+
+    beforeAll(async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      try {
+        cids.shared = await writer.push({ namespace: 'ml/shared', media_type: 'application/octet-stream', annotations: { model: 'a' } }, sharedBytes);
+        cids.sharedSub = await writer.push({ namespace: 'ml/shared/sub', media_type: 'text/plain' }, Buffer.from('below the export'));
+        cids.private = await writer.push({ namespace: 'ml/private', media_type: 'text/plain' }, Buffer.from('not exported'));
+        cids.signature = await writer.pushReferrer(cids.shared, { type: 'signature', media_type: 'application/json', data: Buffer.from('{"sig":"acme"}'), annotations: { alg: 'es256' } });
+      } finally {
+        writer.close();
+      }
+      const client = syncClient(partnerGatewaySvid, partner, acme);
+      try {
+        grant = (await client.requestRegistryCredentials()).token;
+      } finally {
+        client.close();
+      }
+    });
+
+    it('lets the partner gateway List only what is exported: with the grant, records within the export; without it, nothing', async () => {
+      const granted = grantedStoreClient(partnerGatewaySvid, grant, partner, acme);
+      const plain = grantedStoreClient(partnerGatewaySvid, '', partner, acme);
+      try {
+        const page = await granted.list({ namespace: 'ml', include_sub_namespaces: true, page_size: 100 });
+        expect(page.records.map((r) => r.cid).sort()).toEqual([cids.shared, cids.sharedSub].sort());
+        // `Bearer ` with nothing after it is no grant: refused, as is a List without one (the default policy has no federated List).
+        expect(await grpcCode(plain.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
+        const noGrant = await workloadClient(partner, '/parley/gateway', acme);
+        try {
+          expect(await grpcCode(noGrant.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
+        } finally {
+          noGrant.close();
+        }
+      } finally {
+        granted.close();
+        plain.close();
+      }
+    });
+
+    it('lets the partner gateway pull within the export and nothing outside it', async () => {
+      const granted = grantedStoreClient(partnerGatewaySvid, grant, partner, acme);
+      try {
+        expect((await granted.pullAll(cids.shared)).data.equals(sharedBytes)).toBe(true);
+        expect((await granted.lookup([cids.sharedSub])).records.map((r) => r.cid)).toEqual([cids.sharedSub]);
+        expect((await granted.pullReferrers(cids.shared)).map((r) => r.cid)).toEqual([cids.signature]);
+        expect(await grpcCode(granted.pullAll(cids.private))).toBe(grpc.status.PERMISSION_DENIED);
+        expect(await grpcCode(granted.lookup([cids.private]))).toBe(grpc.status.PERMISSION_DENIED);
+        expect(await grpcCode(granted.lookup([cids.shared, cids.private]))).toBe(grpc.status.PERMISSION_DENIED);
+      } finally {
+        granted.close();
+      }
+      await acme.gateway.get(AuditWriter).flush();
+      const [denied] = await acme.gateway.get(DataSource).query(
+        `SELECT reason FROM authz_audit WHERE method = '/parley.store.v1.StoreService/Pull' AND namespace = 'ml/private' AND spiffe_id = $1 ORDER BY id DESC LIMIT 1`,
+        [gatewayIdOf(PARTNER).toString()],
+      );
+      expect(denied?.reason).toMatch(/^namespace ml\/private is outside grant [0-9a-f-]{36}$/);
+    });
+
+    it('refuses the grant replayed by another SPIFFE ID of the partner (its own certificate): audited as wrong_subject', async () => {
+      const thief = grantedStoreClient(await issueSvid(partner, '/ml/trainer'), grant, partner, acme);
+      try {
+        expect(await grpcCode(thief.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
+        expect(await grpcCode(thief.pullAll(cids.shared))).toBe(grpc.status.PERMISSION_DENIED);
+      } finally {
+        thief.close();
+      }
+      await acme.gateway.get(AuditWriter).flush();
+      const rows: Array<{ method: string; reason: string }> = await acme.gateway.get(DataSource).query(
+        `SELECT method, reason FROM authz_audit WHERE spiffe_id = $1 ORDER BY id`,
+        [`spiffe://${PARTNER}/ml/trainer`],
+      );
+      expect(rows).toEqual([
+        { method: '/parley.store.v1.StoreService/List', reason: 'grant refused: grant_wrong_subject' },
+        { method: '/parley.store.v1.StoreService/Pull', reason: 'grant refused: grant_wrong_subject' },
+      ]);
+    });
+
+    it('refuses the grant presented by the same SPIFFE ID with another certificate: audited as wrong_certificate', async () => {
+      const other = grantedStoreClient(await issueSvid(partner, '/parley/gateway'), grant, partner, acme);
+      try {
+        expect(await grpcCode(other.pullAll(cids.shared))).toBe(grpc.status.PERMISSION_DENIED);
+      } finally {
+        other.close();
+      }
+      const rows = await auditRows(acme, '/parley.store.v1.StoreService/Pull');
+      expect(rows.at(-1)).toEqual({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'deny', reason: 'grant refused: grant_wrong_certificate' });
     });
   });
 });
