@@ -188,4 +188,64 @@ describe('sync between two gateways', () => {
       expect(rows.at(-1)).toEqual({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'deny', reason: 'grant refused: grant_wrong_certificate' });
     });
   });
+  describe('a one-shot sync', () => {
+    it('copies every exported record and its referrers byte-identical, and nothing outside the export; the sync ends COMPLETED', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const originals = new Map<string, Buffer>();
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      let signature: string;
+      try {
+        for (const [ns, bytes] of [['ml/shared', payload(2_500_000)], ['ml/shared/eval', payload(10)], ['ml/shared', Buffer.alloc(0)], ['ml/private', payload(100)]] as const) {
+          originals.set(await writer.push({ namespace: ns, media_type: 'application/octet-stream', annotations: { origin: ns } }, bytes), bytes);
+        }
+        signature = await writer.pushReferrer([...originals.keys()][0], { type: 'signature', media_type: 'application/json', data: Buffer.from('{"sig":"one"}'), annotations: { alg: 'es256' } });
+      } finally {
+        writer.close();
+      }
+      const [first, , , privateCid] = [...originals.keys()];
+      // Everything acme holds in ml/shared (earlier tests of this file pushed there too), as acme serves it.
+      const exported = new Map<string, Buffer>();
+      const acmeReader = await workloadClient(acme, '/ml/app', acme);
+      try {
+        for (const r of (await acmeReader.list({ namespace: 'ml/shared', include_sub_namespaces: true, page_size: 100 })).records) exported.set(r.cid, (await acmeReader.pullAll(r.cid)).data);
+      } finally {
+        acmeReader.close();
+      }
+      expect(exported.size).toBeGreaterThanOrEqual(3);
+
+      // partner's own operator creates the sync on partner's gateway (its SyncService over mTLS).
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      let sync;
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] } });
+        expect(created).toMatchObject({ status: 'SYNC_STATUS_PENDING', remote_spiffe_id: gatewayIdOf(ACME).toString(), target_namespace: `partners/${ACME}` });
+        const deadline = Date.now() + 30_000;
+        do {
+          await new Promise((r) => setTimeout(r, 200));
+          sync = await ops.getSync(created.sync_id);
+        } while (!['SYNC_STATUS_COMPLETED', 'SYNC_STATUS_FAILED'].includes(sync.status) && Date.now() < deadline);
+      } finally {
+        ops.close();
+      }
+      expect({ status: sync.status, message: sync.message }).toEqual({ status: 'SYNC_STATUS_COMPLETED', message: expect.any(String) });
+      expect(sync.counters).toMatchObject({ discovered: String(exported.size), transferred: String(exported.size), skipped: '0', failed: '0' });
+
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      try {
+        const page = await reader.list({ namespace: `partners/${ACME}`, include_sub_namespaces: true, page_size: 100 });
+        expect(page.records.map((r) => r.cid).sort()).toEqual([...exported.keys()].sort());
+        for (const record of page.records) {
+          const pulled = await reader.pullAll(record.cid);
+          expect(pulled.data.equals(exported.get(record.cid)!)).toBe(true);
+          if (originals.has(record.cid)) expect([record.namespace, pulled.data.equals(originals.get(record.cid)!)]).toEqual([`partners/${ACME}/${record.annotations.origin}`, true]);
+          expect(record.annotations).toMatchObject({ 'parley.sync.source-trust-domain': ACME, 'parley.sync.source-gateway': gatewayIdOf(ACME).toString(), 'parley.sync.id': sync.sync_id });
+        }
+        const referrers = await reader.pullReferrers(first);
+        expect(referrers.map((r) => [r.cid, r.type, Buffer.from(r.data!).toString()])).toEqual([[signature, 'signature', '{"sig":"one"}']]);
+        expect(await grpcCode(reader.pullAll(privateCid))).toBe(grpc.status.NOT_FOUND);
+      } finally {
+        reader.close();
+      }
+    });
+  });
 });
