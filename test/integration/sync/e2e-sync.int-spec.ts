@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DataSource } from 'typeorm';
-import { AuditWriter } from '../../../src/authz';
+import { AuditWriter, RevocationStore } from '../../../src/authz';
 import { SyncClient, ExportStore } from '../../../src/sync';
 import { thumbprintOfFingerprint } from '../../../src/sync/domain/grant';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
@@ -246,6 +246,26 @@ describe('sync between two gateways', () => {
       } finally {
         reader.close();
       }
+    });
+  });
+  describe('after revocation', () => {
+    it('voids the grants of a revoked SPIFFE ID at once: refused, audited as revoked', async () => {
+      const client = syncClient(partnerGatewaySvid, partner, acme);
+      let grant: string;
+      try {
+        grant = (await client.requestRegistryCredentials()).token;
+      } finally {
+        client.close();
+      }
+      const revocations = acme.gateway.get(RevocationStore);
+      await revocations.add({ kind: 'spiffe_id', value: gatewayIdOf(PARTNER).toString(), reason: 'test: partner compromised', createdBy: 'test' });
+      const granted = grantedStoreClient(partnerGatewaySvid, grant, partner, acme);
+      try {
+        expect(await grpcCode(granted.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
+      } finally {
+        granted.close();
+      }
+      expect((await auditRows(acme, '/parley.store.v1.StoreService/List')).at(-1)).toMatchObject({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'deny', reason: expect.stringMatching(/^revoked: /) });
     });
   });
 });
