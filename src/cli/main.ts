@@ -9,6 +9,7 @@ import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
 import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
+import { registerSyncCommands } from './commands/sync';
 import { registerBundleCommands, registerFederationCommands } from './commands/admin/federation';
 
 /** Areas of `parley admin` (each adds its subcommands). */
@@ -45,6 +46,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerConfig(program);
   registerDev(program);
   registerStoreCommands(program);
+  registerSyncCommands(program);
   registerAdmin(program, ADMIN_AREAS);
   return program;
 }
