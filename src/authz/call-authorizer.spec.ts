@@ -356,7 +356,7 @@ describe('CallAuthorizer: grants (authorization: Bearer) on store reads', () => 
   it('audits the refusal of a grant the verifier refuses', () => {
     const t = setup({ rules: FEDERATED });
     t.authorizer.useGrants(verifier);
-    expect(allowed(t.authorizer.authorize(partner(), LIST, metadata(['Bearer forged'])))).toBe(false);
+    expect(t.authorizer.authorize(partner(), LIST, metadata(['Bearer forged']))).toMatchObject({ allowed: false, refusal: 'unauthenticated' });
     expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: grant_bad_signature' });
     expect(allowed(t.authorizer.authorize(peer('spiffe://partner.test/other'), LIST, metadata(['Bearer good'])))).toBe(false);
     expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: grant_wrong_subject' });

@@ -37,7 +37,8 @@ export interface CallDecision {
   readonly allowed: boolean;
   /** Why: goes to the log and the audit, never to the caller. */
   readonly reason: string;
-  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  /** The status: a refused grant is `unauthenticated` (the caller asks for a new one), a rate limit `resource_exhausted`. */
+  readonly refusal?: 'permission_denied' | 'resource_exhausted' | 'unauthenticated';
   /** The context of an allowed call whose final decision waits for its namespace. */
   readonly context?: AuthorizedCall;
 }
@@ -295,14 +296,15 @@ export class CallAuthorizer {
     if (revoked !== undefined) return this.refuse(peer, method, nowMs, `revoked: ${revoked}`);
     const blocked = this.o.allowlists?.deniedReason(peer.trustDomain.name, peer.remoteAddress);
     if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
-    if (token === null) return this.refuse(peer, method, nowMs, 'grant refused: authorization metadata is not one bearer grant');
-    if (this.grants === undefined) return this.refuse(peer, method, nowMs, 'grant refused: this gateway accepts no grants');
     let presented: PresentedGrant;
     try {
+      if (token === null) throw new Error('authorization metadata is not one bearer grant');
+      if (this.grants === undefined) throw new Error('this gateway accepts no grants');
       presented = this.grants.verify(token, peer, nowMs);
     } catch (err) {
       const reason = (err as { details?: { reason?: unknown } } | null)?.details?.reason;
-      return this.refuse(peer, method, nowMs, `grant refused: ${typeof reason === 'string' ? reason : 'invalid grant'}`);
+      const why = typeof reason === 'string' ? reason : token === null || this.grants === undefined ? (err as Error).message : 'invalid grant';
+      return { ...this.refuse(peer, method, nowMs, `grant refused: ${why}`), refusal: 'unauthenticated' };
     }
     const tentative = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: true });
     if (!tentative.allowed && tentative.rule !== undefined) return this.refuse(peer, method, nowMs, tentative.reason, tentative.rule, tentative.dryRunDenied);

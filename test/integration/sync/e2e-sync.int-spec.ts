@@ -120,12 +120,13 @@ describe('sync between two gateways', () => {
 
     it('lets the partner gateway List only what is exported: with the grant, records within the export; without it, nothing', async () => {
       const granted = grantedStoreClient(partnerGatewaySvid, grant, partner, acme);
-      const plain = grantedStoreClient(partnerGatewaySvid, '', partner, acme);
+      const forged = grantedStoreClient(partnerGatewaySvid, 'not-a-jws', partner, acme);
       try {
         const page = await granted.list({ namespace: 'ml', include_sub_namespaces: true, page_size: 100 });
         expect(page.records.map((r) => r.cid).sort()).toEqual([cids.shared, cids.sharedSub].sort());
-        // `Bearer ` with nothing after it is no grant: refused, as is a List without one (the default policy has no federated List).
-        expect(await grpcCode(plain.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
+        // A bearer that is no grant: UNAUTHENTICATED (audited as malformed); a List without one is not allowed (the default policy has no federated List).
+        expect(await grpcCode(forged.list({ namespace: 'ml/shared' }))).toBe(grpc.status.UNAUTHENTICATED);
+        expect((await auditRows(acme, '/parley.store.v1.StoreService/List')).at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: grant_malformed' });
         const noGrant = await workloadClient(partner, '/parley/gateway', acme);
         try {
           expect(await grpcCode(noGrant.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
@@ -134,7 +135,7 @@ describe('sync between two gateways', () => {
         }
       } finally {
         granted.close();
-        plain.close();
+        forged.close();
       }
     });
 
@@ -161,8 +162,9 @@ describe('sync between two gateways', () => {
     it('refuses the grant replayed by another SPIFFE ID of the partner (its own certificate): audited as wrong_subject', async () => {
       const thief = grantedStoreClient(await issueSvid(partner, '/ml/trainer'), grant, partner, acme);
       try {
-        expect(await grpcCode(thief.list({ namespace: 'ml/shared' }))).toBe(grpc.status.PERMISSION_DENIED);
-        expect(await grpcCode(thief.pullAll(cids.shared))).toBe(grpc.status.PERMISSION_DENIED);
+        // UNAUTHENTICATED: the grant is no credential of this caller (a sync worker asks for a new one).
+        expect(await grpcCode(thief.list({ namespace: 'ml/shared' }))).toBe(grpc.status.UNAUTHENTICATED);
+        expect(await grpcCode(thief.pullAll(cids.shared))).toBe(grpc.status.UNAUTHENTICATED);
       } finally {
         thief.close();
       }
@@ -180,7 +182,7 @@ describe('sync between two gateways', () => {
     it('refuses the grant presented by the same SPIFFE ID with another certificate: audited as wrong_certificate', async () => {
       const other = grantedStoreClient(await issueSvid(partner, '/parley/gateway'), grant, partner, acme);
       try {
-        expect(await grpcCode(other.pullAll(cids.shared))).toBe(grpc.status.PERMISSION_DENIED);
+        expect(await grpcCode(other.pullAll(cids.shared))).toBe(grpc.status.UNAUTHENTICATED);
       } finally {
         other.close();
       }
