@@ -12,19 +12,20 @@ import { IdentityModule } from './identity';
 import { RootLogger } from './logging';
 import { createMetricsRegistry, OpsListener, OpsModule, ReadinessRegistry } from './ops';
 import { STORE_SERVICE, storeMethodNames, storePackageDefinition, StoreModule } from './store';
-import { REQUEST_CREDENTIALS_METHOD, SYNC_SERVICE, syncPackageDefinition, SyncModule } from './sync';
+import { CREATE_SYNC_METHOD, REQUEST_CREDENTIALS_METHOD, SYNC_SERVICE, syncPackageDefinition, SyncModule } from './sync';
 import { TrustModule } from './trust';
 import { VERSION } from './common';
 
 /**
  * Every gRPC method the gateway serves, from the service definitions it registers: what
  * policy rules may name. Store calls are decided again once their namespace is known; a
- * credentials request is audited by its handler (it may find that nothing is exported).
+ * credentials request and a CreateSync are audited by their handlers (nothing may be
+ * exported to the caller; the caller may not write where the sync would).
  */
 export function servedMethods(): ServedMethods {
   const store = serviceMethods(storePackageDefinition(), STORE_SERVICE);
   const sync = serviceMethods(syncPackageDefinition(), SYNC_SERVICE);
-  return new ServedMethods([...store, ...sync, ...builtinMethods()], storeMethodNames(), [REQUEST_CREDENTIALS_METHOD]);
+  return new ServedMethods([...store, ...sync, ...builtinMethods()], storeMethodNames(), [REQUEST_CREDENTIALS_METHOD, CREATE_SYNC_METHOD]);
 }
 
 /** What the process hands the gateway: the validated configuration, the root logger, the stop order. */

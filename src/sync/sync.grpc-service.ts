@@ -16,6 +16,11 @@ export interface SyncServiceDeps {
   ownTrustDomain: string;
   /** Where partners reach this gateway's gRPC listener (registry_address); empty when not configured. */
   advertisedAddress?: string;
+  /**
+   * Whether `peer` may write records into `namespace` (the policy's decision for Push there):
+   * a sync writes where its creator could push, or it is refused.
+   */
+  mayWrite(peer: PeerIdentity, namespace: string): { allowed: boolean; reason: string };
   /** Called after CreateSync (the local worker claims at once). */
   onCreated?(sync: SyncRow): void;
   logger: TransportLogger;
@@ -42,7 +47,7 @@ export function registerSyncService(server: grpc.Server, deps: SyncServiceDeps):
         `/${SYNC_SERVICE}/${name}`,
       )(call, callback);
   server.addService(definition, {
-    CreateSync: unary<WireCreateSyncRequest, WireSync>('CreateSync', (call, peer) => createSync(deps, call.request, peer)),
+    CreateSync: unary<WireCreateSyncRequest, WireSync>('CreateSync', (call, peer, context) => createSync(deps, call.request, peer, context)),
     GetSync: unary<{ sync_id?: string }, WireSync>('GetSync', async (call) => toWireSync(await requireSync(deps, call.request.sync_id))),
     ListSyncs: unary<{ page_size?: number; page_token?: string }, { syncs: WireSync[]; next_page_token: string }>('ListSyncs', (call) => listSyncs(deps, call.request)),
     DeleteSync: unary<{ sync_id?: string }, object>('DeleteSync', async (call, peer) => {
@@ -57,7 +62,7 @@ export function registerSyncService(server: grpc.Server, deps: SyncServiceDeps):
   return { packageDefinition };
 }
 
-async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, peer: PeerIdentity): Promise<WireSync> {
+async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, peer: PeerIdentity, context: CallContext): Promise<WireSync> {
   const { value, errors } = checkSyncRequest(
     {
       remoteAddress: req.remote_address,
@@ -73,6 +78,11 @@ async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, pee
     deps.ownTrustDomain,
   );
   if (value === undefined) throw new ValidationError('create sync: invalid request', [...errors]);
+  const write = deps.mayWrite(peer, value.targetNamespace);
+  if (!write.allowed) {
+    context.refuse('permission_denied', `may not push into target namespace ${value.targetNamespace}: ${write.reason}`, value.targetNamespace);
+    throw new ParleyError('permission_denied', `create sync: ${peer.id.toString()} may not push into ${value.targetNamespace}`);
+  }
   const row = await deps.repository.create({ ...value, createdBy: peer.id.toString() });
   deps.logger.info({ syncId: row.id, partner: row.remoteSpiffeId, by: row.createdBy }, 'sync created');
   deps.onCreated?.(row);

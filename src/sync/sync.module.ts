@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
 import { DataSource } from 'typeorm';
-import { AuthzModule, CallAuthorizer } from '../authz';
+import { AuthzModule, CallAuthorizer, PolicyStore } from '../authz';
 import { ShutdownSequence } from '../common';
 import { Settings } from '../config';
 import { ChangeFeed, DatabaseModule } from '../database';
@@ -68,11 +68,15 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
 /** parley.sync.v1.SyncService as registered on the gRPC endpoint. */
 export class SyncGrpcService {}
 
-function serveSync(settings: Settings, dataSource: DataSource, grants: GrantService, worker: SyncWorker, endpoint: SecureGrpcServer, logger: RootLogger): SyncGrpcService {
+/** The Push method: a sync writes where its creator may push. */
+const PUSH_METHOD = '/parley.store.v1.StoreService/Push';
+
+function serveSync(settings: Settings, dataSource: DataSource, grants: GrantService, worker: SyncWorker, endpoint: SecureGrpcServer, policy: PolicyStore, logger: RootLogger): SyncGrpcService {
   const handle = registerSyncService(endpoint.server, {
     repository: new SyncRepository(dataSource),
     grants,
     ownTrustDomain: settings.config.identity.trustDomain,
+    mayWrite: (peer, namespace) => policy.compiled.decide({ id: peer.id, method: PUSH_METHOD, namespace, sourceIp: peer.remoteAddress }),
     onCreated: () => worker.poke(),
     logger: logger.child('sync'),
   });
@@ -88,7 +92,7 @@ function serveSync(settings: Settings, dataSource: DataSource, grants: GrantServ
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
     { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer], useFactory: grantService },
     { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence], useFactory: startWorker },
-    { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, RootLogger], useFactory: serveSync },
+    { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
   ],
   exports: [ExportStore, GrantService],
 })

@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DataSource } from 'typeorm';
-import { AuditWriter, RevocationStore } from '../../../src/authz';
+import { AuditWriter, PolicyStore, RevocationStore } from '../../../src/authz';
 import { SyncClient, ExportStore } from '../../../src/sync';
 import { thumbprintOfFingerprint } from '../../../src/sync/domain/grant';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
@@ -249,7 +249,32 @@ describe('sync between two gateways', () => {
         reader.close();
       }
     });
+
+    it('refuses a CreateSync whose records would land where its caller may not push: PERMISSION_DENIED, audited', async () => {
+      await partner.gateway.get(PolicyStore).replaceAll(
+        [
+          { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
+          { id: 'reader-no-partners', effect: 'deny', subjects: [{ spiffeId: `spiffe://${PARTNER}/ml/reader` }], methods: ['/parley.store.v1.StoreService/Push'], namespaces: ['partners'] },
+        ],
+        { actor: 'test' },
+      );
+      const reader = syncClient(await issueSvid(partner, '/ml/reader'), partner, partner);
+      try {
+        const request = { remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] } };
+        expect(await grpcCode(reader.createSync(request))).toBe(grpc.status.PERMISSION_DENIED);
+        // Where it may push, it may sync.
+        expect(await reader.createSync({ ...request, target_namespace: 'ml/mirror' })).toMatchObject({ target_namespace: 'ml/mirror' });
+      } finally {
+        reader.close();
+      }
+      const rows = await auditRows(partner, '/parley.sync.v1.SyncService/CreateSync');
+      expect(rows.slice(-2)).toEqual([
+        { spiffe_id: `spiffe://${PARTNER}/ml/reader`, decision: 'deny', reason: `permission_denied: may not push into target namespace partners/${ACME}: denied by rule "reader-no-partners"` },
+        expect.objectContaining({ spiffe_id: `spiffe://${PARTNER}/ml/reader`, decision: 'allow' }),
+      ]);
+    });
   });
+
   describe('after revocation', () => {
     it('voids the grants of a revoked SPIFFE ID at once: refused, audited as revoked', async () => {
       const client = syncClient(partnerGatewaySvid, partner, acme);
