@@ -250,6 +250,26 @@ describe('sync between two gateways', () => {
       }
     });
 
+    it('explains a partner it cannot reach: PENDING with UNREACHABLE, the attempt counted and the next one scheduled', async () => {
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: '127.0.0.1:1', remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] }, target_namespace: 'ml/unreachable' });
+        const deadline = Date.now() + 20_000;
+        let sync = created;
+        while (sync.attempt === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          sync = await ops.getSync(created.sync_id);
+        }
+        expect(sync).toMatchObject({ failure_reason: 'FAILURE_REASON_UNREACHABLE', message: expect.stringContaining('127.0.0.1:1') });
+        expect(sync.attempt).toBeGreaterThanOrEqual(1);
+        expect(['SYNC_STATUS_PENDING', 'SYNC_STATUS_IN_PROGRESS']).toContain(sync.status);
+        expect(sync.next_attempt_at).not.toBeNull();
+        await ops.deleteSync(created.sync_id);
+      } finally {
+        ops.close();
+      }
+    });
+
     it('refuses a CreateSync whose records would land where its caller may not push: PERMISSION_DENIED, audited', async () => {
       await partner.gateway.get(PolicyStore).replaceAll(
         [
