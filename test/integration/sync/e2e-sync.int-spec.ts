@@ -4,6 +4,7 @@
  * partner.test; partner's gateway asks for a grant with its own SVID and syncs.
  */
 import { X509Certificate } from 'node:crypto';
+import { connect, createServer, type Socket } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { DataSource } from 'typeorm';
 import { AuditWriter, PolicyStore, RevocationStore } from '../../../src/authz';
@@ -45,6 +46,33 @@ function claimsOf(token: string): Record<string, unknown> {
 async function auditRows(gw: TestGateway, method: string): Promise<Array<{ spiffe_id: string; decision: string; reason: string }>> {
   await gw.gateway.get(AuditWriter).flush();
   return gw.gateway.get(DataSource).query('SELECT spiffe_id, decision, reason FROM authz_audit WHERE method = $1 ORDER BY id', [method]);
+}
+
+/** A TCP relay to 127.0.0.1:targetPort that can be down (every connection reset at once: the partner is unreachable) or up. */
+async function gatedRelay(targetPort: number): Promise<{ port: number; up: boolean; close(): Promise<void> }> {
+  const sockets = new Set<Socket>();
+  const relay = { port: 0, up: false, close: async () => undefined as void };
+  const server = createServer((inbound) => {
+    inbound.on('error', () => undefined);
+    if (!relay.up) return void inbound.resetAndDestroy();
+    const outbound = connect(targetPort, '127.0.0.1');
+    for (const sock of [inbound, outbound]) {
+      sockets.add(sock);
+      sock.on('close', () => sockets.delete(sock));
+      sock.on('error', () => undefined);
+    }
+    inbound.pipe(outbound);
+    outbound.pipe(inbound);
+    inbound.on('close', () => outbound.destroy());
+    outbound.on('close', () => inbound.destroy());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  relay.port = (server.address() as { port: number }).port;
+  relay.close = async () => {
+    for (const sock of [...sockets]) sock.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  return relay;
 }
 
 const CREDENTIALS = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
@@ -267,6 +295,41 @@ describe('sync between two gateways', () => {
         await ops.deleteSync(created.sync_id);
       } finally {
         ops.close();
+      }
+    });
+
+    it('ends COMPLETED after a partner outage, the failed attempts visible in the status while it lasted', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const bytes = payload(1_000_000);
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const cid = await writer.push({ namespace: 'ml/shared/outage', media_type: 'application/octet-stream' }, bytes).finally(() => writer.close());
+      const relay = await gatedRelay(acme.gateway.listeners.grpc!.port);
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${relay.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] }, target_namespace: 'ml/after-outage' });
+        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
+          const deadline = Date.now() + ms;
+          let sync = await ops.getSync(created.sync_id);
+          while (!done(sync) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+            sync = await ops.getSync(created.sync_id);
+          }
+          return sync;
+        };
+        const during = await waitFor((s) => s.attempt >= 2, 20_000);
+        expect(during).toMatchObject({ status: 'SYNC_STATUS_PENDING', failure_reason: 'FAILURE_REASON_UNREACHABLE' });
+        expect(during.attempt).toBeGreaterThanOrEqual(2);
+        relay.up = true;
+        const after = await waitFor((s) => s.status === 'SYNC_STATUS_COMPLETED' || s.status === 'SYNC_STATUS_FAILED', 30_000);
+        expect(after).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', failure_reason: 'FAILURE_REASON_UNSPECIFIED', attempt: 0, counters: { failed: '0' } });
+        expect(Number(after.counters.transferred)).toBeGreaterThanOrEqual(1);
+        expect(after.last_success_at).not.toBeNull();
+        const reader = await workloadClient(partner, '/ml/reader', partner);
+        const pulled = await reader.pullAll(cid).finally(() => reader.close());
+        expect([pulled.record.namespace, pulled.data.equals(bytes)]).toEqual(['ml/after-outage/ml/shared/outage', true]);
+      } finally {
+        ops.close();
+        await relay.close();
       }
     });
 
