@@ -49,9 +49,24 @@ async function auditRows(gw: TestGateway, method: string): Promise<Array<{ spiff
 }
 
 /** A TCP relay to 127.0.0.1:targetPort that can be down (every connection reset at once: the partner is unreachable) or up. */
-async function gatedRelay(targetPort: number): Promise<{ port: number; up: boolean; close(): Promise<void> }> {
+async function gatedRelay(targetPort: number): Promise<{ port: number; up: boolean; stallAfter?: number; sent: number; stalled: boolean; resume(): void; close(): Promise<void> }> {
   const sockets = new Set<Socket>();
-  const relay = { port: 0, up: false, close: async () => undefined as void };
+  const paused = new Set<Socket>();
+  const relay = {
+    port: 0,
+    up: false,
+    /** Once the partner sent this many bytes, its side stops being read (a stalled transfer) until `resume`. */
+    stallAfter: undefined as number | undefined,
+    sent: 0,
+    stalled: false,
+    resume() {
+      relay.stallAfter = undefined;
+      relay.stalled = false;
+      for (const sock of paused) sock.resume();
+      paused.clear();
+    },
+    close: async () => undefined as void,
+  };
   const server = createServer((inbound) => {
     inbound.on('error', () => undefined);
     if (!relay.up) return void inbound.resetAndDestroy();
@@ -62,6 +77,14 @@ async function gatedRelay(targetPort: number): Promise<{ port: number; up: boole
       sock.on('error', () => undefined);
     }
     inbound.pipe(outbound);
+    outbound.on('data', (chunk: Buffer) => {
+      relay.sent += chunk.length;
+      if (relay.stallAfter !== undefined && relay.sent >= relay.stallAfter) {
+        relay.stalled = true;
+        outbound.pause();
+        paused.add(outbound);
+      }
+    });
     outbound.pipe(inbound);
     inbound.on('close', () => outbound.destroy());
     outbound.on('close', () => inbound.destroy());
@@ -330,6 +353,46 @@ describe('sync between two gateways', () => {
       } finally {
         ops.close();
         await relay.close();
+      }
+    });
+
+    it('DeleteSync mid-run: the record being copied finishes, the sync stops at the next record boundary and ends DELETED', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const big = payload(6_000_000);
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const first = await writer.push({ namespace: 'ml/shared/delete-me', media_type: 'application/octet-stream' }, big);
+      const second = await writer.push({ namespace: 'ml/shared/delete-me', media_type: 'text/plain' }, Buffer.from('never copied')).finally(() => writer.close());
+      const relay = await gatedRelay(acme.gateway.listeners.grpc!.port);
+      relay.up = true;
+      relay.stallAfter = 1_000_000;
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${relay.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared/delete-me'] }, target_namespace: 'ml/deleted' });
+        const deadline = Date.now() + 20_000;
+        while (!relay.stalled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(relay.stalled).toBe(true);
+        await ops.deleteSync(created.sync_id);
+        expect((await ops.getSync(created.sync_id)).status).toBe('SYNC_STATUS_DELETE_PENDING');
+        // The worker learns of the delete with its next lease renewal (a third of the lease).
+        await new Promise((r) => setTimeout(r, 11_000));
+        relay.resume();
+        let sync = await ops.getSync(created.sync_id);
+        while (sync.status !== 'SYNC_STATUS_DELETED' && Date.now() < deadline + 30_000) {
+          await new Promise((r) => setTimeout(r, 100));
+          sync = await ops.getSync(created.sync_id);
+        }
+        expect(sync.status).toBe('SYNC_STATUS_DELETED');
+      } finally {
+        ops.close();
+        await relay.close();
+      }
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      try {
+        const found = await reader.lookup([first, second], true);
+        expect(found.records.map((r) => r.cid)).toEqual([first]);
+        expect((await reader.pullAll(first)).data.equals(big)).toBe(true);
+      } finally {
+        reader.close();
       }
     });
 
