@@ -396,6 +396,43 @@ describe('sync between two gateways', () => {
       }
     });
 
+    it('a continuous sync picks up a record pushed after its first run within its interval, skipping what it holds', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const before = await writer.push({ namespace: 'ml/shared/feed', media_type: 'text/plain' }, Buffer.from('first'));
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared/feed'] }, continuous: true, interval_seconds: 10, target_namespace: 'ml/feed' });
+        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
+          const deadline = Date.now() + ms;
+          let sync = await ops.getSync(created.sync_id);
+          while (!done(sync) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+            sync = await ops.getSync(created.sync_id);
+          }
+          return sync;
+        };
+        const firstRun = await waitFor((s) => s.last_success_at !== null, 20_000);
+        expect(firstRun).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1' } });
+        expect(firstRun.next_attempt_at).not.toBeNull();
+        const after = await writer.push({ namespace: 'ml/shared/feed', media_type: 'text/plain' }, Buffer.from('second'));
+        const pushedAt = Date.now();
+        while ((await reader.lookup([after], true)).records.length === 0 && Date.now() - pushedAt < 20_000) await new Promise((r) => setTimeout(r, 100));
+        expect(Date.now() - pushedAt).toBeLessThan(12_000);
+        // Each run counts afresh: the second copied the new record and skipped the one it held.
+        const firstSuccess = Number(firstRun.last_success_at!.seconds) * 1000 + firstRun.last_success_at!.nanos / 1e6;
+        const secondRun = await waitFor((s) => s.status === 'SYNC_STATUS_COMPLETED' && Number(s.last_success_at!.seconds) * 1000 + s.last_success_at!.nanos / 1e6 > firstSuccess, 10_000);
+        expect(secondRun.counters).toMatchObject({ discovered: '2', transferred: '1', skipped: '1', failed: '0' });
+        expect((await reader.lookup([before, after])).records.map((r) => r.namespace)).toEqual(['ml/feed/ml/shared/feed', 'ml/feed/ml/shared/feed']);
+        await ops.deleteSync(created.sync_id);
+      } finally {
+        writer.close();
+        reader.close();
+        ops.close();
+      }
+    });
+
     it('refuses a CreateSync whose records would land where its caller may not push: PERMISSION_DENIED, audited', async () => {
       await partner.gateway.get(PolicyStore).replaceAll(
         [
