@@ -23,8 +23,6 @@ import { registerSyncService } from './sync.grpc-service';
 import { SyncRepository } from './sync.repository';
 import { SyncWorker } from './sync-worker';
 
-/** Default lifetime of a grant (issue 15: `sync.grantTtl`, 5 min). */
-const GRANT_TTL_MS = 5 * 60_000;
 const RETRY = { initialMs: 1_000, maxMs: 60_000, maxAttempts: 8 };
 
 async function openExports(settings: Settings, dataSource: DataSource, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): Promise<ExportStore> {
@@ -40,7 +38,7 @@ async function openGrantKeys(dataSource: DataSource, changes: ChangeFeed, logger
 
 /** Issues grants, and checks them for the call authorizer (Store.List, Lookup, Pull, PullReferrer with `authorization: Bearer`). */
 function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys, authorizer: CallAuthorizer): GrantService {
-  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: GRANT_TTL_MS });
+  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: settings.config.sync.grantTtl });
   authorizer.useGrants(grantVerifierOf(grants));
   return grants;
 }
@@ -58,6 +56,8 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
     localId: gatewaySpiffeId(identityConfig).toString(),
     localTrustDomain: identityConfig.trustDomain,
     retry: RETRY,
+    maxConcurrent: settings.config.sync.maxConcurrent,
+    perPartner: settings.config.sync.perPartner,
     logger: logger.child('sync'),
   });
   worker.start();
