@@ -2,7 +2,7 @@ import { type DynamicModule, Global, Injectable, Module, type OnApplicationBoots
 import type { Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { AdminHttpsListener, AdminModule } from './admin';
-import { AuthzModule, RevocationStore, ServedMethods, SYNC_CREDENTIALS_METHOD } from './authz';
+import { AuthzModule, RevocationStore, ServedMethods } from './authz';
 import { serviceMethods, ShutdownSequence, type GatewayListener, type ListenAddress } from './common';
 import { Settings, type ParleyConfig } from './config';
 import { Database, DatabaseModule } from './database';
@@ -12,16 +12,20 @@ import { IdentityModule } from './identity';
 import { RootLogger } from './logging';
 import { createMetricsRegistry, OpsListener, OpsModule, ReadinessRegistry } from './ops';
 import { STORE_SERVICE, storeMethodNames, storePackageDefinition, StoreModule } from './store';
+import { CREATE_SYNC_METHOD, REQUEST_CREDENTIALS_METHOD, SYNC_SERVICE, syncPackageDefinition, SyncModule } from './sync';
 import { TrustModule } from './trust';
 import { VERSION } from './common';
 
 /**
  * Every gRPC method the gateway serves, from the service definitions it registers: what
- * policy rules may name. Sync's credentials method is reserved (named by the default policy).
+ * policy rules may name. Store calls are decided again once their namespace is known; a
+ * credentials request and a CreateSync are audited by their handlers (nothing may be
+ * exported to the caller; the caller may not write where the sync would).
  */
 export function servedMethods(): ServedMethods {
   const store = serviceMethods(storePackageDefinition(), STORE_SERVICE);
-  return new ServedMethods([...store, ...builtinMethods(), SYNC_CREDENTIALS_METHOD], storeMethodNames());
+  const sync = serviceMethods(syncPackageDefinition(), SYNC_SERVICE);
+  return new ServedMethods([...store, ...sync, ...builtinMethods()], storeMethodNames(), [REQUEST_CREDENTIALS_METHOD, CREATE_SYNC_METHOD]);
 }
 
 /** What the process hands the gateway: the validated configuration, the root logger, the stop order. */
@@ -109,7 +113,7 @@ export class GatewayModule {
   static forRoot(core: GatewayCore): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [CoreModule.register(core), DatabaseModule, TrustModule, IdentityModule, AuthzModule, FederationModule, GrpcModule, StoreModule, AdminModule, OpsModule],
+      imports: [CoreModule.register(core), DatabaseModule, TrustModule, IdentityModule, AuthzModule, FederationModule, GrpcModule, StoreModule, SyncModule, AdminModule, OpsModule],
       providers: [GatewayWiring],
     };
   }

@@ -28,7 +28,7 @@ import { ServedMethods } from './served-methods';
       provide: CallAuthorizer,
       inject: [PolicyStore, RevocationStore, AllowlistStore, RateLimiter, AuditWriter, ServedMethods, Registry],
       useFactory: (policy: PolicyStore, revocations: RevocationStore, allowlists: AllowlistStore, limiter: RateLimiter, audit: AuditWriter, served: ServedMethods, metrics: Registry) =>
-        new CallAuthorizer({ policy, revocations, allowlists, rateLimits: limiter.enabled ? limiter : undefined, audit, namespacedMethods: served.namespaced, metrics }),
+        new CallAuthorizer({ policy, revocations, allowlists, rateLimits: limiter.enabled ? limiter : undefined, audit, namespacedMethods: served.namespaced, handlerAuditedMethods: served.handlerAudited, metrics }),
     },
   ],
   exports: [PolicyStore, RevocationStore, AllowlistStore, AuditWriter, RateLimiter, CallAuthorizer],

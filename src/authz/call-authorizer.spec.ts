@@ -3,12 +3,13 @@ import { SpiffeId } from '../spiffe';
 import type { PeerIdentity } from '../tls/peer-identity';
 import { AuthorizedCall, CallAuthorizer } from './call-authorizer';
 import { compilePolicy, type CompiledPolicy, type Rule } from './domain';
-import type { AuditRecord } from './ports';
+import type { AuditRecord, GrantVerifier } from './ports';
 
 const OWN = 'example.org';
 const CHECK = '/grpc.health.v1.Health/Check';
 const PULL = '/parley.store.v1.StoreService/Pull';
 const OTHER = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
+const LIST = '/parley.store.v1.StoreService/List';
 const ALLOW_OWN: Rule[] = [{ id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] }];
 
 function peer(id = 'spiffe://example.org/app', port = 40000): PeerIdentity {
@@ -31,7 +32,7 @@ function counted(rules: Rule[]): { policy: CompiledPolicy; decisions: () => numb
   return { policy, decisions: () => n };
 }
 
-function setup(o: { rules?: Rule[]; versioned?: { revocations: boolean; allowlists: boolean }; rateLimited?: () => string | undefined } = {}) {
+function setup(o: { rules?: Rule[]; versioned?: { revocations: boolean; allowlists: boolean }; rateLimited?: () => string | undefined; handlerAudited?: string[] } = {}) {
   let current = counted(o.rules ?? ALLOW_OWN);
   const revoked = new Map<string, string>();
   const blocked = new Map<string, string>();
@@ -67,7 +68,8 @@ function setup(o: { rules?: Rule[]; versioned?: { revocations: boolean; allowlis
     },
     rateLimits: { limitedReason: () => o.rateLimited?.() },
     audit: { record: (e) => void audit.push(e) },
-    namespacedMethods: new Set([PULL]),
+    namespacedMethods: new Set([PULL, LIST]),
+    handlerAuditedMethods: new Set(o.handlerAudited ?? []),
     metrics,
   });
   return {
@@ -308,5 +310,78 @@ describe('CallAuthorizer: the connection memo ends with what it depends on', () 
     t.block(OWN);
     expect(allowed(t.authorizer.authorize(p, CHECK))).toBe(false);
     expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'source address not allowed: not listed' });
+  });
+});
+
+/** grpc-js Metadata as the authorizer reads it. */
+const metadata = (values: string[]) => ({ get: (key: string) => (key === 'authorization' ? values : []) });
+
+/** A verifier that accepts the token 'good' from spiffe://partner.test/parley/gateway, for namespace ml/shared and below. */
+const verifier: GrantVerifier = {
+  verify(token, p) {
+    if (token !== 'good') throw Object.assign(new Error('bad'), { details: { reason: 'grant_bad_signature' } });
+    if (p.spiffeId !== 'spiffe://partner.test/parley/gateway') throw Object.assign(new Error('bad'), { details: { reason: 'grant_wrong_subject' } });
+    return { id: 'jti-1', allows: (action, ns) => action !== 'pull_referrer' && (ns === 'ml/shared' || ns.slice(0, 10) === 'ml/shared/') };
+  },
+};
+const FEDERATED: Rule[] = [...ALLOW_OWN, { id: 'partner-pull', effect: 'allow', subjects: [{ trustDomain: 'partner.test' }], methods: [PULL] }];
+const contextOf = (d: ReturnType<CallAuthorizer['authorize']>) => (d as { context?: AuthorizedCall }).context;
+
+describe('CallAuthorizer: grants (authorization: Bearer) on store reads', () => {
+  const partner = () => peer('spiffe://partner.test/parley/gateway');
+
+  it('refuses every presented grant while no verifier is set, and anything that is not one bearer token', () => {
+    const t = setup({ rules: FEDERATED });
+    expect(allowed(t.authorizer.authorize(partner(), PULL, metadata(['Bearer good'])))).toBe(false);
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: this gateway accepts no grants' });
+    t.authorizer.useGrants(verifier);
+    for (const values of [['Basic good'], ['Bearer '], ['Bearer good', 'Bearer good'], ['bearer good']]) {
+      expect(allowed(t.authorizer.authorize(partner(), PULL, metadata(values)))).toBe(false);
+      expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: authorization metadata is not one bearer grant' });
+    }
+  });
+
+  it('lets a grant List (no allow rule needed) and decides each namespace by the grant alone', () => {
+    const t = setup({ rules: FEDERATED });
+    t.authorizer.useGrants(verifier);
+    expect(allowed(t.authorizer.authorize(partner(), LIST))).toBe(false);
+    const call = contextOf(t.authorizer.authorize(partner(), LIST, metadata(['Bearer good'])))!;
+    expect([call.maySee('ml/shared'), call.maySee('ml/shared/sub'), call.maySee('ml/sharedx'), call.maySee('ml/private')]).toEqual([true, true, false, false]);
+    // Pull is allowed by a rule for every namespace without a grant; with one, only within it.
+    const pull = contextOf(t.authorizer.authorize(partner(), PULL, metadata(['Bearer good'])))!;
+    expect(() => pull.requireNamespace('ml/private')).toThrow(expect.objectContaining({ code: 'permission_denied' }));
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', namespace: 'ml/private', reason: 'namespace ml/private is outside grant jti-1' });
+  });
+
+  it('audits the refusal of a grant the verifier refuses', () => {
+    const t = setup({ rules: FEDERATED });
+    t.authorizer.useGrants(verifier);
+    expect(t.authorizer.authorize(partner(), LIST, metadata(['Bearer forged']))).toMatchObject({ allowed: false, refusal: 'unauthenticated' });
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: grant_bad_signature' });
+    expect(allowed(t.authorizer.authorize(peer('spiffe://partner.test/other'), LIST, metadata(['Bearer good'])))).toBe(false);
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'grant refused: grant_wrong_subject' });
+  });
+
+  it('lets revocations and deny rules win over a valid grant', () => {
+    const t = setup({ rules: [...FEDERATED, { id: 'no-secret', effect: 'deny', subjects: [{ trustDomain: 'partner.test' }], methods: [PULL], namespaces: ['ml/shared/secret'] }] });
+    t.authorizer.useGrants(verifier);
+    const pull = contextOf(t.authorizer.authorize(partner(), PULL, metadata(['Bearer good'])))!;
+    expect(pull.maySee('ml/shared')).toBe(true);
+    expect(pull.maySee('ml/shared/secret')).toBe(false);
+    t.revoke('spiffe://partner.test/parley/gateway');
+    expect(allowed(t.authorizer.authorize(partner(), PULL, metadata(['Bearer good'])))).toBe(false);
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'deny', reason: 'revoked: test' });
+  });
+
+  it('a handler-audited method is decided at admission and audited once, by its handler', () => {
+    const t = setup({ handlerAudited: [OTHER] });
+    const call = contextOf(t.authorizer.authorize(peer(), OTHER))!;
+    expect(t.audit).toHaveLength(0);
+    call.refuse('permission_denied', 'nothing is exported to you');
+    call.end();
+    expect(t.audit).toEqual([expect.objectContaining({ method: OTHER, decision: 'deny', reason: 'permission_denied: nothing is exported to you' })]);
+    const ok = contextOf(t.authorizer.authorize(peer(), OTHER))!;
+    ok.end();
+    expect(t.audit.at(-1)).toMatchObject({ decision: 'allow', reason: expect.not.stringContaining('namespace') });
   });
 });

@@ -15,7 +15,7 @@ import { FastHistogram } from '../ops';
 import { ParleyError } from '../common';
 import type { PeerIdentity } from '../tls';
 import type { CompiledPolicy, Decision } from './domain';
-import type { AllowlistCheck, AuditRecord, AuditSink, PolicySource, RateLimitCheck, RevocationCheck } from './ports';
+import type { AllowlistCheck, AuditRecord, AuditSink, GrantAction, GrantVerifier, PolicySource, PresentedGrant, RateLimitCheck, RevocationCheck } from './ports';
 
 export interface CallAuthorizerOptions {
   policy: PolicySource;
@@ -25,6 +25,8 @@ export interface CallAuthorizerOptions {
   audit?: AuditSink;
   /** Full names of methods whose requests carry a record namespace (decided again by the handler). */
   namespacedMethods: ReadonlySet<string>;
+  /** Full names of methods decided here but audited by their handler (`refuse` with its reason, or `end`). */
+  handlerAuditedMethods?: ReadonlySet<string>;
   metrics?: Registry;
   /** Clock (ms), for tests. */
   now?: () => number;
@@ -35,7 +37,8 @@ export interface CallDecision {
   readonly allowed: boolean;
   /** Why: goes to the log and the audit, never to the caller. */
   readonly reason: string;
-  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  /** The status: a refused grant is `unauthenticated` (the caller asks for a new one), a rate limit `resource_exhausted`. */
+  readonly refusal?: 'permission_denied' | 'resource_exhausted' | 'unauthenticated';
   /** The context of an allowed call whose final decision waits for its namespace. */
   readonly context?: AuthorizedCall;
 }
@@ -58,6 +61,10 @@ export class AuthorizedCall {
     /** The policy the call was admitted under, and its connection's namespace decisions under it. */
     private readonly admittedUnder: CompiledPolicy,
     private readonly namespaces: Map<string, Decision> | undefined,
+    /** False for a method decided at admission whose handler only finishes the audit. */
+    private readonly namespaced = true,
+    /** A call under a grant: each namespace must be within it (and no deny rule may match). */
+    private readonly grant?: { readonly presented: PresentedGrant; readonly action: GrantAction },
   ) {}
 
   /** @throws ParleyError permission_denied when the caller may not use this namespace */
@@ -84,7 +91,7 @@ export class AuthorizedCall {
     if (this.audited) return;
     this.audited = true;
     const t = this.tentative;
-    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: `${t.reason} (namespace not resolved)`, rule: t.rule, dryRunDenied: t.dryRunDenied });
+    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: this.namespaced ? `${t.reason} (namespace not resolved)` : t.reason, rule: t.rule, dryRunDenied: t.dryRunDenied });
   }
 
   /**
@@ -93,6 +100,7 @@ export class AuthorizedCall {
    * policies only: see ConnectionMemo).
    */
   private decide(namespace: string): Decision {
+    if (this.grant !== undefined) return this.decideGranted(namespace, this.grant.presented, this.grant.action);
     const policy = this.authorizer.policyNow();
     const remembered = policy === this.admittedUnder ? this.namespaces : undefined;
     const known = remembered?.get(namespace);
@@ -100,6 +108,14 @@ export class AuthorizedCall {
     const decision = policy.decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
     if (remembered !== undefined && remembered.size < MEMO_NAMESPACES) remembered.set(namespace, decision);
     return decision;
+  }
+
+  /** Under a grant the export decides, not the allow rules; a deny rule still wins. */
+  private decideGranted(namespace: string, grant: PresentedGrant, action: GrantAction): Decision {
+    const d = this.authorizer.policyNow().decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
+    if (!d.allowed && d.rule !== undefined) return d;
+    if (!grant.allows(action, namespace)) return { allowed: false, reason: `namespace ${namespace} is outside grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
+    return { allowed: true, reason: `within grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
   }
 }
 
@@ -116,6 +132,8 @@ interface MemoEntry {
   /** The policy's decision (tentative for namespaced methods). */
   readonly decision: Decision;
   readonly namespaced: boolean;
+  /** The handler finishes the call's audit (namespaced and handler-audited methods): the call gets an AuthorizedCall. */
+  readonly deferred: boolean;
   /** Namespaced methods under a timeless policy: the final decisions by namespace (at most MEMO_NAMESPACES). */
   readonly namespaces: Map<string, Decision> | undefined;
   /** The allow counter of (method, trust domain), for methods decided here. */
@@ -146,6 +164,30 @@ const MEMO_SLOTS = 4096;
 const MEMO_SLOT_MASK = MEMO_SLOTS - 1;
 
 export const RATE_LIMITED = 'rate limited';
+
+/** The store methods a grant may be presented on, with the export action each needs. */
+const GRANT_ACTIONS: Readonly<Record<string, GrantAction | undefined>> = Object.assign(Object.create(null) as Record<string, GrantAction>, {
+  '/parley.store.v1.StoreService/List': 'list',
+  '/parley.store.v1.StoreService/Lookup': 'lookup',
+  '/parley.store.v1.StoreService/Pull': 'pull',
+  '/parley.store.v1.StoreService/PullReferrer': 'pull_referrer',
+});
+
+const BEARER = 'Bearer ';
+
+/** The request metadata the authorizer reads (grpc-js Metadata). */
+export interface CallMetadata {
+  get(key: string): ReadonlyArray<string | Buffer>;
+}
+
+/** The grant of `authorization: Bearer <grant>`; null when the header is there but is not one bearer token (refused). */
+function bearerOf(metadata: CallMetadata | undefined): string | null | undefined {
+  const values = metadata?.get('authorization');
+  if (values === undefined || values.length === 0) return undefined;
+  const value = values[0];
+  if (values.length !== 1 || typeof value !== 'string' || value.length <= BEARER.length || value.slice(0, BEARER.length) !== BEARER) return null;
+  return value.slice(BEARER.length);
+}
 /** Buckets of `parley_authz_duration_seconds` (1 µs to 10 ms; the target is a p99 under 50 µs). */
 export const AUTHZ_DURATION_BUCKETS = [1e-6, 2.5e-6, 5e-6, 1e-5, 2e-5, 3e-5, 4e-5, 5e-5, 6e-5, 7.5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 1e-2];
 
@@ -159,6 +201,7 @@ export class CallAuthorizer {
   private readonly memos: Array<ConnectionMemo | undefined> = new Array<ConnectionMemo | undefined>(MEMO_SLOTS).fill(undefined);
   private readonly now: () => number;
   private readonly durations: FastHistogram | undefined;
+  private grants: GrantVerifier | undefined;
 
   constructor(private readonly o: CallAuthorizerOptions) {
     this.now = o.now ?? Date.now;
@@ -174,20 +217,31 @@ export class CallAuthorizer {
     }
   }
 
+  /** Accept grants on the store's read methods (set once by the wiring; without it every presented grant is refused). */
+  useGrants(verifier: GrantVerifier): void {
+    if (this.grants !== undefined) throw new TypeError('CallAuthorizer: a grant verifier is set already');
+    this.grants = verifier;
+  }
+
   /** The `authorize` of SecureGrpcServer; its own run time goes to `parley_authz_duration_seconds`. */
-  readonly authorize = (peer: PeerIdentity, method: string): CallDecision => {
-    if (this.durations === undefined) return this.decideCall(peer, method);
+  readonly authorize = (peer: PeerIdentity, method: string, metadata?: CallMetadata): CallDecision => {
+    if (this.durations === undefined) return this.decideCall(peer, method, metadata);
     const start = performance.now();
     try {
-      return this.decideCall(peer, method);
+      return this.decideCall(peer, method, metadata);
     } finally {
       this.durations.observe((performance.now() - start) / 1000);
     }
   };
 
-  private decideCall(peer: PeerIdentity, method: string): CallDecision {
+  private decideCall(peer: PeerIdentity, method: string, metadata: CallMetadata | undefined): CallDecision {
     const nowMs = this.now();
     const policy = this.o.policy.compiled;
+    const action = GRANT_ACTIONS[method];
+    if (action !== undefined) {
+      const token = bearerOf(metadata);
+      if (token !== undefined) return this.decideGranted(peer, method, action, token, nowMs, policy);
+    }
     // A connection's earlier allowed call of this method stands while nothing it depended on
     // changed (see ConnectionMemo); otherwise every check runs.
     const memo = this.memoOf(peer, policy);
@@ -199,13 +253,15 @@ export class CallAuthorizer {
       if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
 
       const namespaced = this.o.namespacedMethods.has(method);
+      const deferred = namespaced || this.o.handlerAuditedMethods?.has(method) === true;
       const decision = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: namespaced });
       if (!decision.allowed) return this.refuse(peer, method, nowMs, decision.reason, decision.rule, decision.dryRunDenied);
       entry = {
         decision,
         namespaced,
+        deferred,
         namespaces: namespaced && policy.timeless ? new Map() : undefined,
-        allowed: namespaced ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow'),
+        allowed: deferred ? undefined : this.counts.cell(method, peer.trustDomain.name, 'allow'),
       };
       if (memo === undefined) this.remember(peer, policy, method, entry);
       else if (memo.size < MEMO_METHODS) {
@@ -213,7 +269,7 @@ export class CallAuthorizer {
         memo.size++;
       }
     }
-    const { decision, namespaced } = entry;
+    const { decision, deferred } = entry;
 
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
@@ -222,12 +278,44 @@ export class CallAuthorizer {
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
 
-    if (!namespaced) {
+    if (!deferred) {
       entry.allowed!.n++;
       this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
       return decision;
     }
-    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces) };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces, entry.namespaced) };
+  }
+
+  /**
+   * A call presenting a grant: revocation and allowlist first (revoking the caller voids its
+   * grants at once), then the grant, then no deny rule may match; the allow rules do not
+   * apply: each namespace the call reaches must be within the grant. Never memoized.
+   */
+  private decideGranted(peer: PeerIdentity, method: string, action: GrantAction, token: string | null, nowMs: number, policy: CompiledPolicy): CallDecision {
+    const revoked = this.o.revocations?.revokedReason(peer);
+    if (revoked !== undefined) return this.refuse(peer, method, nowMs, `revoked: ${revoked}`);
+    const blocked = this.o.allowlists?.deniedReason(peer.trustDomain.name, peer.remoteAddress);
+    if (blocked !== undefined) return this.refuse(peer, method, nowMs, `source address not allowed: ${blocked}`);
+    let presented: PresentedGrant;
+    try {
+      if (token === null) throw new Error('authorization metadata is not one bearer grant');
+      if (this.grants === undefined) throw new Error('this gateway accepts no grants');
+      presented = this.grants.verify(token, peer, nowMs);
+    } catch (err) {
+      const reason = (err as { details?: { reason?: unknown } } | null)?.details?.reason;
+      const why = typeof reason === 'string' ? reason : token === null || this.grants === undefined ? (err as Error).message : 'invalid grant';
+      return { ...this.refuse(peer, method, nowMs, `grant refused: ${why}`), refusal: 'unauthenticated' };
+    }
+    const tentative = policy.decide({ id: peer.id, method, sourceIp: peer.remoteAddress, namespacePending: true });
+    if (!tentative.allowed && tentative.rule !== undefined) return this.refuse(peer, method, nowMs, tentative.reason, tentative.rule, tentative.dryRunDenied);
+    const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
+    if (limited !== undefined) {
+      const reason = `${RATE_LIMITED}: ${limited}`;
+      this.finishCall(peer, method, nowMs, { decision: 'deny', reason }, 'rate_limited');
+      return { allowed: false, reason, refusal: 'resource_exhausted' };
+    }
+    const decision: Decision = { allowed: true, reason: `grant ${presented.id}`, dryRunDenied: tentative.dryRunDenied };
+    return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, undefined, true, { presented, action }) };
   }
 
   /** The policy in force (an AuthorizedCall's namespace decisions). */

@@ -2,7 +2,7 @@
 export { AuthzModule } from './authz.module';
 export { AuthorizedCall, CallAuthorizer } from './call-authorizer';
 export type { CallDecision } from './call-authorizer';
-export { ServedMethods, SYNC_CREDENTIALS_METHOD } from './served-methods';
+export { ServedMethods } from './served-methods';
 export { PolicyStore } from './policy-store';
 export { RevocationStore } from './revocation-store';
 export { AllowlistStore } from './allowlist-store';
@@ -21,7 +21,7 @@ export type { RuleJson } from './policy-json';
 export { ruleFromJson, ruleToJson } from './policy-json';
 export type { RuleProblem } from './policy-load';
 export type { PolicyEntry, PolicyStatus } from './policy-store';
-export type { RevocationCheck } from './ports';
+export type { GrantAction, GrantVerifier, PresentedGrant, RevocationCheck } from './ports';
 export type { NewRevocation, Revocation, RevocationKind } from './revocation-store';
 export { revocationValue } from './revocation-store';
 export { MAX_ALLOWLIST_CIDRS } from './allowlist-store';

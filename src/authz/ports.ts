@@ -67,3 +67,24 @@ export interface RateLimitCheck {
   /** Takes one token; why the call is limited, or undefined when it may go on. */
   limitedReason(peer: PeerIdentity, nowMs: number): string | undefined;
 }
+
+/** What a grant may be used for: the read actions an export grants. */
+export type GrantAction = 'list' | 'lookup' | 'pull' | 'pull_referrer';
+
+/** A presented grant that verified for the peer presenting it on this connection. */
+export interface PresentedGrant {
+  /** The grant's id (`jti`), for the audit. */
+  readonly id: string;
+  /** Whether it lets its holder do `action` on records of `namespace`. */
+  allows(action: GrantAction, namespace: string): boolean;
+}
+
+/**
+ * Checks a grant presented as `authorization: Bearer <grant>` (implemented by the sync
+ * context, set by the wiring): signature by a key this gateway holds, expiry, subject = the
+ * peer's SPIFFE ID, certificate binding = the peer's certificate. Synchronous, in memory.
+ * @throws on any refusal; an error's `details.reason` (when present) goes to the audit
+ */
+export interface GrantVerifier {
+  verify(token: string, peer: PeerIdentity, nowMs: number): PresentedGrant;
+}

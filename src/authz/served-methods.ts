@@ -1,21 +1,21 @@
 import { ParleyError } from '../common';
 import { MethodRegistry } from './domain';
 
-/** Reserved for the sync context (its proto is not served yet); named by the default policy. */
-export const SYNC_CREDENTIALS_METHOD = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
-
 /**
  * The gRPC methods the gateway serves, handed in by the wiring from the service definitions
  * it registers (one source): what policy rules may name, and which methods' requests carry a
- * record namespace (decided again by the handler).
+ * record namespace (decided again by the handler), and which methods are decided at
+ * admission but audited by their handler (which may still refuse, with its reason).
  */
 export class ServedMethods {
   readonly registry: MethodRegistry;
   readonly namespaced: ReadonlySet<string>;
+  readonly handlerAudited: ReadonlySet<string>;
 
-  constructor(all: readonly string[], namespaced: readonly string[]) {
+  constructor(all: readonly string[], namespaced: readonly string[], handlerAudited: readonly string[] = []) {
     this.registry = new MethodRegistry(all);
     this.namespaced = new Set(namespaced);
+    this.handlerAudited = new Set(handlerAudited);
   }
 
   /**

@@ -11,6 +11,7 @@ import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
 import { registerBundleCommands } from './commands/admin/bundle';
 import { registerFederationCommands } from './commands/admin/federation';
+import { registerSyncCommands } from './commands/sync';
 
 /** Areas of `parley admin` (each adds its subcommands). */
 const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands];
@@ -46,6 +47,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerConfig(program);
   registerDev(program);
   registerStoreCommands(program);
+  registerSyncCommands(program);
   registerAdmin(program, ADMIN_AREAS);
   return program;
 }

@@ -343,6 +343,16 @@ export const opsSchema = z.strictObject({
   readinessTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
 });
 
+/** Sync (src/sync): the grants this gateway issues, the syncs its worker runs. */
+export const syncSchema = z.strictObject({
+  /** Lifetime of a grant (RequestRegistryCredentials): at least 60 s, at most 15 min. */
+  grantTtl: duration.pipe(z.number().min(60_000, 'must be at least 60s').max(900_000, 'must be at most 15m')).default(300_000),
+  /** Syncs this replica runs at once. */
+  maxConcurrent: z.number().int().min(1).max(64).default(2),
+  /** Syncs of one partner running at once over all replicas. */
+  perPartner: z.number().int().min(1).max(64).default(2),
+});
+
 export const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   /** auto: human-readable on a terminal, JSON otherwise. */
@@ -362,6 +372,7 @@ export const configSchema = z.strictObject({
   store: storeSchema.prefault({}),
   authz: authzSchema.prefault({}),
   federation: federationSchema.prefault({}),
+  sync: syncSchema.prefault({}),
 }).superRefine((cfg, ctx) => {
   if (cfg.identity.source === 'files') {
     for (const key of ['cert', 'key', 'bundle'] as const) {

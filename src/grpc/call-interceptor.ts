@@ -67,7 +67,7 @@ export interface AuthorizationDecision {
   /** Why: goes to the log and the audit, never to the caller. */
   readonly reason: string;
   /** The status of a refusal (default PERMISSION_DENIED). */
-  readonly refusal?: 'permission_denied' | 'resource_exhausted';
+  readonly refusal?: 'permission_denied' | 'resource_exhausted' | 'unauthenticated';
   /**
    * The admitted call's context, which its handler receives (`callContextOf`); absent when
    * the decision is final for every namespace.
@@ -76,7 +76,7 @@ export interface AuthorizationDecision {
 }
 
 /** Decides whether a verified peer may call a method (`/package.Service/Method`). */
-export type Authorize = (peer: PeerIdentity, methodPath: string) => AuthorizationDecision | Promise<AuthorizationDecision>;
+export type Authorize = (peer: PeerIdentity, methodPath: string, metadata?: grpc.Metadata) => AuthorizationDecision | Promise<AuthorizationDecision>;
 
 /** The default until the policy engine plugs in: the own trust domain may call anything, nobody else anything. */
 export function ownTrustDomainOnly(own: TrustDomain): Authorize {
@@ -164,7 +164,7 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     }
     let decision: AuthorizationDecision | Promise<AuthorizationDecision>;
     try {
-      decision = this.o.authorize(peer, this.method);
+      decision = this.o.authorize(peer, this.method, metadata);
     } catch (err) {
       this.authorizationFailed(err, peer);
       return;
@@ -182,6 +182,7 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     }
     this.o.logger.debug({ ...peerLogFields(peer), method: this.method, reason: String(d?.reason) }, 'call denied');
     if (d?.refusal === 'resource_exhausted') this.sendStatus({ code: grpc.status.RESOURCE_EXHAUSTED, details: 'rate limit exceeded' });
+    else if (d?.refusal === 'unauthenticated') this.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: 'authentication failed' });
     else this.sendStatus({ code: grpc.status.PERMISSION_DENIED, details: 'permission denied' });
   }
 

@@ -11,7 +11,7 @@ describe('proto/descriptor-set.binpb', () => {
   const index = new DescriptorIndex();
   index.addFileDescriptorSet(loadDescriptorSet());
 
-  it.each(['parley/store/v1/store.proto', 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'])('defines everything %s defines', (file) => {
+  it.each(['parley/store/v1/store.proto', 'parley/sync/v1/sync.proto', 'grpc/health/v1/health.proto', 'grpc/reflection/v1/reflection.proto', 'grpc/reflection/v1alpha/reflection.proto'])('defines everything %s defines', (file) => {
     const definition = loadProto(file);
     const missing: string[] = [];
     for (const [name, value] of Object.entries(definition)) {

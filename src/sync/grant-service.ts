@@ -1,7 +1,8 @@
+import type { GrantAction, GrantVerifier, PresentedGrant } from '../authz';
 import { ParleyError } from '../common';
 import type { SpiffeId } from '../spiffe';
 import { GrantError, signGrant, thumbprintOfFingerprint, verifyGrant, type GrantClaims } from './domain/grant';
-import type { GrantScope } from './domain/export';
+import { scopeAllows, type GrantScope } from './domain/export';
 import type { ExportStore } from './export-store';
 import type { GrantKeys } from './grant-keys';
 
@@ -60,15 +61,34 @@ export class GrantService {
    * @throws ParleyError unauthenticated with details.reason = the refusal (expired, wrong_certificate, …)
    */
   verify(token: string, peer: GrantPeer, nowMs = Date.now()): GrantScope {
+    return this.check(token, peer, nowMs).scope;
+  }
+
+  /** The claims of a presented grant valid for this peer on this connection (same refusals as `verify`). */
+  check(token: string, peer: GrantPeer, nowMs = Date.now()): GrantClaims {
     const issuer = this.o.gatewayId.toString();
     try {
       const claims = verifyGrant(token, this.o.keys.keyFor, { issuer, audience: issuer, peerId: peer.id.toString(), peerCertificateThumbprint: thumbprintOfFingerprint(peer.fingerprint256), nowMs });
       this.o.events?.used?.(peer, claims);
-      return claims.scope;
+      return claims;
     } catch (err) {
       if (!(err instanceof GrantError)) throw err;
       this.o.events?.refused?.(peer, err.refusal);
       throw new ParleyError('unauthenticated', err.message, { details: { reason: `grant_${err.refusal}` }, publicMessage: `grant refused: ${err.refusal.replace(/_/g, ' ')}` });
     }
   }
+}
+
+/**
+ * The call authorizer's GrantVerifier: a grant's namespaces as the authorizer asks for them.
+ * Export entries with an annotation selector cover no namespace as a whole (fail closed: the
+ * authorizer decides by namespace only, before it sees a record's annotations).
+ */
+export function grantVerifierOf(grants: GrantService): GrantVerifier {
+  return {
+    verify(token, peer, nowMs): PresentedGrant {
+      const claims = grants.check(token, peer, nowMs);
+      return { id: claims.jti, allows: (action: GrantAction, namespace: string) => scopeAllows(claims.scope, action, namespace) };
+    },
+  };
 }

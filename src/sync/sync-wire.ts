@@ -6,6 +6,7 @@ import { loadProto } from '../common';
 export const SYNC_PROTO = 'parley/sync/v1/sync.proto';
 export const SYNC_SERVICE = 'parley.sync.v1.SyncService';
 export const REQUEST_CREDENTIALS_METHOD = `/${SYNC_SERVICE}/RequestRegistryCredentials`;
+export const CREATE_SYNC_METHOD = `/${SYNC_SERVICE}/CreateSync`;
 
 let cached: PackageDefinition | undefined;
 

@@ -2,7 +2,7 @@ import type * as grpc from '@grpc/grpc-js';
 import type { PackageDefinition, ServiceDefinition } from '@grpc/proto-loader';
 import { ValidationError } from '../common';
 import { ParleyError } from '../common';
-import { guardHandler } from '../grpc';
+import { callContextOf, guardHandler, type CallContext } from '../grpc';
 import type { PeerIdentity } from '../tls';
 import type { TransportLogger } from '../tls';
 import { checkSyncRequest } from './domain/sync-request';
@@ -13,10 +13,14 @@ import { SYNC_SERVICE, syncPackageDefinition, timestampOf, type WireCreateSyncRe
 export interface SyncServiceDeps {
   repository: SyncRepository;
   grants: GrantService;
-  peerOf(call: { getPeer(): string }): PeerIdentity | undefined;
   ownTrustDomain: string;
   /** Where partners reach this gateway's gRPC listener (registry_address); empty when not configured. */
   advertisedAddress?: string;
+  /**
+   * Whether `peer` may write records into `namespace` (the policy's decision for Push there):
+   * a sync writes where its creator could push, or it is refused.
+   */
+  mayWrite(peer: PeerIdentity, namespace: string): { allowed: boolean; reason: string };
   /** Called after CreateSync (the local worker claims at once). */
   onCreated?(sync: SyncRow): void;
   logger: TransportLogger;
@@ -31,19 +35,19 @@ export function registerSyncService(server: grpc.Server, deps: SyncServiceDeps):
   const definition = packageDefinition[SYNC_SERVICE] as ServiceDefinition | undefined;
   if (definition === undefined) throw new Error(`sync proto does not define ${SYNC_SERVICE}`);
   const unary =
-    <Req, Res>(name: string, handle: (call: grpc.ServerUnaryCall<Req, Res>, peer: PeerIdentity) => Promise<Res>) =>
+    <Req, Res>(name: string, handle: (call: grpc.ServerUnaryCall<Req, Res>, peer: PeerIdentity, context: CallContext) => Promise<Res>) =>
     (call: grpc.ServerUnaryCall<Req, Res>, callback: grpc.sendUnaryData<Res>) =>
       guardHandler(
         async () => {
-          const peer = deps.peerOf(call);
-          if (peer === undefined) throw new ParleyError('unauthenticated', 'sync: no verified peer for this call');
-          callback(null, await handle(call, peer));
+          // The caller as the call interceptor admitted it (throws unauthenticated when it did not).
+          const context = callContextOf(call);
+          callback(null, await handle(call, context.peer, context));
         },
         deps.logger,
         `/${SYNC_SERVICE}/${name}`,
       )(call, callback);
   server.addService(definition, {
-    CreateSync: unary<WireCreateSyncRequest, WireSync>('CreateSync', (call, peer) => createSync(deps, call.request, peer)),
+    CreateSync: unary<WireCreateSyncRequest, WireSync>('CreateSync', (call, peer, context) => createSync(deps, call.request, peer, context)),
     GetSync: unary<{ sync_id?: string }, WireSync>('GetSync', async (call) => toWireSync(await requireSync(deps, call.request.sync_id))),
     ListSyncs: unary<{ page_size?: number; page_token?: string }, { syncs: WireSync[]; next_page_token: string }>('ListSyncs', (call) => listSyncs(deps, call.request)),
     DeleteSync: unary<{ sync_id?: string }, object>('DeleteSync', async (call, peer) => {
@@ -53,12 +57,12 @@ export function registerSyncService(server: grpc.Server, deps: SyncServiceDeps):
       deps.logger.info({ syncId: id, status, by: peer.id.toString() }, 'sync deleted');
       return {};
     }),
-    RequestRegistryCredentials: unary<object, WireCredentialsResponse>('RequestRegistryCredentials', async (_call, peer) => credentials(deps, peer)),
+    RequestRegistryCredentials: unary<object, WireCredentialsResponse>('RequestRegistryCredentials', async (_call, peer, context) => credentials(deps, peer, context)),
   });
   return { packageDefinition };
 }
 
-async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, peer: PeerIdentity): Promise<WireSync> {
+async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, peer: PeerIdentity, context: CallContext): Promise<WireSync> {
   const { value, errors } = checkSyncRequest(
     {
       remoteAddress: req.remote_address,
@@ -74,6 +78,11 @@ async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, pee
     deps.ownTrustDomain,
   );
   if (value === undefined) throw new ValidationError('create sync: invalid request', [...errors]);
+  const write = deps.mayWrite(peer, value.targetNamespace);
+  if (!write.allowed) {
+    context.refuse('permission_denied', `may not push into target namespace ${value.targetNamespace}: ${write.reason}`, value.targetNamespace);
+    throw new ParleyError('permission_denied', `create sync: ${peer.id.toString()} may not push into ${value.targetNamespace}`);
+  }
   const row = await deps.repository.create({ ...value, createdBy: peer.id.toString() });
   deps.logger.info({ syncId: row.id, partner: row.remoteSpiffeId, by: row.createdBy }, 'sync created');
   deps.onCreated?.(row);
@@ -90,8 +99,16 @@ async function listSyncs(deps: SyncServiceDeps, req: { page_size?: number; page_
   return { syncs: page.map(toWireSync), next_page_token: next };
 }
 
-async function credentials(deps: SyncServiceDeps, peer: PeerIdentity): Promise<WireCredentialsResponse> {
-  const { token, claims } = await deps.grants.issue(peer);
+/** A grant for what is exported to the caller; a refusal is audited with its reason (the caller sees the generic text). */
+async function credentials(deps: SyncServiceDeps, peer: PeerIdentity, context: CallContext): Promise<WireCredentialsResponse> {
+  let issued;
+  try {
+    issued = await deps.grants.issue(peer);
+  } catch (err) {
+    if (ParleyError.is(err, 'permission_denied') && err.details.reason === 'nothing_exported') context.refuse('permission_denied', 'nothing is exported to you');
+    throw err;
+  }
+  const { token, claims } = issued;
   const namespaces = [...new Set(claims.scope.flatMap((s) => s.namespaces))];
   return {
     success: true,

@@ -11,5 +11,5 @@ out="${1:-$root/proto/descriptor-set.binpb}"
 wkt="$("$py" -c 'import grpc_tools, os; print(os.path.join(os.path.dirname(grpc_tools.__file__), "_proto"))')"
 cd "$root/proto"
 "$py" -m grpc_tools.protoc -I. -I"$wkt" --include_imports --descriptor_set_out="$out" \
-  parley/store/v1/store.proto grpc/health/v1/health.proto \
+  parley/store/v1/store.proto parley/sync/v1/sync.proto grpc/health/v1/health.proto \
   grpc/reflection/v1/reflection.proto grpc/reflection/v1alpha/reflection.proto

@@ -9,6 +9,7 @@ import { HEALTH_PROTO } from '../../../src/grpc';
 import { loadProto } from '../../../src/common/proto-files';
 import { requireSpiffeId, requireTrustDomain, X509Bundle } from '../../../src/spiffe';
 import { StoreClient, storeChannelOptions, storePackageDefinition } from '../../../src/store';
+import { syncPackageDefinition } from '../../../src/sync';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import type { Rule } from '../../../src/authz/domain';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
@@ -24,6 +25,7 @@ import { TrustStore } from '../../../src/trust';
 jest.setTimeout(180_000);
 
 const STORE = '/parley.store.v1.StoreService/';
+const CREDENTIALS = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
 const SERVER = { id: requireSpiffeId('spiffe://acme.test/parley/gateway') };
 const PARTNER = 'example.org';
 const LOOKALIKES = ['example.org.evil.com', 'notexample.org', 'example-org'];
@@ -120,7 +122,7 @@ describe('authorization of every served method', () => {
     // Every trust domain but unknown.test authenticates (its bundle is held); authorization decides the rest.
     for (const td of [PARTNER, ...LOOKALIKES]) gw.gateway.get(TrustStore).set(X509Bundle.parsePem(requireTrustDomain(td), cas.get(td)!.bundlePem()));
     methods = gw.gateway.get(SecureGrpcServer).servedMethods();
-    methodKinds = kinds(storePackageDefinition(), loadProto(HEALTH_PROTO), loadProto('grpc/reflection/v1/reflection.proto'), loadProto('grpc/reflection/v1alpha/reflection.proto'));
+    methodKinds = kinds(storePackageDefinition(), syncPackageDefinition(), loadProto(HEALTH_PROTO), loadProto('grpc/reflection/v1/reflection.proto'), loadProto('grpc/reflection/v1alpha/reflection.proto'));
   });
   afterAll(async () => {
     for (const c of clients) c.close();
@@ -144,7 +146,8 @@ describe('authorization of every served method', () => {
     const metricsBefore = await scrapeMetrics(gw.gateway.listeners.ops!.port);
 
     const own = decisions(await statusesOf(await client('acme.test', '/ns/app')));
-    expect(own).toEqual(Object.fromEntries(methods.map((m) => [m, true])));
+    // Allowed everywhere; a credentials request is then refused by its handler: nothing is exported to own workloads.
+    expect(own).toEqual(Object.fromEntries(methods.map((m) => [m, m !== CREDENTIALS])));
 
     const revoked = decisions(await statusesOf(await client('acme.test', '/ns/revoked')));
     expect(revoked).toEqual(Object.fromEntries(methods.map((m) => [m, false])));

@@ -1,0 +1,99 @@
+import { hostname } from 'node:os';
+import { randomUUID } from 'node:crypto';
+import { Module } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import { AuthzModule, CallAuthorizer, PolicyStore } from '../authz';
+import { ShutdownSequence } from '../common';
+import { Settings } from '../config';
+import { ChangeFeed, DatabaseModule } from '../database';
+import { GrpcModule, SecureGrpcServer } from '../grpc';
+import { gatewaySpiffeId, IdentityModule, IdentitySource } from '../identity';
+import { RootLogger } from '../logging';
+import { SpiffeId } from '../spiffe';
+import { RecordImporter, StoreModule, StoreService } from '../store';
+import { svidProviderFrom } from '../tls';
+import { TrustModule, TrustStore } from '../trust';
+import { ExportStore } from './export-store';
+import { ExportRepository } from './export.repository';
+import { GrantKeys } from './grant-keys';
+import { GrantService, grantVerifierOf } from './grant-service';
+import { PartnerSession } from './partner-session';
+import { SigningKeyRepository } from './signing-key.repository';
+import { registerSyncService } from './sync.grpc-service';
+import { SyncRepository } from './sync.repository';
+import { SyncWorker } from './sync-worker';
+
+const RETRY = { initialMs: 1_000, maxMs: 60_000, maxAttempts: 8 };
+
+async function openExports(settings: Settings, dataSource: DataSource, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): Promise<ExportStore> {
+  const exports = new ExportStore({ repository: new ExportRepository(dataSource), ownTrustDomain: settings.config.identity.trustDomain, changes, logger: logger.child('sync') });
+  return shutdown.step('sync exports', async () => (await exports.start(), exports), (started) => started.stop());
+}
+
+/** The grant signing keys: one published in PostgreSQL before it signs, rotated by any replica. */
+async function openGrantKeys(dataSource: DataSource, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): Promise<GrantKeys> {
+  const keys = new GrantKeys({ repository: new SigningKeyRepository(dataSource), changes, logger: logger.child('sync') });
+  return shutdown.step('sync grant keys', async () => (await keys.start(), keys), (started) => started.stop());
+}
+
+/** Issues grants, and checks them for the call authorizer (Store.List, Lookup, Pull, PullReferrer with `authorization: Bearer`). */
+function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys, authorizer: CallAuthorizer): GrantService {
+  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: settings.config.sync.grantTtl });
+  authorizer.useGrants(grantVerifierOf(grants));
+  return grants;
+}
+
+/** Runs syncs on this replica; stopped before the pool (its runs give their leases back). */
+function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence): SyncWorker {
+  const { identity: identityConfig } = settings.config;
+  const svid = svidProviderFrom(identity);
+  const worker = new SyncWorker({
+    repository: new SyncRepository(dataSource),
+    store: store.repository,
+    importer: new RecordImporter(store.repository, store.limits.maxRecordBytes, store.limits.chunkBytes),
+    openSession: (sync) => new PartnerSession({ address: sync.remoteAddress, remoteId: SpiffeId.parse(sync.remoteSpiffeId), svid, trust }),
+    owner: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
+    localId: gatewaySpiffeId(identityConfig).toString(),
+    localTrustDomain: identityConfig.trustDomain,
+    retry: RETRY,
+    maxConcurrent: settings.config.sync.maxConcurrent,
+    perPartner: settings.config.sync.perPartner,
+    logger: logger.child('sync'),
+  });
+  worker.start();
+  shutdown.add('sync worker', () => worker.stop());
+  return worker;
+}
+
+/** parley.sync.v1.SyncService as registered on the gRPC endpoint. */
+export class SyncGrpcService {}
+
+/** The Push method: a sync writes where its creator may push. */
+const PUSH_METHOD = '/parley.store.v1.StoreService/Push';
+
+function serveSync(settings: Settings, dataSource: DataSource, grants: GrantService, worker: SyncWorker, endpoint: SecureGrpcServer, policy: PolicyStore, logger: RootLogger): SyncGrpcService {
+  const handle = registerSyncService(endpoint.server, {
+    repository: new SyncRepository(dataSource),
+    grants,
+    ownTrustDomain: settings.config.identity.trustDomain,
+    mayWrite: (peer, namespace) => policy.compiled.decide({ id: peer.id, method: PUSH_METHOD, namespace, sourceIp: peer.remoteAddress }),
+    onCreated: () => worker.poke(),
+    logger: logger.child('sync'),
+  });
+  endpoint.addProtos(handle.packageDefinition);
+  return new SyncGrpcService();
+}
+
+/** Exports, grants (RequestRegistryCredentials and their check), the sync worker and parley.sync.v1.SyncService. */
+@Module({
+  imports: [DatabaseModule, AuthzModule, GrpcModule, IdentityModule, TrustModule, StoreModule],
+  providers: [
+    { provide: ExportStore, inject: [Settings, DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openExports },
+    { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
+    { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer], useFactory: grantService },
+    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence], useFactory: startWorker },
+    { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
+  ],
+  exports: [ExportStore, GrantService],
+})
+export class SyncModule {}

@@ -1,0 +1,240 @@
+/**
+ * Syncs between two real gateways on 127.0.0.1 (each its own PostgreSQL database, real mTLS,
+ * federated both ways through their bundle endpoints): acme.test exports ml/shared to
+ * partner.test; partner's sync worker asks for a grant with its own SVID and copies.
+ */
+import * as grpc from '@grpc/grpc-js';
+import { PolicyStore } from '../../../src/authz';
+import { ExportStore } from '../../../src/sync';
+import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
+import type { TestGateway } from '../../support/gateway';
+import { ML_SHARED_EXPORT, auditRows, gatedRelay, syncClient } from './sync-harness';
+
+jest.setTimeout(120_000);
+
+describe('sync between two gateways', () => {
+  let acme: TestGateway;
+  let partner: TestGateway;
+
+  beforeAll(async () => {
+    ({ acme, partner } = await startFederatedPair());
+    await acme.gateway.get(ExportStore).put(ML_SHARED_EXPORT, 'test');
+  });
+  afterAll(async () => {
+    await Promise.all([acme?.stop(), partner?.stop()]);
+  });
+
+  describe('a one-shot sync', () => {
+    it('copies every exported record and its referrers byte-identical, and nothing outside the export; the sync ends COMPLETED', async () => {
+      const originals = new Map<string, Buffer>();
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      let signature: string;
+      try {
+        for (const [ns, bytes] of [['ml/shared', payload(2_500_000)], ['ml/shared/eval', payload(10)], ['ml/shared', Buffer.alloc(0)], ['ml/private', payload(100)]] as const) {
+          originals.set(await writer.push({ namespace: ns, media_type: 'application/octet-stream', annotations: { origin: ns } }, bytes), bytes);
+        }
+        signature = await writer.pushReferrer([...originals.keys()][0], { type: 'signature', media_type: 'application/json', data: Buffer.from('{"sig":"one"}'), annotations: { alg: 'es256' } });
+      } finally {
+        writer.close();
+      }
+      const [first, , , privateCid] = [...originals.keys()];
+      // Everything acme holds in ml/shared (earlier tests of this file pushed there too), as acme serves it.
+      const exported = new Map<string, Buffer>();
+      const acmeReader = await workloadClient(acme, '/ml/app', acme);
+      try {
+        for (const r of (await acmeReader.list({ namespace: 'ml/shared', include_sub_namespaces: true, page_size: 100 })).records) exported.set(r.cid, (await acmeReader.pullAll(r.cid)).data);
+      } finally {
+        acmeReader.close();
+      }
+      expect(exported.size).toBeGreaterThanOrEqual(3);
+
+      // partner's own operator creates the sync on partner's gateway (its SyncService over mTLS).
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      let sync;
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] } });
+        expect(created).toMatchObject({ status: 'SYNC_STATUS_PENDING', remote_spiffe_id: gatewayIdOf(ACME).toString(), target_namespace: `partners/${ACME}` });
+        const deadline = Date.now() + 30_000;
+        do {
+          await new Promise((r) => setTimeout(r, 200));
+          sync = await ops.getSync(created.sync_id);
+        } while (!['SYNC_STATUS_COMPLETED', 'SYNC_STATUS_FAILED'].includes(sync.status) && Date.now() < deadline);
+      } finally {
+        ops.close();
+      }
+      expect({ status: sync.status, message: sync.message }).toEqual({ status: 'SYNC_STATUS_COMPLETED', message: expect.any(String) });
+      expect(sync.counters).toMatchObject({ discovered: String(exported.size), transferred: String(exported.size), skipped: '0', failed: '0' });
+
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      try {
+        const page = await reader.list({ namespace: `partners/${ACME}`, include_sub_namespaces: true, page_size: 100 });
+        expect(page.records.map((r) => r.cid).sort()).toEqual([...exported.keys()].sort());
+        for (const record of page.records) {
+          const pulled = await reader.pullAll(record.cid);
+          expect(pulled.data.equals(exported.get(record.cid)!)).toBe(true);
+          if (originals.has(record.cid)) expect([record.namespace, pulled.data.equals(originals.get(record.cid)!)]).toEqual([`partners/${ACME}/${record.annotations.origin}`, true]);
+          expect(record.annotations).toMatchObject({ 'parley.sync.source-trust-domain': ACME, 'parley.sync.source-gateway': gatewayIdOf(ACME).toString(), 'parley.sync.id': sync.sync_id });
+        }
+        const referrers = await reader.pullReferrers(first);
+        expect(referrers.map((r) => [r.cid, r.type, Buffer.from(r.data!).toString()])).toEqual([[signature, 'signature', '{"sig":"one"}']]);
+        expect(await grpcCode(reader.pullAll(privateCid))).toBe(grpc.status.NOT_FOUND);
+      } finally {
+        reader.close();
+      }
+    });
+
+    it('explains a partner it cannot reach: PENDING with UNREACHABLE, the attempt counted and the next one scheduled', async () => {
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: '127.0.0.1:1', remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] }, target_namespace: 'ml/unreachable' });
+        const deadline = Date.now() + 20_000;
+        let sync = created;
+        while (sync.attempt === 0 && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 100));
+          sync = await ops.getSync(created.sync_id);
+        }
+        expect(sync).toMatchObject({ failure_reason: 'FAILURE_REASON_UNREACHABLE', message: expect.stringContaining('127.0.0.1:1') });
+        expect(sync.attempt).toBeGreaterThanOrEqual(1);
+        expect(['SYNC_STATUS_PENDING', 'SYNC_STATUS_IN_PROGRESS']).toContain(sync.status);
+        expect(sync.next_attempt_at).not.toBeNull();
+        await ops.deleteSync(created.sync_id);
+      } finally {
+        ops.close();
+      }
+    });
+
+    it('ends COMPLETED after a partner outage, the failed attempts visible in the status while it lasted', async () => {
+      const bytes = payload(1_000_000);
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const cid = await writer.push({ namespace: 'ml/shared/outage', media_type: 'application/octet-stream' }, bytes).finally(() => writer.close());
+      const relay = await gatedRelay(acme.gateway.listeners.grpc!.port);
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${relay.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] }, target_namespace: 'ml/after-outage' });
+        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
+          const deadline = Date.now() + ms;
+          let sync = await ops.getSync(created.sync_id);
+          while (!done(sync) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+            sync = await ops.getSync(created.sync_id);
+          }
+          return sync;
+        };
+        const during = await waitFor((s) => s.attempt >= 2, 20_000);
+        expect(during).toMatchObject({ status: 'SYNC_STATUS_PENDING', failure_reason: 'FAILURE_REASON_UNREACHABLE' });
+        expect(during.attempt).toBeGreaterThanOrEqual(2);
+        relay.up = true;
+        const after = await waitFor((s) => s.status === 'SYNC_STATUS_COMPLETED' || s.status === 'SYNC_STATUS_FAILED', 30_000);
+        expect(after).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', failure_reason: 'FAILURE_REASON_UNSPECIFIED', attempt: 0, counters: { failed: '0' } });
+        expect(Number(after.counters.transferred)).toBeGreaterThanOrEqual(1);
+        expect(after.last_success_at).not.toBeNull();
+        const reader = await workloadClient(partner, '/ml/reader', partner);
+        const pulled = await reader.pullAll(cid).finally(() => reader.close());
+        expect([pulled.record.namespace, pulled.data.equals(bytes)]).toEqual(['ml/after-outage/ml/shared/outage', true]);
+      } finally {
+        ops.close();
+        await relay.close();
+      }
+    });
+
+    it('DeleteSync mid-run: the record being copied finishes, the sync stops at the next record boundary and ends DELETED', async () => {
+      const big = payload(6_000_000);
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const first = await writer.push({ namespace: 'ml/shared/delete-me', media_type: 'application/octet-stream' }, big);
+      const second = await writer.push({ namespace: 'ml/shared/delete-me', media_type: 'text/plain' }, Buffer.from('never copied')).finally(() => writer.close());
+      const relay = await gatedRelay(acme.gateway.listeners.grpc!.port);
+      relay.up = true;
+      relay.stallAfter = 1_000_000;
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${relay.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared/delete-me'] }, target_namespace: 'ml/deleted' });
+        const deadline = Date.now() + 20_000;
+        while (!relay.stalled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+        expect(relay.stalled).toBe(true);
+        await ops.deleteSync(created.sync_id);
+        expect((await ops.getSync(created.sync_id)).status).toBe('SYNC_STATUS_DELETE_PENDING');
+        // The worker learns of the delete with its next lease renewal (a third of the lease).
+        await new Promise((r) => setTimeout(r, 11_000));
+        relay.resume();
+        let sync = await ops.getSync(created.sync_id);
+        while (sync.status !== 'SYNC_STATUS_DELETED' && Date.now() < deadline + 30_000) {
+          await new Promise((r) => setTimeout(r, 100));
+          sync = await ops.getSync(created.sync_id);
+        }
+        expect(sync.status).toBe('SYNC_STATUS_DELETED');
+      } finally {
+        ops.close();
+        await relay.close();
+      }
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      try {
+        const found = await reader.lookup([first, second], true);
+        expect(found.records.map((r) => r.cid)).toEqual([first]);
+        expect((await reader.pullAll(first)).data.equals(big)).toBe(true);
+      } finally {
+        reader.close();
+      }
+    });
+
+    it('a continuous sync picks up a record pushed after its first run within its interval, skipping what it holds', async () => {
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      const reader = await workloadClient(partner, '/ml/reader', partner);
+      const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
+      try {
+        const before = await writer.push({ namespace: 'ml/shared/feed', media_type: 'text/plain' }, Buffer.from('first'));
+        const created = await ops.createSync({ remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared/feed'] }, continuous: true, interval_seconds: 10, target_namespace: 'ml/feed' });
+        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
+          const deadline = Date.now() + ms;
+          let sync = await ops.getSync(created.sync_id);
+          while (!done(sync) && Date.now() < deadline) {
+            await new Promise((r) => setTimeout(r, 100));
+            sync = await ops.getSync(created.sync_id);
+          }
+          return sync;
+        };
+        const firstRun = await waitFor((s) => s.last_success_at !== null, 20_000);
+        expect(firstRun).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1' } });
+        expect(firstRun.next_attempt_at).not.toBeNull();
+        const after = await writer.push({ namespace: 'ml/shared/feed', media_type: 'text/plain' }, Buffer.from('second'));
+        const pushedAt = Date.now();
+        while ((await reader.lookup([after], true)).records.length === 0 && Date.now() - pushedAt < 20_000) await new Promise((r) => setTimeout(r, 100));
+        expect(Date.now() - pushedAt).toBeLessThan(12_000);
+        // Each run counts afresh: the second copied the new record and skipped the one it held.
+        const firstSuccess = Number(firstRun.last_success_at!.seconds) * 1000 + firstRun.last_success_at!.nanos / 1e6;
+        const secondRun = await waitFor((s) => s.status === 'SYNC_STATUS_COMPLETED' && Number(s.last_success_at!.seconds) * 1000 + s.last_success_at!.nanos / 1e6 > firstSuccess, 10_000);
+        expect(secondRun.counters).toMatchObject({ discovered: '2', transferred: '1', skipped: '1', failed: '0' });
+        expect((await reader.lookup([before, after])).records.map((r) => r.namespace)).toEqual(['ml/feed/ml/shared/feed', 'ml/feed/ml/shared/feed']);
+        await ops.deleteSync(created.sync_id);
+      } finally {
+        writer.close();
+        reader.close();
+        ops.close();
+      }
+    });
+
+    it('refuses a CreateSync whose records would land where its caller may not push: PERMISSION_DENIED, audited', async () => {
+      await partner.gateway.get(PolicyStore).replaceAll(
+        [
+          { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] },
+          { id: 'reader-no-partners', effect: 'deny', subjects: [{ spiffeId: `spiffe://${PARTNER}/ml/reader` }], methods: ['/parley.store.v1.StoreService/Push'], namespaces: ['partners'] },
+        ],
+        { actor: 'test' },
+      );
+      const reader = syncClient(await issueSvid(partner, '/ml/reader'), partner, partner);
+      try {
+        const request = { remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] } };
+        expect(await grpcCode(reader.createSync(request))).toBe(grpc.status.PERMISSION_DENIED);
+        // Where it may push, it may sync.
+        expect(await reader.createSync({ ...request, target_namespace: 'ml/mirror' })).toMatchObject({ target_namespace: 'ml/mirror' });
+      } finally {
+        reader.close();
+      }
+      const rows = await auditRows(partner, '/parley.sync.v1.SyncService/CreateSync');
+      expect(rows.slice(-2)).toEqual([
+        { spiffe_id: `spiffe://${PARTNER}/ml/reader`, decision: 'deny', reason: `permission_denied: may not push into target namespace partners/${ACME}: denied by rule "reader-no-partners"` },
+        expect.objectContaining({ spiffe_id: `spiffe://${PARTNER}/ml/reader`, decision: 'allow' }),
+      ]);
+    });
+  });
+
+});
