@@ -56,3 +56,12 @@ export function comparedResult(
     target: options.target,
   };
 }
+
+/** An integer setting of a bench from the environment (e.g. BENCH_ROUNDS), or `fallback`. */
+export function envInt(name: string, fallback: number, min: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  return n;
+}

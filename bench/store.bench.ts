@@ -36,7 +36,7 @@ import { Client } from 'pg';
 import { TestCa, type IssuedSvid } from '../test/support/test-ca';
 import { BARE_PUSH_TABLE, BARE_PUSH_TABLE_DDL, startBareStoreServer, type BareMode, type BareStoreServer } from './bare-store-server';
 import { runCleanup, startBenchPostgres } from './bench-postgres';
-import { comparedResult, roundsResult, type BenchResult } from './bench-result';
+import { comparedResult, roundsResult, type BenchResult, envInt } from './bench-result';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process';
 import { cpuMs, rssBytes, sampleRss } from './proc-stats';
 import { StoreLoad } from './store-load';
@@ -48,13 +48,6 @@ const LOOKUP_CONCURRENCY = 16;
 const LOOKUP_WARMUP_MS = 1_000;
 const TRUST_DOMAIN = 'parley.local';
 
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 function sizeLabel(bytes: number): string {
   return bytes % MiB === 0 ? `${bytes / MiB}mib` : `${bytes}b`;

@@ -35,7 +35,7 @@ import { MtlsListener } from '../src/tls/mtls-listener';
 import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
-import { comparedResult, roundsResult, type BenchResult } from './bench-result';
+import { comparedResult, roundsResult, type BenchResult, envInt } from './bench-result';
 
 export type { BenchResult };
 
@@ -47,13 +47,6 @@ const CLIENT_ID = 'spiffe://bench.test/ns/ml/sa/trainer';
 
 const silent = { debug() {}, info() {}, warn() {}, error() {} };
 
-function envInt(name: string, fallback: number, min: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === '') return fallback;
-  const n = Number(raw);
-  if (!Number.isSafeInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
-  return n;
-}
 
 /**
  * The load generator runs in a worker thread (plain JS, so it needs no build step). It builds

@@ -8,7 +8,7 @@ import { PolicyStore } from '../../../src/authz';
 import { ExportStore } from '../../../src/sync';
 import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
-import { ML_SHARED_EXPORT, auditRows, gatedRelay, syncClient } from './sync-harness';
+import { ML_SHARED_EXPORT, auditRows, gatedRelay, syncClient, syncWhen } from './sync-harness';
 
 jest.setTimeout(120_000);
 
@@ -111,15 +111,7 @@ describe('sync between two gateways', () => {
       const ops = syncClient(await issueSvid(partner, '/ops'), partner, partner);
       try {
         const created = await ops.createSync({ remote_address: `127.0.0.1:${relay.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared'] }, target_namespace: 'ml/after-outage' });
-        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
-          const deadline = Date.now() + ms;
-          let sync = await ops.getSync(created.sync_id);
-          while (!done(sync) && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-            sync = await ops.getSync(created.sync_id);
-          }
-          return sync;
-        };
+        const waitFor = (done: (s: typeof created) => boolean, ms: number) => syncWhen(ops, created.sync_id, done, ms);
         const during = await waitFor((s) => s.attempt >= 2, 20_000);
         expect(during).toMatchObject({ status: 'SYNC_STATUS_PENDING', failure_reason: 'FAILURE_REASON_UNREACHABLE' });
         expect(during.attempt).toBeGreaterThanOrEqual(2);
@@ -183,15 +175,7 @@ describe('sync between two gateways', () => {
       try {
         const before = await writer.push({ namespace: 'ml/shared/feed', media_type: 'text/plain' }, Buffer.from('first'));
         const created = await ops.createSync({ remote_address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remote_trust_domain: ACME, selection: { namespaces: ['ml/shared/feed'] }, continuous: true, interval_seconds: 10, target_namespace: 'ml/feed' });
-        const waitFor = async (done: (s: typeof created) => boolean, ms: number) => {
-          const deadline = Date.now() + ms;
-          let sync = await ops.getSync(created.sync_id);
-          while (!done(sync) && Date.now() < deadline) {
-            await new Promise((r) => setTimeout(r, 100));
-            sync = await ops.getSync(created.sync_id);
-          }
-          return sync;
-        };
+        const waitFor = (done: (s: typeof created) => boolean, ms: number) => syncWhen(ops, created.sync_id, done, ms);
         const firstRun = await waitFor((s) => s.last_success_at !== null, 20_000);
         expect(firstRun).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1' } });
         expect(firstRun.next_attempt_at).not.toBeNull();

@@ -93,3 +93,14 @@ export async function gatedRelay(targetPort: number): Promise<{ port: number; up
   return relay;
 }
 
+
+/** The sync's status once `done` holds, or its last status after `ms` (polled every 100 ms). */
+export async function syncWhen<S>(ops: { getSync(id: string): Promise<S> }, id: string, done: (s: S) => boolean, ms: number): Promise<S> {
+  const deadline = Date.now() + ms;
+  let sync = await ops.getSync(id);
+  while (!done(sync) && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 100));
+    sync = await ops.getSync(id);
+  }
+  return sync;
+}
