@@ -96,6 +96,10 @@ class PortLost extends Error {}
  * every listener on 127.0.0.1 port 0, and waits for it to log its ports and answer /readyz.
  */
 export async function startGatewayProcess(prefix: string, env: Record<string, string> = {}, options: GatewayProcessOptions = {}): Promise<GatewayProcess> {
+  // The ports come from the started line, an info line.
+  if (['warn', 'error', 'fatal', 'silent'].includes(env.PARLEY_LOG_LEVEL ?? '')) {
+    throw new TypeError(`startGatewayProcess: PARLEY_LOG_LEVEL ${env.PARLEY_LOG_LEVEL} hides the "${STARTED_MESSAGE}" line the ports are read from; use info or lower`);
+  }
   for (let attempt = 1; ; attempt++) {
     try {
       return await startOnce(prefix, env, options);

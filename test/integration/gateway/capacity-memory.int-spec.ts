@@ -45,7 +45,7 @@ describe('upload memory under 1,000 idle pushes', () => {
     gateway = await startGatewayProcess('parley-capacity-memory', {
       PARLEY_DATABASE_URL: db.url,
       PARLEY_IDENTITY_TRUST_DOMAIN: TD,
-      PARLEY_LOG_LEVEL: 'error',
+      PARLEY_LOG_LEVEL: 'info',
       PARLEY_STORE_PUSHES_PER_SPIFFE_ID: '1000',
       PARLEY_STORE_PUSHES_PER_TRUST_DOMAIN: '1000',
       PARLEY_STORE_UPLOAD_BUFFER_WAIT: '5m',
