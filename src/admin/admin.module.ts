@@ -10,6 +10,7 @@ import { FederationModule } from '../federation';
 import { IdentityModule, IdentitySource } from '../identity';
 import { RootLogger } from '../logging';
 import { StoreModule } from '../store';
+import { SyncModule } from '../sync';
 import { TrustModule, TrustStore } from '../trust';
 import { AdminGatekeeper, AdminPolicy, PermissionGuard } from './admin-auth';
 import { AdminMetrics, createAdminMetrics } from './admin-metrics';
@@ -18,6 +19,7 @@ import { adminPolicyFrom, startAdminListener, type StartedAdmin } from './admin-
 import { AllowlistsController } from './allowlists.controller';
 import { AuditController } from './audit.controller';
 import { BundlesController } from './bundles.controller';
+import { ExportsController } from './exports.controller';
 import { FederationsController } from './federations.controller';
 import { IdentityController } from './identity.controller';
 import { PeerRegistry } from './peer-registry';
@@ -71,8 +73,8 @@ export class AdminHttpsListener implements GatewayListener {
 
 /** The admin REST API (HTTPS + mTLS). Every route declares its permission (RequirePermission). */
 @Module({
-  imports: [AuthzModule, DatabaseModule, FederationModule, IdentityModule, StoreModule, TrustModule],
-  controllers: [IdentityController, RecordsController, AuditController, RevocationsController, AllowlistsController, PoliciesController, FederationsController, BundlesController],
+  imports: [AuthzModule, DatabaseModule, FederationModule, IdentityModule, StoreModule, SyncModule, TrustModule],
+  controllers: [IdentityController, RecordsController, AuditController, RevocationsController, AllowlistsController, PoliciesController, FederationsController, BundlesController, ExportsController],
   providers: [
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },

@@ -6,3 +6,4 @@ export { mountAdminMiddleware } from './admin-start';
 export { mountOpenApi } from './openapi';
 export { AllowlistDto } from './allowlists.dto';
 export { RevocationDto } from './revocations.dto';
+export type { ExportDto, ExportListDto } from './exports.dto';

@@ -10,11 +10,12 @@ import { registerMigrate } from './commands/migrate';
 import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
 import { registerBundleCommands } from './commands/admin/bundle';
+import { registerExportCommands } from './commands/admin/export';
 import { registerFederationCommands } from './commands/admin/federation';
 import { registerSyncCommands } from './commands/sync';
 
 /** Areas of `parley admin` (each adds its subcommands). */
-const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands];
+const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands, registerExportCommands];
 
 /** The `parley` command. Each context adds its subcommands through a register function. */
 export function buildProgram(): Command {
