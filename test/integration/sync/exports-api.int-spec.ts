@@ -77,7 +77,7 @@ describe('admin API and CLI: exports', () => {
   it('parley admin export add / list / show / rm', async () => {
     const add = await cli(['admin', 'export', 'add', 'eval', '--spiffe-id', PARTNER_GATEWAY.toString(), '--namespace', 'eval', '--annotation', 'stage=released', '--action', 'pull', ...cliFlags]);
     expect(add).toMatchObject({ code: 0, stderr: '' });
-    expect(add.stdout).toMatch(/^export created: eval +spiffe:\/\/partner\.test\/parley\/gateway +pull +eval  where stage=released\n$/);
+    expect(add.stdout).toMatch(/^export created: eval +spiffe:\/\/partner\.test\/parley\/gateway +pull +eval {2}where stage=released\n$/);
     const listed = await cli(['admin', 'export', 'list', '--json', ...cliFlags]);
     expect((JSON.parse(listed.stdout) as ExportDto[]).map((e) => [e.id, e.annotations])).toEqual([['eval', { stage: 'released' }]]);
     expect((await cli(['admin', 'export', 'show', 'eval', ...cliFlags])).stdout).toContain(`created by ${ADMIN_ID}`);
