@@ -22,11 +22,14 @@ export interface GrantServiceOptions {
   events?: GrantEvents;
 }
 
-/** Issued, refused and used grants (metrics; the audit gets the reason through the thrown error's details). */
+/**
+ * Grants issued and refused by RequestRegistryCredentials (metrics; the audit gets the reason
+ * through the thrown error's details). Presented grants are counted where the call authorizer
+ * gets its GrantVerifier (the wiring).
+ */
 export interface GrantEvents {
   issued?(peer: GrantPeer, claims: GrantClaims): void;
   refused?(peer: GrantPeer, reason: string): void;
-  used?(peer: GrantPeer, claims: GrantClaims): void;
 }
 
 export interface IssuedGrant {
@@ -69,11 +72,9 @@ export class GrantService {
     const issuer = this.o.gatewayId.toString();
     try {
       const claims = verifyGrant(token, this.o.keys.keyFor, { issuer, audience: issuer, peerId: peer.id.toString(), peerCertificateThumbprint: thumbprintOfFingerprint(peer.fingerprint256), nowMs });
-      this.o.events?.used?.(peer, claims);
       return claims;
     } catch (err) {
       if (!(err instanceof GrantError)) throw err;
-      this.o.events?.refused?.(peer, err.refusal);
       throw new ParleyError('unauthenticated', err.message, { details: { reason: `grant_${err.refusal}` }, publicMessage: `grant refused: ${err.refusal.replace(/_/g, ' ')}` });
     }
   }

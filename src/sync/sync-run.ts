@@ -32,6 +32,8 @@ export interface RunContext {
   /** Throws RunStopped once the sync was deleted or the lease lost (checked at record boundaries). */
   checkpoint(): void;
   onBytes?(n: number): void;
+  /** Each record's counters, as they are recorded (metrics). */
+  onProgress?(delta: Partial<SyncCounters>): void;
 }
 
 export type RunResult = { ok: true; counters: SyncCounters } | { ok: false; reason: FailureReason; message: string };
@@ -96,6 +98,7 @@ async function copyEach(ctx: RunContext, records: readonly WireRecord[], counter
     const delta = await copyCounted(ctx, record);
     for (const key of ['transferred', 'skipped', 'failed', 'bytes'] as const) counters[key] += delta[key] ?? 0;
     await ctx.repository.progress(ctx.sync.id, ctx.owner, delta, delta.message === undefined ? {} : { message: delta.message });
+    ctx.onProgress?.(delta);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { RecordImporter, StoreRepository } from '../store';
-import { afterAttempt, type RetryPolicy } from './domain/sync-state';
+import { afterAttempt, type RetryPolicy, type SyncCounters } from './domain/sync-state';
 import type { PartnerSession } from './partner-session';
 import { RunStopped, runSync, type RunResult } from './sync-run';
 import type { ClaimedSync, SyncRepository, SyncRow } from './sync.repository';
@@ -35,6 +35,8 @@ export interface SyncWorkerEvents {
   takeover?(sync: SyncRow, previousOwner: string): void;
   finished?(sync: SyncRow, result: RunResult): void;
   bytes?(sync: SyncRow, n: number): void;
+  /** A record's counters, as the run records them (transferred, skipped, failed, bytes). */
+  progress?(sync: SyncRow, delta: Partial<SyncCounters>): void;
 }
 
 /**
@@ -118,7 +120,7 @@ export class SyncWorker {
       if (!state.deleted) await repository.startRun(sync.id, this.o.owner);
       checkpoint();
       session = this.o.openSession(sync);
-      const result = await runSync({ sync, owner: this.o.owner, session, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, onBytes: (n) => this.o.events?.bytes?.(sync, n) });
+      const result = await runSync({ sync, owner: this.o.owner, session, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, onBytes: (n) => this.o.events?.bytes?.(sync, n), onProgress: (delta) => this.o.events?.progress?.(sync, delta) });
       await this.record(sync, result);
     } catch (err) {
       await this.stopped(sync, err, state.deleted);

@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { Module } from '@nestjs/common';
+import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AuthzModule, CallAuthorizer, PolicyStore } from '../authz';
 import { ShutdownSequence } from '../common';
@@ -20,6 +21,7 @@ import { GrantService, grantVerifierOf } from './grant-service';
 import { PartnerSession } from './partner-session';
 import { SigningKeyRepository } from './signing-key.repository';
 import { registerSyncService } from './sync.grpc-service';
+import { SyncMetrics } from './sync-metrics';
 import { SyncRepository } from './sync.repository';
 import { SyncWorker } from './sync-worker';
 
@@ -37,14 +39,14 @@ async function openGrantKeys(dataSource: DataSource, changes: ChangeFeed, logger
 }
 
 /** Issues grants, and checks them for the call authorizer (Store.List, Lookup, Pull, PullReferrer with `authorization: Bearer`). */
-function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys, authorizer: CallAuthorizer): GrantService {
-  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: settings.config.sync.grantTtl });
-  authorizer.useGrants(grantVerifierOf(grants));
+function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys, authorizer: CallAuthorizer, metrics: SyncMetrics): GrantService {
+  const grants = new GrantService({ exports, keys, gatewayId: gatewaySpiffeId(settings.config.identity), ttlMs: settings.config.sync.grantTtl, events: metrics.grantEvents() });
+  authorizer.useGrants(metrics.counted(grantVerifierOf(grants)));
   return grants;
 }
 
 /** Runs syncs on this replica; stopped before the pool (its runs give their leases back). */
-function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence): SyncWorker {
+function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence, metrics: SyncMetrics): SyncWorker {
   const { identity: identityConfig } = settings.config;
   const svid = svidProviderFrom(identity);
   const worker = new SyncWorker({
@@ -59,10 +61,18 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
     maxConcurrent: settings.config.sync.maxConcurrent,
     perPartner: settings.config.sync.perPartner,
     logger: logger.child('sync'),
+    events: metrics.workerEvents(),
   });
   worker.start();
   shutdown.add('sync worker', () => worker.stop());
   return worker;
+}
+
+/** The sync metrics, on the ops listener's registry; syncs by status and last successes are read from PostgreSQL on scrape. */
+function syncMetrics(registry: Registry, dataSource: DataSource, logger: RootLogger): SyncMetrics {
+  const metrics = new SyncMetrics(registry);
+  metrics.readFrom(new SyncRepository(dataSource), logger.child('sync'));
+  return metrics;
 }
 
 /** parley.sync.v1.SyncService as registered on the gRPC endpoint. */
@@ -88,10 +98,11 @@ function serveSync(settings: Settings, dataSource: DataSource, grants: GrantServ
 @Module({
   imports: [DatabaseModule, AuthzModule, GrpcModule, IdentityModule, TrustModule, StoreModule],
   providers: [
+    { provide: SyncMetrics, inject: [Registry, DataSource, RootLogger], useFactory: syncMetrics },
     { provide: ExportStore, inject: [Settings, DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openExports },
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
-    { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer], useFactory: grantService },
-    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence], useFactory: startWorker },
+    { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer, SyncMetrics], useFactory: grantService },
+    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics], useFactory: startWorker },
     { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
   ],
   exports: [ExportStore, GrantService],

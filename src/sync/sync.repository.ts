@@ -217,6 +217,19 @@ export class SyncRepository {
     return count === 1;
   }
 
+  /** Syncs by status, and the last success per partner gateway (SPIFFE ID → epoch ms): /metrics, read on scrape. */
+  async metricsSnapshot(): Promise<{ byStatus: Map<string, number>; lastSuccess: Map<string, number> }> {
+    const counts = await sql<{ status: string; n: string }>(this.ds, 'SELECT status, count(*) AS n FROM syncs GROUP BY status');
+    const successes = await sql<{ remote_spiffe_id: string; at: Date }>(
+      this.ds,
+      'SELECT remote_spiffe_id, max(last_success_at) AS at FROM syncs WHERE last_success_at IS NOT NULL GROUP BY remote_spiffe_id',
+    );
+    return {
+      byStatus: new Map(counts.rows.map((r) => [r.status, Number(r.n)])),
+      lastSuccess: new Map(successes.rows.map((r) => [r.remote_spiffe_id, new Date(r.at).getTime()])),
+    };
+  }
+
   /** The staged upload of a record a sync was copying, to resume from. */
   async transfer(syncId: string, cid: string): Promise<{ uploadId: string; stagedBytes: number } | undefined> {
     const { rows } = await sql<{ upload_id: string; staged_bytes: string }>(this.ds, 'SELECT upload_id, staged_bytes FROM sync_transfers WHERE sync_id = $1 AND cid = $2', [syncId, cid]);

@@ -8,6 +8,7 @@ import { PolicyStore } from '../../../src/authz';
 import { ExportStore } from '../../../src/sync';
 import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
+import { metricSum, scrapeMetrics } from '../../support/prometheus';
 import { ML_SHARED_EXPORT, auditRows, gatedRelay, syncClient, syncWhen } from './sync-harness';
 
 jest.setTimeout(120_000);
@@ -64,6 +65,18 @@ describe('sync between two gateways', () => {
       }
       expect({ status: sync.status, message: sync.message }).toEqual({ status: 'SYNC_STATUS_COMPLETED', message: expect.any(String) });
       expect(sync.counters).toMatchObject({ discovered: String(exported.size), transferred: String(exported.size), skipped: '0', failed: '0' });
+
+      // Metrics: the copy on partner's ops listener, the grants on acme's (the exporter).
+      const partnerMetrics = await scrapeMetrics(partner.gateway.listeners.ops!.port);
+      const byAcme = { partner_trust_domain: ACME };
+      expect(metricSum(partnerMetrics, 'parley_sync_records_transferred_total', byAcme)).toBe(exported.size);
+      expect(metricSum(partnerMetrics, 'parley_sync_bytes_transferred_total', byAcme)).toBe(Number(sync.counters.bytes));
+      expect(Number(sync.counters.bytes)).toBeGreaterThan(0);
+      expect(metricSum(partnerMetrics, 'parley_sync_syncs', { status: 'COMPLETED' })).toBe(1);
+      expect(metricSum(partnerMetrics, 'parley_sync_last_success_timestamp_seconds', byAcme)).toBeGreaterThan(Date.now() / 1000 - 120);
+      const acmeMetrics = await scrapeMetrics(acme.gateway.listeners.ops!.port);
+      expect(metricSum(acmeMetrics, 'parley_sync_grants_total', { result: 'issued' })).toBeGreaterThanOrEqual(1);
+      expect(metricSum(acmeMetrics, 'parley_sync_grants_total', { result: 'used' })).toBeGreaterThanOrEqual(1);
 
       const reader = await workloadClient(partner, '/ml/reader', partner);
       try {
