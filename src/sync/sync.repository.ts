@@ -111,7 +111,12 @@ export class SyncRepository {
     const { rows } =
       before === undefined
         ? await sql<DbRow>(this.ds, 'SELECT * FROM syncs ORDER BY created_at DESC, id DESC LIMIT $1', [pageSize])
-        : await sql<DbRow>(this.ds, 'SELECT * FROM syncs WHERE (created_at, id) < ($2, $3) ORDER BY created_at DESC, id DESC LIMIT $1', [pageSize, before.createdAt, before.id]);
+        : // The cursor row's own created_at (microseconds; a JS Date holds milliseconds), or the page token's when it is gone.
+          await sql<DbRow>(this.ds, 'SELECT * FROM syncs WHERE (created_at, id) < (COALESCE((SELECT created_at FROM syncs WHERE id = $3::uuid), $2), $3::uuid) ORDER BY created_at DESC, id DESC LIMIT $1', [
+            pageSize,
+            before.createdAt,
+            before.id,
+          ]);
     return rows.map(toRow);
   }
 
