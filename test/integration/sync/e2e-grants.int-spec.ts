@@ -10,6 +10,8 @@ import { DataSource } from 'typeorm';
 import { AuditWriter, RevocationStore } from '../../../src/authz';
 import { ExportStore, GrantService } from '../../../src/sync';
 import { thumbprintOfFingerprint } from '../../../src/sync/domain/grant';
+import { PartnerSession } from '../../../src/sync/partner-session';
+import { TrustStore } from '../../../src/trust';
 import type { PemKeyPair } from '../../../src/tls/server-identity';
 import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
@@ -197,6 +199,29 @@ describe('grants between two gateways', () => {
       } finally {
         granted.close();
         await acme.gateway.get(ExportStore).remove('eval-released');
+      }
+    });
+  });
+  describe('a partner session', () => {
+    it('asks for a new grant after its own SVID rotates, and goes on listing under it', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      let current = partnerGatewaySvid;
+      const listeners = new Set<() => void>();
+      const svid = { current: () => current, onUpdate: (l: () => void) => (listeners.add(l), () => void listeners.delete(l)) };
+      const session = new PartnerSession({ address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remoteId: gatewayIdOf(ACME), svid, trust: partner.gateway.get(TrustStore) });
+      try {
+        const before = (await auditRows(acme, CREDENTIALS)).length;
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        expect((await auditRows(acme, CREDENTIALS)).length).toBe(before + 1); // one grant for both calls
+        current = await issueSvid(partner, '/parley/gateway');
+        for (const l of listeners) l();
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        const after = await auditRows(acme, CREDENTIALS);
+        expect(after.length).toBe(before + 2);
+        expect(after.at(-1)).toMatchObject({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'allow' });
+      } finally {
+        session.close();
       }
     });
   });
