@@ -56,6 +56,11 @@ validate="$(stamp_of "$here/deploy/validate/go.mod" "$here/deploy/validate/go.su
 (cd "$here/deploy/validate" && go mod download) >&2
 build helm "$helm" "$here/deploy/helm" helm.sh/helm/v4/cmd/helm
 build kubectl-validate "$validate" "$here/deploy/validate" sigs.k8s.io/kubectl-validate
+# No `docker compose` plugin on these machines: compose-config loads docker-compose.yml with
+# compose-go, the loader Docker Compose itself uses.
+composecfg="$(stamp_of "$here/deploy/compose/go.mod" "$here/deploy/compose/go.sum" "$here/deploy/compose/main.go")"
+(cd "$here/deploy/compose" && go mod download) >&2
+build compose-config "$composecfg" "$here/deploy/compose" .
 
 req="$here/python/requirements.txt"
 venv="$cache/venv"
