@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DataSource } from 'typeorm';
 import { ExportStore } from '../../../src/sync';
 import { SyncWorker } from '../../../src/sync/sync-worker';
 import { ACME, bundleEndpointEnv, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
@@ -28,6 +29,12 @@ const PARTNER_SYNC = {
   PARLEY_SYNC_RETRY_MAX_BACKOFF: '1s',
 };
 
+/** The parts of a sync's status a test checks, with its message, so a failure shows why. */
+function outcomeOf(s: { status: string; message: string; failure_reason?: string; counters?: { transferred?: string; failed?: string } | null }) {
+  const out = { status: s.status, transferred: s.counters?.transferred, failed: s.counters?.failed, message: s.message };
+  return s.status === 'SYNC_STATUS_COMPLETED' ? out : { ...out, reason: s.failure_reason };
+}
+
 describe('sync resilience', () => {
   let acme: TestGateway;
   let partner: TestGateway;
@@ -42,6 +49,17 @@ describe('sync resilience', () => {
     for (const r of replicas) await r.stop();
     await Promise.all([acme?.stop(), partner?.stop()]);
   });
+
+  /** The bytes of sync `id`'s current record staged in partner's database, polled until at least `atLeast` or `ms` passed. */
+  async function stagedBytes(id: string, atLeast: number, ms: number): Promise<number> {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const rows: Array<{ staged_bytes: string }> = await partner.gateway.get(DataSource).query('SELECT staged_bytes FROM sync_transfers WHERE sync_id = $1', [id]);
+      const staged = Math.max(0, ...rows.map((r) => Number(r.staged_bytes)));
+      if (staged >= atLeast || Date.now() > deadline) return staged;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
 
   /** A record of RECORD_BYTES in `namespace` on acme, a relay to acme that stalls after 3 MB, and a sync of that namespace created on partner. */
   async function stalledSync(namespace: string, target: string) {
@@ -81,7 +99,7 @@ describe('sync resilience', () => {
       expect(timedOut.message).toMatch(/sent nothing for 8000 ms/);
       s.relay.resume();
       const done = await s.status((x) => x.status === 'SYNC_STATUS_COMPLETED' || x.status === 'SYNC_STATUS_FAILED', 30_000);
-      expect(done).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1', failed: '0' } });
+      expect(outcomeOf(done)).toEqual({ status: 'SYNC_STATUS_COMPLETED', transferred: '1', failed: '0', message: expect.any(String) });
       await arrivedOnceResumed(s.cid, s.bytes, 'ml/stalled/ml/shared/stall', s.relay.sent);
     } finally {
       s.ops.close();
@@ -102,7 +120,7 @@ describe('sync resilience', () => {
       expect(handedBack.attempt).toBe(0); // a shutdown is not a failed attempt
       s.relay.resume();
       const done = await s.status((x) => x.status === 'SYNC_STATUS_COMPLETED' || x.status === 'SYNC_STATUS_FAILED', 30_000);
-      expect(done).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1', failed: '0' } });
+      expect(outcomeOf(done)).toEqual({ status: 'SYNC_STATUS_COMPLETED', transferred: '1', failed: '0', message: expect.any(String) });
       await arrivedOnceResumed(s.cid, s.bytes, 'ml/handed-over/ml/shared/shutdown', s.relay.sent);
     } finally {
       s.ops.close();
@@ -126,12 +144,14 @@ describe('sync resilience', () => {
       try {
         const held = await s.status((x) => x.status === 'SYNC_STATUS_IN_PROGRESS', 5_000);
         expect(held.status).toBe('SYNC_STATUS_IN_PROGRESS');
+        // Killed once some of the record is durably staged, so the successor has something to resume from.
+        expect(await stagedBytes(s.id, 1024 * 1024, 30_000)).toBeGreaterThanOrEqual(1024 * 1024);
         expect((await child.stop('SIGKILL')).signal).toBe('SIGKILL');
         const successor = await startTestGateway(bundleEndpointEnv(partner.config.identity.trustDomain, PARTNER_SYNC), { replicaOf: partner });
         replicas.push(successor);
         s.relay.resume();
         const done = await s.status((x) => x.status === 'SYNC_STATUS_COMPLETED' || x.status === 'SYNC_STATUS_FAILED', 40_000);
-        expect(done).toMatchObject({ status: 'SYNC_STATUS_COMPLETED', counters: { transferred: '1', failed: '0' } });
+        expect(outcomeOf(done)).toEqual({ status: 'SYNC_STATUS_COMPLETED', transferred: '1', failed: '0', message: expect.any(String) });
         await arrivedOnceResumed(s.cid, s.bytes, 'ml/taken-over/ml/shared/killed', s.relay.sent);
         const metrics = await successor.gateway.get((await import('prom-client')).Registry).getSingleMetricAsString('parley_sync_lease_takeovers_total');
         expect(metrics).toMatch(/parley_sync_lease_takeovers_total 1$/m);
