@@ -14,6 +14,7 @@ const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchR
   { name: 'store', load: () => import('./store.bench') },
   { name: 'store-cli', load: () => import('./store-cli.bench') },
   { name: 'authz', load: () => import('./authz.bench') },
+  { name: 'sync', load: () => import('./sync.bench') },
 ];
 
 async function main(): Promise<void> {

@@ -26,6 +26,7 @@ import { PeerRegistry } from './peer-registry';
 import { PoliciesController } from './policies.controller';
 import { RecordsController } from './records.controller';
 import { RevocationsController } from './revocations.controller';
+import { SyncsController } from './syncs.controller';
 
 /** The admin HTTPS listener (admin.*): the MtlsListener feeding Nest's HTTP server, which never listens itself. */
 @Injectable()
@@ -74,7 +75,7 @@ export class AdminHttpsListener implements GatewayListener {
 /** The admin REST API (HTTPS + mTLS). Every route declares its permission (RequirePermission). */
 @Module({
   imports: [AuthzModule, DatabaseModule, FederationModule, IdentityModule, StoreModule, SyncModule, TrustModule],
-  controllers: [IdentityController, RecordsController, AuditController, RevocationsController, AllowlistsController, PoliciesController, FederationsController, BundlesController, ExportsController],
+  controllers: [IdentityController, RecordsController, AuditController, RevocationsController, AllowlistsController, PoliciesController, FederationsController, BundlesController, ExportsController, SyncsController],
   providers: [
     { provide: APP_GUARD, useClass: PermissionGuard },
     { provide: APP_FILTER, useClass: ProblemFilter },

@@ -7,3 +7,4 @@ export { mountOpenApi } from './openapi';
 export { AllowlistDto } from './allowlists.dto';
 export { RevocationDto } from './revocations.dto';
 export type { ExportDto, ExportListDto } from './exports.dto';
+export type { SyncDto, SyncPageDto } from './syncs.dto';

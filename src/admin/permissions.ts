@@ -2,7 +2,7 @@ import { applyDecorators, SetMetadata } from '@nestjs/common';
 import { ApiForbiddenResponse, ApiSecurity } from '@nestjs/swagger';
 
 /** Every admin permission. Admins hold all of them; finer roles can map to subsets later. */
-export const ADMIN_PERMISSIONS = ['identity:read', 'docs:read', 'records:read', 'records:delete', 'revocations:read', 'revocations:write', 'allowlists:read', 'allowlists:write', 'audit:read', 'policies:read', 'policies:write', 'federations:read', 'federations:write', 'bundles:read', 'exports:read', 'exports:write'] as const;
+export const ADMIN_PERMISSIONS = ['identity:read', 'docs:read', 'records:read', 'records:delete', 'revocations:read', 'revocations:write', 'allowlists:read', 'allowlists:write', 'audit:read', 'policies:read', 'policies:write', 'federations:read', 'federations:write', 'bundles:read', 'exports:read', 'exports:write', 'syncs:read', 'syncs:write'] as const;
 export type AdminPermission = (typeof ADMIN_PERMISSIONS)[number];
 
 export const PERMISSION_KEY = 'parley:admin-permission';

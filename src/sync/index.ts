@@ -4,3 +4,7 @@ export { SyncClient, dateOf, syncMethodNames, syncPackageDefinition, REQUEST_CRE
 export { ExportStore } from './export-store';
 export { GrantService } from './grant-service';
 export { SyncModule } from './sync.module';
+export { SyncService, MAX_SYNC_PAGE, type SyncPage } from './sync-service';
+export type { SyncRow } from './sync.repository';
+export { SYNC_STATUSES, FAILURE_REASONS, type SyncStatus, type FailureReason } from './domain/sync-state';
+export { MIN_INTERVAL_SECONDS } from './domain/sync-request';

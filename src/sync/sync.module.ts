@@ -22,6 +22,7 @@ import { PartnerSession } from './partner-session';
 import { SigningKeyRepository } from './signing-key.repository';
 import { registerSyncService } from './sync.grpc-service';
 import { SyncMetrics } from './sync-metrics';
+import { SyncService } from './sync-service';
 import { SyncRepository } from './sync.repository';
 import { SyncWorker } from './sync-worker';
 
@@ -84,20 +85,23 @@ export class SyncGrpcService {}
 /** The Push method: a sync writes where its creator may push. */
 const PUSH_METHOD = '/parley.store.v1.StoreService/Push';
 
-function serveSync(settings: Settings, dataSource: DataSource, grants: GrantService, worker: SyncWorker, endpoint: SecureGrpcServer, policy: PolicyStore, logger: RootLogger): SyncGrpcService {
+/** The sync jobs both faces serve (gRPC SyncService and the admin API's /v1/syncs); a new one is claimed by this replica's worker at once. */
+function syncService(settings: Settings, dataSource: DataSource, worker: SyncWorker, logger: RootLogger): SyncService {
+  return new SyncService({ repository: new SyncRepository(dataSource), ownTrustDomain: settings.config.identity.trustDomain, onCreated: () => worker.poke(), logger: logger.child('sync') });
+}
+
+function serveSync(syncs: SyncService, grants: GrantService, endpoint: SecureGrpcServer, policy: PolicyStore, logger: RootLogger): SyncGrpcService {
   const handle = registerSyncService(endpoint.server, {
-    repository: new SyncRepository(dataSource),
+    syncs,
     grants,
-    ownTrustDomain: settings.config.identity.trustDomain,
     mayWrite: (peer, namespace) => policy.compiled.decide({ id: peer.id, method: PUSH_METHOD, namespace, sourceIp: peer.remoteAddress }),
-    onCreated: () => worker.poke(),
     logger: logger.child('sync'),
   });
   endpoint.addProtos(handle.packageDefinition);
   return new SyncGrpcService();
 }
 
-/** Exports, grants (RequestRegistryCredentials and their check), the sync worker and parley.sync.v1.SyncService. */
+/** Exports, grants (RequestRegistryCredentials and their check), the sync worker, the sync jobs and parley.sync.v1.SyncService. */
 @Module({
   imports: [DatabaseModule, AuthzModule, GrpcModule, IdentityModule, TrustModule, StoreModule],
   providers: [
@@ -106,8 +110,9 @@ function serveSync(settings: Settings, dataSource: DataSource, grants: GrantServ
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
     { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer, SyncMetrics], useFactory: grantService },
     { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics, ChangeFeed], useFactory: startWorker },
-    { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
+    { provide: SyncService, inject: [Settings, DataSource, SyncWorker, RootLogger], useFactory: syncService },
+    { provide: SyncGrpcService, inject: [SyncService, GrantService, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
   ],
-  exports: [ExportStore, GrantService],
+  exports: [ExportStore, GrantService, SyncService],
 })
 export class SyncModule {}
