@@ -66,8 +66,10 @@ export interface PayloadBackend {
   /**
    * Streams chunks `from` <= seq < `to` in order, reading only as fast as the caller
    * iterates. A missing chunk ends the stream early (callers check sequence numbers).
+   * `allocData(len)`, when given, makes the buffer each chunk's data is assembled in
+   * (exactly `len` bytes): a caller that reuses buffers (Pull) passes its own.
    */
-  read(payloadId: string, from: number, to: number, chunkBytes: number): AsyncGenerator<PayloadChunk>;
+  read(payloadId: string, from: number, to: number, chunkBytes: number, allocData?: (len: number) => Buffer): AsyncGenerator<PayloadChunk>;
   /** Removes an upload that was not committed (a failed resumable import). */
   discard(payloadId: string): Promise<void>;
   /** Removes the payload of a deleted record (marked for purging in the delete's transaction). */

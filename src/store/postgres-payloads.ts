@@ -68,7 +68,7 @@ export class PostgresPayloads implements PayloadBackend {
    * sequence numbers. Breaking out of the iteration closes the connection (a COPY cannot be
    * left half-read on a pooled connection).
    */
-  async *read(blobId: string, from: number, to: number, maxChunkBytes: number, windowChunks = 64): AsyncGenerator<PayloadChunk> {
+  async *read(blobId: string, from: number, to: number, maxChunkBytes: number, allocData?: (len: number) => Buffer, windowChunks = 64): AsyncGenerator<PayloadChunk> {
     if (!DIGITS.test(blobId) || !Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || windowChunks < 1) {
       throw new ParleyError('internal', 'stream chunks: invalid blob id or range');
     }
@@ -79,7 +79,7 @@ export class PostgresPayloads implements PayloadBackend {
       try {
         // COPY takes no parameters: every value below is checked to be a decimal integer.
         const stream = client.query(copyTo(`COPY (SELECT seq, data FROM store_chunks WHERE blob_id = ${blobId} AND seq >= ${lo} AND seq < ${hi} ORDER BY seq) TO STDOUT (FORMAT binary)`));
-        const decoder = new CopyBinaryDecoder(maxChunkBytes);
+        const decoder = new CopyBinaryDecoder(maxChunkBytes, allocData === undefined ? undefined : (len, column) => (column === 1 ? allocData(len) : Buffer.allocUnsafe(len)));
         let rows = 0;
         for await (const piece of stream as AsyncIterable<Buffer>) {
           for (const [seq, data] of decoder.push(piece)) {
