@@ -108,7 +108,8 @@ export class StoreRepository {
     const generation = this.cache?.generation ?? 0;
     const rows = await prepared<RecordRow>(this.ds, 'store_find_record', FIND_ONE, [key]);
     if (rows.length === 0) return undefined;
-    const record = toRecord(rows[0]);
+    // The row's CID is the one asked for (`cid = $1` on the canonical text): not parsed again.
+    const record = toRecord(rows[0], rows[0].cid === key ? cid : undefined);
     this.cache?.setIfUnchanged(key, record, generation);
     return record;
   }
@@ -122,7 +123,7 @@ export class StoreRepository {
       return one === undefined ? [] : [one];
     }
     const rows = await prepared<RecordRow>(this.ds, 'store_find_records', FIND_MANY, [cids.map((c) => c.toString())]);
-    return rows.map(toRecord);
+    return rows.map((row) => toRecord(row));
   }
 
   /** Removes a record and its referrers at once, then its payload in batches. False when unknown. */
@@ -167,15 +168,15 @@ export class StoreRepository {
     }
     const limit = param(query.pageSize + 1);
     const { rows } = await sql<RecordRow>(this.ds, `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE ${where.join(' AND ')} ORDER BY r.seq LIMIT ${limit}`, params);
-    const records = rows.slice(0, query.pageSize).map(toRecord);
+    const records = rows.slice(0, query.pageSize).map((row) => toRecord(row));
     return { records, hasMore: rows.length > query.pageSize };
   }
 }
 
-function toRecord(row: RecordRow): StoredRecord {
+function toRecord(row: RecordRow, known?: ContentId): StoredRecord {
   return Object.freeze({
     seq: BigInt(row.seq),
-    cid: ContentId.parse(row.cid),
+    cid: known ?? ContentId.parse(row.cid),
     blobId: String(row.blob_id),
     chunkBytes: Number(row.chunk_bytes),
     namespace: row.namespace,
