@@ -14,6 +14,11 @@
  *   BENCH_PULL_BYTES). Baselines: bare_grpc_mtls_pull_pg_copy_<n> streams the same chunks
  *   from the same tables as one binary COPY; bare_grpc_mtls_pull_memory_<n> streams them from
  *   memory. store_gateway_rss_*: VmRSS of the gateway process before and during its Pulls.
+ * - store_gateway_gc_percent_{pull,push}_<n>: the gateway's GC pauses over its CPU time
+ *   during each timed Pull and Push (bench/gateway-gc.ts).
+ * - store_gateway_rss_peak_pull_<n>_{one,four}: VmRSS peak of the gateway through one Pull
+ *   of a BENCH_LARGE_PULL_BYTES record (default 1 GiB; 0 skips it) and four at once, with
+ *   the GC share of each (bench/store-large-pull.ts).
  * - store_push_<n>: MiB/s of a Push (BENCH_PUSH_BYTES, default 256 MiB; the gateway hashes,
  *   stages and commits). Baseline bare_grpc_mtls_push_pg_copy_<n>: the same stream written
  *   with one binary COPY FROM STDIN into a table of store_chunks' layout. Before every Push
@@ -39,6 +44,8 @@ import { runCleanup, startBenchPostgres } from './bench-postgres';
 import { comparedResult, roundsResult, type BenchResult, envInt } from './bench-result';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process';
 import { cpuMs, rssBytes, sampleRss } from './proc-stats';
+import { withGcShare } from './gateway-gc';
+import { largePullPart } from './store-large-pull';
 import { StoreLoad } from './store-load';
 
 export type { BenchResult };
@@ -97,12 +104,15 @@ async function pullPart(load: StoreLoad, gateway: GatewayProcess, barePg: BareSt
   const memory: number[] = [];
   const gatewayPeak: number[] = [];
   const barePeak: number[] = [];
+  const gcPercent: number[] = [];
   for (let round = 0; round < rounds; round++) {
     await inTurn(round, [
       async () => {
         const rss = sampleRss(gateway.pid);
         try {
-          parley.push(await rate(gateway.grpcPort));
+          const measured = await withGcShare(gateway, () => rate(gateway.grpcPort));
+          parley.push(measured.result);
+          gcPercent.push(measured.gcPercent);
         } finally {
           gatewayPeak.push(rss.stop());
         }
@@ -126,6 +136,7 @@ async function pullPart(load: StoreLoad, gateway: GatewayProcess, barePg: BareSt
     roundsResult(`bare_grpc_mtls_pull_memory_${n}`, 'MiB/s', memory),
     { name: 'store_gateway_rss_idle_mib', value: idle / MiB, unit: 'MiB (parley serve before the timed Pulls, after the seeding Push and a warm-up Pull)' },
     roundsResult('store_gateway_rss_peak_pull_mib', 'MiB', gatewayPeak.map((b) => b / MiB), 'VmRSS every 100 ms during each Pull'),
+    roundsResult(`store_gateway_gc_percent_pull_${n}`, '% of the gateway CPU in GC pauses', gcPercent, 'target < 10'),
     roundsResult('bare_pg_copy_rss_peak_pull_mib', 'MiB', barePeak.map((b) => b / MiB), 'the bare server, for scale'),
   ];
 }
@@ -140,9 +151,12 @@ async function pushPart(load: StoreLoad, direct: Client, gateway: GatewayProcess
   let seed = 1_000;
   const parley: number[] = [];
   const bare: number[] = [];
+  const gcPercent: number[] = [];
   const pushTo = async (port: number, out: number[] | undefined) => {
     await settle();
-    const pushed = await load.push(target(port), seed++, bytes);
+    const measured = await withGcShare(gateway, () => load.push(target(port), seed++, bytes));
+    const pushed = measured.result;
+    if (port === gateway.grpcPort && out !== undefined) gcPercent.push(measured.gcPercent);
     out?.push(bytes / MiB / (pushed.ms / 1000));
     if (port === gateway.grpcPort) await load.delete(target(port), pushed.cid);
     else {
@@ -157,7 +171,11 @@ async function pushPart(load: StoreLoad, direct: Client, gateway: GatewayProcess
   }
   await settle();
   const n = sizeLabel(bytes);
-  return [comparedResult(`store_push_${n}`, 'MiB/s', parley, `bare_grpc_mtls_push_pg_copy_${n}`, bare), roundsResult(`bare_grpc_mtls_push_pg_copy_${n}`, 'MiB/s', bare)];
+  return [
+    comparedResult(`store_push_${n}`, 'MiB/s', parley, `bare_grpc_mtls_push_pg_copy_${n}`, bare, { target: '>= 0.7' }),
+    roundsResult(`bare_grpc_mtls_push_pg_copy_${n}`, 'MiB/s', bare),
+    roundsResult(`store_gateway_gc_percent_push_${n}`, '% of the gateway CPU in GC pauses', gcPercent, 'target < 10'),
+  ];
 }
 
 interface LookupRounds {
@@ -199,6 +217,7 @@ export async function run(): Promise<BenchResult[]> {
   const pullBytes = envInt('BENCH_PULL_BYTES', 256 * MiB, 1);
   const pushBytes = envInt('BENCH_PUSH_BYTES', 256 * MiB, 1);
   const rounds = envInt('BENCH_ROUNDS', 5, 1);
+  const largePullBytes = envInt('BENCH_LARGE_PULL_BYTES', 1024 * MiB, 0);
   const lookupMs = envInt('BENCH_LOOKUP_MS', 3_000, 100);
   // The database first: every server after it binds port 0.
   const { url, cleanup } = await startBenchPostgres('parley-store-bench');
@@ -209,7 +228,8 @@ export async function run(): Promise<BenchResult[]> {
     const client = await ca.issueSvid({ id: `spiffe://${TRUST_DOMAIN}/ns/bench/sa/client` });
     const s: Servers = { url, ca, server };
     gateway = await startGateway(s);
-    const load = new StoreLoad({ caPem: ca.bundlePem(), keyPem: client.keyPem, certChainPem: client.chainPem });
+    const loadCredentials = { caPem: ca.bundlePem(), keyPem: client.keyPem, certChainPem: client.chainPem };
+    const load = new StoreLoad(loadCredentials);
     cleanup.unshift(() => load.close());
     const direct = new Client({ connectionString: url });
     await direct.connect();
@@ -224,6 +244,7 @@ export async function run(): Promise<BenchResult[]> {
     cleanup.unshift(() => bareMemory.stop());
 
     const results = await pullPart(load, gateway, barePg, bareMemory, cid, pullBytes, rounds);
+    if (largePullBytes > 0) results.push(...(await largePullPart(load, gateway, largePullBytes, loadCredentials)));
     await bareMemory.stop(); // its copy of the record is not needed any more
     const bareEcho = await startBare(s, 'echo', cid);
     cleanup.unshift(() => bareEcho.stop());

@@ -4,6 +4,7 @@ import { recordNotFound } from './domain/record';
 import { callContextOf, type CallContext } from '../grpc';
 import type { StoreHandlerContext } from './store-context';
 import { parseUint64, refCid, toWireRecord, type WirePullRequest, type WirePullResponse } from './store-wire';
+import { PullFrames } from './pull-frames';
 import { MessageWriter } from './stream-io';
 
 /**
@@ -46,7 +47,8 @@ async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableS
   const first = Math.floor(offset / chunkBytes);
   const last = Math.ceil(end / chunkBytes);
   let seq = first;
-  for await (const chunk of ctx.repository.blobs.streamChunks(blobId, first, last, chunkBytes)) {
+  const frames = new PullFrames(chunkBytes);
+  for await (const chunk of ctx.repository.payloads.read(blobId, first, last, chunkBytes, frames.take)) {
     if (chunk.seq !== seq) break;
     const start = seq * chunkBytes;
     const expected = Math.min(chunkBytes, record.size - start);
@@ -54,7 +56,9 @@ async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableS
     seq++;
     const from = Math.max(offset - start, 0);
     const to = Math.min(end - start, chunk.data.length);
-    await writer.write({ chunk: from === 0 && to === chunk.data.length ? chunk.data : chunk.data.subarray(from, to) });
+    const whole = from === 0 && to === chunk.data.length ? frames.encoded(chunk.data) : undefined;
+    const message: WirePullResponse = whole !== undefined ? { encoded: whole } : { chunk: chunk.data.subarray(from, to) };
+    await writer.write(message, () => frames.give(chunk.data));
     ctx.metrics?.pulled(to - from);
   }
   if (seq !== last) throw new ParleyError('not_found', `pull: record ${cid.toString()} was deleted during the pull`);

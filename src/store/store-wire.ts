@@ -62,7 +62,8 @@ export interface WirePullRequest {
   offset?: string | number;
   length?: string | number;
 }
-export type WirePullResponse = { record: WireRecord } | { chunk: Buffer };
+/** `encoded`: a `{ chunk }` message already in protobuf form (pull-frames.ts), sent as is by the server's serializer. */
+export type WirePullResponse = { record: WireRecord } | { chunk: Buffer } | { encoded: Buffer };
 export interface WireLookupRequest {
   refs?: WireRecordRef[];
   allow_missing?: boolean;

@@ -53,6 +53,22 @@ export interface StoreServiceHandle {
 }
 
 /**
+ * The service definition with Pull's response serializer sending `{ encoded }` messages
+ * (chunks already in protobuf form, pull-frames.ts) as they are; every other message goes
+ * through the generated serializer. A copy: the shared package definition is not changed.
+ */
+function withEncodedPullChunks(definition: ServiceDefinition): ServiceDefinition {
+  const pull = definition.Pull;
+  if (pull === undefined) throw new Error(`store proto does not define ${STORE_SERVICE}/Pull`);
+  const generated = pull.responseSerialize;
+  const responseSerialize = (message: object): Buffer => {
+    const encoded = (message as { encoded?: unknown }).encoded;
+    return Buffer.isBuffer(encoded) ? encoded : generated(message);
+  };
+  return { ...definition, Pull: { ...pull, responseSerialize } };
+}
+
+/**
  * Registers `parley.store.v1.StoreService` on a grpc-js server as raw handlers (streams
  * with write/drain backpressure, no Observables). Every handler is guarded: whatever it
  * throws becomes the call's status through `toGrpcStatus`.
@@ -83,8 +99,8 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
       handleDeleteReferrer(ctx, call, cb),
     ),
   };
-  grpcServer.addService(definition, implementation);
-  const janitor = new StoreJanitor(deps.repository.blobs, deps.limits, deps.logger);
+  grpcServer.addService(withEncodedPullChunks(definition), implementation);
+  const janitor = new StoreJanitor(deps.repository.payloads, deps.limits, deps.logger);
   const interval = deps.sweepIntervalMs ?? 5 * 60_000;
   if (interval > 0) janitor.start(interval);
   return { packageDefinition, janitor, close: () => janitor.stop() };

@@ -98,9 +98,14 @@ export class MessageWriter<T> {
     this.lastProgressMs = now();
   }
 
-  async write(message: T): Promise<void> {
+  /** Writes a message; `taken` runs once grpc-js took it (serialized), or the stream failed. */
+  async write(message: T, taken?: () => void): Promise<void> {
     if (this.stream.cancelled || this.stream.destroyed || this.stream.writableEnded) throw cancelledError(this.what);
-    if (this.stream.write(message, () => (this.lastProgressMs = this.now()))) return;
+    const onTaken = () => {
+      this.lastProgressMs = this.now();
+      taken?.();
+    };
+    if (this.stream.write(message, onTaken)) return;
     await new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
       const done = (err?: unknown) => {

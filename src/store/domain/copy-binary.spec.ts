@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { ParleyError } from '../../common/errors';
-import { CopyBinaryDecoder, int4Field, type CopyField } from './copy-binary';
+import { chunkRowPrefix, CopyBinaryDecoder, copyHeader, copyTrailer, int4Field, type CopyField } from './copy-binary';
 
 /** What PostgreSQL sends for these tuples (signature, flags, extension, tuples, trailer). */
 function encode(tuples: CopyField[][], extension = Buffer.alloc(0)): Buffer {
@@ -88,5 +88,41 @@ describe('CopyBinaryDecoder', () => {
         }
       }),
     );
+  });
+
+  it('assembles fields in the buffers its allocator gives (column index passed), copying each byte once', () => {
+    const data = Buffer.from('payload bytes of a chunk');
+    const stream = encode([[Buffer.from([0, 0, 0, 7]), data]]);
+    const frame = Buffer.alloc(64, 0xee);
+    const asked: Array<[number, number]> = [];
+    const d = new CopyBinaryDecoder(1 << 20, (len, index) => {
+      asked.push([len, index]);
+      return index === 1 ? frame.subarray(6, 6 + len) : Buffer.alloc(len);
+    });
+    const out = [stream.subarray(0, 25), stream.subarray(25, 30), stream.subarray(30)].flatMap((p) => d.push(p));
+    d.finish();
+    expect(asked).toEqual([
+      [4, 0],
+      [data.length, 1],
+    ]);
+    expect(out[0]![1]!.buffer).toBe(frame.buffer);
+    expect(frame.subarray(6, 6 + data.length).equals(data)).toBe(true);
+    expect(frame[5]).toBe(0xee);
+    expect(() => new CopyBinaryDecoder(10, () => Buffer.alloc(1)).push(stream)).toThrow(TypeError);
+  });
+});
+
+describe('binary COPY FROM STDIN encoding of chunk rows', () => {
+  it('is what the decoder reads back: (blob_id int8, seq int4, data) rows between header and trailer', () => {
+    const a = Buffer.from('first chunk');
+    const b = Buffer.alloc(0);
+    const stream = Buffer.concat([copyHeader(), chunkRowPrefix(42n, 0, a.length), a, chunkRowPrefix(42n, 1, 0), b, copyTrailer()]);
+    const rows = decodeIn([stream]);
+    expect(rows.map((r) => [r[0]!.readBigInt64BE(0), int4Field(r[1]!), r[2]!.toString()])).toEqual([
+      [42n, 0, 'first chunk'],
+      [42n, 1, ''],
+    ]);
+    expect(() => chunkRowPrefix(1n, -1, 0)).toThrow(TypeError);
+    expect(() => chunkRowPrefix(1n, 0, 2 ** 31)).toThrow(TypeError);
   });
 });
