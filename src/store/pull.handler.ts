@@ -46,7 +46,7 @@ async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableS
   const first = Math.floor(offset / chunkBytes);
   const last = Math.ceil(end / chunkBytes);
   let seq = first;
-  for await (const chunk of ctx.repository.blobs.streamChunks(blobId, first, last, chunkBytes)) {
+  for await (const chunk of ctx.repository.payloads.read(blobId, first, last, chunkBytes)) {
     if (chunk.seq !== seq) break;
     const start = seq * chunkBytes;
     const expected = Math.min(chunkBytes, record.size - start);

@@ -1,26 +1,22 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ParleyError } from '../common';
-import type { BlobRepository } from './blob.repository';
-import { Chunker } from './domain/chunker';
 import type { BudgetLease } from './domain/byte-budget';
 import { ContentDigest } from './domain/content-digest';
-import { PUSH_WRITES_IN_FLIGHT } from './domain/limits';
 import { callContextOf, type CallContext } from '../grpc';
 import type { RecordDraft } from './domain/record';
 import type { StoreHandlerContext } from './store-context';
 import { parsePushHeader, type WirePushRequest, type WireRecordRef } from './store-wire';
+import type { PayloadUpload } from './payload-backend';
 import { MessageReader } from './stream-io';
 
-/** Chunk inserts running at once (each on its own pooled connection, in short autocommit transactions). */
-const WRITES_IN_FLIGHT = PUSH_WRITES_IN_FLIGHT;
-
 /**
- * Push: header, then chunks. The payload is hashed as it arrives and staged in fixed-size
- * chunks with at most two database writes in flight; reading from the client pauses while
- * a complete chunk waits for a free write slot, so memory per push is a few chunks whatever
- * the payload size. After the last byte the size and digest are checked and one transaction
- * makes the record visible (or finds it exists). Any failure, cancel included, discards
- * the staged chunks before the call ends: a failed push stores nothing.
+ * Push: header, then chunks. The payload is hashed as it arrives and written to the payload
+ * backend as it comes (PostgreSQL: one binary COPY in one transaction); reading from the
+ * client pauses while the backend's socket is full, so memory per push is about a chunk
+ * plus socket buffers whatever the payload size. After the last byte the size and digest
+ * are checked and the same transaction makes the record visible (or finds it exists). Any
+ * failure, cancel included, aborts the upload before the call ends: a failed push stores
+ * nothing.
  */
 export async function handlePush(
   ctx: StoreHandlerContext,
@@ -56,7 +52,7 @@ async function receivePush(
   const { peer } = caller;
   // Made only now: its listeners make grpc-js read the first message.
   const reader = new MessageReader<WirePushRequest>(call, limits.pushIdleTimeoutMs, 'push');
-  let sink: ChunkSink | undefined;
+  let upload: PayloadUpload | undefined;
   let done = false;
   try {
     const first = await reader.next();
@@ -73,19 +69,18 @@ async function receivePush(
     };
     // Known content with an announced digest is only hashed (to prove the client has it), never staged again.
     const known = header.expectedDigest === undefined ? undefined : await repository.find(header.expectedDigest);
-    if (known === undefined) sink = new ChunkSink(repository.blobs, await repository.blobs.begin(draft.creatorSpiffeId, limits.chunkBytes), limits.chunkBytes);
+    if (known === undefined) upload = await repository.payloads.begin({ creatorSpiffeId: draft.creatorSpiffeId, chunkBytes: limits.chunkBytes, resumable: false });
     for (let message = await reader.next(); message !== undefined; message = await reader.next()) {
       if (message.part !== 'chunk') throw new ParleyError('invalid_argument', 'push: only the first message may be a header');
       const data = message.chunk;
       if (data === undefined || data.length === 0) continue;
       digest.update(data);
-      await sink?.write(data);
+      await upload?.write(data);
     }
     await confirmHalfClose(call);
     const { cid, size } = digest.finish();
-    if (sink !== undefined) {
-      await sink.finish();
-      const { created } = await repository.commit(sink.blobId, cid, size, draft, () => throwIfCancelled(call));
+    if (upload !== undefined) {
+      const { created } = await repository.commit(upload, cid, size, draft, () => throwIfCancelled(call));
       done = true;
       ctx.metrics?.pushed(size, created);
       ctx.logger.info({ cid: cid.toString(), size, created, namespace: draft.namespace, spiffeId: draft.creatorSpiffeId }, created ? 'record pushed' : 'record pushed again (already stored)');
@@ -96,7 +91,7 @@ async function receivePush(
     }
     callback(null, { cid: cid.toString() });
   } catch (err) {
-    if (sink !== undefined && !done) await sink.abort(ctx);
+    if (upload !== undefined && !done) await upload.abort();
     throw err;
   }
 }
@@ -113,47 +108,4 @@ async function confirmHalfClose(call: grpc.ServerReadableStream<unknown, unknown
 
 function throwIfCancelled(call: grpc.ServerReadableStream<unknown, unknown>): void {
   if (call.cancelled || call.destroyed) throw new ParleyError('cancelled', 'push: the client cancelled the call');
-}
-
-/** Stages a payload in fixed-size chunks with at most WRITES_IN_FLIGHT database writes running. */
-class ChunkSink {
-  private readonly chunker: Chunker;
-  private seq = 0;
-  private readonly inflight: Array<Promise<void>> = [];
-
-  constructor(
-    private readonly blobs: BlobRepository,
-    readonly blobId: string,
-    chunkBytes: number,
-  ) {
-    this.chunker = new Chunker(chunkBytes);
-  }
-
-  async write(data: Buffer): Promise<void> {
-    for (const chunk of this.chunker.push(data)) await this.store(chunk);
-  }
-
-  async finish(): Promise<void> {
-    const last = this.chunker.flush();
-    if (last !== undefined) await this.store(last);
-    while (this.inflight.length > 0) await this.inflight.shift();
-  }
-
-  /** Waits for the writes in flight (their errors no longer matter), then removes what was staged. */
-  async abort(ctx: StoreHandlerContext): Promise<void> {
-    await Promise.allSettled(this.inflight.splice(0));
-    try {
-      await this.blobs.discard(this.blobId);
-    } catch (err) {
-      // The janitor removes it after stagingTtl.
-      ctx.logger.warn({ err, upload: this.blobId }, 'push: cannot discard the staged chunks of a failed push');
-    }
-  }
-
-  private async store(chunk: Buffer): Promise<void> {
-    if (this.inflight.length >= WRITES_IN_FLIGHT) await this.inflight.shift();
-    const write = this.blobs.writeChunk(this.blobId, this.seq++, chunk);
-    write.catch(() => undefined); // surfaces when awaited in store() or finish()
-    this.inflight.push(write);
-  }
 }

@@ -1,9 +1,8 @@
 import { ParleyError } from '../common';
-import type { BlobRepository } from './blob.repository';
-import { Chunker } from './domain/chunker';
 import { ContentDigest } from './domain/content-digest';
 import type { ContentId } from './domain/content-id';
 import type { RecordDraft } from './domain/record';
+import type { PayloadBackend, PayloadUpload } from './payload-backend';
 import type { StoreRepository } from './store.repository';
 
 /** Where an interrupted import stands: its staged upload and the bytes it holds (whole chunks). */
@@ -48,62 +47,82 @@ export class RecordImporter {
     private readonly chunkBytes: number,
   ) {}
 
-  private get blobs(): BlobRepository {
-    return this.repository.blobs;
+  private get payloads(): PayloadBackend {
+    return this.repository.payloads;
   }
 
   async import(req: ImportRequest): Promise<ImportResult> {
     if ((await this.repository.find(req.cid)) !== undefined) return { created: false, fetchedBytes: 0 };
-    const { uploadId, seq, digest } = await this.resumeOrBegin(req);
-    let nextSeq = seq;
+    const { upload, digest } = await this.resumeOrBegin(req);
     let fetched = 0;
-    const chunker = new Chunker(this.chunkBytes);
-    const store = async (chunk: Buffer) => {
-      await this.blobs.writeChunk(uploadId, nextSeq++, chunk);
-      await req.onStaged?.({ uploadId, stagedBytes: nextSeq * this.chunkBytes });
-    };
+    let committed = false;
+    // Whole chunks are made durable as they complete, so that a later import resumes after them.
+    let staged = digest.size;
     try {
       for await (const piece of req.source(digest.size)) {
         if (req.signal?.aborted) throw new ParleyError('cancelled', `import of ${req.cid.toString()}: stopped`);
         fetched += piece.length;
         updateDigest(digest, piece, req.cid);
-        for (const chunk of chunker.push(piece)) await store(chunk);
+        await upload.write(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
+        if (digest.size - staged >= this.chunkBytes) {
+          staged = await upload.checkpoint();
+          await req.onStaged?.({ uploadId: upload.id, stagedBytes: staged });
+        }
       }
-      const last = chunker.flush();
-      if (last !== undefined) await this.blobs.writeChunk(uploadId, nextSeq++, last);
       const { cid, size } = finishDigest(digest, req.cid);
-      const { created } = await this.repository.commit(uploadId, cid, size, req.draft);
+      const { created } = await this.repository.commit(upload, cid, size, req.draft);
+      committed = true;
       return { created, fetchedBytes: fetched };
     } catch (err) {
-      if (ParleyError.is(err) && err.details.reason === 'integrity_mismatch') await this.blobs.discard(uploadId).catch(() => undefined);
+      if (!committed) await this.release(req, upload, ParleyError.is(err) && err.details.reason === 'integrity_mismatch');
       throw err;
     }
   }
 
+  /** Ends a failed import's upload: removed on an integrity mismatch, else its whole chunks kept for a resume. */
+  private async release(req: ImportRequest, upload: PayloadUpload, discard: boolean): Promise<void> {
+    if (discard) return upload.abort();
+    try {
+      const stagedBytes = await upload.checkpoint();
+      await req.onStaged?.({ uploadId: upload.id, stagedBytes });
+    } catch {
+      // What the last checkpoint staged stays; the janitor removes it if no import resumes it.
+    }
+    await upload.abort({ keep: true });
+  }
+
   /** A resumable staged upload (its chunks hashed again into the digest), or a new one. */
-  private async resumeOrBegin(req: ImportRequest): Promise<{ uploadId: string; seq: number; digest: ContentDigest }> {
+  private async resumeOrBegin(req: ImportRequest): Promise<{ upload: PayloadUpload; digest: ContentDigest }> {
     const resume = req.resume;
     if (resume !== undefined && resume.stagedBytes > 0 && resume.stagedBytes % this.chunkBytes === 0 && resume.stagedBytes < req.size) {
       const resumed = await this.rehash(req, resume);
       if (resumed !== undefined) return resumed;
     }
-    const uploadId = await this.blobs.begin(req.draft.creatorSpiffeId, this.chunkBytes);
-    await req.onStaged?.({ uploadId, stagedBytes: 0 });
-    return { uploadId, seq: 0, digest: this.newDigest(req) };
+    const upload = await this.payloads.begin({ creatorSpiffeId: req.draft.creatorSpiffeId, chunkBytes: this.chunkBytes, resumable: true });
+    await req.onStaged?.({ uploadId: upload.id, stagedBytes: 0 });
+    return { upload, digest: this.newDigest(req) };
   }
 
   /** The staged chunks of an interrupted import hashed from the database; undefined when they are gone (swept) or incomplete. */
-  private async rehash(req: ImportRequest, resume: StagedImport): Promise<{ uploadId: string; seq: number; digest: ContentDigest } | undefined> {
-    if (!(await this.blobs.isStaging(resume.uploadId))) return undefined;
+  private async rehash(req: ImportRequest, resume: StagedImport): Promise<{ upload: PayloadUpload; digest: ContentDigest } | undefined> {
     const chunks = resume.stagedBytes / this.chunkBytes;
+    const upload = await this.payloads.resume(resume.uploadId, chunks, this.chunkBytes);
+    if (upload === undefined) return undefined;
     const digest = this.newDigest(req);
     let seq = 0;
-    for await (const chunk of this.blobs.streamChunks(resume.uploadId, 0, chunks, this.chunkBytes)) {
-      if (chunk.seq !== seq || chunk.data.length !== this.chunkBytes) return undefined;
-      digest.update(chunk.data);
-      seq++;
+    try {
+      for await (const chunk of this.payloads.read(resume.uploadId, 0, chunks, this.chunkBytes)) {
+        if (chunk.seq !== seq || chunk.data.length !== this.chunkBytes) break;
+        digest.update(chunk.data);
+        seq++;
+      }
+    } catch (err) {
+      await upload.abort({ keep: true });
+      throw err;
     }
-    return seq === chunks ? { uploadId: resume.uploadId, seq, digest } : undefined;
+    if (seq === chunks) return { upload, digest };
+    await upload.abort();
+    return undefined;
   }
 
   private newDigest(req: ImportRequest): ContentDigest {

@@ -44,6 +44,16 @@ export async function sqlOn<T = Record<string, unknown>>(runner: QueryRunner, te
   return { rows, count: typeof result.affected === 'number' ? result.affected : rows.length };
 }
 
+/** Runs one statement on a pool client (inside its transaction, if any). */
+export async function sqlClient<T = Record<string, unknown>>(client: PoolClient, text: string, params: unknown[] = []): Promise<Rows<T>> {
+  try {
+    const result = await client.query<T & QueryResultRow>(text, params);
+    return { rows: result.rows, count: typeof result.rowCount === 'number' ? result.rowCount : result.rows.length };
+  } catch (err) {
+    throw databaseError(err);
+  }
+}
+
 /** Runs `work` in one transaction on one connection: committed when it resolves, rolled back when it throws. */
 export async function inTransaction<T>(ds: DataSource, work: (runner: QueryRunner) => Promise<T>): Promise<T> {
   const runner = ds.createQueryRunner();

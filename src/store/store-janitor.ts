@@ -1,5 +1,5 @@
 import type { TransportLogger } from '../tls';
-import type { BlobRepository } from './blob.repository';
+import type { PayloadBackend } from './payload-backend';
 import type { StoreLimits } from './domain/limits';
 
 /** A purge untouched for this long was abandoned (its process died) and is finished by the janitor. */
@@ -16,14 +16,14 @@ export class StoreJanitor {
   private running: Promise<unknown> | undefined;
 
   constructor(
-    private readonly blobs: BlobRepository,
+    private readonly payloads: PayloadBackend,
     private readonly limits: StoreLimits,
     private readonly logger: TransportLogger,
   ) {}
 
   /** One sweep; returns the number of blobs removed. */
   async sweep(): Promise<number> {
-    const removed = await this.blobs.sweep(this.limits.stagingTtlMs, PURGE_STALE_MS);
+    const removed = await this.payloads.sweep(this.limits.stagingTtlMs, PURGE_STALE_MS);
     if (removed > 0) this.logger.info({ removed }, 'store janitor removed abandoned uploads');
     return removed;
   }

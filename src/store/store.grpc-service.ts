@@ -84,7 +84,7 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
     ),
   };
   grpcServer.addService(definition, implementation);
-  const janitor = new StoreJanitor(deps.repository.blobs, deps.limits, deps.logger);
+  const janitor = new StoreJanitor(deps.repository.payloads, deps.limits, deps.logger);
   const interval = deps.sweepIntervalMs ?? 5 * 60_000;
   if (interval > 0) janitor.start(interval);
   return { packageDefinition, janitor, close: () => janitor.stop() };

@@ -11,7 +11,7 @@ import { storeLimitsFromConfig } from './store-config';
 import { registerStoreService, type StoreServiceHandle } from './store.grpc-service';
 import { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 
-/** The store as the gateway serves it, to the gRPC service and the admin API alike: one repository (record cache, pull connections), one set of limits. */
+/** The store as the gateway serves it, to the gRPC service and the admin API alike: one repository (record cache, payload stream connections), one set of limits. */
 export class StoreService {
   constructor(
     readonly repository: StoreRepository,
@@ -21,14 +21,14 @@ export class StoreService {
 
 /**
  * The record cache follows deletes on every replica (the change feed; a lost feed clears it).
- * Pulls stream from connections of their own, so slow readers never starve other queries.
+ * Pulls and Pushes stream over connections of their own, so slow peers never starve other queries.
  */
 function openStore(settings: Settings, database: Database, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): StoreService {
   const { store, grpc } = settings.config;
-  const streamPool = new Pool({ connectionString: database.url, max: store.pullConnections, connectionTimeoutMillis: store.pullConnectionWait, application_name: 'parley-pull' });
+  const streamPool = new Pool({ connectionString: database.url, max: store.pullConnections, connectionTimeoutMillis: store.pullConnectionWait, application_name: 'parley-payloads' });
   const log = logger.child('store');
-  streamPool.on('error', (err) => log.warn({ err }, 'pull connection failed'));
-  shutdown.add('pull connections', () => streamPool.end());
+  streamPool.on('error', (err) => log.warn({ err }, 'payload stream connection failed'));
+  shutdown.add('payload stream connections', () => streamPool.end());
   const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, streamPool });
   const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
   shutdown.add('record cache feed', () => unsubscribe());

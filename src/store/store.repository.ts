@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
-import { ParleyError } from '../common';
-import { BlobRepository } from './blob.repository';
+import type { PayloadBackend, PayloadUpload } from './payload-backend';
+import { PostgresPayloads } from './postgres-payloads';
 import { ContentId } from './domain/content-id';
 import type { ListQuery } from './domain/list-query';
 import type { Annotations } from './domain/names';
@@ -43,12 +43,12 @@ const FIND_ONE = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = $1`
 const FIND_MANY = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = ANY($1::text[])`;
 
 /**
- * The store's database code (with BlobRepository and ReferrerRepository): raw SQL through
+ * The store's database code (with its payload backend and ReferrerRepository): raw SQL through
  * the TypeORM DataSource's query runners. Records are the commit marker of a push: a
  * record row exists only once its blob holds every chunk and the digest was checked.
  */
 export class StoreRepository {
-  readonly blobs: BlobRepository;
+  readonly payloads: PayloadBackend;
   readonly referrers: ReferrerRepository;
 
   /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
@@ -58,7 +58,7 @@ export class StoreRepository {
     private readonly ds: DataSource,
     options: { recordCacheEntries?: number; streamPool?: Pool } = {},
   ) {
-    this.blobs = new BlobRepository(ds, options.streamPool);
+    this.payloads = new PostgresPayloads(ds, options.streamPool);
     this.referrers = new ReferrerRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
@@ -73,27 +73,23 @@ export class StoreRepository {
   }
 
   /**
-   * Makes a fully staged and verified blob visible as a record, in one transaction. When a
-   * record with this CID exists already (also one committed a moment ago by a concurrent
-   * push of the same bytes: the unique CID serializes them), the staged blob is discarded
-   * and `created` is false. `beforeCommit` runs last inside the transaction; throwing
-   * rolls it back.
+   * Makes a fully written and verified upload visible as a record, in the transaction that
+   * completes the upload. When a record with this CID exists already (also one committed a
+   * moment ago by a concurrent push of the same bytes: the unique CID serializes them), the
+   * upload keeps nothing and `created` is false. `beforeCommit` runs last inside the
+   * transaction; throwing rolls it back (the caller then aborts the upload).
    */
-  async commit(blobId: string, cid: ContentId, size: number, draft: RecordDraft, beforeCommit: () => void = () => undefined): Promise<{ created: boolean }> {
-    const created = await inTransaction(this.ds, async (q) => {
-      const inserted = await sqlOn(
-        q,
+  async commit(upload: PayloadUpload, cid: ContentId, size: number, draft: RecordDraft, beforeCommit: () => void = () => undefined): Promise<{ created: boolean }> {
+    const created = await upload.commit(size, async (statement) => {
+      const inserted = await statement(
         `INSERT INTO store_records (cid, blob_id, namespace, media_type, size, annotations, creator_spiffe_id, creator_trust_domain)
          VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8) ON CONFLICT (cid) DO NOTHING RETURNING seq`,
-        [cid.toString(), blobId, draft.namespace, draft.mediaType, size, JSON.stringify(draft.annotations), draft.creatorSpiffeId, draft.creatorTrustDomain],
+        [cid.toString(), upload.id, draft.namespace, draft.mediaType, size, JSON.stringify(draft.annotations), draft.creatorSpiffeId, draft.creatorTrustDomain],
       );
       if (inserted.rows.length === 0) return false;
-      const blob = await sqlOn(q, `UPDATE store_blobs SET state = 'committed', size = $2, touched_at = now() WHERE id = $1 AND state = 'staging'`, [blobId, size]);
-      if (blob.count !== 1) throw new ParleyError('unavailable', `push: staging area of upload ${blobId} is gone (expired); retry the push`);
       beforeCommit(); // throws (rolling back) when the push was cancelled meanwhile
       return true;
     });
-    if (!created) await this.blobs.discard(blobId);
     return { created };
   }
 
@@ -141,7 +137,7 @@ export class StoreRepository {
     });
     this.forget(cid.toString());
     if (blobId === undefined) return false;
-    await this.blobs.purge(blobId);
+    await this.payloads.purge(blobId);
     return true;
   }
 

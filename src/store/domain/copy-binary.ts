@@ -132,3 +132,34 @@ export function int4Field(field: CopyField): number {
   if (field === null || field.length !== 4) throw malformed('expected an int4 field');
   return field.readInt32BE(0);
 }
+
+/** The header of a binary COPY FROM STDIN stream (no flags, no extension). */
+export function copyHeader(): Buffer {
+  return Buffer.concat([SIGNATURE, Buffer.alloc(8)]);
+}
+
+/** Bytes of a chunk row's prefix: field count, blob_id (int8), seq (int4) and data's length. */
+export const CHUNK_ROW_PREFIX_BYTES = 2 + 4 + 8 + 4 + 4 + 4;
+
+/**
+ * The bytes before `data` of a store_chunks row (blob_id bigint, seq integer, data bytea):
+ * written before the data itself, which goes to the socket uncopied (a field may span any
+ * number of CopyData messages).
+ */
+export function chunkRowPrefix(blobId: bigint, seq: number, dataBytes: number, into: Buffer = Buffer.allocUnsafe(CHUNK_ROW_PREFIX_BYTES)): Buffer {
+  if (into.length < CHUNK_ROW_PREFIX_BYTES || !Number.isSafeInteger(seq) || seq < 0 || seq > 0x7fffffff || dataBytes < 0 || dataBytes > 0x7fffffff) {
+    throw new TypeError('chunk row prefix: seq or length out of range');
+  }
+  let at = into.writeInt16BE(3, 0);
+  at = into.writeInt32BE(8, at);
+  at = into.writeBigInt64BE(blobId, at);
+  at = into.writeInt32BE(4, at);
+  at = into.writeInt32BE(seq, at);
+  into.writeInt32BE(dataBytes, at);
+  return into.subarray(0, CHUNK_ROW_PREFIX_BYTES);
+}
+
+/** The end marker of a binary COPY FROM STDIN stream. */
+export function copyTrailer(): Buffer {
+  return Buffer.from([0xff, 0xff]);
+}

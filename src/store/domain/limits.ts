@@ -42,13 +42,13 @@ export interface StoreLimits {
   readonly receiveMessageBytes: number;
 }
 
-/** Chunk inserts one push runs at once (each on its own pooled connection). */
+/** Chunks one push may have in its database socket's buffers besides the one it is cutting. */
 export const PUSH_WRITES_IN_FLIGHT = 2;
 
 /**
  * What one push may hold in memory at most, and so reserves from `uploadBufferBytes`: the
  * message being received (grpc-js reads one ahead) and the one being staged (the chunker keeps
- * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and assembled.
+ * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and cut.
  */
 export function pushBufferBytes(limits: Pick<StoreLimits, 'receiveMessageBytes' | 'chunkBytes'>): number {
   return 2 * limits.receiveMessageBytes + (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;

@@ -111,15 +111,20 @@ describe('store: Delete and referrers', () => {
   it('the janitor removes uploads abandoned by a crashed process, never live or committed ones', async () => {
     const client = await h.client();
     const kept = await client.push({ namespace: 'ml/kept' }, patternBytes(200_000, 42));
-    const abandoned = await h.repository.blobs.begin(TRAINER_ID, 64 * 1024);
-    await h.repository.blobs.writeChunk(abandoned, 0, Buffer.alloc(64 * 1024, 1));
-    const live = await h.repository.blobs.begin(TRAINER_ID, 64 * 1024);
+    const upload = await h.repository.payloads.begin({ creatorSpiffeId: TRAINER_ID, chunkBytes: 64 * 1024, resumable: true });
+    await upload.write(Buffer.alloc(64 * 1024, 1));
+    expect(await upload.checkpoint()).toBe(64 * 1024);
+    await upload.abort({ keep: true });
+    const abandoned = upload.id;
+    // A live upload: its open transaction holds the blob row, so the janitor skips it however old it is.
+    const live = await h.repository.payloads.begin({ creatorSpiffeId: TRAINER_ID, chunkBytes: 64 * 1024, resumable: true });
     await h.ds.query(`UPDATE store_blobs SET touched_at = now() - interval '2 hours' WHERE id = $1`, [abandoned]);
     expect(await h.service.janitor.sweep()).toBe(1);
-    expect(await h.ds.query('SELECT id FROM store_blobs WHERE id = ANY($1::bigint[]) ORDER BY id', [[abandoned, live]])).toEqual([{ id: live }]);
-    // A write to an upload the janitor took fails instead of resurrecting it.
-    await expect(h.repository.blobs.writeChunk(abandoned, 1, Buffer.alloc(10))).rejects.toMatchObject({ code: 'unavailable' });
-    await h.repository.blobs.discard(live);
+    expect(await h.ds.query('SELECT id FROM store_blobs WHERE id = ANY($1::bigint[]) ORDER BY id', [[abandoned, live.id]])).toEqual([{ id: live.id }]);
+    // Resuming an upload the janitor took fails instead of resurrecting it.
+    expect(await h.repository.payloads.resume(abandoned, 1, 64 * 1024)).toBeUndefined();
+    await live.abort();
+    expect(await h.ds.query('SELECT id FROM store_blobs WHERE id = $1', [live.id])).toEqual([]);
     expect((await client.pullAll(kept)).data.length).toBe(200_000);
   });
 });

@@ -49,9 +49,9 @@ describe('record metadata cache', () => {
     const digest = new ContentDigest({ maxBytes: 1024 });
     digest.update(Buffer.from('cached bytes'));
     const { cid, size } = digest.finish();
-    const blob = await a.repository.blobs.begin('spiffe://acme.test/w', 1024);
-    await a.repository.blobs.writeChunk(blob, 0, Buffer.from('cached bytes'));
-    await a.repository.commit(blob, cid, size, { namespace: 'ns', mediaType: 'text/plain', annotations: {}, creatorSpiffeId: 'spiffe://acme.test/w', creatorTrustDomain: 'acme.test' });
+    const upload = await a.repository.payloads.begin({ creatorSpiffeId: 'spiffe://acme.test/w', chunkBytes: 1024, resumable: false });
+    await upload.write(Buffer.from('cached bytes'));
+    await a.repository.commit(upload, cid, size, { namespace: 'ns', mediaType: 'text/plain', annotations: {}, creatorSpiffeId: 'spiffe://acme.test/w', creatorTrustDomain: 'acme.test' });
 
     expect((await b.repository.find(cid))?.namespace).toBe('ns');
     // Cached: B answers even when its own row lookup would fail.

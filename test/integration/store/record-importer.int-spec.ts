@@ -64,7 +64,7 @@ describe('RecordImporter', () => {
     const cid = ContentId.of(data);
     let staged: StagedImport | undefined;
     await expect(importer.import({ cid, size: data.length, draft, onStaged: async (s) => void (staged = s), source: (o) => pieces(data, o, 10_000, 2 * CHUNK + 1) })).rejects.toThrow();
-    await repo.blobs.discard(staged!.uploadId);
+    await repo.payloads.discard(staged!.uploadId);
     const offsets: number[] = [];
     expect((await importer.import({ cid, size: data.length, draft, resume: staged, source: (o) => (offsets.push(o), pieces(data, o)) })).created).toBe(true);
     expect(offsets).toEqual([0]);
@@ -75,18 +75,18 @@ describe('RecordImporter', () => {
     const cid = ContentId.of(data);
     const tampered = Buffer.from(data);
     tampered[CHUNK + 5] ^= 0xff;
-    const before = await repo.blobs.unfinishedCount();
+    const before = await repo.payloads.unfinishedCount();
     await expect(importer.import({ cid, size: data.length, draft, source: (o) => pieces(tampered, o) })).rejects.toMatchObject({ code: 'invalid_argument', details: { reason: 'integrity_mismatch' } });
     const longer = Buffer.concat([data, Buffer.from('x')]);
     await expect(importer.import({ cid, size: data.length, draft, source: (o) => pieces(longer, o) })).rejects.toMatchObject({ code: 'invalid_argument', details: { reason: 'integrity_mismatch' } });
     expect(await repo.find(cid)).toBeUndefined();
-    expect(await repo.blobs.unfinishedCount()).toBe(before);
+    expect(await repo.payloads.unfinishedCount()).toBe(before);
   });
 });
 
 async function collect(repo: StoreRepository, cid: ContentId, chunks: number): Promise<Buffer[]> {
   const record = await repo.find(cid);
   const out: Buffer[] = [];
-  for await (const c of repo.blobs.streamChunks(record!.blobId, 0, chunks, CHUNK)) out.push(c.data);
+  for await (const c of repo.payloads.read(record!.blobId, 0, chunks, CHUNK)) out.push(c.data);
   return out;
 }

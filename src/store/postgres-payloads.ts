@@ -1,6 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { DataSource } from 'typeorm';
+import type { BeginUpload, PayloadBackend, PayloadChunk, PayloadUpload } from './payload-backend';
+import { PostgresUpload } from './postgres-upload';
 import { ParleyError } from '../common';
 import { CopyBinaryDecoder, int4Field } from './domain/copy-binary';
 import { DatabaseError, sql } from './sql';
@@ -11,42 +13,49 @@ const DIGITS = /^[0-9]{1,19}$/;
 const PURGE_BATCH_CHUNKS = 32;
 
 /**
- * Payload storage: blobs of fixed-size bytea chunks. A push stages chunks under a blob in
- * `staging` state with short autocommit inserts (each also refreshes the blob's
- * `touched_at`, so the janitor never takes a live upload); the record insert that commits
- * it lives in StoreRepository. Failed uploads and deleted records are purged in batches.
+ * Payloads in PostgreSQL: blobs of fixed-size bytea chunks (store_blobs, store_chunks).
+ * Uploads write with binary COPY in one transaction (postgres-upload.ts); reads stream
+ * with binary COPY. Failed resumable uploads and deleted records are purged in batches.
  */
-export class BlobRepository {
+export class PostgresPayloads implements PayloadBackend {
   /**
-   * @param streamPool connections for payload streams (Pull), apart from the main pool so
-   *   that slow readers, which hold a connection while they read, never starve other queries
+   * @param streamPool connections for payload streams (Pulls and Pushes), apart from the
+   *   main pool so that slow peers, which hold a connection while they stream, never
+   *   starve other queries
    */
   constructor(
     private readonly ds: DataSource,
     private readonly streamPool?: Pool,
   ) {}
 
-  /** Starts an upload; returns the blob id. */
-  async begin(creatorSpiffeId: string, chunkBytes: number): Promise<string> {
+  async begin(options: BeginUpload): Promise<PayloadUpload> {
+    if (!options.resumable) return PostgresUpload.begin(await this.connect(), options.creatorSpiffeId, options.chunkBytes, this.discarder);
     const { rows } = await sql<{ id: string }>(this.ds, 'INSERT INTO store_blobs (chunk_bytes, creator_spiffe_id) VALUES ($1, $2) RETURNING id', [
-      chunkBytes,
-      creatorSpiffeId,
+      options.chunkBytes,
+      options.creatorSpiffeId,
     ]);
-    return String(rows[0].id);
+    const upload = await this.resume(String(rows[0]!.id), 0, options.chunkBytes);
+    if (upload === undefined) throw new ParleyError('unavailable', 'push: the new upload was removed at once; retry');
+    return upload;
   }
 
-  /**
-   * Stores chunk `seq` of a staging blob.
-   * @throws ParleyError unavailable when the blob is no longer staging (swept as abandoned)
-   */
-  async writeChunk(blobId: string, seq: number, data: Buffer): Promise<void> {
-    const { count } = await sql(
-      this.ds,
-      `WITH blob AS (UPDATE store_blobs SET touched_at = now() WHERE id = $1 AND state = 'staging' RETURNING id)
-       INSERT INTO store_chunks (blob_id, seq, data) SELECT id, $2::integer, $3::bytea FROM blob`,
-      [blobId, seq, data],
-    );
-    if (count !== 1) throw new ParleyError('unavailable', `push: staging area of upload ${blobId} is gone (expired); retry the push`);
+  async resume(uploadId: string, chunks: number, chunkBytes: number): Promise<PayloadUpload | undefined> {
+    if (!DIGITS.test(uploadId) || !Number.isSafeInteger(chunks) || chunks < 0) return undefined;
+    return PostgresUpload.resume(await this.connect(), uploadId, chunks, chunkBytes, this.discarder);
+  }
+
+  private readonly discarder = (blobId: string) => this.discard(blobId);
+
+  private get pool(): Pool {
+    return this.streamPool ?? (this.ds.driver as unknown as { master: Pool }).master;
+  }
+
+  private async connect(): Promise<PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (err) {
+      throw new ParleyError('unavailable', 'store: every payload stream connection is busy (store.pullConnections); retry later', { cause: err });
+    }
   }
 
   /**
@@ -59,19 +68,13 @@ export class BlobRepository {
    * sequence numbers. Breaking out of the iteration closes the connection (a COPY cannot be
    * left half-read on a pooled connection).
    */
-  async *streamChunks(blobId: string, from: number, to: number, maxChunkBytes: number, windowChunks = 64): AsyncGenerator<{ seq: number; data: Buffer }> {
+  async *read(blobId: string, from: number, to: number, maxChunkBytes: number, windowChunks = 64): AsyncGenerator<PayloadChunk> {
     if (!DIGITS.test(blobId) || !Number.isSafeInteger(from) || !Number.isSafeInteger(to) || from < 0 || windowChunks < 1) {
       throw new ParleyError('internal', 'stream chunks: invalid blob id or range');
     }
     for (let lo = from; lo < to; lo += windowChunks) {
       const hi = Math.min(to, lo + windowChunks);
-      const pool = this.streamPool ?? (this.ds.driver as unknown as { master: Pool }).master;
-      let client: PoolClient;
-      try {
-        client = await pool.connect();
-      } catch (err) {
-        throw new ParleyError('unavailable', 'pull: every payload stream connection is busy (store.pullConnections); retry later', { cause: err });
-      }
+      const client = await this.connect();
       let clean = false;
       try {
         // COPY takes no parameters: every value below is checked to be a decimal integer.
@@ -132,13 +135,6 @@ export class BlobRepository {
     );
     for (const { id } of rows) await this.purge(String(id));
     return rows.length;
-  }
-
-  /** Whether an upload is still staging (not committed, not swept). */
-  async isStaging(blobId: string): Promise<boolean> {
-    if (!DIGITS.test(blobId)) return false;
-    const { rows } = await sql(this.ds, `SELECT 1 FROM store_blobs WHERE id = $1 AND state = 'staging'`, [blobId]);
-    return rows.length === 1;
   }
 
   /** Blobs that are not committed (staging or purging): for tests and metrics. */

@@ -1,14 +1,14 @@
 /**
  * Cuts a stream of buffers of any sizes into chunks of exactly `chunkBytes` (the last one
- * shorter), holding at most one chunk's worth of bytes. The store keeps payloads in
- * fixed-size chunks so that byte offset N is in chunk floor(N / chunkBytes).
+ * shorter), each given as the list of its parts: views of the buffers received, never
+ * copied (a writer sends the parts one after the other). Holds at most one chunk's parts.
  */
-export class Chunker {
+export class ChunkParts {
   private parts: Buffer[] = [];
   private held = 0;
 
   constructor(readonly chunkBytes: number) {
-    if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new TypeError('Chunker: chunkBytes must be a positive integer');
+    if (!Number.isSafeInteger(chunkBytes) || chunkBytes <= 0) throw new TypeError('ChunkParts: chunkBytes must be a positive integer');
   }
 
   /** Bytes held that do not yet fill a chunk. */
@@ -16,9 +16,9 @@ export class Chunker {
     return this.held;
   }
 
-  /** Adds bytes; returns the chunks completed by them (usually zero or one). */
-  push(data: Uint8Array): Buffer[] {
-    const out: Buffer[] = [];
+  /** Adds bytes; returns the chunks completed by them (usually zero or one), each as its parts. */
+  push(data: Uint8Array): Buffer[][] {
+    const out: Buffer[][] = [];
     let rest = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     while (rest.length > 0) {
       const room = this.chunkBytes - this.held;
@@ -31,16 +31,15 @@ export class Chunker {
     return out;
   }
 
-  /** The last, partial chunk (undefined when nothing is held). */
-  flush(): Buffer | undefined {
+  /** The parts of the last, partial chunk (undefined when nothing is held). */
+  flush(): Buffer[] | undefined {
     return this.held === 0 ? undefined : this.take();
   }
 
-  private take(): Buffer {
-    // Copy: a chunk must not keep a larger received buffer alive.
-    const chunk = this.parts.length === 1 && this.parts[0].length === this.parts[0].buffer.byteLength ? this.parts[0] : Buffer.concat(this.parts, this.held);
+  private take(): Buffer[] {
+    const parts = this.parts;
     this.parts = [];
     this.held = 0;
-    return chunk;
+    return parts;
   }
 }
