@@ -6,6 +6,7 @@ import { Revocations1764300200000 } from './1764300200000-Revocations';
 import { Federation1764300300000 } from './1764300300000-Federation';
 import { Sync1764400000000 } from './1764400000000-Sync';
 import { AuditEntryId1764413040000 } from './1764413040000-AuditEntryId';
+import { ObjectPayloads1764500000000 } from './1764500000000-ObjectPayloads';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   Federation1764300300000,
   Sync1764400000000,
   AuditEntryId1764413040000,
+  ObjectPayloads1764500000000,
 ];

@@ -5,5 +5,5 @@ export type { LoadedConfig } from './load';
 export { ConfigError, loadConfig } from './load';
 export { redactConfig } from './redact';
 export { configLeaves } from './schema-walk';
-export type { AuthzConfig, DatabaseConfig, GrpcConfig, IdentityConfig, LogConfig, StoreConfig, TlsConfig } from './schema';
+export type { AuthzConfig, DatabaseConfig, GrpcConfig, IdentityConfig, LogConfig, S3Config, StoreConfig, TlsConfig } from './schema';
 export { configSchema, duration } from './schema';

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { secretRegistry, type SecretKind } from './schema';
+import { secretRegistry, type SecretKind } from './secret';
 
 /** One settable leaf of the config schema, with the environment variable that overrides it. */
 export interface ConfigLeaf {

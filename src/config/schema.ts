@@ -1,6 +1,8 @@
 import { z } from 'zod';
 import { SpiffeId, TrustDomain } from '../spiffe';
 import { duration } from './duration';
+import { secret } from './secret';
+import { payloadSettings } from './store-payloads-schema';
 import { syncSchema } from './sync-schema';
 
 export { duration, syncSchema };
@@ -10,13 +12,7 @@ export { duration, syncSchema };
  * slice here; unknown keys are rejected everywhere so a typo never silently becomes a default.
  */
 
-/** How a secret is shown by `parley config print` and in errors. */
-export type SecretKind = 'value' | 'url-password';
-export const secretRegistry = z.registry<{ secret: SecretKind }>();
-function secret<T extends z.ZodType>(schema: T, kind: SecretKind = 'value'): T {
-  secretRegistry.add(schema, { secret: kind });
-  return schema;
-}
+export { secretRegistry, type SecretKind } from './secret';
 
 const port = z.number().int().min(0).max(65535);
 const host = z.string().min(1);
@@ -175,6 +171,7 @@ export const storeSchema = z.strictObject({
   uploadBufferBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(256 * MiB),
   /** A push that waited this long for upload buffer space is refused with RESOURCE_EXHAUSTED. */
   uploadBufferWait: duration.pipe(z.number().min(1, 'must be at least 1 ms')).default(30_000),
+  ...payloadSettings,
 });
 
 /**
@@ -367,6 +364,7 @@ export const configSchema = z.strictObject({
   if (cfg.store.uploadBufferBytes < 2 * cfg.grpc.maxMessageBytes + 3 * cfg.store.chunkBytes) {
     ctx.addIssue({ code: 'custom', path: ['store', 'uploadBufferBytes'], message: 'must hold one push: 2 x grpc.maxMessageBytes + 3 x store.chunkBytes' });
   }
+  if (cfg.store.payloads === 's3' && cfg.store.s3 === undefined) ctx.addIssue({ code: 'custom', path: ['store', 's3'], message: 'required when store.payloads is s3' });
   if (cfg.store.stagingTtl < 2 * cfg.store.pushIdleTimeout) {
     ctx.addIssue({ code: 'custom', path: ['store', 'stagingTtl'], message: 'must be at least twice store.pushIdleTimeout' });
   }
@@ -389,3 +387,4 @@ export type AdminConfig = ParleyConfig['admin'];
 export type StoreConfig = ParleyConfig['store'];
 export type AuthzConfig = ParleyConfig['authz'];
 export type FederationConfig = ParleyConfig['federation'];
+export type { S3Config } from './store-payloads-schema';

@@ -127,8 +127,8 @@ export class PostgresPayloads implements PayloadBackend {
       this.ds,
       `UPDATE store_blobs SET state = 'purging', touched_at = now()
         WHERE id IN (SELECT id FROM store_blobs
-                      WHERE (state = 'staging' AND touched_at < now() - interval '1 millisecond' * $1::float8)
-                         OR (state = 'purging' AND touched_at < now() - interval '1 millisecond' * $2::float8)
+                      WHERE backend = 'postgres' AND ((state = 'staging' AND touched_at < now() - interval '1 millisecond' * $1::float8)
+                         OR (state = 'purging' AND touched_at < now() - interval '1 millisecond' * $2::float8))
                       ORDER BY touched_at LIMIT $3 FOR UPDATE SKIP LOCKED)
         RETURNING id`,
       [stagingTtlMs, purgeStaleMs, max],

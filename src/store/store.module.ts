@@ -6,6 +6,8 @@ import { Settings } from '../config';
 import { ChangeFeed, Database, DatabaseModule } from '../database';
 import { GrpcModule, SecureGrpcServer } from '../grpc';
 import { RootLogger } from '../logging';
+import { ReadinessRegistry } from '../ops';
+import { ObjectPayloads } from './object-payloads';
 import type { StoreLimits } from './domain/limits';
 import { storeLimitsFromConfig } from './store-config';
 import { registerStoreService, type StoreServiceHandle } from './store.grpc-service';
@@ -23,16 +25,38 @@ export class StoreService {
  * The record cache follows deletes on every replica (the change feed; a lost feed clears it).
  * Pulls and Pushes stream over connections of their own, so slow peers never starve other queries.
  */
-function openStore(settings: Settings, database: Database, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): StoreService {
+function openStore(settings: Settings, database: Database, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence, deps: StoreDeps): StoreService {
   const { store, grpc } = settings.config;
+  const objects = objectStoreOf(settings, deps, shutdown);
   const streamPool = new Pool({ connectionString: database.url, max: store.pullConnections, connectionTimeoutMillis: store.pullConnectionWait, application_name: 'parley-payloads' });
   const log = logger.child('store');
   streamPool.on('error', (err) => log.warn({ err }, 'payload stream connection failed'));
   shutdown.add('payload stream connections', () => streamPool.end());
-  const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, streamPool });
+  const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, streamPool, objects, payloads: store.payloads });
   const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
   shutdown.add('record cache feed', () => unsubscribe());
   return new StoreService(repository, storeLimitsFromConfig(store, grpc));
+}
+
+/** What the store takes from the ops context: readiness checks and the metrics registry. */
+class StoreDeps {
+  constructor(
+    readonly readiness: ReadinessRegistry,
+    readonly metrics: Registry,
+  ) {}
+}
+
+/** The object store of store.s3 (when configured), its bucket's reachability part of /readyz. */
+function objectStoreOf(settings: Settings, deps: StoreDeps, shutdown: ShutdownSequence): ObjectPayloads | undefined {
+  const s3 = settings.config.store.s3;
+  if (s3 === undefined) return undefined;
+  const objects = ObjectPayloads.fromConfig(s3, deps.metrics);
+  deps.readiness.register('object-store', async () => {
+    await objects.ready();
+    return { ok: true, reason: `bucket ${s3.bucket} reachable` };
+  });
+  shutdown.add('object store client', () => objects.close());
+  return objects;
 }
 
 /** Registers parley.store.v1.StoreService; stopped after the endpoint drained its calls (discarding failed uploads). */
@@ -58,7 +82,8 @@ export class StoreGrpcService {
 @Module({
   imports: [DatabaseModule, GrpcModule],
   providers: [
-    { provide: StoreService, inject: [Settings, Database, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openStore },
+    { provide: StoreDeps, inject: [ReadinessRegistry, Registry], useFactory: (readiness: ReadinessRegistry, metrics: Registry) => new StoreDeps(readiness, metrics) },
+    { provide: StoreService, inject: [Settings, Database, ChangeFeed, RootLogger, ShutdownSequence, StoreDeps], useFactory: openStore },
     { provide: StoreGrpcService, inject: [StoreService, SecureGrpcServer, Settings, RootLogger, Registry, ShutdownSequence], useFactory: serveStore },
   ],
   exports: [StoreService],

@@ -1,7 +1,10 @@
 import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
-import type { PayloadBackend, PayloadUpload } from './payload-backend';
+import type { PayloadUpload } from './payload-backend';
 import { PostgresPayloads } from './postgres-payloads';
+import type { ObjectPayloads } from './object-payloads';
+import { RoutedPayloads, type PayloadBackendName } from './routed-payloads';
+import { S3Payloads } from './s3-payloads';
 import { ContentId } from './domain/content-id';
 import type { ListQuery } from './domain/list-query';
 import type { Annotations } from './domain/names';
@@ -48,7 +51,7 @@ const FIND_MANY = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = AN
  * record row exists only once its blob holds every chunk and the digest was checked.
  */
 export class StoreRepository {
-  readonly payloads: PayloadBackend;
+  readonly payloads: RoutedPayloads;
   readonly referrers: ReferrerRepository;
 
   /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
@@ -56,9 +59,10 @@ export class StoreRepository {
 
   constructor(
     private readonly ds: DataSource,
-    options: { recordCacheEntries?: number; streamPool?: Pool } = {},
+    options: { recordCacheEntries?: number; streamPool?: Pool; objects?: ObjectPayloads; payloads?: PayloadBackendName } = {},
   ) {
-    this.payloads = new PostgresPayloads(ds, options.streamPool);
+    const s3 = options.objects === undefined ? undefined : new S3Payloads(ds, options.objects);
+    this.payloads = new RoutedPayloads(ds, new PostgresPayloads(ds, options.streamPool), s3, options.payloads);
     this.referrers = new ReferrerRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Builds and installs the interop tier's third-party peers, pinned, into test/interop/.cache
+# Builds and installs the interop tier's third-party peers (SeaweedFS among them), pinned, into test/interop/.cache
 # (gitignored). Idempotent: a peer is rebuilt only when its pins (go.mod/go.sum, the harness
 # sources, requirements.txt) changed. Needs Go (module proxy reachable) and python3 with venv.
 set -euo pipefail
@@ -61,6 +61,10 @@ build kubectl-validate "$validate" "$here/deploy/validate" sigs.k8s.io/kubectl-v
 composecfg="$(stamp_of "$here/deploy/compose/go.mod" "$here/deploy/compose/go.sum" "$here/deploy/compose/main.go")"
 (cd "$here/deploy/compose" && go mod download) >&2
 build compose-config "$composecfg" "$here/deploy/compose" .
+# SeaweedFS (S3-compatible object store for the store's s3 payload backend), pinned in seaweedfs/go.mod.
+seaweedfs="$(stamp_of "$here/seaweedfs/go.mod" "$here/seaweedfs/go.sum")"
+(cd "$here/seaweedfs" && go mod download) >&2
+build weed "$seaweedfs" "$here/seaweedfs" github.com/seaweedfs/seaweedfs/weed || true
 
 req="$here/python/requirements.txt"
 venv="$cache/venv"

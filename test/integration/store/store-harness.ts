@@ -10,6 +10,7 @@ import { requireSpiffeId, requireTrustDomain } from '../../../src/spiffe';
 import { storeLimits, type StoreLimits } from '../../../src/store/domain/limits';
 import { StoreClient, storeChannelOptions } from '../../../src/store/store-client';
 import { registerStoreService, type StoreServiceHandle } from '../../../src/store/store.grpc-service';
+import type { ObjectPayloads } from '../../../src/store/object-payloads';
 import { StoreRepository } from '../../../src/store/store.repository';
 import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { FixedSvidProvider } from '../../../src/tls/server-identity';
@@ -57,7 +58,10 @@ export interface StoreHarness {
   stop(): Promise<void>;
 }
 
-export async function startStoreHarness(o: { limits?: Partial<StoreLimits>; maxMessageBytes?: number } = {}): Promise<StoreHarness> {
+/** `objects` + `payloads: 's3'`: payloads in that object store (store.payloads: s3). */
+export async function startStoreHarness(
+  o: { limits?: Partial<StoreLimits>; maxMessageBytes?: number; objects?: ObjectPayloads; payloads?: 'postgres' | 's3' } = {},
+): Promise<StoreHarness> {
   const db = await migratedDatabase();
   const acme = await TestCa.create({ trustDomain: 'acme.test' });
   const partner = await TestCa.create({ trustDomain: 'partner.test' });
@@ -74,7 +78,7 @@ export async function startStoreHarness(o: { limits?: Partial<StoreLimits>; maxM
     trustStore: trust,
     logger,
   });
-  const repository = new StoreRepository(db.ds);
+  const repository = new StoreRepository(db.ds, { objects: o.objects, payloads: o.payloads });
   const service = registerStoreService(server.server, { repository, limits, logger, sweepIntervalMs: 0 });
   server.addProtos(service.packageDefinition);
   const { port } = await server.start();

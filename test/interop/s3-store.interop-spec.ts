@@ -1,0 +1,186 @@
+/**
+ * The store with payloads in a real S3-compatible server (SeaweedFS, built pinned by
+ * setup.sh) beside the PostgreSQL backend: the same tests for both, then what only the
+ * object store has (multipart uploads, orphans, the server going away mid-pull).
+ */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { Registry } from 'prom-client';
+import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
+import { ContentId } from '../../src/store/domain/content-id';
+import { ObjectPayloads } from '../../src/store/object-payloads';
+import { StoreRepository } from '../../src/store/store.repository';
+import { startSeaweedS3, type SeaweedS3 } from '../support/seaweedfs';
+import { eventually, patternBytes, startStoreHarness, type StoreHarness } from '../integration/store/store-harness';
+
+const MiB = 1024 * 1024;
+const BUCKET = 'parley-test';
+const CHUNK = 256 * 1024;
+
+let pg: EmbeddedPostgres;
+let weed: SeaweedS3;
+let metrics: Registry;
+let objects: ObjectPayloads;
+
+beforeAll(async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'parley-s3-pg-'));
+  pg = new EmbeddedPostgres({ dir, port: 0, startTimeoutMs: 60_000 });
+  process.env.TEST_DATABASE_URL = await pg.start();
+  weed = await startSeaweedS3();
+  await weed.createBucket(BUCKET);
+  metrics = new Registry();
+  objects = ObjectPayloads.fromConfig(
+    { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 },
+    metrics,
+  );
+});
+afterAll(async () => {
+  objects?.close();
+  await weed?.close();
+  await pg?.stop();
+});
+
+async function keysInBucket(): Promise<string[]> {
+  const c = weed.client();
+  try {
+    const out = await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'parley/' }));
+    return (out.Contents ?? []).map((o) => o.Key!);
+  } finally {
+    c.destroy();
+  }
+}
+
+async function uploadsInBucket(): Promise<number> {
+  const c = weed.client();
+  try {
+    return ((await c.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'parley/' }))).Uploads ?? []).length;
+  } finally {
+    c.destroy();
+  }
+}
+
+describe.each(['postgres', 's3'] as const)('store with payloads in %s', (backend) => {
+  let h: StoreHarness;
+  beforeAll(async () => {
+    h = await startStoreHarness({ limits: { chunkBytes: CHUNK }, objects, payloads: backend });
+  });
+  afterAll(async () => h?.stop());
+
+  it('push, pull whole and from an offset, push the same bytes again, delete', async () => {
+    const payload = patternBytes(11 * MiB + 123, backend === 's3' ? 1 : 2);
+    const client = await h.client();
+    const cid = await client.push({ namespace: 'ml/models' }, payload);
+    expect(cid).toBe(ContentId.of(payload).toString());
+    expect((await client.pullAll(cid)).data.equals(payload)).toBe(true);
+    const offset = 6 * MiB + 7;
+    expect((await client.pullAll(cid, { offset })).data.equals(payload.subarray(offset))).toBe(true);
+    expect((await client.pullAll(cid, { offset: 100, length: 1000 })).data.equals(payload.subarray(100, 1100))).toBe(true);
+    expect(await client.push({ namespace: 'ml/models' }, payload)).toBe(cid);
+    expect(await h.count('store_records')).toBe(1);
+    const keys = await keysInBucket();
+    if (backend === 's3') {
+      expect(await h.count('store_chunks')).toBe(0);
+      expect(keys).toHaveLength(1); // one object for the CID, though pushed twice
+    } else {
+      expect(keys).toHaveLength(0);
+      expect(await h.count('store_chunks')).toBeGreaterThan(0);
+    }
+    await client.delete(cid);
+    await expect(client.lookup([cid])).rejects.toMatchObject({ code: grpc.status.NOT_FOUND });
+    expect(await keysInBucket()).toHaveLength(0);
+    expect(await h.count('store_blobs')).toBe(0);
+  });
+
+  it('a push whose bytes do not match the announced digest stores nothing', async () => {
+    const client = await h.client();
+    const other = ContentId.of(Buffer.from('something else')).toString();
+    const failed = await client.push({ namespace: 'ml/models', expected_digest: other }, patternBytes(7 * MiB, 3)).catch((err: grpc.ServiceError) => err);
+    expect((failed as grpc.ServiceError).code).toBe(grpc.status.INVALID_ARGUMENT);
+    await eventually(async () => (await h.count('store_blobs')) === 0);
+    expect(await keysInBucket()).toHaveLength(0);
+    expect(await uploadsInBucket()).toBe(0);
+  });
+
+  it('an empty payload round-trips', async () => {
+    const client = await h.client();
+    const cid = await client.push({ namespace: 'ml/empty' }, Buffer.alloc(0));
+    expect((await client.pullAll(cid)).data.length).toBe(0);
+    await client.delete(cid);
+  });
+});
+
+describe('store with payloads in s3: what only the object store has', () => {
+  let h: StoreHarness;
+  beforeAll(async () => {
+    h = await startStoreHarness({ limits: { chunkBytes: CHUNK }, objects, payloads: 's3' });
+  });
+  afterAll(async () => h?.stop());
+
+  it('an upload its process abandoned (no abort: as after kill -9) is invisible, and the janitor removes upload, object and blob', async () => {
+    const upload = await h.repository.payloads.begin({ creatorSpiffeId: 'spiffe://acme.test/x', chunkBytes: CHUNK, resumable: false });
+    await upload.write(patternBytes(6 * MiB, 4)); // one 5 MiB part uploaded
+    await eventually(async () => (await objects.staleUploads(new Date(Date.now() + 60_000))).length === 1);
+    expect(await h.count('store_records')).toBe(0);
+    // An object with no blob row at all (a crash between the object store's answer and the database's).
+    const c = weed.client();
+    await c.send(new PutObjectCommand({ Bucket: BUCKET, Key: objects.keyOf('999999999'), Body: Buffer.from('orphan') }));
+    c.destroy();
+    expect(await h.service.janitor.sweep()).toBe(0); // nothing is older than store.stagingTtl yet
+    await new Promise((r) => setTimeout(r, 1100));
+    expect(await h.repository.payloads.sweep(0, 0)).toBeGreaterThanOrEqual(2);
+    expect(await uploadsInBucket()).toBe(0);
+    expect(await keysInBucket()).toHaveLength(0);
+    expect(await h.count('store_blobs')).toBe(0);
+  });
+
+  it('replicas deleting and pushing the same CID concurrently never lose a referenced object', async () => {
+    const other = new StoreRepository(h.ds, { objects, payloads: 's3' }); // a second replica on the same database
+    const payload = patternBytes(2 * MiB, 5);
+    const client = await h.client();
+    for (let round = 0; round < 6; round++) {
+      const cid = await client.push({ namespace: 'ml/race' }, payload);
+      await Promise.all([other.delete(ContentId.parse(cid)), client.push({ namespace: 'ml/race' }, payload).catch(() => undefined)]);
+      const exists = await client.lookup([cid]).then(
+        () => true,
+        () => false,
+      );
+      if (exists) expect((await client.pullAll(cid)).data.equals(payload)).toBe(true);
+      await other.delete(ContentId.parse(cid));
+    }
+    expect(await keysInBucket()).toHaveLength(0);
+  });
+
+  it('the object store stopped mid-pull: UNAVAILABLE; when it is back the pull resumes from its offset', async () => {
+    const payload = patternBytes(24 * MiB, 6);
+    const client = await h.client();
+    const cid = await client.push({ namespace: 'ml/outage' }, payload);
+    const received: Buffer[] = [];
+    const stream = client.pull(cid);
+    let stopped: Promise<void> | undefined;
+    const code = await new Promise<number>((resolve) => {
+      stream.on('data', (m: { chunk?: Buffer }) => {
+        if (m.chunk) received.push(m.chunk);
+        if (stopped === undefined && received.length > 0) {
+          stream.pause();
+          stopped = weed.stop().then(() => void stream.resume());
+        }
+      });
+      stream.on('error', (err: grpc.ServiceError) => resolve(err.code));
+      stream.on('end', () => resolve(grpc.status.OK));
+    });
+    await stopped;
+    expect(code).toBe(grpc.status.UNAVAILABLE);
+    const got = Buffer.concat(received);
+    expect(got.length).toBeLessThan(payload.length);
+    await expect(client.pullAll(cid, { offset: got.length })).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await weed.start();
+    const rest = await client.pullAll(cid, { offset: got.length });
+    expect(Buffer.concat([got, rest.data]).equals(payload)).toBe(true);
+    const text = await metrics.metrics();
+    expect(text).toMatch(/parley_store_backend_errors_total\{backend="s3",operation="get"\} [1-9]/);
+    expect(text).toMatch(/parley_store_backend_bytes_total\{backend="s3",direction="write"\} [1-9]/);
+  });
+});
