@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { SpiffeId, TrustDomain } from '../spiffe';
+import { registrySchema } from './registry-schema';
 
 /**
  * The configuration schema: one strict object per module slice. Later modules add their
@@ -373,6 +374,7 @@ export const configSchema = z.strictObject({
   authz: authzSchema.prefault({}),
   federation: federationSchema.prefault({}),
   sync: syncSchema.prefault({}),
+  registry: registrySchema.prefault({}),
 }).superRefine((cfg, ctx) => {
   if (cfg.identity.source === 'files') {
     for (const key of ['cert', 'key', 'bundle'] as const) {
@@ -407,3 +409,4 @@ export type AdminConfig = ParleyConfig['admin'];
 export type StoreConfig = ParleyConfig['store'];
 export type AuthzConfig = ParleyConfig['authz'];
 export type FederationConfig = ParleyConfig['federation'];
+export type RegistryConfig = ParleyConfig['registry'];
