@@ -1,14 +1,32 @@
 import { ParleyError } from '../common';
-import type { StoredRecord, StoreService } from '../store';
+import type { StoreService } from '../store';
 import { EMPTY_BLOB, EMPTY_DIGEST, isDigestSyntax, isSha256Digest, OCI_INDEX, OCI_MANIFEST, referrersIndex, type RenderedManifest } from './domain/oci-mapping';
 import { OciError, pageTags, parseRange, parseTagsQuery } from './domain/oci-errors';
 import { requireNamespace, sendJson, writeWithBackpressure, type Exchange } from './exchange';
 import type { ManifestResolver } from './manifest-resolver';
+import { OCI_BLOB_DOC } from './domain/pushed-manifest';
+import type { UploadSessions } from './uploads';
+import type { StoredRecord } from '../store';
 
 export interface ReadDeps {
   readonly store: StoreService;
   readonly resolver: ManifestResolver;
+  readonly uploads: UploadSessions;
   readonly maxTags: number;
+}
+
+const BLOB_DOCS: ReadonlySet<string> = new Set([OCI_BLOB_DOC]);
+
+/** Where a blob's bytes are: a record's payload, a finished upload waiting for its manifest, or a kept document. */
+type BlobSource = { readonly size: number; readonly blobId: string; readonly chunkBytes: number; readonly label: string } | { readonly size: number; readonly data: Buffer };
+
+async function findBlob(d: ReadDeps, namespace: string, digest: string, hex: string): Promise<BlobSource | undefined> {
+  const record = await d.resolver.recordByPayload(namespace, hex);
+  if (record !== undefined) return { size: record.size, blobId: record.blobId, chunkBytes: record.chunkBytes, label: record.cid.toString() };
+  const staged = d.uploads.stagedBlob(namespace, digest);
+  if (staged !== undefined) return { size: staged.size, blobId: staged.blobId, chunkBytes: d.store.limits.chunkBytes, label: digest };
+  const doc = await d.resolver.document(namespace, digest, BLOB_DOCS);
+  return doc === undefined ? undefined : { size: doc.data.length, data: doc.data };
 }
 
 /** A digest reference: `sha256:<hex>`; another well-formed algorithm is unknown here, anything else invalid. */
@@ -31,7 +49,7 @@ export async function getManifest(d: ReadDeps, x: Exchange): Promise<void> {
     manifest = record === undefined ? undefined : d.resolver.renderRecord(record);
   }
   if (manifest === undefined) throw new OciError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${x.name}`);
-  sendJson(x.res, 200, manifest.bytes, { 'Content-Type': OCI_MANIFEST, 'Docker-Content-Digest': manifest.descriptor.digest }, x.req.method === 'HEAD');
+  sendJson(x.res, 200, manifest.bytes, { 'Content-Type': manifest.descriptor.mediaType || OCI_MANIFEST, 'Docker-Content-Digest': manifest.descriptor.digest }, x.req.method === 'HEAD');
 }
 
 /** GET|HEAD /v2/<name>/blobs/<digest>: a record's payload (Range: one byte range), or the empty config. */
@@ -44,30 +62,33 @@ export async function getBlob(d: ReadDeps, x: Exchange): Promise<void> {
     sendJson(x.res, 200, EMPTY_BLOB, { 'Content-Type': 'application/octet-stream', 'Docker-Content-Digest': EMPTY_DIGEST }, head);
     return;
   }
-  const record = await d.resolver.recordByPayload(x.name, hex);
-  if (record === undefined) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${x.name}`);
-  const range = parseRange(x.req.headers.range, record.size);
+  const blob = await findBlob(d, x.name, digest, hex);
+  if (blob === undefined) throw new OciError('BLOB_UNKNOWN', `blob ${digest} is not in repository ${x.name}`);
+  const range = parseRange(x.req.headers.range, blob.size);
   const start = range?.start ?? 0;
-  const end = range?.end ?? record.size;
+  const end = range?.end ?? blob.size;
   const headers: Record<string, string | number> = {
     'Content-Type': 'application/octet-stream',
     'Content-Length': end - start,
     'Docker-Content-Digest': digest,
     'Accept-Ranges': 'bytes',
   };
-  if (range !== undefined) headers['Content-Range'] = `bytes ${start}-${end - 1}/${record.size}`;
+  if (range !== undefined) headers['Content-Range'] = `bytes ${start}-${end - 1}/${blob.size}`;
   x.res.writeHead(range === undefined ? 200 : 206, headers);
   if (head || start >= end) {
     x.res.end();
     return;
   }
-  await streamPayload(d.store, record, start, end, x);
-  x.res.end();
+  if ('data' in blob) x.res.end(blob.data.subarray(start, end));
+  else {
+    await streamPayload(d.store, blob, start, end, x);
+    x.res.end();
+  }
 }
 
 /** Streams bytes [start, end) of a record from its stored chunks, one chunk in memory, waiting for the client. */
-async function streamPayload(store: StoreService, record: StoredRecord, start: number, end: number, x: Exchange): Promise<void> {
-  const { blobId, chunkBytes } = record;
+async function streamPayload(store: StoreService, blob: { blobId: string; chunkBytes: number; label: string }, start: number, end: number, x: Exchange): Promise<void> {
+  const { blobId, chunkBytes } = blob;
   const first = Math.floor(start / chunkBytes);
   const last = Math.ceil(end / chunkBytes);
   let seq = first;
@@ -80,7 +101,7 @@ async function streamPayload(store: StoreService, record: StoredRecord, start: n
     await writeWithBackpressure(x.res, from === 0 && to === chunk.data.length ? chunk.data : chunk.data.subarray(from, to), store.limits.pullStallTimeoutMs);
   }
   // Headers are sent: a record deleted meanwhile can only end the response early (the client sees a short body).
-  if (seq !== last) throw new ParleyError('not_found', `registry: record ${record.cid.toString()} was deleted during the download`);
+  if (seq !== last) throw new ParleyError('not_found', `registry: blob ${blob.label} was deleted during the download`);
 }
 
 /** GET /v2/<name>/tags/list: the CIDs of the namespace's records, lexically, paged by `n` and `last`. */
@@ -106,7 +127,7 @@ export async function listReferrers(d: ReadDeps, x: Exchange): Promise<void> {
   const artifactType = x.query.get('artifactType') ?? undefined;
   const found = await d.resolver.byDigest(x.name, digest);
   const subject = found?.manifest.descriptor;
-  const manifests = found === undefined || subject === undefined || found.manifest.descriptor.digest !== digest || subject.artifactType === undefined ? [] : await referrersOfRecord(d, found.record, found.manifest);
+  const manifests = found === undefined || subject === undefined ? [] : [...(await referrersOfRecord(d, found.record, found.manifest)), ...(await d.resolver.pushedReferrers(found.record, digest))];
   const headers: Record<string, string> = { 'Content-Type': OCI_INDEX };
   if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
   sendJson(x.res, 200, referrersIndex(manifests, artifactType), headers);

@@ -5,11 +5,12 @@ import { ParleyError } from '../common';
 import type { GrantService } from '../sync';
 import { peerLogFields, type PeerIdentity } from '../tls';
 import { OciError, type OciErrorCode } from './domain/oci-errors';
-import { GRANTABLE_ROUTES, matchRoute, ROUTE_METHODS, type Route, type RouteKey } from './domain/routes';
+import { GRANTABLE_ROUTES, matchRoute, PUSH_ROUTES, ROUTE_METHODS, type Route, type RouteKey } from './domain/routes';
 import { sendError, sendJson, type Exchange } from './exchange';
-import { getBlob, getManifest, listReferrers, listTags, type ReadDeps } from './read-handlers';
+import { getBlob, getManifest, listReferrers, listTags } from './read-handlers';
+import { cancelUpload, completeUpload, patchUpload, putManifest, startUpload, uploadStatus, type WriteDeps } from './write-handlers';
 
-export interface RegistryHttpDeps extends ReadDeps {
+export interface RegistryHttpDeps extends WriteDeps {
   readonly authorizer: CallAuthorizer;
   readonly grants: GrantService;
   /** `realm` of the challenges; default `https://<Host>/token`. */
@@ -29,6 +30,12 @@ function handlers(d: RegistryHttpDeps): Record<RouteKey, Handler> {
     blob_get: (x) => getBlob(d, x),
     tags_list: (x) => listTags(d, x),
     referrers: (x) => listReferrers(d, x),
+    manifest_put: (x) => putManifest(d, x),
+    upload_start: (x) => startUpload(d, x),
+    upload_patch: (x) => patchUpload(d, x),
+    upload_put: (x) => completeUpload(d, x),
+    upload_status: (x) => uploadStatus(d, x),
+    upload_cancel: (x) => cancelUpload(d, x),
   };
 }
 
@@ -87,7 +94,8 @@ async function serve(d: RegistryHttpDeps, table: Record<RouteKey, Handler>, req:
 
 function challenge(d: RegistryHttpDeps, req: IncomingMessage, route: Route): Record<string, string> {
   const realm = d.realm ?? `https://${req.headers.host ?? 'localhost'}/token`;
-  const scope = route.name !== undefined && namespaceError(route.name) === undefined ? `,scope="repository:${route.name}:pull"` : '';
+  const actions = PUSH_ROUTES.has(route.key) ? 'pull,push' : 'pull';
+  const scope = route.name !== undefined && namespaceError(route.name) === undefined ? `,scope="repository:${route.name}:${actions}"` : '';
   return { 'WWW-Authenticate': `Bearer realm="${realm}",service="${d.service}"${scope}` };
 }
 
@@ -115,9 +123,9 @@ function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, 
       case 'not_found':
         return sendError(res, NOT_FOUND_BY_ROUTE[route.key] ?? 'NAME_UNKNOWN', err.publicMessage, 404, {}, head);
       case 'invalid_argument':
-        return sendError(res, 'NAME_INVALID', err.publicMessage, 400, {}, head);
+        return sendError(res, route.key === 'manifest_put' ? 'MANIFEST_INVALID' : PUSH_ROUTES.has(route.key) ? 'BLOB_UPLOAD_INVALID' : 'NAME_INVALID', err.publicMessage, 400, {}, head);
       case 'resource_exhausted':
-        return sendError(res, 'TOOMANYREQUESTS', err.publicMessage, 429, {}, head);
+        return PUSH_ROUTES.has(route.key) ? sendError(res, 'DENIED', err.publicMessage, 403, {}, head) : sendError(res, 'TOOMANYREQUESTS', err.publicMessage, 429, {}, head);
       case 'unavailable':
       case 'timeout':
         return sendError(res, 'UNAVAILABLE', err.publicMessage, 503, {}, head);

@@ -12,6 +12,7 @@ import { routesWithoutRule } from './domain/routes';
 import { ManifestResolver } from './manifest-resolver';
 import { registryRequestHandler } from './registry-http';
 import { RegistryListener } from './registry-listener';
+import { UploadSessions } from './uploads';
 
 /**
  * Fail closed: every registry route is authorized as a method the policy engine knows, or
@@ -29,6 +30,7 @@ export class RegistryHttpsListener implements GatewayListener {
   readonly name = 'registry';
   readonly enabled: boolean;
   private started: RegistryListener | undefined;
+  private uploads: UploadSessions | undefined;
 
   constructor(
     private readonly settings: Settings,
@@ -54,12 +56,16 @@ export class RegistryHttpsListener implements GatewayListener {
     const { config } = this.settings;
     const r = config.registry;
     const logger = this.logger.child('registry');
+    const uploads = new UploadSessions(this.store);
+    this.uploads = uploads;
     const onRequest = registryRequestHandler({
       authorizer: this.authorizer,
       grants: this.grants,
       store: this.store,
       resolver: new ManifestResolver(this.store, r.maxTags),
+      uploads,
       maxTags: r.maxTags,
+      maxManifestBytes: r.maxManifestBytes,
       realm: r.realm,
       service: r.service ?? config.identity.trustDomain,
       logger,
@@ -80,8 +86,10 @@ export class RegistryHttpsListener implements GatewayListener {
     return address;
   }
 
+  /** Stops the listener, then discards the uploads no manifest finished. */
   async close(): Promise<void> {
     await this.started?.close();
+    await this.uploads?.close();
   }
 }
 

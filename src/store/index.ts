@@ -19,6 +19,7 @@ export { ContentId } from './domain/content-id';
 export { encodeCursor, parseListQuery } from './domain/list-query';
 export type { ListQuery } from './domain/list-query';
 export { recordNotFound } from './domain/record';
+export { parseAnnotations, parseMediaType } from './domain/names';
 export type { ReferrerDocument, ReferrerMeta } from './domain/record';
 export { storeLimitsFromConfig } from './store-config';
 export { StoreGrpcService, StoreModule, StoreService } from './store.module';

@@ -8,6 +8,7 @@ const STORE = '/parley.store.v1.StoreService';
 export const STORE_LOOKUP = `${STORE}/Lookup`;
 export const STORE_PULL = `${STORE}/Pull`;
 export const STORE_LIST = `${STORE}/List`;
+export const STORE_PUSH = `${STORE}/Push`;
 export const STORE_PULL_REFERRER = `${STORE}/PullReferrer`;
 export const REQUEST_CREDENTIALS = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
 
@@ -15,19 +16,34 @@ export type RouteKey =
   | 'base'
   | 'token'
   | 'manifest_get'
+  | 'manifest_put'
   | 'blob_get'
   | 'tags_list'
-  | 'referrers';
+  | 'referrers'
+  | 'upload_start'
+  | 'upload_patch'
+  | 'upload_put'
+  | 'upload_status'
+  | 'upload_cancel';
 
 /** Each route's authorization rule: the gRPC method whose policy decides it (fail closed: every route has one). */
 export const ROUTE_METHODS: Readonly<Record<RouteKey, string>> = Object.freeze({
   base: STORE_LOOKUP,
   token: REQUEST_CREDENTIALS,
   manifest_get: STORE_LOOKUP,
+  manifest_put: STORE_PUSH,
   blob_get: STORE_PULL,
   tags_list: STORE_LIST,
   referrers: STORE_PULL_REFERRER,
+  upload_start: STORE_PUSH,
+  upload_patch: STORE_PUSH,
+  upload_put: STORE_PUSH,
+  upload_status: STORE_PUSH,
+  upload_cancel: STORE_PUSH,
 });
+
+/** The routes that write (their challenges ask for push). */
+export const PUSH_ROUTES: ReadonlySet<RouteKey> = new Set<RouteKey>(['manifest_put', 'upload_start', 'upload_patch', 'upload_put', 'upload_status', 'upload_cancel']);
 
 /** The routes whose refusal a grant could turn around (the standard token flow answers 401 with a challenge). */
 export const GRANTABLE_ROUTES: ReadonlySet<RouteKey> = new Set<RouteKey>(['base', 'manifest_get', 'blob_get', 'tags_list', 'referrers']);
@@ -49,7 +65,9 @@ interface Pattern {
 
 /** `/v2/<name>/<suffix>`: the name is what precedes the suffix (names may contain "/"). */
 const PATTERNS: readonly Pattern[] = [
-  { suffix: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: 'manifest_get', HEAD: 'manifest_get' } },
+  { suffix: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: 'manifest_get', HEAD: 'manifest_get', PUT: 'manifest_put' } },
+  { suffix: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: 'upload_start' } },
+  { suffix: /^(.+)\/blobs\/uploads\/([^/]+)$/, methods: { PATCH: 'upload_patch', PUT: 'upload_put', GET: 'upload_status', DELETE: 'upload_cancel' } },
   { suffix: /^(.+)\/blobs\/([^/]+)$/, methods: { GET: 'blob_get', HEAD: 'blob_get' } },
   { suffix: /^(.+)\/tags\/list$/, methods: { GET: 'tags_list' } },
   { suffix: /^(.+)\/referrers\/([^/]+)$/, methods: { GET: 'referrers' } },
