@@ -16,7 +16,19 @@ export interface RegistryHttpDeps extends WriteDeps {
   /** `realm` of the challenges; default `https://<Host>/token`. */
   readonly realm?: string;
   readonly service: string;
+  /** Our trust domain: its callers never hold grants (a refusal is 403, not a challenge). */
+  readonly ownTrustDomain: string;
   readonly logger: Logger;
+}
+
+/**
+ * Whether a grant could turn a refusal around, so the answer is the token flow's 401
+ * challenge: a read route, no grant presented, a federated caller, and not refused for being
+ * revoked or for its source address (no grant helps there).
+ */
+function grantCouldHelp(d: RegistryHttpDeps, peer: PeerIdentity, route: Route, bearer: boolean, reason: string): boolean {
+  if (bearer || !GRANTABLE_ROUTES.has(route.key) || peer.trustDomain.name === d.ownTrustDomain) return false;
+  return !reason.startsWith('revoked:') && !reason.startsWith('source address not allowed:');
 }
 
 type Handler = (x: Exchange) => Promise<void>;
@@ -76,7 +88,7 @@ async function serve(d: RegistryHttpDeps, table: Record<RouteKey, Handler>, req:
   const decision = d.authorizer.authorize(peer, ROUTE_METHODS[route.key], headerMetadata(req));
   if (!decision.allowed) {
     req.resume();
-    refuse(d, req, res, route, decision, bearer);
+    refuse(d, req, res, route, decision, grantCouldHelp(d, peer, route, bearer, decision.reason));
     return;
   }
   const call = decision.context as AuthorizedCall | undefined;
@@ -100,10 +112,10 @@ function challenge(d: RegistryHttpDeps, req: IncomingMessage, route: Route): Rec
 }
 
 /** A refused authorization: 401 with a challenge where a grant could help (or the presented one was refused), 429, else 403. */
-function refuse(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, route: Route, decision: CallDecision, bearer: boolean): void {
+function refuse(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, route: Route, decision: CallDecision, challenged: boolean): void {
   const head = req.method === 'HEAD';
   if (decision.refusal === 'resource_exhausted') return sendError(res, 'TOOMANYREQUESTS', 'too many requests', 429, {}, head);
-  if (decision.refusal === 'unauthenticated' || (!bearer && GRANTABLE_ROUTES.has(route.key))) return sendError(res, 'UNAUTHORIZED', 'authentication required', 401, challenge(d, req, route), head);
+  if (decision.refusal === 'unauthenticated' || challenged) return sendError(res, 'UNAUTHORIZED', 'authentication required', 401, challenge(d, req, route), head);
   sendError(res, 'DENIED', 'permission denied', 403, {}, head);
 }
 
@@ -116,7 +128,7 @@ function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, 
     d.logger.debug({ ...peerLogFields(peer), code: err.code, detail: err.message, route: route.key }, 'registry request refused');
     switch (err.code) {
       case 'permission_denied':
-        if (!bearer && GRANTABLE_ROUTES.has(route.key)) return sendError(res, 'UNAUTHORIZED', 'authentication required', 401, challenge(d, req, route), head);
+        if (grantCouldHelp(d, peer, route, bearer, '')) return sendError(res, 'UNAUTHORIZED', 'authentication required', 401, challenge(d, req, route), head);
         return sendError(res, 'DENIED', err.publicMessage, 403, {}, head);
       case 'unauthenticated':
         return sendError(res, 'UNAUTHORIZED', err.publicMessage, 401, challenge(d, req, route), head);

@@ -68,6 +68,7 @@ export class RegistryHttpsListener implements GatewayListener {
       maxManifestBytes: r.maxManifestBytes,
       realm: r.realm,
       service: r.service ?? config.identity.trustDomain,
+      ownTrustDomain: config.identity.trustDomain,
       logger,
     });
     const listener = new RegistryListener({

@@ -1,6 +1,7 @@
 /** Helpers of the registry tests: an HTTPS client holding a client SVID, the gateway's CA, records pushed over gRPC. */
 import { X509Certificate } from 'node:crypto';
 import { request } from 'node:https';
+import { connect, type TLSSocket } from 'node:tls';
 import { requireTrustDomain } from '../../../src/spiffe';
 import type { PemKeyPair } from '../../../src/tls/server-identity';
 import { TrustStore } from '../../../src/trust';
@@ -53,4 +54,16 @@ export function ociCode(reply: RegistryReply): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** An admitted TLS connection to `target`'s registry holding `svid`, one request answered on it, left open. */
+export function openRegistryConnection(target: TestGateway, svid: PemKeyPair): Promise<TLSSocket> {
+  const port = target.gateway.listeners.registry!.port;
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: '127.0.0.1', port, ca: authoritiesPem(target, trustDomainOf(target)), cert: svid.certChainPem, key: svid.keyPem, ALPNProtocols: ['http/1.1'], checkServerIdentity: () => undefined }, () => {
+      socket.write('GET /v2/ HTTP/1.1\r\nHost: registry\r\n\r\n');
+    });
+    socket.once('data', (chunk: Buffer) => (chunk.toString('latin1').startsWith('HTTP/1.1 200') ? resolve(socket) : reject(new Error(`unexpected answer: ${chunk.toString('latin1').slice(0, 40)}`))));
+    socket.once('error', reject);
+  });
 }

@@ -5,13 +5,13 @@
  */
 import { createHash } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { AuditWriter, ServedMethods } from '../../../src/authz';
+import { AuditWriter, RevocationStore, ServedMethods } from '../../../src/authz';
 import { requireRouteRules } from '../../../src/registry';
 import { ExportStore } from '../../../src/sync';
 import type { PemKeyPair } from '../../../src/tls/server-identity';
 import { ACME, PARTNER, gatewayIdOf, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
-import { ociCode, REGISTRY_ENV, registryRequest } from './registry-harness';
+import { ociCode, openRegistryConnection, REGISTRY_ENV, registryRequest } from './registry-harness';
 
 jest.setTimeout(120_000);
 
@@ -157,6 +157,17 @@ describe('registry read routes', () => {
   it('admits peers through the mTLS admission: no client certificate, no request', async () => {
     await expect(registryRequest(acme, undefined, 'GET', '/v2/')).rejects.toThrow();
     expect(ACME).toBe(acme.config.identity.trustDomain);
+  });
+
+  it('closes an open registry connection when its identity is revoked, and refuses it afterwards (audited)', async () => {
+    const revokedSvid = await issueSvid(acme, '/ml/soon-revoked');
+    const socket = await openRegistryConnection(acme, revokedSvid);
+    const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    await acme.gateway.get(RevocationStore).add({ kind: 'spiffe_id', value: `spiffe://${ACME}/ml/soon-revoked`, reason: 'test: compromised', createdBy: 'test' });
+    await closed;
+    const refused = await registryRequest(acme, revokedSvid, 'GET', '/v2/ml/shared/tags/list');
+    expect([refused.status, ociCode(refused)]).toEqual([403, 'DENIED']);
+    expect((await auditRows(acme, LIST, `spiffe://${ACME}/ml/soon-revoked`)).at(-1)).toMatchObject({ decision: 'deny', reason: expect.stringMatching(/^revoked: /) });
   });
 
   it('refuses to start with a route whose method no rule can name', () => {
