@@ -68,8 +68,8 @@ export class AuthorizedCall {
   ) {}
 
   /** @throws ParleyError permission_denied when the caller may not use this namespace */
-  requireNamespace(namespace: string): void {
-    const d = this.decide(namespace);
+  requireNamespace(namespace: string, annotations?: Readonly<Record<string, string>>): void {
+    const d = this.decide(namespace, annotations);
     if (!this.audited) {
       this.audited = true;
       this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: d.allowed ? 'allow' : 'deny', reason: d.reason, rule: d.rule, dryRunDenied: d.dryRunDenied, namespace });
@@ -77,8 +77,8 @@ export class AuthorizedCall {
     if (!d.allowed) throw new ParleyError('permission_denied', `${this.method}: namespace ${namespace}: ${d.reason}`);
   }
 
-  maySee(namespace: string): boolean {
-    return this.decide(namespace).allowed;
+  maySee(namespace: string, annotations?: Readonly<Record<string, string>>): boolean {
+    return this.decide(namespace, annotations).allowed;
   }
 
   refuse(result: string, reason: string, namespace?: string): void {
@@ -99,8 +99,8 @@ export class AuthorizedCall {
    * method and namespace stands while the policy it was made under is in force (timeless
    * policies only: see ConnectionMemo).
    */
-  private decide(namespace: string): Decision {
-    if (this.grant !== undefined) return this.decideGranted(namespace, this.grant.presented, this.grant.action);
+  private decide(namespace: string, annotations?: Readonly<Record<string, string>>): Decision {
+    if (this.grant !== undefined) return this.decideGranted(namespace, annotations, this.grant.presented, this.grant.action);
     const policy = this.authorizer.policyNow();
     const remembered = policy === this.admittedUnder ? this.namespaces : undefined;
     const known = remembered?.get(namespace);
@@ -111,10 +111,10 @@ export class AuthorizedCall {
   }
 
   /** Under a grant the export decides, not the allow rules; a deny rule still wins. */
-  private decideGranted(namespace: string, grant: PresentedGrant, action: GrantAction): Decision {
+  private decideGranted(namespace: string, annotations: Readonly<Record<string, string>> | undefined, grant: PresentedGrant, action: GrantAction): Decision {
     const d = this.authorizer.policyNow().decide({ id: this.peer.id, method: this.method, namespace, sourceIp: this.peer.remoteAddress });
     if (!d.allowed && d.rule !== undefined) return d;
-    if (!grant.allows(action, namespace)) return { allowed: false, reason: `namespace ${namespace} is outside grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
+    if (!grant.allows(action, namespace, annotations)) return { allowed: false, reason: `namespace ${namespace} is outside grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
     return { allowed: true, reason: `within grant ${grant.id}`, dryRunDenied: d.dryRunDenied };
   }
 }

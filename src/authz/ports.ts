@@ -76,7 +76,7 @@ export interface PresentedGrant {
   /** The grant's id (`jti`), for the audit. */
   readonly id: string;
   /** Whether it lets its holder do `action` on records of `namespace`. */
-  allows(action: GrantAction, namespace: string): boolean;
+  allows(action: GrantAction, namespace: string, annotations?: Readonly<Record<string, string>>): boolean;
 }
 
 /**

@@ -1,6 +1,10 @@
 import { z } from 'zod';
 import { SpiffeId, TrustDomain } from '../spiffe';
 import { registrySchema } from './registry-schema';
+import { duration } from './duration';
+import { syncSchema } from './sync-schema';
+
+export { duration, syncSchema };
 
 /**
  * The configuration schema: one strict object per module slice. Later modules add their
@@ -29,19 +33,6 @@ const postgresUrl = z
     }
   }, 'must be a postgres:// or postgresql:// URL with a host');
 
-/** A duration: milliseconds as a number, or a string such as `90s`, `30m`, `1h`, `7d`. */
-export const duration = z.union([
-  z.number().int().min(0),
-  z.string().transform((s, ctx) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$/.exec(s.trim());
-    if (!m) {
-      ctx.addIssue({ code: 'custom', message: 'must be milliseconds or a duration such as 90s, 30m, 1h, 7d' });
-      return z.NEVER;
-    }
-    const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[m[2] as 'ms' | 's' | 'm' | 'h' | 'd'];
-    return Math.round(Number(m[1]) * unit);
-  }),
-]);
 
 /** Trust domain name per SPIFFE (validated by the SPIFFE core), without spiffe://. */
 const trustDomainName = z.string().refine((s) => {
@@ -344,15 +335,6 @@ export const opsSchema = z.strictObject({
   readinessTimeoutMs: z.number().int().min(50).max(60_000).default(2000),
 });
 
-/** Sync (src/sync): the grants this gateway issues, the syncs its worker runs. */
-export const syncSchema = z.strictObject({
-  /** Lifetime of a grant (RequestRegistryCredentials): at least 60 s, at most 15 min. */
-  grantTtl: duration.pipe(z.number().min(60_000, 'must be at least 60s').max(900_000, 'must be at most 15m')).default(300_000),
-  /** Syncs this replica runs at once. */
-  maxConcurrent: z.number().int().min(1).max(64).default(2),
-  /** Syncs of one partner running at once over all replicas. */
-  perPartner: z.number().int().min(1).max(64).default(2),
-});
 
 export const logSchema = z.strictObject({
   level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

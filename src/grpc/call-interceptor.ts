@@ -22,12 +22,13 @@ export interface CallContext {
   readonly method: string;
   /**
    * The caller may use records of `namespace` in this call: the call's final decision
-   * (audited once per call).
+   * (audited once per call). `annotations` are the record's: a grant whose export selects by
+   * annotations covers only the records that carry them (none when they are not given).
    * @throws ParleyError permission_denied
    */
-  requireNamespace(namespace: string): void;
-  /** Whether a record of `namespace` may be shown to this call (List filtering; not audited per record). */
-  maySee(namespace: string): boolean;
+  requireNamespace(namespace: string, annotations?: Readonly<Record<string, string>>): void;
+  /** Whether a record of `namespace` (with `annotations`) may be shown to this call (List filtering; not audited per record). */
+  maySee(namespace: string, annotations?: Readonly<Record<string, string>>): boolean;
   /** A capacity limit refused the call the policy allowed: its final decision, audited once (`result` e.g. concurrency_limit). */
   refuse(result: string, reason: string, namespace?: string): void;
   /** Called once by the transport when the call ends (status sent, or cancelled). */

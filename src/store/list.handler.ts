@@ -21,10 +21,32 @@ export function parseListPage(req: WireListRequest, limits: StoreLimits): ListQu
   );
 }
 
-export function toListResponse(query: ListQuery, page: { records: StoredRecord[]; hasMore: boolean }, visible: (r: StoredRecord) => boolean = () => true): WireListResponse {
-  const last = page.records.at(-1);
-  return {
-    records: page.records.filter(visible).map(toWireRecord),
-    next_page_token: page.hasMore && last !== undefined ? encodeCursor(last.seq, query.filter) : '',
-  };
+/** Underlying pages a List reads at most to fill one page with records the caller may see. */
+export const LIST_SCAN_PAGES = 8;
+
+/**
+ * One page of records the caller may see. Records it may not see are skipped and further
+ * pages are read (at most LIST_SCAN_PAGES) to fill the page, so a caller who sees a few
+ * records among many hidden ones does not walk through empty pages; the token follows the
+ * last record read, seen or not, so nothing is skipped or shown twice.
+ */
+export async function listVisible(
+  query: ListQuery,
+  fetch: (q: ListQuery) => Promise<{ records: StoredRecord[]; hasMore: boolean }>,
+  visible: (r: StoredRecord) => boolean,
+): Promise<WireListResponse> {
+  const shown: StoredRecord[] = [];
+  const page = (next: bigint | undefined) => ({ records: shown.map(toWireRecord), next_page_token: next === undefined ? '' : encodeCursor(next, query.filter) });
+  let q = query;
+  for (let reads = 1; ; reads++) {
+    const read = await fetch(q);
+    for (const [i, r] of read.records.entries()) {
+      if (visible(r)) shown.push(r);
+      if (shown.length === query.pageSize) return page(read.hasMore || i < read.records.length - 1 ? r.seq : undefined);
+    }
+    const last = read.records.at(-1);
+    if (!read.hasMore || last === undefined) return page(undefined);
+    if (reads >= LIST_SCAN_PAGES) return page(last.seq);
+    q = { ...q, afterSeq: last.seq };
+  }
 }

@@ -32,7 +32,7 @@ async function streamRecord(ctx: StoreHandlerContext, call: grpc.ServerWritableS
   const length = parseUint64(call.request.length, 'length');
   const record = await ctx.repository.find(cid);
   if (record === undefined) throw recordNotFound(cid);
-  caller.requireNamespace(record.namespace);
+  caller.requireNamespace(record.namespace, record.annotations);
   if (offset > record.size) throw new ParleyError('invalid_argument', `pull: offset ${offset} is beyond the end of record ${cid.toString()} (${record.size} bytes)`);
   const end = length === 0 ? record.size : Math.min(record.size, offset + length);
   const writer = new MessageWriter<WirePullResponse>(call, ctx.limits.pullStallTimeoutMs, 'pull');

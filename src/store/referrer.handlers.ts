@@ -84,5 +84,5 @@ export async function handleDeleteReferrer(
 async function requireRecordNamespace(ctx: StoreHandlerContext, caller: CallContext, record: ContentId): Promise<void> {
   const found = await ctx.repository.find(record);
   if (found === undefined) throw recordNotFound(record);
-  caller.requireNamespace(found.namespace);
+  caller.requireNamespace(found.namespace, found.annotations);
 }

@@ -12,7 +12,7 @@ import { recordNotFound } from './domain/record';
 import { storeHandlerContext, type StoreHandlerContext } from './store-context';
 import { StoreJanitor } from './store-janitor';
 import type { StoreRepository } from './store.repository';
-import { parseListPage, toListResponse } from './list.handler';
+import { listVisible, parseListPage } from './list.handler';
 import {
   refCid,
   storePackageDefinition,
@@ -98,7 +98,7 @@ async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireL
   // The common Lookup: one CID the record cache holds, as stored; it needs no parsing.
   const cached = refs.length === 1 ? ctx.repository.cachedByText(refs[0]?.cid) : undefined;
   if (cached !== undefined) {
-    caller.requireNamespace(cached.namespace);
+    caller.requireNamespace(cached.namespace, cached.annotations);
     return { records: [wireRecordOf(cached)], missing: [] };
   }
   const cids = refs.map((ref, i) => refCid(ref, `refs[${i}]`));
@@ -106,7 +106,7 @@ async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireL
   const found = new Map((await ctx.repository.findMany(unique)).map((r) => [r.cid.toString(), r]));
   const missing = unique.filter((c) => !found.has(c.toString()));
   if (missing.length > 0 && call.request.allow_missing !== true) throw recordNotFound(missing[0]);
-  for (const namespace of new Set([...found.values()].map((r) => r.namespace))) caller.requireNamespace(namespace);
+  for (const r of found.values()) caller.requireNamespace(r.namespace, r.annotations);
   return {
     records: unique.flatMap((c) => {
       const r = found.get(c.toString());
@@ -130,7 +130,5 @@ async function remove(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireD
 async function list(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireListRequest, WireListResponse>): Promise<WireListResponse> {
   const caller = callContextOf(call);
   const query = parseListPage(call.request, ctx.limits);
-  const page = await ctx.repository.list(query);
-  // Records the caller may not see are left out; the page token still follows the unfiltered page.
-  return toListResponse(query, page, (r) => caller.maySee(r.namespace));
+  return listVisible(query, (q) => ctx.repository.list(q), (r) => caller.maySee(r.namespace, r.annotations));
 }

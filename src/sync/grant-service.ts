@@ -81,15 +81,16 @@ export class GrantService {
 }
 
 /**
- * The call authorizer's GrantVerifier: a grant's namespaces as the authorizer asks for them.
- * Export entries with an annotation selector cover no namespace as a whole (fail closed: the
- * authorizer decides by namespace only, before it sees a record's annotations).
+ * The call authorizer's GrantVerifier: a grant's namespaces (and annotation selectors) as the
+ * authorizer asks for them, record by record. An export entry with an annotation selector
+ * covers only records carrying those annotations; asked without a record's annotations, it
+ * covers nothing (fail closed).
  */
 export function grantVerifierOf(grants: GrantService): GrantVerifier {
   return {
     verify(token, peer, nowMs): PresentedGrant {
       const claims = grants.check(token, peer, nowMs);
-      return { id: claims.jti, allows: (action: GrantAction, namespace: string) => scopeAllows(claims.scope, action, namespace) };
+      return { id: claims.jti, allows: (action: GrantAction, namespace: string, annotations?: Readonly<Record<string, string>>) => scopeAllows(claims.scope, action, namespace, annotations) };
     },
   };
 }

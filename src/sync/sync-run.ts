@@ -31,6 +31,10 @@ export interface RunContext {
   readonly localTrustDomain: string;
   /** Throws RunStopped once the sync was deleted or the lease lost (checked at record boundaries). */
   checkpoint(): void;
+  /** A transfer the partner sends nothing on for this long is cut (TIMEOUT). */
+  readonly idleMs: number;
+  /** Aborted when the worker cuts the run short (shutdown past its grace): the transfer in flight is cancelled. */
+  readonly signal?: AbortSignal;
   onBytes?(n: number): void;
   /** Each record's counters, as they are recorded (metrics). */
   onProgress?(delta: Partial<SyncCounters>): void;
@@ -143,18 +147,45 @@ async function copyRecord(ctx: RunContext, record: WireRecord): Promise<{ create
     ...(resume === undefined ? {} : { resume }),
     onStaged: (staged) => ctx.repository.saveTransfer(ctx.sync.id, cid.toString(), staged.uploadId, staged.stagedBytes),
     source: (offset) => pullFrom(ctx, record.cid, offset),
+    ...(ctx.signal === undefined ? {} : { signal: ctx.signal }),
   });
   if (resume !== undefined || result.created) await ctx.repository.dropTransfer(ctx.sync.id, cid.toString());
   for (const doc of await ctx.session.store.pullReferrers(record.cid)) await putReferrer(ctx, cid, doc);
   return { created: result.created, bytes: result.fetchedBytes };
 }
 
+/**
+ * The partner's payload from `offset`. The wait for each message is bounded by `idleMs` (a
+ * stalled partner is cut, TIMEOUT, and the record resumes from what was staged), and the
+ * worker's abort signal cancels the call.
+ */
 async function* pullFrom(ctx: RunContext, cid: string, offset: number): AsyncIterable<Uint8Array> {
   const stream = ctx.session.store.pull(cid, { offset });
-  for await (const msg of stream as AsyncIterable<{ record?: unknown; chunk?: Buffer }>) {
-    if (msg.chunk === undefined || msg.chunk === null) continue;
-    ctx.onBytes?.(msg.chunk.length);
-    yield msg.chunk;
+  let idle = false;
+  const cancel = () => stream.cancel();
+  ctx.signal?.addEventListener('abort', cancel, { once: true });
+  const messages = (stream as AsyncIterable<{ record?: unknown; chunk?: Buffer }>)[Symbol.asyncIterator]();
+  try {
+    for (;;) {
+      const watchdog = setTimeout(() => ((idle = true), cancel()), ctx.idleMs);
+      let next: IteratorResult<{ record?: unknown; chunk?: Buffer }>;
+      try {
+        next = await messages.next();
+      } catch (err) {
+        if (idle) throw new ParleyError('timeout', `sync: ${cid}: the partner sent nothing for ${ctx.idleMs} ms; the transfer resumes from what was staged`);
+        throw err;
+      } finally {
+        clearTimeout(watchdog);
+      }
+      if (next.done === true) return;
+      const chunk = next.value.chunk;
+      if (chunk === undefined || chunk === null) continue;
+      ctx.onBytes?.(chunk.length);
+      yield chunk;
+    }
+  } finally {
+    ctx.signal?.removeEventListener('abort', cancel);
+    cancel();
   }
 }
 
@@ -194,6 +225,7 @@ function failure(err: unknown): RunResult {
   if (ParleyError.is(err)) {
     if (err.details.reason === 'integrity_mismatch') return { ok: false, reason: 'INTEGRITY_MISMATCH', message: err.message };
     if (err.code === 'unavailable') return { ok: false, reason: 'UNREACHABLE', message: err.message };
+    if (err.code === 'timeout') return { ok: false, reason: 'TIMEOUT', message: err.message };
     return { ok: false, reason: 'INTERNAL', message: err.message };
   }
   const code = (err as grpc.ServiceError)?.code;

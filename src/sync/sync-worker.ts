@@ -3,7 +3,7 @@ import type { RecordImporter, StoreRepository } from '../store';
 import { afterAttempt, type RetryPolicy, type SyncCounters } from './domain/sync-state';
 import type { PartnerSession } from './partner-session';
 import { RunStopped, runSync, type RunResult } from './sync-run';
-import type { ClaimedSync, SyncRepository, SyncRow } from './sync.repository';
+import { SYNC_CHANNEL, type ClaimedSync, type SyncRepository, type SyncRow } from './sync.repository';
 
 export interface SyncWorkerOptions {
   repository: SyncRepository;
@@ -20,6 +20,12 @@ export interface SyncWorkerOptions {
   leaseMs?: number;
   /** How often runnable syncs are claimed. Default 2 s. */
   pollMs?: number;
+  /** A transfer the partner sends nothing on for this long is cut (TIMEOUT, retried). Default 60 s. */
+  idleMs?: number;
+  /** How long `stop` lets running syncs reach a record boundary before it cuts their transfers. Default 10 s. */
+  stopGraceMs?: number;
+  /** Sync changes from every replica (a delete reaches the run at once; a create elsewhere is claimed at once). */
+  changes?: { subscribe(channel: string, handler: (event: { payload?: string; resync: boolean }) => void): () => void };
   /** Syncs this worker runs at once. Default 2. */
   maxConcurrent?: number;
   /** Syncs of one partner running at once over all replicas. Default 2. */
@@ -46,9 +52,16 @@ export interface SyncWorkerEvents {
  * is deleted or the lease is lost, and records the outcome: completed, retried with backoff,
  * or failed with its reason.
  */
+interface RunningSync {
+  readonly done: Promise<void>;
+  readonly state: { lost: boolean; deleted: boolean };
+  readonly abort: AbortController;
+}
+
 export class SyncWorker {
-  private readonly running = new Map<string, Promise<void>>();
+  private readonly running = new Map<string, RunningSync>();
   private timer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
   private stopping = false;
   private ticking: Promise<void> | undefined;
   private readonly leaseMs: number;
@@ -60,7 +73,17 @@ export class SyncWorker {
   start(): void {
     this.timer = setInterval(() => this.poke(), this.o.pollMs ?? 2000);
     this.timer.unref();
+    this.unsubscribe = this.o.changes?.subscribe(SYNC_CHANNEL, (event) => this.changed(event.payload));
     this.poke();
+  }
+
+  /** A sync changed on some replica: `deleted:<id>` stops its run here at the next record boundary; `created:<id>` is claimed now. */
+  private changed(payload: string | undefined): void {
+    const [what, id] = (payload ?? '').split(':');
+    if (what === 'deleted' && id !== undefined) {
+      const run = this.running.get(id);
+      if (run !== undefined) run.state.deleted = true;
+    } else if (what === 'created') this.poke();
   }
 
   /** Claims now (a new sync was created here). */
@@ -73,12 +96,26 @@ export class SyncWorker {
       });
   }
 
-  /** Stops claiming; running syncs stop at their next record boundary and give their lease back. */
+  /**
+   * Stops claiming; running syncs stop at their next record boundary and give their lease
+   * back. A run still copying after the grace period has its transfer cut; it resumes from
+   * the staged bytes on whichever replica claims the sync next.
+   */
   async stop(): Promise<void> {
     this.stopping = true;
     if (this.timer) clearInterval(this.timer);
+    this.unsubscribe?.();
     await this.ticking;
-    await Promise.allSettled([...this.running.values()]);
+    const runs = [...this.running.values()];
+    let grace: NodeJS.Timeout | undefined;
+    const graceOver = new Promise<'cut'>((resolve) => (grace = setTimeout(() => resolve('cut'), this.o.stopGraceMs ?? 10_000)));
+    const ended = await Promise.race([Promise.allSettled(runs.map((r) => r.done)), graceOver]);
+    clearTimeout(grace);
+    if (ended === 'cut') {
+      this.o.logger.warn({ runs: this.running.size }, 'sync: runs still copying after the stop grace; cutting their transfers (they resume later)');
+      for (const run of this.running.values()) run.abort.abort();
+      await Promise.allSettled(runs.map((r) => r.done));
+    }
   }
 
   get activeRuns(): number {
@@ -94,14 +131,13 @@ export class SyncWorker {
         this.o.logger.warn({ syncId: sync.id, previousOwner: sync.previousOwner }, 'sync: took over a lapsed lease');
         this.o.events?.takeover?.(sync, sync.previousOwner);
       }
-      const run = this.run(sync).finally(() => this.running.delete(sync.id));
-      this.running.set(sync.id, run);
+      const running: RunningSync = { state: { lost: false, deleted: sync.status === 'DELETE_PENDING' }, abort: new AbortController(), done: Promise.resolve() };
+      this.running.set(sync.id, { ...running, done: this.run(sync, running).finally(() => this.running.delete(sync.id)) });
     }
   }
 
-  private async run(sync: ClaimedSync): Promise<void> {
+  private async run(sync: ClaimedSync, { state, abort }: RunningSync): Promise<void> {
     const { repository, logger } = this.o;
-    const state = { lost: false, deleted: sync.status === 'DELETE_PENDING' };
     const heartbeat = setInterval(() => {
       repository.heartbeat(sync.id, this.o.owner, this.leaseMs).then(
         (status) => {
@@ -120,7 +156,9 @@ export class SyncWorker {
       if (!state.deleted) await repository.startRun(sync.id, this.o.owner);
       checkpoint();
       session = this.o.openSession(sync);
-      const result = await runSync({ sync, owner: this.o.owner, session, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, onBytes: (n) => this.o.events?.bytes?.(sync, n), onProgress: (delta) => this.o.events?.progress?.(sync, delta) });
+      const result = await runSync({ sync, owner: this.o.owner, session, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, idleMs: this.o.idleMs ?? 60_000, signal: abort.signal, onBytes: (n) => this.o.events?.bytes?.(sync, n), onProgress: (delta) => this.o.events?.progress?.(sync, delta) });
+      // Cut short by a shutdown: not an attempt that failed; the lease is given back and the record resumes later.
+      if (!result.ok && this.stopping) throw new RunStopped('lease_lost');
       await this.record(sync, result);
     } catch (err) {
       await this.stopped(sync, err, state.deleted);

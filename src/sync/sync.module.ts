@@ -25,8 +25,6 @@ import { SyncMetrics } from './sync-metrics';
 import { SyncRepository } from './sync.repository';
 import { SyncWorker } from './sync-worker';
 
-const RETRY = { initialMs: 1_000, maxMs: 60_000, maxAttempts: 8 };
-
 async function openExports(settings: Settings, dataSource: DataSource, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence): Promise<ExportStore> {
   const exports = new ExportStore({ repository: new ExportRepository(dataSource), ownTrustDomain: settings.config.identity.trustDomain, changes, logger: logger.child('sync') });
   return shutdown.step('sync exports', async () => (await exports.start(), exports), (started) => started.stop());
@@ -46,8 +44,8 @@ function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys,
 }
 
 /** Runs syncs on this replica; stopped before the pool (its runs give their leases back). */
-function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence, metrics: SyncMetrics): SyncWorker {
-  const { identity: identityConfig } = settings.config;
+function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence, metrics: SyncMetrics, changes: ChangeFeed): SyncWorker {
+  const { identity: identityConfig, sync: config } = settings.config;
   const svid = svidProviderFrom(identity);
   const worker = new SyncWorker({
     repository: new SyncRepository(dataSource),
@@ -57,9 +55,14 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
     owner: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
     localId: gatewaySpiffeId(identityConfig).toString(),
     localTrustDomain: identityConfig.trustDomain,
-    retry: RETRY,
-    maxConcurrent: settings.config.sync.maxConcurrent,
-    perPartner: settings.config.sync.perPartner,
+    retry: { initialMs: config.retry.initialBackoff, maxMs: config.retry.maxBackoff, maxAttempts: config.retry.maxAttempts },
+    maxConcurrent: config.maxConcurrent,
+    perPartner: config.perPartner,
+    leaseMs: config.lease,
+    pollMs: config.pollInterval,
+    idleMs: config.idleTimeout,
+    stopGraceMs: config.stopGrace,
+    changes,
     logger: logger.child('sync'),
     events: metrics.workerEvents(),
   });
@@ -102,7 +105,7 @@ function serveSync(settings: Settings, dataSource: DataSource, grants: GrantServ
     { provide: ExportStore, inject: [Settings, DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openExports },
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
     { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer, SyncMetrics], useFactory: grantService },
-    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics], useFactory: startWorker },
+    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics, ChangeFeed], useFactory: startWorker },
     { provide: SyncGrpcService, inject: [Settings, DataSource, GrantService, SyncWorker, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
   ],
   exports: [ExportStore, GrantService],

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
+import { notifyChange } from '../database';
 import { inTransaction, sql, sqlOn } from '../store';
 import type { AttemptOutcome, FailureReason, SyncCounters, SyncStatus } from './domain/sync-state';
 
@@ -77,6 +78,9 @@ interface DbRow {
   previous_owner?: string | null;
 }
 
+/** Change-feed channel of sync jobs: `created:<id>`, `deleted:<id>`. */
+export const SYNC_CHANNEL = 'parley_syncs';
+
 const RUNNABLE = `status IN ('PENDING', 'IN_PROGRESS', 'COMPLETED', 'DELETE_PENDING')`;
 const LEASE_FREE = '(lease_until IS NULL OR lease_until < now())';
 /** pg_advisory_xact_lock key of claims ('sync'). */
@@ -98,6 +102,7 @@ export class SyncRepository {
        VALUES ($1, 'PENDING', $2, $3, $4::jsonb, $5, $6, $7, $8) RETURNING *`,
       [randomUUID(), s.remoteAddress, s.remoteSpiffeId, JSON.stringify(s.selection), s.continuous, s.intervalMs ?? null, s.targetNamespace, s.createdBy],
     );
+    await notifyChange(this.ds, SYNC_CHANNEL, `created:${rows[0].id}`);
     return toRow(rows[0]);
   }
 
@@ -134,6 +139,7 @@ export class SyncRepository {
         WHERE id = $1 RETURNING status`,
       [id],
     );
+    if (rows[0]?.status === 'DELETE_PENDING') await notifyChange(this.ds, SYNC_CHANNEL, `deleted:${id}`);
     return rows[0]?.status;
   }
 

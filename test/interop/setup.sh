@@ -54,6 +54,20 @@ build oras "$oras" "$here/oras" oras.land/oras/cmd/oras
 # SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
 build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
 build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true
+# The deployment tier's tools, each its own module (their Kubernetes libraries differ):
+# helm for lint/template of deploy/helm/parley, kubectl-validate (with the Kubernetes API
+# schemas it embeds) for the rendered objects.
+helm="$(stamp_of "$here/deploy/helm/go.mod" "$here/deploy/helm/go.sum")"
+validate="$(stamp_of "$here/deploy/validate/go.mod" "$here/deploy/validate/go.sum")"
+(cd "$here/deploy/helm" && go mod download) >&2
+(cd "$here/deploy/validate" && go mod download) >&2
+build helm "$helm" "$here/deploy/helm" helm.sh/helm/v4/cmd/helm
+build kubectl-validate "$validate" "$here/deploy/validate" sigs.k8s.io/kubectl-validate
+# No `docker compose` plugin on these machines: compose-config loads docker-compose.yml with
+# compose-go, the loader Docker Compose itself uses.
+composecfg="$(stamp_of "$here/deploy/compose/go.mod" "$here/deploy/compose/go.sum" "$here/deploy/compose/main.go")"
+(cd "$here/deploy/compose" && go mod download) >&2
+build compose-config "$composecfg" "$here/deploy/compose" .
 
 req="$here/python/requirements.txt"
 venv="$cache/venv"

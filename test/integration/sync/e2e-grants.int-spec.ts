@@ -8,8 +8,10 @@ import { X509Certificate } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { DataSource } from 'typeorm';
 import { AuditWriter, RevocationStore } from '../../../src/authz';
-import { ExportStore } from '../../../src/sync';
+import { ExportStore, GrantService } from '../../../src/sync';
 import { thumbprintOfFingerprint } from '../../../src/sync/domain/grant';
+import { PartnerSession } from '../../../src/sync/partner-session';
+import { TrustStore } from '../../../src/trust';
 import type { PemKeyPair } from '../../../src/tls/server-identity';
 import { ACME, PARTNER, gatewayIdOf, grpcCode, issueSvid, payload, startFederatedPair, workloadClient } from '../../support/federation';
 import type { TestGateway } from '../../support/gateway';
@@ -158,6 +160,69 @@ describe('grants between two gateways', () => {
       }
       const rows = await auditRows(acme, '/parley.store.v1.StoreService/Pull');
       expect(rows.at(-1)).toEqual({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'deny', reason: 'grant refused: grant_wrong_certificate' });
+    });
+  });
+  describe('expiry and annotation selectors', () => {
+    it('refuses a grant signed by the gateway itself once it has expired: UNAUTHENTICATED, audited as expired', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      const leaf = new X509Certificate(partnerGatewaySvid.certChainPem);
+      // Issued by acme's own grant service with its own signing key, as of 10 minutes ago (the lifetime is 5).
+      const { token } = await acme.gateway.get(GrantService).issue({ id: gatewayIdOf(PARTNER), fingerprint256: leaf.fingerprint256 }, Date.now() - 10 * 60_000);
+      const granted = grantedStoreClient(partnerGatewaySvid, token, partner, acme);
+      try {
+        expect(await grpcCode(granted.list({ namespace: 'ml/shared' }))).toBe(grpc.status.UNAUTHENTICATED);
+      } finally {
+        granted.close();
+      }
+      expect((await auditRows(acme, '/parley.store.v1.StoreService/List')).at(-1)).toEqual({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'deny', reason: 'grant refused: grant_expired' });
+    });
+
+    it('an export with an annotation selector grants exactly the records carrying those annotations: listed, looked up and pulled; others refused', async () => {
+      const writer = await workloadClient(acme, '/ml/app', acme);
+      let released: string, draft: string;
+      try {
+        released = await writer.push({ namespace: 'eval/models', media_type: 'text/plain', annotations: { stage: 'released' } }, Buffer.from('released model'));
+        draft = await writer.push({ namespace: 'eval/models', media_type: 'text/plain', annotations: { stage: 'draft' } }, Buffer.from('draft model'));
+      } finally {
+        writer.close();
+      }
+      await acme.gateway.get(ExportStore).put({ id: 'eval-released', partner: { trustDomain: PARTNER }, namespaces: ['eval'], annotations: { stage: 'released' }, actions: ['list', 'lookup', 'pull'] }, 'test');
+      const client = syncClient(partnerGatewaySvid, partner, acme);
+      const token = await client.requestRegistryCredentials().then((r) => r.token).finally(() => client.close());
+      const granted = grantedStoreClient(partnerGatewaySvid, token, partner, acme);
+      try {
+        expect((await granted.list({ namespace: 'eval', include_sub_namespaces: true, page_size: 10 })).records.map((r) => r.cid)).toEqual([released]);
+        expect((await granted.lookup([released])).records.map((r) => r.cid)).toEqual([released]);
+        expect((await granted.pullAll(released)).data.toString()).toBe('released model');
+        expect(await grpcCode(granted.pullAll(draft))).toBe(grpc.status.PERMISSION_DENIED);
+        expect(await grpcCode(granted.lookup([draft]))).toBe(grpc.status.PERMISSION_DENIED);
+      } finally {
+        granted.close();
+        await acme.gateway.get(ExportStore).remove('eval-released');
+      }
+    });
+  });
+  describe('a partner session', () => {
+    it('asks for a new grant after its own SVID rotates, and goes on listing under it', async () => {
+      await acme.gateway.get(ExportStore).put({ id: 'ml-shared', partner: { trustDomain: PARTNER }, namespaces: ['ml/shared'], actions: ['list', 'lookup', 'pull', 'pull_referrer'] }, 'test');
+      let current = partnerGatewaySvid;
+      const listeners = new Set<() => void>();
+      const svid = { current: () => current, onUpdate: (l: () => void) => (listeners.add(l), () => void listeners.delete(l)) };
+      const session = new PartnerSession({ address: `127.0.0.1:${acme.gateway.listeners.grpc!.port}`, remoteId: gatewayIdOf(ACME), svid, trust: partner.gateway.get(TrustStore) });
+      try {
+        const before = (await auditRows(acme, CREDENTIALS)).length;
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        expect((await auditRows(acme, CREDENTIALS)).length).toBe(before + 1); // one grant for both calls
+        current = await issueSvid(partner, '/parley/gateway');
+        for (const l of listeners) l();
+        await session.store.list({ namespace: 'ml/shared', page_size: 5 });
+        const after = await auditRows(acme, CREDENTIALS);
+        expect(after.length).toBe(before + 2);
+        expect(after.at(-1)).toMatchObject({ spiffe_id: gatewayIdOf(PARTNER).toString(), decision: 'allow' });
+      } finally {
+        session.close();
+      }
     });
   });
   describe('after revocation', () => {
