@@ -10,6 +10,7 @@ import { BundleEndpointListener, FederationModule, FederationService } from './f
 import { builtinMethods, GrpcListener, GrpcModule, SecureGrpcServer } from './grpc';
 import { IdentityModule } from './identity';
 import { RootLogger } from './logging';
+import { RegistryHttpsListener, RegistryModule } from './registry';
 import { createMetricsRegistry, OpsListener, OpsModule, ReadinessRegistry } from './ops';
 import { STORE_SERVICE, storeMethodNames, storePackageDefinition, StoreModule } from './store';
 import { CREATE_SYNC_METHOD, REQUEST_CREDENTIALS_METHOD, SYNC_SERVICE, syncPackageDefinition, SyncModule } from './sync';
@@ -53,7 +54,7 @@ class CoreModule {
 }
 
 /** Where the gateway's listeners really listen, by configuration section. */
-export type ListenerAddresses = Partial<Record<'grpc' | 'admin' | 'bundleEndpoint' | 'ops', ListenAddress>>;
+export type ListenerAddresses = Partial<Record<'grpc' | 'admin' | 'bundleEndpoint' | 'ops' | 'registry', ListenAddress>>;
 
 /**
  * The cross-context hooks, then the listeners — last up, first down: they start once every
@@ -75,8 +76,9 @@ export class GatewayWiring implements OnApplicationBootstrap {
     admin: AdminHttpsListener,
     bundleEndpoint: BundleEndpointListener,
     ops: OpsListener,
+    registry: RegistryHttpsListener,
   ) {
-    this.listeners = [bundleEndpoint, grpc, admin, ops];
+    this.listeners = [bundleEndpoint, grpc, registry, admin, ops];
   }
 
   async onApplicationBootstrap(): Promise<void> {
@@ -113,7 +115,7 @@ export class GatewayModule {
   static forRoot(core: GatewayCore): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [CoreModule.register(core), DatabaseModule, TrustModule, IdentityModule, AuthzModule, FederationModule, GrpcModule, StoreModule, SyncModule, AdminModule, OpsModule],
+      imports: [CoreModule.register(core), DatabaseModule, TrustModule, IdentityModule, AuthzModule, FederationModule, GrpcModule, StoreModule, SyncModule, RegistryModule, AdminModule, OpsModule],
       providers: [GatewayWiring],
     };
   }

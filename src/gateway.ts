@@ -58,6 +58,7 @@ async function logStarted(logger: Logger, app: INestApplication, at: ListenerAdd
       spiffeId: app.get(IdentitySource).current()?.svid.id.toString(),
       grpc: at.grpc ? `${at.grpc.host}:${at.grpc.port}` : 'disabled',
       admin: at.admin ? `https://${at.admin.host}:${at.admin.port}` : 'disabled',
+      registry: at.registry ? `https://${at.registry.host}:${at.registry.port}` : 'disabled',
       ops: at.ops ? `http://${at.ops.host}:${at.ops.port}` : 'disabled',
       startupMs: Math.round(performance.now() - startedAt),
     },

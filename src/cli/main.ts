@@ -13,6 +13,7 @@ import { registerBundleCommands } from './commands/admin/bundle';
 import { registerExportCommands } from './commands/admin/export';
 import { registerFederationCommands } from './commands/admin/federation';
 import { registerSyncCommands } from './commands/sync';
+import { registerRegistryCommands } from './commands/registry';
 
 /** Areas of `parley admin` (each adds its subcommands). */
 const ADMIN_AREAS: ReadonlyArray<(admin: Command) => void> = [registerRevocations, registerAllowlists, registerAuditCommands, registerPolicyCommands, registerFederationCommands, registerBundleCommands, registerExportCommands];
@@ -49,6 +50,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerDev(program);
   registerStoreCommands(program);
   registerSyncCommands(program);
+  registerRegistryCommands(program);
   registerAdmin(program, ADMIN_AREAS);
   return program;
 }

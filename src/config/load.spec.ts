@@ -108,6 +108,11 @@ describe('parley.example.yaml', () => {
     expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_SYNC_GRANT_TTL: '1h' } }))).toEqual([expect.stringMatching(/^sync\.grantTtl \(from PARLEY_SYNC_GRANT_TTL\): must be at most 15m/)]);
   });
 
+  it('keeps the registry face off until configured (registry.*, port 8445)', () => {
+    expect(loadConfig({ cwd: tempDir(), env: {} }).config.registry).toEqual({ enabled: false, host: '0.0.0.0', port: 8445, maxManifestBytes: 4 * 1024 * 1024, maxTags: 10_000 });
+    expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_REGISTRY_REALM: 'not a url' } }))).toEqual([expect.stringMatching(/^registry\.realm \(from PARLEY_REGISTRY_REALM\): /)]);
+  });
+
   it('is a valid configuration that states every default', () => {
     const example = join(__dirname, '../../parley.example.yaml');
     const { config } = loadConfig({ cwd: tempDir(), env: {}, file: example });

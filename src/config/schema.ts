@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { SpiffeId, TrustDomain } from '../spiffe';
 import { duration } from './duration';
+import { registrySchema } from './registry-schema';
 import { secret } from './secret';
 import { payloadSettings } from './store-payloads-schema';
 import { syncSchema } from './sync-schema';
@@ -352,6 +353,7 @@ export const configSchema = z.strictObject({
   authz: authzSchema.prefault({}),
   federation: federationSchema.prefault({}),
   sync: syncSchema.prefault({}),
+  registry: registrySchema.prefault({}),
 }).superRefine((cfg, ctx) => {
   if (cfg.identity.source === 'files') {
     for (const key of ['cert', 'key', 'bundle'] as const) {
@@ -388,3 +390,4 @@ export type StoreConfig = ParleyConfig['store'];
 export type AuthzConfig = ParleyConfig['authz'];
 export type FederationConfig = ParleyConfig['federation'];
 export type { S3Config } from './store-payloads-schema';
+export type RegistryConfig = ParleyConfig['registry'];

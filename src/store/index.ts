@@ -4,6 +4,7 @@ export type { StoreServiceDeps, StoreServiceHandle } from './store.grpc-service'
 export { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 export type { StoredRecord } from './store.repository';
 export type { AttachRecord, BeginUpload, PayloadBackend, PayloadChunk, PayloadUpload, Statement } from './payload-backend';
+export type { RoutedPayloads } from './routed-payloads';
 export { PostgresPayloads } from './postgres-payloads';
 export { RecordImporter } from './record-importer';
 export type { ImportRequest, ImportResult, StagedImport } from './record-importer';
@@ -20,6 +21,7 @@ export { ContentId } from './domain/content-id';
 export { encodeCursor, parseListQuery } from './domain/list-query';
 export type { ListQuery } from './domain/list-query';
 export { recordNotFound } from './domain/record';
+export { parseAnnotations, parseMediaType } from './domain/names';
 export type { ReferrerDocument, ReferrerMeta } from './domain/record';
 export { storeLimitsFromConfig } from './store-config';
 export { StoreGrpcService, StoreModule, StoreService } from './store.module';

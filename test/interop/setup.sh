@@ -13,6 +13,9 @@ export GOMODCACHE="$cache/gomod" GOCACHE="$cache/gocache" GOFLAGS=-buildvcs=fals
 need_apt=()
 command -v openssl >/dev/null || need_apt+=(openssl)
 python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
+# skopeo (the registry specs), pinned to Debian bookworm's build.
+SKOPEO_DEB=1.9.3+ds1-1+b10
+[ "$(dpkg-query -W -f='${Version}' skopeo 2>/dev/null)" = "$SKOPEO_DEB" ] || need_apt+=("skopeo=$SKOPEO_DEB")
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "interop setup: installing ${need_apt[*]} with apt-get" >&2
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >&2
@@ -44,6 +47,10 @@ spire="$(stamp_of "$here/spire/go.mod" "$here/spire/go.sum")"
 (cd "$here/spire" && go mod download) >&2
 build grpcurl "$tools" "$here/go" github.com/fullstorydev/grpcurl/cmd/grpcurl
 build parley-interop "$harness" "$here/go" ./harness
+# oras (the registry specs): its own module, pinned by oras/go.mod and go.sum.
+oras="$(stamp_of "$here/oras/go.mod" "$here/oras/go.sum")"
+(cd "$here/oras" && go mod download) >&2
+build oras "$oras" "$here/oras" oras.land/oras/cmd/oras
 # SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
 build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
 build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true

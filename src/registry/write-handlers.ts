@@ -1,0 +1,172 @@
+import type { IncomingMessage } from 'node:http';
+import { ContentId, parseAnnotations, parseMediaType, type StoredRecord } from '../store';
+import { isSha256Digest, OCI_MANIFEST, sha256Digest, type Descriptor } from './domain/oci-mapping';
+import { OciError, parseUploadRange } from './domain/oci-errors';
+import { documentBlobs, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
+import { requireNamespace, type Exchange } from './exchange';
+import type { ReadDeps } from './read-handlers';
+
+export interface WriteDeps extends ReadDeps {
+  readonly maxManifestBytes: number;
+}
+
+function uploadHeaders(name: string, id: string, size: number): Record<string, string> {
+  return { Location: `/v2/${name}/blobs/uploads/${id}`, 'Docker-Upload-UUID': id, Range: `0-${Math.max(0, size - 1)}`, 'Content-Length': '0' };
+}
+
+function digestParam(x: Exchange): string {
+  const digest = x.query.get('digest');
+  if (digest === null || !isSha256Digest(digest)) throw new OciError('DIGEST_INVALID', 'digest: expected ?digest=sha256: and 64 lowercase hex digits');
+  return digest;
+}
+
+function blobCreated(x: Exchange, digest: string): void {
+  x.res.writeHead(201, { Location: `/v2/${x.name}/blobs/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' });
+  x.res.end();
+}
+
+/** POST /v2/<name>/blobs/uploads/: opens an upload (202), or with ?digest= takes the whole blob in this request (201). */
+export async function startUpload(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  const owner = x.peer.spiffeId;
+  const id = await d.uploads.start(x.name, owner);
+  if (x.query.has('digest')) {
+    const digest = digestParam(x);
+    await d.uploads.append(id, x.name, owner, x.req);
+    await d.uploads.finish(id, x.name, owner, digest);
+    return blobCreated(x, digest);
+  }
+  x.req.resume();
+  x.res.writeHead(202, uploadHeaders(x.name, id, 0));
+  x.res.end();
+}
+
+/** PATCH /v2/<name>/blobs/uploads/<id>: appends the body (Content-Range, when sent, must start where the upload stands). */
+export async function patchUpload(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  const range = parseUploadRange(header(x.req, 'content-range'));
+  const size = await d.uploads.append(x.route.ref!, x.name, x.peer.spiffeId, x.req, range?.start);
+  x.res.writeHead(202, uploadHeaders(x.name, x.route.ref!, size));
+  x.res.end();
+}
+
+/** PUT /v2/<name>/blobs/uploads/<id>?digest=: the last bytes (if any), then the digest check (201). */
+export async function completeUpload(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  const digest = digestParam(x);
+  const owner = x.peer.spiffeId;
+  await d.uploads.append(x.route.ref!, x.name, owner, x.req);
+  await d.uploads.finish(x.route.ref!, x.name, owner, digest);
+  blobCreated(x, digest);
+}
+
+/** GET /v2/<name>/blobs/uploads/<id>: where the upload stands (204 with Range). */
+export async function uploadStatus(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  const size = d.uploads.size(x.route.ref!, x.name, x.peer.spiffeId);
+  x.res.writeHead(204, uploadHeaders(x.name, x.route.ref!, size));
+  x.res.end();
+}
+
+/** DELETE /v2/<name>/blobs/uploads/<id>: abandons the upload (204). */
+export async function cancelUpload(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  await d.uploads.cancel(x.route.ref!, x.name, x.peer.spiffeId);
+  x.res.writeHead(204, { 'Content-Length': '0' });
+  x.res.end();
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const v = req.headers[name];
+  return typeof v === 'string' ? v : undefined;
+}
+
+/** The request body, at most `max` bytes. @throws OciError SIZE_INVALID (413) */
+async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let size = 0;
+  for await (const piece of req as AsyncIterable<Buffer>) {
+    size += piece.length;
+    if (size > max) throw new OciError('SIZE_INVALID', `manifest: larger than ${max} bytes (registry.maxManifestBytes)`, 413);
+    parts.push(piece);
+  }
+  return Buffer.concat(parts, size);
+}
+
+/**
+ * PUT /v2/<name>/manifests/<ref>: a manifest without subject makes its one layer a record
+ * (tag = the record's CID, or push by digest); one with a subject becomes a referrer of the
+ * subject's record. Either is kept byte for byte under the digest the client computed.
+ */
+export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
+  requireNamespace(x, x.name);
+  const bytes = await readBody(x.req, d.maxManifestBytes);
+  const digest = sha256Digest(bytes);
+  const ref = x.route.ref!;
+  if (ref.includes(':') && ref !== digest) throw new OciError('DIGEST_INVALID', `manifest: its bytes have digest ${digest}, not ${ref.slice(0, 80)}`);
+  const manifest = parsePushedManifest(bytes, header(x.req, 'content-type'));
+  const headers: Record<string, string> = { Location: `/v2/${x.name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
+  if (manifest.subject !== undefined) {
+    if (!ref.includes(':')) throw new OciError('MANIFEST_INVALID', 'manifest: a referrer (a manifest with a subject) is pushed by digest');
+    const found = await d.resolver.byDigest(x.name, manifest.subject.digest);
+    if (found === undefined) throw new OciError('MANIFEST_INVALID', `manifest: subject ${manifest.subject.digest} is not a manifest of repository ${x.name}`);
+    await keepBlobs(d, x, found.record, documentBlobs(manifest, true));
+    await keepDocument(d, x, found.record, OCI_REFERRER_DOC, OCI_MANIFEST, bytes);
+    headers['OCI-Subject'] = manifest.subject.digest;
+  } else {
+    const record = await recordOf(d, x, manifest, ref);
+    await keepBlobs(d, x, record, documentBlobs(manifest, false));
+    if (d.resolver.renderRecord(record).descriptor.digest !== digest) await keepDocument(d, x, record, OCI_MANIFEST_DOC, OCI_MANIFEST, bytes);
+  }
+  x.res.writeHead(201, headers);
+  x.res.end();
+}
+
+/** The record a manifest's one layer is: found, or made from the finished upload of its bytes. */
+async function recordOf(d: WriteDeps, x: Exchange, manifest: PushedManifest, ref: string): Promise<StoredRecord> {
+  const layer = payloadLayer(manifest);
+  const cid = ContentId.fromSha256(Buffer.from(layer.digest.slice(7), 'hex'));
+  if (!ref.includes(':') && ref !== cid.toString()) throw new OciError('MANIFEST_INVALID', `manifest: the tag of a record is its CID ${cid.toString()}`);
+  const existing = await d.store.repository.find(cid);
+  if (existing !== undefined) {
+    if (existing.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
+    return existing;
+  }
+  const staged = d.uploads.stagedBlob(x.name, layer.digest);
+  if (staged === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
+  if (staged.size !== layer.size) throw new OciError('MANIFEST_INVALID', `manifest: layers[0].size is ${layer.size}, the blob has ${staged.size} bytes`);
+  const draft = {
+    namespace: x.name,
+    mediaType: parseMediaType(layer.mediaType, 'layers[0].mediaType'),
+    annotations: parseAnnotations(recordAnnotations(layer, cid.toString()), d.store.limits, 'layers[0].annotations'),
+    creatorSpiffeId: x.peer.spiffeId,
+    creatorTrustDomain: x.peer.trustDomain.name,
+  };
+  await d.store.repository.commit(await d.uploads.claim(staged, layer.digest), cid, staged.size, draft);
+  d.uploads.taken(x.name, layer.digest);
+  const record = await d.store.repository.find(cid);
+  if (record === undefined || record.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
+  return record;
+}
+
+/** Keeps each blob a manifest names besides the payload as a document of the record (from its finished upload). */
+async function keepBlobs(d: WriteDeps, x: Exchange, record: StoredRecord, blobs: readonly Descriptor[]): Promise<void> {
+  for (const blob of blobs) {
+    const staged = d.uploads.stagedBlob(x.name, blob.digest);
+    if (staged === undefined) {
+      if ((await d.resolver.document(x.name, blob.digest, new Set([OCI_BLOB_DOC]))) !== undefined) continue;
+      throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+    }
+    if (staged.size > d.store.limits.maxReferrerBytes) throw new OciError('MANIFEST_INVALID', `manifest: blob ${blob.digest} is larger than ${d.store.limits.maxReferrerBytes} bytes (store.maxReferrerBytes); only the payload may be`);
+    const parts: Buffer[] = [];
+    for await (const part of d.uploads.read(staged, 0, staged.size)) parts.push(part);
+    await keepDocument(d, x, record, OCI_BLOB_DOC, blob.mediaType, Buffer.concat(parts));
+    d.uploads.taken(x.name, blob.digest);
+    await d.uploads.discard(staged);
+  }
+}
+
+async function keepDocument(d: WriteDeps, x: Exchange, record: StoredRecord, type: string, mediaType: string, data: Buffer): Promise<void> {
+  const input = { type, mediaType: parseMediaType(mediaType, 'mediaType'), data, annotations: {}, creatorSpiffeId: x.peer.spiffeId, creatorTrustDomain: x.peer.trustDomain.name };
+  await d.store.repository.referrers.put(record.cid, input, d.store.limits.maxReferrersPerRecord);
+}

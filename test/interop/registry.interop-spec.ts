@@ -1,0 +1,112 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ContentId } from '../../src/store';
+import { freePort } from '../support/ports';
+import { runParleyToEnd } from '../support/parley-process';
+import { startGateway, type Gateway, type Svid } from './support/gateway';
+import { peer, run } from './support/peers';
+
+/**
+ * The registry face against real OCI tools: skopeo (Debian's, with its client certificate
+ * from --src-cert-dir / --dest-cert-dir) copies a record out and an artifact in, and oras
+ * (built from its pinned module) pushes, attaches a signature, discovers and pulls. Both
+ * verify the gateway by host name (identity.devCa.dnsNames: localhost).
+ */
+describe('OCI tools against the registry face', () => {
+  let gw: Gateway;
+  let client: Svid;
+  let port: number;
+  let certDir: string;
+  const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+  const cidOf = (b: Buffer) => ContentId.fromSha256(createHash('sha256').update(b).digest()).toString();
+
+  beforeAll(async () => {
+    port = await freePort();
+    gw = await startGateway({ identity: { devCa: { dnsNames: ['localhost'] } }, registry: { enabled: true, host: '127.0.0.1', port } });
+    client = await gw.issue('spiffe://parley.local/ns/interop/oci');
+    // The layout skopeo's cert dirs have: *.crt the CAs, a *.cert with its *.key the client.
+    certDir = join(gw.dir, 'certs');
+    mkdirSync(certDir);
+    copyFileSync(client.bundle, join(certDir, 'ca.crt'));
+    copyFileSync(client.cert, join(certDir, 'client.cert'));
+    copyFileSync(client.key, join(certDir, 'client.key'));
+  });
+  afterAll(() => gw?.stop());
+
+  const skopeo = (...args: string[]) => run('skopeo', args, { timeoutMs: 120_000 });
+  const oras = (...args: string[]) =>
+    run(peer('oras'), [...args, '--plain-http=false', '--ca-file', join(certDir, 'ca.crt'), '--cert-file', join(certDir, 'client.cert'), '--key-file', join(certDir, 'client.key')], {
+      timeoutMs: 120_000,
+      cwd: gw.dir,
+      env: { ...process.env, HOME: gw.dir },
+    });
+
+  it('is skopeo 1.9.3', async () => {
+    expect((await skopeo('--version')).stdout).toContain('skopeo version 1.9.3');
+  });
+
+  it('skopeo copies a record pushed with parley out, byte-identical', async () => {
+    const bytes = randomBytes(1_500_000);
+    writeFileSync(join(gw.dir, 'model.bin'), bytes);
+    const pushed = await runParleyToEnd(['push', 'model.bin', '-n', 'interop/models', '--server', `localhost:${gw.grpcPort}`, '--svid', client.cert, '--key', client.key, '--bundle', client.bundle, '-q'], { cwd: gw.dir });
+    expect(pushed.code).toBe(0);
+    const cid = pushed.output.trim();
+    expect(cid).toBe(cidOf(bytes));
+    const out = join(gw.dir, 'out');
+    const copied = await skopeo('copy', '--src-cert-dir', certDir, `docker://localhost:${port}/interop/models:${cid}`, `oci:${out}:model`);
+    expect(copied).toMatchObject({ code: 0 });
+    expect(readFileSync(join(out, 'blobs/sha256', sha(bytes))).equals(bytes)).toBe(true);
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(out, 'blobs/sha256', index.manifests[0].digest.slice(7)), 'utf8'));
+    expect(manifest).toMatchObject({ artifactType: 'application/vnd.parley.record.v1', layers: [{ digest: `sha256:${sha(bytes)}`, size: bytes.length }] });
+  });
+
+  it('skopeo copies an artifact in and back out: payload and manifest byte-identical, the payload a record', async () => {
+    const layout = join(gw.dir, 'in');
+    mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+    const bytes = randomBytes(2_500_000);
+    const empty = Buffer.from('{}');
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        artifactType: 'application/vnd.example.model',
+        config: { mediaType: 'application/vnd.oci.empty.v1+json', digest: `sha256:${sha(empty)}`, size: 2 },
+        layers: [{ mediaType: 'application/x-model', digest: `sha256:${sha(bytes)}`, size: bytes.length, annotations: { 'org.opencontainers.image.title': 'in.bin' } }],
+      }),
+    );
+    for (const b of [bytes, empty, manifest]) writeFileSync(join(layout, 'blobs/sha256', sha(b)), b);
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ mediaType: 'application/vnd.oci.image.manifest.v1+json', digest: `sha256:${sha(manifest)}`, size: manifest.length }] }));
+    const cid = cidOf(bytes);
+    expect(await skopeo('copy', '--dest-cert-dir', certDir, `oci:${layout}`, `docker://localhost:${port}/interop/in:${cid}`)).toMatchObject({ code: 0 });
+    const back = join(gw.dir, 'back');
+    expect(await skopeo('copy', '--src-cert-dir', certDir, `docker://localhost:${port}/interop/in@sha256:${sha(manifest)}`, `oci:${back}:x`)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(back, 'blobs/sha256', sha(manifest))).equals(manifest)).toBe(true);
+    expect(readFileSync(join(back, 'blobs/sha256', sha(bytes))).equals(bytes)).toBe(true);
+    const pulled = await runParleyToEnd(['pull', cid, '-o', 'pulled.bin', '--server', `localhost:${gw.grpcPort}`, '--svid', client.cert, '--key', client.key, '--bundle', client.bundle], { cwd: gw.dir });
+    expect(pulled.code).toBe(0);
+    expect(readFileSync(join(gw.dir, 'pulled.bin')).equals(bytes)).toBe(true);
+  });
+
+  it('oras pushes (tag = CID), attaches a signature, discovers it and pulls both byte-identical', async () => {
+    const bytes = randomBytes(800_000);
+    writeFileSync(join(gw.dir, 'weights.bin'), bytes);
+    writeFileSync(join(gw.dir, 'sig.json'), '{"signature":"interop"}');
+    const ref = `localhost:${port}/interop/oras:${cidOf(bytes)}`;
+    expect(await oras('push', '--artifact-type', 'application/vnd.example.model', ref, 'weights.bin:application/x-model')).toMatchObject({ code: 0 });
+    const attached = await oras('attach', '--artifact-type', 'application/vnd.example.signature', ref, 'sig.json:application/json');
+    expect(attached).toMatchObject({ code: 0 });
+    const sigDigest = /Digest: (sha256:[0-9a-f]{64})/.exec(attached.stdout)?.[1];
+    const discovered = await oras('discover', '--format', 'json', ref);
+    expect(discovered).toMatchObject({ code: 0 });
+    const tree = JSON.parse(discovered.stdout) as { referrers?: Array<{ digest: string; artifactType: string }>; manifests?: Array<{ digest: string; artifactType: string }> };
+    expect(tree.referrers ?? tree.manifests).toEqual([expect.objectContaining({ digest: sigDigest, artifactType: 'application/vnd.example.signature' })]);
+    expect(await oras('pull', '-o', 'pulled-oras', ref)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(gw.dir, 'pulled-oras', 'weights.bin')).equals(bytes)).toBe(true);
+    expect(await oras('pull', '-o', 'pulled-sig', `localhost:${port}/interop/oras@${sigDigest}`)).toMatchObject({ code: 0 });
+    expect(readdirSync(join(gw.dir, 'pulled-sig'))).toEqual(['sig.json']);
+    expect(readFileSync(join(gw.dir, 'pulled-sig', 'sig.json'), 'utf8')).toBe('{"signature":"interop"}');
+  });
+});
