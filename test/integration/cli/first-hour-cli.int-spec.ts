@@ -62,6 +62,13 @@ describe('the first hour with the parley CLI', () => {
     expect(lookup.stderr).toBe('');
     expect(lookup.code).toBe(0);
     expect(lookup.stdout).toContain(cid);
+
+    // --allow-missing: exit 0, the unknown CID named on stderr, --json an array of what was found.
+    const unknown = 'bafkreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku';
+    const some = await runCli(['lookup', cid, unknown, '--allow-missing', '--json', '--server', grpc, '--identity', trainer], cwd);
+    expect(some.stderr).toBe(`parley: not found: ${unknown}\n`);
+    expect(some.code).toBe(0);
+    expect((JSON.parse(some.stdout) as Array<{ cid: string }>).map((r) => r.cid)).toEqual([cid]);
   });
 
   it('an expired own SVID is refused before connecting, saying when it expired and how to get a new one', async () => {
