@@ -7,7 +7,8 @@ import { request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { ParleyError, type ErrorCode } from '../common';
 import { spiffeTlsConnectOptions } from '../tls';
-import { loadClientMaterial, parseServerAddress, tlsServerName, type ClientIdentityOptions, type ClientMaterial } from './client-identity';
+import { assertSvidUsable, failureContext, loadClientMaterial, parseServerAddress, tlsServerName, type ClientIdentityOptions, type ClientMaterial } from './client-identity';
+import type { FailureContext } from './domain/explain-failure';
 
 export const DEFAULT_ADMIN_SERVER = '127.0.0.1:8444';
 
@@ -51,7 +52,18 @@ export class AdminClient {
   static async open(o: ClientIdentityOptions): Promise<AdminClient> {
     const { host, port } = parseServerAddress(o.server ?? DEFAULT_ADMIN_SERVER);
     const material = await loadClientMaterial(o);
+    try {
+      assertSvidUsable(material);
+    } catch (err) {
+      await material.close();
+      throw err;
+    }
     return new AdminClient(host, port, material);
+  }
+
+  /** What a failure explanation needs to know of this client. */
+  get context(): FailureContext {
+    return failureContext(this.material, 'admin', `${this.host}:${this.port}`);
   }
 
   close(): Promise<void> {
@@ -99,7 +111,7 @@ export class AdminClient {
         },
       );
       req.on('timeout', () => req.destroy(new ParleyError('timeout', `admin api: no answer from ${this.host}:${this.port} in time`)));
-      req.on('error', (err) => reject(err instanceof ParleyError ? err : new ParleyError('unavailable', `admin api: ${this.host}:${this.port}: ${(err as NodeJS.ErrnoException).code ?? err.message}`, { cause: err })));
+      req.on('error', (err) => reject(err instanceof ParleyError ? err : new ParleyError('unavailable', `admin api: ${this.host}:${this.port}: ${err.message || ((err as NodeJS.ErrnoException).code ?? 'connection failed')}`, { cause: err })));
       if (payload !== undefined) req.write(payload);
       req.end();
     });

@@ -11,10 +11,13 @@ import { ParleyError } from '../common';
 import { WorkloadApiSource } from '../identity';
 import { BundleSet, parseX509Svid, SpiffeId, TrustDomain, X509Bundle, type X509Svid } from '../spiffe';
 import { spiffeChannelCredentials, type ClientTrust, type ExpectedServer } from '../tls';
+import { svidValidityProblem, type FailureContext } from './domain/explain-failure';
+import { resolveIdentitySource, type IdentityEnv } from './domain/identity-source';
 
 export const DEFAULT_SERVER = '127.0.0.1:8443';
 
 export interface ClientIdentityOptions {
+  identity?: string;
   svid?: string;
   key?: string;
   bundle?: string;
@@ -32,18 +35,21 @@ export interface ClientConnection {
   channelOptions: grpc.ChannelOptions;
   /** Our SPIFFE ID. */
   id: SpiffeId;
+  /** For explaining a failed call. */
+  context: FailureContext;
   close(): Promise<void>;
 }
 
-/** Adds --svid/--key/--bundle, --workload-api, --server, --server-id, --server-trust-domain. */
+/** Adds --identity, --svid/--key/--bundle, --workload-api, --server, --server-id, --server-trust-domain. */
 export function withClientIdentityOptions(cmd: Command, defaultServer = DEFAULT_SERVER, what = 'gateway gRPC address'): Command {
   return cmd
     .option('--server <host:port>', `${what} (default: ${defaultServer})`)
     .option('--server-id <spiffe-id>', 'accept exactly this gateway SPIFFE ID')
     .option('--server-trust-domain <td>', 'accept any gateway of this trust domain (default: our own trust domain)')
-    .option('--svid <file>', 'our X509-SVID certificate chain (PEM), e.g. from `parley dev issue`')
-    .option('--key <file>', 'private key of --svid (PKCS#8 PEM)')
-    .option('--bundle <file>', "trust bundle (PEM) of the server's trust domain")
+    .option('--identity <dir>', 'directory with svid.pem, svid.key and bundle.pem, as `parley dev issue --out DIR` writes (default: $PARLEY_IDENTITY)')
+    .option('--svid <file>', 'our X509-SVID certificate chain (PEM); overrides DIR/svid.pem')
+    .option('--key <file>', 'private key of --svid (PKCS#8 PEM); overrides DIR/svid.key')
+    .option('--bundle <file>', "trust bundle (PEM) of the server's trust domain; overrides DIR/bundle.pem")
     .option('--workload-api <address>', 'get SVID and bundles from the SPIFFE Workload API (unix:///path; default: $SPIFFE_ENDPOINT_SOCKET when no files are given)');
 }
 
@@ -97,61 +103,66 @@ export interface ClientMaterial {
   svid: X509Svid;
   trust: ClientTrust;
   server: ExpectedServer;
+  /** What named the identity (for messages): "--identity DIR", "SPIFFE_ENDPOINT_SOCKET=…". */
+  from: string;
+  /** Where the server's trust bundle came from. */
+  bundleFrom: string;
+  /** --server-id or --server-trust-domain was given. */
+  serverChosen: boolean;
   close(): Promise<void>;
 }
 
 /**
- * Loads our SVID and the server's bundle from files or the Workload API, and which server
- * identity to accept. With no files and no --workload-api, $SPIFFE_ENDPOINT_SOCKET is used.
+ * Loads our SVID and the server's bundle from files (--svid/--key/--bundle, --identity DIR,
+ * $PARLEY_IDENTITY) or the Workload API (--workload-api, $SPIFFE_ENDPOINT_SOCKET), and which
+ * server identity to accept. Validity times are not checked here (see `assertSvidUsable`).
  */
-export async function loadClientMaterial(o: ClientIdentityOptions): Promise<ClientMaterial> {
-  const files = [o.svid, o.key, o.bundle].filter((f) => f !== undefined).length;
-  let svid: X509Svid;
-  let trust: ClientTrust;
-  let server: ExpectedServer;
-  let close = async () => undefined as void;
-
-  if (files > 0 || o.workloadApi === undefined) {
-    if (files > 0 && o.workloadApi !== undefined) throw new ParleyError('invalid_argument', '--workload-api cannot be combined with --svid/--key/--bundle');
-    if (files === 0 && !process.env.SPIFFE_ENDPOINT_SOCKET) {
-      throw new ParleyError('invalid_argument', 'no client identity: give --svid, --key and --bundle, or --workload-api (or set SPIFFE_ENDPOINT_SOCKET)');
-    }
-  }
-  if (files > 0) {
-    if (o.svid === undefined || o.key === undefined || o.bundle === undefined) {
-      throw new ParleyError('invalid_argument', `--svid, --key and --bundle go together (missing ${[!o.svid && '--svid', !o.key && '--key', !o.bundle && '--bundle'].filter(Boolean).join(', ')})`);
-    }
-    const certs = readFile('--svid', o.svid);
-    const key = readFile('--key', o.key);
+export async function loadClientMaterial(o: ClientIdentityOptions, env: IdentityEnv = process.env): Promise<ClientMaterial> {
+  const resolved = resolveIdentitySource(o, env);
+  if (!resolved.ok) throw new ParleyError('invalid_argument', resolved.message);
+  const source = resolved.source;
+  const serverChosen = o.serverId !== undefined || o.serverTrustDomain !== undefined;
+  if (source.kind === 'files') {
+    const certs = readFile('--svid', source.svid);
+    const key = readFile('--key', source.key);
+    let svid: X509Svid;
     try {
       svid = parseX509Svid(certs, key);
     } catch (err) {
-      throw new ParleyError('invalid_argument', `--svid/--key: ${o.svid}, ${o.key}: ${err instanceof Error ? err.message : 'invalid x509-svid'}`);
+      throw new ParleyError('invalid_argument', `--svid/--key: ${source.svid}, ${source.key}: ${err instanceof Error ? err.message : 'invalid x509-svid'}`);
     }
-    server = expectedServer(o, svid.id.trustDomain);
+    const server = expectedServer(o, svid.id.trustDomain);
     const td = serverTrustDomain(server);
     let bundle: X509Bundle;
     try {
-      bundle = X509Bundle.parse(td, readFile('--bundle', o.bundle));
+      bundle = X509Bundle.parse(td, readFile('--bundle', source.bundle));
     } catch (err) {
       if (err instanceof ParleyError) throw err;
-      throw new ParleyError('invalid_argument', `--bundle: ${o.bundle}: ${err instanceof Error ? err.message : 'invalid bundle'}`);
+      throw new ParleyError('invalid_argument', `--bundle: ${source.bundle}: ${err instanceof Error ? err.message : 'invalid bundle'}`);
     }
-    if (bundle.size === 0) throw new ParleyError('invalid_argument', `--bundle: ${o.bundle}: no certificates`);
-    trust = new BundleSet([bundle]);
-  } else {
-    const source = new WorkloadApiSource({ address: o.workloadApi, startTimeoutMs: 10_000 });
-    const snapshot = await source.start();
-    close = () => source.stop();
-    svid = snapshot.svid;
-    trust = snapshot.bundles;
-    server = expectedServer(o, snapshot.trustDomain);
-    if (trust.getX509Authorities(serverTrustDomain(server)) === undefined) {
-      await close();
-      throw new ParleyError('invalid_argument', `workload api: no bundle for the server's trust domain ${serverTrustDomain(server).name}`);
-    }
+    if (bundle.size === 0) throw new ParleyError('invalid_argument', `--bundle: ${source.bundle}: no certificates`);
+    return { svid, trust: new BundleSet([bundle]), server, from: source.from, bundleFrom: `--bundle ${source.bundle}`, serverChosen, close: async () => undefined };
   }
-  return { svid, trust, server, close };
+  const wl = new WorkloadApiSource({ address: source.address, startTimeoutMs: 10_000 });
+  const snapshot = await wl.start();
+  const close = () => wl.stop();
+  const server = expectedServer(o, snapshot.trustDomain);
+  if (snapshot.bundles.getX509Authorities(serverTrustDomain(server)) === undefined) {
+    await close();
+    throw new ParleyError('invalid_argument', `workload api: no bundle for the server's trust domain ${serverTrustDomain(server).name}`);
+  }
+  return { svid: snapshot.svid, trust: snapshot.bundles, server, from: source.from, bundleFrom: `the Workload API (${source.from})`, serverChosen, close };
+}
+
+/** Fails before any connection when our own SVID is expired or not yet valid: the gateway would only reset the connection. */
+export function assertSvidUsable(m: Pick<ClientMaterial, 'svid' | 'from'>, now = new Date()): void {
+  const problem = svidValidityProblem({ id: m.svid.id.toString(), notBefore: new Date(m.svid.leaf.validFrom), notAfter: m.svid.notAfter, from: m.from }, now);
+  if (problem !== undefined) throw new ParleyError('unauthenticated', problem);
+}
+
+/** What the failure explanations need to know of this client. */
+export function failureContext(m: ClientMaterial, api: FailureContext['api'], address: string): FailureContext {
+  return { api, address, ownId: m.svid.id.toString(), ownTrustDomain: m.svid.id.trustDomain.name, bundleFrom: m.bundleFrom, serverChosen: m.serverChosen };
 }
 
 /** The name to send as TLS server name: SVIDs carry no DNS names and TLS forbids IP addresses, so an IP host gets the trust domain. */
@@ -162,14 +173,21 @@ export function tlsServerName(host: string, server: ExpectedServer): string | un
 
 /**
  * Loads the identity and builds channel credentials that present our SVID and accept only
- * the expected server. With no files and no --workload-api, $SPIFFE_ENDPOINT_SOCKET is used.
+ * the expected server; refuses an expired (or not yet valid) SVID before connecting.
  */
 export async function openClientIdentity(o: ClientIdentityOptions): Promise<ClientConnection> {
   const address = o.server ?? DEFAULT_SERVER;
   const { host } = parseServerAddress(address);
-  const { svid, trust, server, close } = await loadClientMaterial(o);
+  const material = await loadClientMaterial(o);
+  const { svid, trust, server, close } = material;
+  try {
+    assertSvidUsable(material);
+  } catch (err) {
+    await close();
+    throw err;
+  }
   const credentials = spiffeChannelCredentials({ svid: { certChainPem: svid.certChainPem(), keyPem: svid.privateKeyPem() }, trust, server });
   const name = tlsServerName(host, server);
   const channelOptions: grpc.ChannelOptions = name !== undefined ? { 'grpc.ssl_target_name_override': name } : {};
-  return { address, credentials, channelOptions, id: svid.id, close };
+  return { address, credentials, channelOptions, id: svid.id, context: failureContext(material, 'grpc', address), close };
 }

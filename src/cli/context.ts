@@ -1,6 +1,8 @@
+import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { ParleyError } from '../common';
+import { explainFailure, type FailureContext } from './domain/explain-failure';
 
 /** Options every command that reads the configuration accepts. */
 export function withConfigOption(cmd: Command): Command {
@@ -11,18 +13,46 @@ export function loadFromOptions(opts: { config?: string }): LoadedConfig {
   return loadConfig({ file: opts.config });
 }
 
-/** Prints a failure for a person (no stack trace, no secrets) and sets a non-zero exit code. */
-export function reportFailure(err: unknown): void {
+/** A gRPC status error (grpc-js ServiceError). */
+export function isServiceError(err: unknown): err is grpc.ServiceError {
+  return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err && 'metadata' in err;
+}
+
+function writeHints(err: unknown, explain: FailureContext | undefined, message: string): void {
+  if (explain === undefined) return;
+  const code = isServiceError(err) ? grpc.status[err.code] : err instanceof ParleyError ? err.code : undefined;
+  for (const hint of explainFailure({ code, message }, explain)) process.stderr.write(`  hint: ${hint}\n`);
+}
+
+/**
+ * Prints a failure for a person (no stack trace, no secrets; PARLEY_DEBUG=1 adds the stack
+ * of an unexpected error) and sets a non-zero exit code. With `explain`, the likely cause
+ * and its fix follow as hint lines.
+ */
+export function reportFailure(err: unknown, explain?: FailureContext): void {
   if (err instanceof ConfigError) {
     process.stderr.write(`parley: ${err.message}\n`);
     process.exitCode = 78; // EX_CONFIG
     return;
   }
+  if (isServiceError(err)) {
+    const name = grpc.status[err.code] ?? `code ${err.code}`;
+    const message = `${name}: ${err.details || err.message}`;
+    process.stderr.write(`parley: ${message}\n`);
+    writeHints(err, explain, message);
+    process.exitCode = 1;
+    return;
+  }
   if (err instanceof ParleyError) {
     process.stderr.write(`parley: ${err.message}\n`);
+    writeHints(err, explain, err.message);
     process.exitCode = err.code === 'config_invalid' ? 78 : 1;
     return;
   }
-  process.stderr.write(`parley: unexpected error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  const errno = err instanceof Error && typeof (err as NodeJS.ErrnoException).code === 'string' && typeof (err as NodeJS.ErrnoException).syscall === 'string';
+  const message = err instanceof Error ? err.message : String(err);
+  process.stderr.write(errno ? `parley: ${message}\n` : `parley: unexpected error: ${message}\n`);
+  if (process.env.PARLEY_DEBUG === '1' && err instanceof Error && err.stack !== undefined) process.stderr.write(`${err.stack}\n`);
+  writeHints(err, explain, message);
   process.exitCode = 1;
 }

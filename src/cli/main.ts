@@ -5,6 +5,7 @@ import { registerAuditCommands } from './commands/admin/audit';
 import { registerAllowlists, registerRevocations } from './commands/admin/revoke';
 import { registerConfig } from './commands/config';
 import { registerDev } from './commands/dev';
+import { registerDoctor } from './commands/doctor';
 import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
 import { registerPolicyCommands } from './commands/admin/policy';
@@ -31,15 +32,20 @@ Examples:
   $ parley serve                      run the gateway on embedded defaults
   $ parley config print               show the effective configuration (secrets redacted)
   $ parley migrate                    apply database migrations and exit
-  $ parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
+  $ parley dev issue --id spiffe://parley.local/ns/ml/sa/trainer --out ~/.parley/trainer
                                       an SVID from the development CA for a client
-  $ parley push weights.bin -n ml/models --svid s.pem --key s.key --bundle b.pem
+  $ parley doctor --identity ~/.parley/trainer
+                                      check the path to the gateway, in words
+  $ parley push weights.bin -n ml/models --identity ~/.parley/trainer
                                       store a file; prints its CID
-  $ parley pull bafkrei… -o weights.bin --svid s.pem --key s.key --bundle b.pem
-  $ parley referrer push bafkrei… --type signature --file weights.sig --svid s.pem --key s.key --bundle b.pem
+  $ parley pull bafkrei… -o weights.bin --identity ~/.parley/trainer
+  $ parley referrer push bafkrei… --type signature --file weights.sig --identity ~/.parley/trainer
                                       attach a signature to a record
-  $ parley admin policy list --svid a/svid.pem --key a/svid.key --bundle a/bundle.pem
+  $ parley admin policy list --identity ~/.parley/admin
                                       operate the gateway (policies, revocations, audit, federation)
+
+Identity: --identity DIR (svid.pem, svid.key, bundle.pem) or $PARLEY_IDENTITY; --svid/--key/--bundle
+override single files; --workload-api or $SPIFFE_ENDPOINT_SOCKET for the SPIFFE Workload API.
 
 Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by PARLEY_* variables
 (see 'parley config env'); DATABASE_URL selects an external PostgreSQL.`,
@@ -48,6 +54,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
   registerMigrate(program);
   registerConfig(program);
   registerDev(program);
+  registerDoctor(program);
   registerStoreCommands(program);
   registerSyncCommands(program);
   registerRegistryCommands(program);

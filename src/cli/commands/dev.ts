@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync, chmodSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
 import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { duration } from '../../config';
@@ -7,6 +8,7 @@ import { openDevCa } from '../../identity';
 import { SpiffeId } from '../../spiffe';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 import { serveDevWorkloadApi } from './dev-workload-api';
+import { formatTimeLeft } from '../domain/explain-failure';
 
 
 function parseTtl(value: string | undefined): number | undefined {
@@ -28,6 +30,22 @@ function parseId(value: string, trustDomain: string): SpiffeId {
   return id;
 }
 
+/** What `dev issue` prints: the SPIFFE ID, expiry (and time left), the leaf's SHA-256 fingerprint and the files. */
+export function issuedText(id: SpiffeId, certPem: string, notAfter: Date, out: string, now = new Date()): string {
+  const fingerprint = new X509Certificate(certPem).fingerprint256;
+  return [
+    `issued ${id.toString()} valid until ${notAfter.toISOString()}`,
+    `  spiffe id:   ${id.toString()}`,
+    `  expires:     ${notAfter.toISOString()} (in ${formatTimeLeft(notAfter.getTime() - now.getTime())})`,
+    `  sha-256:     ${fingerprint}`,
+    `  ${join(out, 'svid.pem')}`,
+    `  ${join(out, 'svid.key')}`,
+    `  ${join(out, 'bundle.pem')}`,
+    `use it with: --identity ${out}  (or export PARLEY_IDENTITY=${out})`,
+    '',
+  ].join('\n');
+}
+
 export function registerDev(program: Command): void {
   const dev = program.command('dev').description("development helpers backed by the gateway's development CA (identity.source: dev-ca)");
 
@@ -36,7 +54,7 @@ export function registerDev(program: Command): void {
     .requiredOption('--id <spiffe-id>', 'SPIFFE ID to issue, in the configured trust domain')
     .requiredOption('--out <dir>', 'directory to write svid.pem (chain), svid.key (PKCS#8, 0600) and bundle.pem')
     .option('--ttl <duration>', 'lifetime, e.g. 30m, 1h, 24h (default: identity.devCa.svidTtl)')
-    .addHelpText('after', '\nExamples:\n  $ parley dev issue --id spiffe://parley.local/parley/admin --out ./admin-svid\n  $ parley dev issue --id spiffe://parley.local/ns/ml/sa/trainer --out /tmp/trainer --ttl 24h\n')
+    .addHelpText('after', '\nExamples:\n  $ parley dev issue --id spiffe://parley.local/parley/admin --out ~/.parley/admin\n  $ parley dev issue --id spiffe://parley.local/ns/ml/sa/trainer --out ~/.parley/trainer --ttl 24h\n  $ parley push weights.bin -n ml/models --identity ~/.parley/trainer\n\nKeep identities outside the repository (a private key must never be committed).\n')
     .action(async (opts: { config?: string; id: string; out: string; ttl?: string }) => {
       try {
         const { config } = loadFromOptions(opts);
@@ -50,7 +68,7 @@ export function registerDev(program: Command): void {
         writeFileSync(join(out, 'svid.key'), issued.keyPem, { mode: 0o600 });
         chmodSync(join(out, 'svid.key'), 0o600);
         writeFileSync(join(out, 'bundle.pem'), ca.bundlePem());
-        process.stdout.write(`issued ${id.toString()} valid until ${issued.notAfter.toISOString()}\n  ${join(out, 'svid.pem')}\n  ${join(out, 'svid.key')}\n  ${join(out, 'bundle.pem')}\n`);
+        process.stdout.write(issuedText(id, issued.certPem, issued.notAfter, out));
       } catch (err) {
         reportFailure(err);
       }

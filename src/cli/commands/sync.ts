@@ -17,7 +17,7 @@ async function withSyncClient(opts: ClientIdentityOptions, fn: (client: SyncClie
     client = new SyncClient(conn.address, conn.credentials, conn.channelOptions);
     await fn(client);
   } catch (err) {
-    reportStoreFailure(err);
+    reportStoreFailure(err, conn?.context);
   } finally {
     client?.close();
     await conn?.close().catch(() => undefined);

@@ -13,9 +13,11 @@ export interface CliRun {
   done: Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>;
 }
 
-export function startCli(args: string[], cwd: string, timeoutMs = 120_000): CliRun {
+export function startCli(args: string[], cwd: string, timeoutMs = 120_000, extraEnv: Record<string, string> = {}): CliRun {
   const env = cleanEnv();
   delete env.SPIFFE_ENDPOINT_SOCKET;
+  delete env.PARLEY_IDENTITY;
+  Object.assign(env, extraEnv);
   const child = spawn(process.execPath, [CLI_ENTRY, ...args], { cwd, env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -31,6 +33,6 @@ export function startCli(args: string[], cwd: string, timeoutMs = 120_000): CliR
   return { child, done };
 }
 
-export function runCli(args: string[], cwd: string, timeoutMs?: number) {
-  return startCli(args, cwd, timeoutMs).done;
+export function runCli(args: string[], cwd: string, timeoutMs?: number, extraEnv?: Record<string, string>) {
+  return startCli(args, cwd, timeoutMs, extraEnv).done;
 }

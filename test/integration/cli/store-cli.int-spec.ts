@@ -152,7 +152,7 @@ describe('parley store commands against a real gateway', () => {
 
     const incomplete = await runCli(['push', small, '-n', 'x', '--server', server, '--svid', join(cwd, 'trainer/svid.pem')], cwd);
     expect(incomplete.code).toBe(1);
-    expect(incomplete.stderr).toBe('parley: --svid, --key and --bundle go together (missing --key, --bundle)\n');
+    expect(incomplete.stderr).toBe('parley: --svid, --key and --bundle go together (missing --key, --bundle); or give --identity DIR\n');
 
     const none = await runCli(['push', small, '-n', 'x', '--server', server], cwd);
     expect(none.code).toBe(1);

@@ -97,6 +97,8 @@ describe('store commands with an identity from the SPIFFE Workload API (no files
     const none = await cli(['lookup', ContentId.of(Buffer.from('x')).toString(), '--server', server], dir);
     expect(none.code).toBe(1);
     expect(none.stdout).toBe('');
-    expect(none.stderr).toBe('parley: no client identity: give --svid, --key and --bundle, or --workload-api (or set SPIFFE_ENDPOINT_SOCKET)\n');
+    expect(none.stderr).toBe(
+      'parley: no client identity: give --identity DIR (the directory `parley dev issue --out DIR` wrote), or --svid, --key and --bundle, or --workload-api unix:///path (or set PARLEY_IDENTITY or SPIFFE_ENDPOINT_SOCKET)\n',
+    );
   });
 });

@@ -11,14 +11,14 @@ import { reportFailure } from '../../context';
 
 export const ADMIN_IDENTITY_HELP = `
 Identity: the admin API accepts the SPIFFE IDs listed in admin.admins (default spiffe://<trust domain>/parley/admin).
-On a development gateway:  parley dev issue --id spiffe://parley.local/parley/admin --out ./admin
-then pass --svid ./admin/svid.pem --key ./admin/svid.key --bundle ./admin/bundle.pem (or use --workload-api).`;
+On a development gateway:  parley dev issue --id spiffe://parley.local/parley/admin --out ~/.parley/admin
+then pass --identity ~/.parley/admin (or set PARLEY_IDENTITY, or use --workload-api).`;
 
 const ADMIN_EXAMPLES = `
 Every subcommand has --help with examples.
 
 Examples:
-  $ parley admin policy list --svid admin/svid.pem --key admin/svid.key --bundle admin/bundle.pem
+  $ parley admin policy list --identity ~/.parley/admin
   $ parley admin policy explain --spiffe-id spiffe://partner.example/ns/ml/sa/puller --method /parley.store.v1.StoreService/Pull
   $ parley admin revoke spiffe://partner.example/ns/ml/sa/puller --reason "key leaked"
   $ parley admin audit --decision deny --limit 20
@@ -68,7 +68,7 @@ export function adminSubcommand<O extends object>(
       client = await AdminClient.open(options);
       await action(client, args, options);
     } catch (err) {
-      reportFailure(err);
+      reportFailure(err, client?.context);
     } finally {
       await client?.close().catch(() => undefined);
     }

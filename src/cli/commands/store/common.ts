@@ -1,10 +1,12 @@
 /** Shared pieces of the store commands: the client, option parsers and error reporting. */
-import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
 import { StoreClient, storeChannelOptions, type WireRecord } from '../../../store';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../../client-identity';
-import { reportFailure } from '../../context';
+import { isServiceError, reportFailure } from '../../context';
+import type { FailureContext } from '../../domain/explain-failure';
+
+export { isServiceError };
 
 /** Runs `fn` with a connected store client; closes everything afterwards; reports failures. */
 export async function withStoreClient(opts: ClientIdentityOptions, fn: (client: StoreClient) => Promise<void>): Promise<void> {
@@ -15,26 +17,16 @@ export async function withStoreClient(opts: ClientIdentityOptions, fn: (client: 
     client = new StoreClient(conn.address, conn.credentials, { ...storeChannelOptions(), ...conn.channelOptions });
     await fn(client);
   } catch (err) {
-    reportStoreFailure(err);
+    reportStoreFailure(err, conn?.context);
   } finally {
     client?.close();
     await conn?.close().catch(() => undefined);
   }
 }
 
-export function isServiceError(err: unknown): err is grpc.ServiceError {
-  return err instanceof Error && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err && 'metadata' in err;
-}
-
-/** One line: "parley: NOT_FOUND: record bafk... does not exist"; non-zero exit code. */
-export function reportStoreFailure(err: unknown): void {
-  if (isServiceError(err)) {
-    const name = grpc.status[err.code] ?? `code ${err.code}`;
-    process.stderr.write(`parley: ${name}: ${err.details || err.message}\n`);
-    process.exitCode = 1;
-    return;
-  }
-  reportFailure(err);
+/** One line: "parley: NOT_FOUND: record bafk... does not exist", hint lines when the cause is known; non-zero exit code. */
+export function reportStoreFailure(err: unknown, explain?: FailureContext): void {
+  reportFailure(err, explain);
 }
 
 /** Commander collector for repeatable `k=v` options. */
@@ -83,5 +75,6 @@ export function recordToText(r: WireRecord): string {
 }
 
 export const IDENTITY_HELP = `
-Identity: --svid/--key/--bundle (e.g. from 'parley dev issue --out DIR': DIR/svid.pem, DIR/svid.key,
-DIR/bundle.pem), or --workload-api unix:///path ($SPIFFE_ENDPOINT_SOCKET when nothing is given).`;
+Identity: --identity DIR (what 'parley dev issue --out DIR' wrote: DIR/svid.pem, DIR/svid.key, DIR/bundle.pem;
+default $PARLEY_IDENTITY), --svid/--key/--bundle to override single files, or --workload-api unix:///path
+($SPIFFE_ENDPOINT_SOCKET when nothing is given). An expired SVID is refused before connecting.`;

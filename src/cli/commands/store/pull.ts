@@ -1,6 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
-import { open, rename, stat, unlink } from 'node:fs/promises';
+import { constants, createReadStream } from 'node:fs';
+import { access, open, rename, stat, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
 import { ContentId, type StoreClient, type WireRecord } from '../../../store';
@@ -30,6 +31,35 @@ async function sizeOf(path: string): Promise<number> {
   }
 }
 
+function why(err: unknown): string {
+  const code = (err as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' ? 'no such directory' : code === 'EACCES' || code === 'EPERM' ? 'permission denied' : code === 'ENOTDIR' ? 'a part of the path is not a directory' : code === 'EROFS' ? 'read-only file system' : (code ?? 'unusable');
+}
+
+/**
+ * Where a pull writes, checked before anything is transferred: an existing directory gets
+ * `<dir>/<cid>`; the parent must be a directory we can create `<file>.partial` in.
+ */
+export async function pullDestination(output: string, cid: string): Promise<string> {
+  const existing = await stat(output).catch(() => undefined);
+  const file = existing?.isDirectory() === true ? join(output, cid) : output;
+  if ((await stat(file).catch(() => undefined))?.isDirectory() === true) throw new ParleyError('invalid_argument', `pull: -o ${output}: ${file} is a directory`);
+  const parent = dirname(resolve(file));
+  const dir = await stat(parent).catch((err: unknown) => {
+    throw new ParleyError('invalid_argument', `pull: -o ${output}: cannot write in ${parent}: ${why(err)}`);
+  });
+  if (!dir.isDirectory()) throw new ParleyError('invalid_argument', `pull: -o ${output}: ${parent} is not a directory`);
+  try {
+    await access(parent, constants.W_OK);
+    const had = (await stat(`${file}.partial`).catch(() => undefined)) !== undefined;
+    await (await open(`${file}.partial`, 'a', 0o644)).close();
+    if (!had) await unlink(`${file}.partial`);
+  } catch (err) {
+    throw new ParleyError('invalid_argument', `pull: -o ${output}: cannot write ${file}.partial: ${why(err)}`);
+  }
+  return file;
+}
+
 async function hashFile(path: string, hash: Hash): Promise<void> {
   for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
 }
@@ -40,9 +70,10 @@ async function hashFile(path: string, hash: Hash): Promise<void> {
  */
 export async function pullToFile(client: StoreClient, cidText: string, output: string, quiet: boolean | undefined, log: (line: string) => void): Promise<WireRecord> {
   const cid = parseCid(cidText);
+  const destination = await pullDestination(output, cid.toString());
   const [record] = (await client.lookup([cid.toString()])).records;
   const size = Number(record.size);
-  const partial = `${output}.partial`;
+  const partial = `${destination}.partial`;
   let offset = await sizeOf(partial);
   if (offset > size) {
     log(`pull: ${partial} is larger than the record (${offset} > ${size} bytes): starting over`);
@@ -82,7 +113,7 @@ export async function pullToFile(client: StoreClient, cidText: string, output: s
     await unlink(partial).catch(() => undefined);
     throw new ParleyError('invalid_argument', `pull: digest mismatch: ${partial} has sha256:${digest.toString('hex')}, the CID names ${cid.sha256Hex}; the partial file was deleted`);
   }
-  await rename(partial, output);
+  await rename(partial, destination);
   progress.finish('pulled');
   return record;
 }
@@ -91,7 +122,7 @@ export function registerPull(program: Command): void {
   storeCommand(program, 'pull')
     .description('download a record to a file; resumes an interrupted download and verifies the digest')
     .argument('<cid>', 'CID of the record')
-    .requiredOption('-o, --output <file>', 'where to write it (downloads go to <file>.partial until verified)')
+    .requiredOption('-o, --output <file>', 'file to write (an existing directory: <dir>/<cid>); downloads go to <file>.partial until verified, checked writable before the transfer')
     .option('-q, --quiet', 'no progress bar and no summary')
     .addHelpText(
       'after',

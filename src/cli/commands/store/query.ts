@@ -25,19 +25,16 @@ export function registerQueries(program: Command): void {
     .description('show the metadata of records')
     .argument('<cid...>', 'CIDs of the records (at most 100)')
     .option('--json', 'print a JSON array')
-    .option('--allow-missing', 'list unknown CIDs instead of failing with NOT_FOUND')
-    .addHelpText('after', `\nExamples:\n  $ parley lookup bafkreih... --svid id/svid.pem --key id/svid.key --bundle id/bundle.pem\n  $ parley lookup bafkreia... bafkreib... --json --allow-missing\n${IDENTITY_HELP}`)
+    .option('--allow-missing', 'name unknown CIDs on stderr and exit 0 (without it: exit 1); --json stays an array of the records found')
+    .addHelpText('after', `\nExamples:\n  $ parley lookup bafkreih... --identity ~/.parley/trainer\n  $ parley lookup bafkreia... bafkreib... --json --allow-missing\n${IDENTITY_HELP}`)
     .action(async (cids: string[], opts: ClientIdentityOptions & { json?: boolean; allowMissing?: boolean }) => {
       await withStoreClient(opts, async (client) => {
         const res = await client.lookup(cids, opts.allowMissing === true);
         const missing = (res.missing ?? []).map((m) => m.cid);
-        if (opts.json) {
-          process.stdout.write(`${JSON.stringify(opts.allowMissing ? { records: res.records.map(recordToJson), missing } : res.records.map(recordToJson), null, 2)}\n`);
-        } else {
-          process.stdout.write(res.records.map(recordToText).join('\n'));
-          for (const cid of missing) process.stderr.write(`parley: not found: ${cid}\n`);
-        }
-        if (missing.length > 0) process.exitCode = 1;
+        // One shape whatever the flags: records on stdout (a JSON array with --json), unknown CIDs on stderr.
+        process.stdout.write(opts.json ? `${JSON.stringify(res.records.map(recordToJson), null, 2)}\n` : res.records.map(recordToText).join('\n'));
+        for (const cid of missing) process.stderr.write(`parley: not found: ${cid}\n`);
+        if (missing.length > 0 && opts.allowMissing !== true) process.exitCode = 1;
       });
     });
 

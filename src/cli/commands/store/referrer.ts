@@ -28,7 +28,7 @@ async function withReferrerClient(opts: ClientIdentityOptions, fn: (client: Stor
     client = new StoreClient(conn.address, conn.credentials, { ...storeChannelOptions(tuning), ...conn.channelOptions });
     await fn(client);
   } catch (err) {
-    reportStoreFailure(err);
+    reportStoreFailure(err, conn?.context);
   } finally {
     client?.close();
     await conn?.close().catch(() => undefined);
