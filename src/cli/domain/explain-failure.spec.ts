@@ -26,6 +26,12 @@ describe('explainFailure', () => {
     expect(explainFailure({ message: 'client certificate refused: unknown_ca' }, CTX)[1]).toContain('parley admin federation add acme.test');
   });
 
+  it('a connection dropped mid-call (the gateway went away) says to run the command again, not that we were refused', () => {
+    const hints = explainFailure({ code: 'UNAVAILABLE', message: 'UNAVAILABLE: Connection dropped' }, CTX);
+    expect(hints.join('\n')).toMatch(/dropped during the call.*run the same command again/);
+    expect(hints.join('\n')).not.toMatch(/refused/);
+  });
+
   it('a reset connection (removed federation, revocation) names the likely causes, not just ECONNRESET', () => {
     const hints = explainFailure({ message: 'admin api: 127.0.0.1:8444: read ECONNRESET' }, ADMIN);
     expect(hints.join('\n')).toMatch(/not \(or no longer\) federated.*revoked/s);

@@ -90,6 +90,10 @@ function reset(ctx: FailureContext): string[] {
   return hints;
 }
 
+function dropped(ctx: FailureContext): string[] {
+  return [`the connection to the gateway at ${ctx.address} dropped during the call (the gateway stopped or restarted, or the network failed); run the same command again (an interrupted pull resumes)`];
+}
+
 function unreachable(ctx: FailureContext): string[] {
   const port = ctx.api === 'admin' ? 'admin API (default port 8444)' : 'gRPC port (default 8443)';
   return [`nothing answers at ${ctx.address}: is the gateway running, and is that its ${port}? (--server HOST:PORT)`];
@@ -114,7 +118,9 @@ export function explainFailure(f: Failure, ctx: FailureContext): string[] {
   if (/is not the expected/.test(m)) return unexpectedServer(m, ctx);
   if (/self[- ]signed certificate|unable to (get local issuer|verify the first) certificate|\(chain_unverified\)|certificate signature failure/i.test(m)) return serverNotTrusted(ctx);
   if (/ECONNREFUSED|connect ENOENT/.test(m)) return unreachable(ctx);
-  if (/ECONNRESET|EPIPE|socket hang up|Connection dropped|No connection established|Connection closed|unexpected eof/i.test(m)) return reset(ctx);
+  // grpc-js says "Connection dropped" of a connection that was up: the gateway went away mid-call, it did not refuse us.
+  if (/Connection dropped/i.test(m)) return dropped(ctx);
+  if (/ECONNRESET|EPIPE|socket hang up|No connection established|Connection closed|unexpected eof/i.test(m)) return reset(ctx);
   if (ctx.api === 'admin' && (f.code === 'permission_denied' || /^admin api: Permission denied/i.test(m))) return adminRefusal(ctx);
   if (ctx.api === 'grpc' && f.code === 'PERMISSION_DENIED') {
     return [`the gateway's policy does not allow ${ctx.ownId} this call; an operator can see why with: parley admin policy explain --spiffe-id ${ctx.ownId} --method <method>`];
