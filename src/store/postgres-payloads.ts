@@ -5,6 +5,7 @@ import type { BeginUpload, PayloadBackend, PayloadChunk, PayloadUpload } from '.
 import { PostgresUpload } from './postgres-upload';
 import { ParleyError } from '../common';
 import { CopyBinaryDecoder, int4Field } from './domain/copy-binary';
+import { claimStaleBlobs } from './blob-sweep';
 import { DatabaseError, sql } from './sql';
 
 const DIGITS = /^[0-9]{1,19}$/;
@@ -123,18 +124,9 @@ export class PostgresPayloads implements PayloadBackend {
    * Safe to run on several replicas at once.
    */
   async sweep(stagingTtlMs: number, purgeStaleMs: number, max = 100): Promise<number> {
-    const { rows } = await sql<{ id: string }>(
-      this.ds,
-      `UPDATE store_blobs SET state = 'purging', touched_at = now()
-        WHERE id IN (SELECT id FROM store_blobs
-                      WHERE backend = 'postgres' AND ((state = 'staging' AND touched_at < now() - interval '1 millisecond' * $1::float8)
-                         OR (state = 'purging' AND touched_at < now() - interval '1 millisecond' * $2::float8))
-                      ORDER BY touched_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id`,
-      [stagingTtlMs, purgeStaleMs, max],
-    );
-    for (const { id } of rows) await this.purge(String(id));
-    return rows.length;
+    const ids = await claimStaleBlobs(this.ds, 'postgres', stagingTtlMs, purgeStaleMs, max);
+    for (const id of ids) await this.purge(id);
+    return ids.length;
   }
 
   /** Blobs that are not committed (staging or purging): for tests and metrics. */

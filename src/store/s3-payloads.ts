@@ -3,6 +3,7 @@ import { ParleyError } from '../common';
 import { ChunkParts } from './domain/chunk-parts';
 import type { ObjectPayloads } from './object-payloads';
 import type { BeginUpload, PayloadBackend, PayloadChunk, PayloadUpload } from './payload-backend';
+import { claimStaleBlobs } from './blob-sweep';
 import { S3Upload } from './s3-upload';
 import { sql } from './sql';
 
@@ -80,18 +81,9 @@ export class S3Payloads implements PayloadBackend {
    * gone (a crash between the object store's answer and the database's).
    */
   async sweep(stagingTtlMs: number, purgeStaleMs: number, max = 100): Promise<number> {
-    const { rows } = await sql<{ id: string }>(
-      this.ds,
-      `UPDATE store_blobs SET state = 'purging', touched_at = now()
-        WHERE id IN (SELECT id FROM store_blobs
-                      WHERE backend = 's3' AND ((state = 'staging' AND touched_at < now() - interval '1 millisecond' * $1::float8)
-                         OR (state = 'purging' AND touched_at < now() - interval '1 millisecond' * $2::float8))
-                      ORDER BY touched_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-        RETURNING id`,
-      [stagingTtlMs, purgeStaleMs, max],
-    );
-    for (const { id } of rows) await this.purge(String(id));
-    return rows.length + (await this.sweepOrphans(stagingTtlMs));
+    const ids = await claimStaleBlobs(this.ds, 's3', stagingTtlMs, purgeStaleMs, max);
+    for (const id of ids) await this.purge(id);
+    return ids.length + (await this.sweepOrphans(stagingTtlMs));
   }
 
   private async sweepOrphans(stagingTtlMs: number): Promise<number> {
