@@ -153,8 +153,10 @@ export const storeSchema = z.strictObject({
   sweepInterval: duration.default(5 * 60_000),
   /** Record metadata kept in memory by CID for Lookup and Pull (records never change; deletes evict on every replica); 0 disables. */
   recordCacheEntries: z.number().int().min(0).max(10_000_000).default(10_000),
-  /** Database connections for payload streams (Pulls and Pushes in progress), apart from database.poolSize. */
+  /** Database connections for Pulls' payload streams, apart from database.poolSize. */
   pullConnections: z.number().int().min(1).max(200).default(16),
+  /** Database connections for uploads in progress (Pushes, sync imports, registry uploads), apart from database.poolSize and pullConnections: slow readers never block a Push. */
+  pushConnections: z.number().int().min(1).max(200).default(8),
   /** How long a Pull waits for a free stream connection before UNAVAILABLE. */
   pullConnectionWait: duration.default(10_000),
   /** Pulls one caller SPIFFE ID may have running at once; more get RESOURCE_EXHAUSTED (keep it well below pullConnections). */

@@ -18,19 +18,25 @@ const PURGE_BATCH_CHUNKS = 32;
  * Uploads write with binary COPY in one transaction (postgres-upload.ts); reads stream
  * with binary COPY. Failed resumable uploads and deleted records are purged in batches.
  */
+/** The connection pools of payload reads and uploads. */
+export interface PayloadPools {
+  readonly reads?: Pool;
+  readonly uploads?: Pool;
+}
+
 export class PostgresPayloads implements PayloadBackend {
   /**
-   * @param streamPool connections for payload streams (Pulls and Pushes), apart from the
-   *   main pool so that slow peers, which hold a connection while they stream, never
-   *   starve other queries
+   * @param pools connections for payload reads (Pulls) and uploads (Pushes), apart from the
+   *   main pool and from each other, so that slow peers, which hold a connection while they
+   *   stream, never starve other queries; absent: the main pool
    */
   constructor(
     private readonly ds: DataSource,
-    private readonly streamPool?: Pool,
+    private readonly pools: PayloadPools = {},
   ) {}
 
   async begin(options: BeginUpload): Promise<PayloadUpload> {
-    if (!options.resumable) return PostgresUpload.begin(await this.connect(), options.creatorSpiffeId, options.chunkBytes, this.discarder);
+    if (!options.resumable) return PostgresUpload.begin(await this.connect('uploads'), options.creatorSpiffeId, options.chunkBytes, this.discarder);
     const { rows } = await sql<{ id: string }>(this.ds, 'INSERT INTO store_blobs (chunk_bytes, creator_spiffe_id) VALUES ($1, $2) RETURNING id', [
       options.chunkBytes,
       options.creatorSpiffeId,
@@ -42,20 +48,20 @@ export class PostgresPayloads implements PayloadBackend {
 
   async resume(uploadId: string, chunks: number, chunkBytes: number): Promise<PayloadUpload | undefined> {
     if (!DIGITS.test(uploadId) || !Number.isSafeInteger(chunks) || chunks < 0) return undefined;
-    return PostgresUpload.resume(await this.connect(), uploadId, chunks, chunkBytes, this.discarder);
+    return PostgresUpload.resume(await this.connect('uploads'), uploadId, chunks, chunkBytes, this.discarder);
   }
 
   private readonly discarder = (blobId: string) => this.discard(blobId);
 
-  private get pool(): Pool {
-    return this.streamPool ?? (this.ds.driver as unknown as { master: Pool }).master;
-  }
-
-  private async connect(): Promise<PoolClient> {
+  private async connect(use: keyof PayloadPools): Promise<PoolClient> {
+    const pool = this.pools[use] ?? (this.ds.driver as unknown as { master: Pool }).master;
     try {
-      return await this.pool.connect();
+      return await pool.connect();
     } catch (err) {
-      throw new ParleyError('unavailable', 'store: every payload stream connection is busy (store.pullConnections); retry later', { cause: err });
+      // The database itself unreachable is said as every other query says it.
+      if (!/timeout exceeded when trying to connect/i.test((err as Error)?.message ?? '')) throw new DatabaseError(err);
+      const setting = use === 'reads' ? 'store.pullConnections' : 'store.pushConnections';
+      throw new ParleyError('unavailable', `store: every payload ${use === 'reads' ? 'stream' : 'upload'} connection is busy (${setting}); retry later`, { cause: err });
     }
   }
 
@@ -75,7 +81,7 @@ export class PostgresPayloads implements PayloadBackend {
     }
     for (let lo = from; lo < to; lo += windowChunks) {
       const hi = Math.min(to, lo + windowChunks);
-      const client = await this.connect();
+      const client = await this.connect('reads');
       let clean = false;
       try {
         // COPY takes no parameters: every value below is checked to be a decimal integer.

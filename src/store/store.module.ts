@@ -23,16 +23,20 @@ export class StoreService {
 
 /**
  * The record cache follows deletes on every replica (the change feed; a lost feed clears it).
- * Pulls and Pushes stream over connections of their own, so slow peers never starve other queries.
+ * Pulls and Pushes stream over connections of their own (one pool each), so slow peers never starve other queries or each other.
  */
 function openStore(settings: Settings, database: Database, changes: ChangeFeed, logger: RootLogger, shutdown: ShutdownSequence, deps: StoreDeps): StoreService {
   const { store, grpc } = settings.config;
   const objects = objectStoreOf(settings, deps, shutdown);
-  const streamPool = new Pool({ connectionString: database.url, max: store.pullConnections, connectionTimeoutMillis: store.pullConnectionWait, application_name: 'parley-payloads' });
   const log = logger.child('store');
-  streamPool.on('error', (err) => log.warn({ err }, 'payload stream connection failed'));
-  shutdown.add('payload stream connections', () => streamPool.end());
-  const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, streamPool, objects, payloads: store.payloads });
+  const pool = (max: number, name: string) => {
+    const p = new Pool({ connectionString: database.url, max, connectionTimeoutMillis: store.pullConnectionWait, application_name: `parley-${name}` });
+    p.on('error', (err) => log.warn({ err }, `${name} connection failed`));
+    shutdown.add(`${name} connections`, () => p.end());
+    return p;
+  };
+  const pools = { reads: pool(store.pullConnections, 'payload-reads'), uploads: pool(store.pushConnections, 'payload-uploads') };
+  const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, pools, objects, payloads: store.payloads });
   const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
   shutdown.add('record cache feed', () => unsubscribe());
   return new StoreService(repository, storeLimitsFromConfig(store, grpc));

@@ -1,7 +1,6 @@
-import type { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import type { PayloadUpload } from './payload-backend';
-import { PostgresPayloads } from './postgres-payloads';
+import { PostgresPayloads, type PayloadPools } from './postgres-payloads';
 import type { ObjectPayloads } from './object-payloads';
 import { RoutedPayloads, type PayloadBackendName } from './routed-payloads';
 import { S3Payloads } from './s3-payloads';
@@ -59,10 +58,10 @@ export class StoreRepository {
 
   constructor(
     private readonly ds: DataSource,
-    options: { recordCacheEntries?: number; streamPool?: Pool; objects?: ObjectPayloads; payloads?: PayloadBackendName } = {},
+    options: { recordCacheEntries?: number; pools?: PayloadPools; objects?: ObjectPayloads; payloads?: PayloadBackendName } = {},
   ) {
     const s3 = options.objects === undefined ? undefined : new S3Payloads(ds, options.objects);
-    this.payloads = new RoutedPayloads(ds, new PostgresPayloads(ds, options.streamPool), s3, options.payloads);
+    this.payloads = new RoutedPayloads(ds, new PostgresPayloads(ds, options.pools), s3, options.payloads);
     this.referrers = new ReferrerRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
