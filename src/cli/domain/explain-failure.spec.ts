@@ -32,6 +32,14 @@ describe('explainFailure', () => {
     expect(hints.join('\n')).not.toMatch(/refused/);
   });
 
+  it('a reset on a gRPC call that had its connection (kill -9 of the gateway mid-push) is a drop; a reset before connecting is a refusal', () => {
+    const midCall = explainFailure({ code: 'UNAVAILABLE', message: 'UNAVAILABLE: read ECONNRESET' }, CTX).join('\n');
+    expect(midCall).toMatch(/dropped during the call.*run the same command again/);
+    expect(midCall).not.toMatch(/refused/);
+    const refused = explainFailure({ code: 'UNAVAILABLE', message: 'UNAVAILABLE: No connection established. Last error: read ECONNRESET (2026-12-04T06:00:00.000Z)' }, CTX).join('\n');
+    expect(refused).toMatch(/refused our certificate.*not \(or no longer\) federated/s);
+  });
+
   it('a reset connection (removed federation, revocation) names the likely causes, not just ECONNRESET', () => {
     const hints = explainFailure({ message: 'admin api: 127.0.0.1:8444: read ECONNRESET' }, ADMIN);
     expect(hints.join('\n')).toMatch(/not \(or no longer\) federated.*revoked/s);

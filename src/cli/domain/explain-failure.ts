@@ -120,6 +120,10 @@ export function explainFailure(f: Failure, ctx: FailureContext): string[] {
   if (/ECONNREFUSED|connect ENOENT/.test(m)) return unreachable(ctx);
   // grpc-js says "Connection dropped" of a connection that was up: the gateway went away mid-call, it did not refuse us.
   if (/Connection dropped/i.test(m)) return dropped(ctx);
+  // grpc-js starts a call only on a connection whose server sent its HTTP/2 SETTINGS, which a
+  // Parley gateway does only after admitting our certificate: a reset on a gRPC call that is not
+  // a failure to connect ("No connection established") is the gateway going away mid-call.
+  if (ctx.api === 'grpc' && !/No connection established/i.test(m) && /ECONNRESET|EPIPE|Connection closed|unexpected eof/i.test(m)) return dropped(ctx);
   if (/ECONNRESET|EPIPE|socket hang up|No connection established|Connection closed|unexpected eof/i.test(m)) return reset(ctx);
   if (ctx.api === 'admin' && (f.code === 'permission_denied' || /^admin api: Permission denied/i.test(m))) return adminRefusal(ctx);
   if (ctx.api === 'grpc' && f.code === 'PERMISSION_DENIED') {
