@@ -45,7 +45,18 @@ export class RecordImporter {
     private readonly repository: StoreRepository,
     private readonly maxRecordBytes: number,
     private readonly chunkBytes: number,
-  ) {}
+    /** Most bytes between checkpoints (rounded up to whole chunks): each is a commit, and what a resume may fetch again. */
+    checkpointBytes = 16 * 1024 * 1024,
+  ) {
+    this.checkpointBytes = Math.max(1, Math.ceil(checkpointBytes / chunkBytes)) * chunkBytes;
+  }
+
+  private readonly checkpointBytes: number;
+
+  /** The gap to the next checkpoint: one chunk first, then doubling up to checkpointBytes (a small record resumes early, a large one commits rarely). */
+  private nextGap(gap: number): number {
+    return Math.min(this.checkpointBytes, gap * 2);
+  }
 
   private get payloads(): PayloadBackend {
     return this.repository.payloads;
@@ -56,16 +67,18 @@ export class RecordImporter {
     const { upload, digest } = await this.resumeOrBegin(req);
     let fetched = 0;
     let committed = false;
-    // Whole chunks are made durable as they complete, so that a later import resumes after them.
+    // Whole chunks are made durable every checkpointBytes, so that a later import resumes after them.
     let staged = digest.size;
+    let gap = this.chunkBytes;
     try {
       for await (const piece of req.source(digest.size)) {
         if (req.signal?.aborted) throw new ParleyError('cancelled', `import of ${req.cid.toString()}: stopped`);
         fetched += piece.length;
         updateDigest(digest, piece, req.cid);
         await upload.write(Buffer.isBuffer(piece) ? piece : Buffer.from(piece.buffer, piece.byteOffset, piece.byteLength));
-        if (digest.size - staged >= this.chunkBytes) {
+        if (digest.size - staged >= gap) {
           staged = await upload.checkpoint();
+          gap = this.nextGap(gap);
           await req.onStaged?.({ uploadId: upload.id, stagedBytes: staged });
         }
       }

@@ -83,6 +83,8 @@ async function copyNamespace(ctx: RunContext, namespace: string, index: number, 
   do {
     const page = await ctx.session.store.list({ namespace, include_sub_namespaces: true, annotations: { ...ctx.sync.selection.annotations }, page_size: LIST_PAGE, page_token: token });
     counters.discovered += page.records.length;
+    // Shown before the page is copied, so `discovered` tells how far the run has to go.
+    await ctx.repository.progress(ctx.sync.id, ctx.owner, {}, { discovered: counters.discovered });
     await copyEach(ctx, page.records, counters);
     token = page.next_page_token;
     await ctx.repository.progress(ctx.sync.id, ctx.owner, {}, { discovered: counters.discovered, listCursor: JSON.stringify({ index, token }) });

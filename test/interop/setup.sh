@@ -29,7 +29,8 @@ build() {
   if [ -x "$bin/$name" ] && [ "$(cat "$bin/.$name.stamp" 2>/dev/null)" = "$stamp" ]; then return 0; fi
   echo "interop setup: building $name ($pkg)" >&2
   rm -f "$cache/$name.build-error"
-  if (cd "$module" && go build -o "$bin/$name" "$pkg") 2>"$cache/$name.build-log"; then
+  # -s -w: no symbol table or DWARF (the tier never debugs these binaries; linking is faster).
+  if (cd "$module" && go build -ldflags='-s -w' -o "$bin/$name" "$pkg") 2>"$cache/$name.build-log"; then
     echo "$stamp" >"$bin/.$name.stamp"
   else
     cp "$cache/$name.build-log" "$cache/$name.build-error"
@@ -38,40 +39,54 @@ build() {
   fi
 }
 
-# Two modules: go/ (grpcurl, the go-spiffe v2.9.0 harness) and spire/ (SPIRE with its own
-# dependency versions: go-spiffe v2.9.0's Workload API has a method SPIRE v1.13.3 lacks).
-tools="$(stamp_of "$here/go/go.mod" "$here/go/go.sum")"
-harness="$(stamp_of "$here/go/go.mod" "$here/go/go.sum" "$here"/go/harness/*.go)"
-spire="$(stamp_of "$here/spire/go.mod" "$here/spire/go.sum")"
-(cd "$here/go" && go mod download) >&2
-(cd "$here/spire" && go mod download) >&2
-build grpcurl "$tools" "$here/go" github.com/fullstorydev/grpcurl/cmd/grpcurl
-build parley-interop "$harness" "$here/go" ./harness
-# oras (the registry specs): its own module, pinned by oras/go.mod and go.sum.
-oras="$(stamp_of "$here/oras/go.mod" "$here/oras/go.sum")"
-(cd "$here/oras" && go mod download) >&2
-build oras "$oras" "$here/oras" oras.land/oras/cmd/oras
-# SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
-build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
-build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true
-# The deployment tier's tools, each its own module (their Kubernetes libraries differ):
-# helm for lint/template of deploy/helm/parley, kubectl-validate (with the Kubernetes API
-# schemas it embeds) for the rendered objects.
-helm="$(stamp_of "$here/deploy/helm/go.mod" "$here/deploy/helm/go.sum")"
-validate="$(stamp_of "$here/deploy/validate/go.mod" "$here/deploy/validate/go.sum")"
-(cd "$here/deploy/helm" && go mod download) >&2
-(cd "$here/deploy/validate" && go mod download) >&2
-build helm "$helm" "$here/deploy/helm" helm.sh/helm/v4/cmd/helm
-build kubectl-validate "$validate" "$here/deploy/validate" sigs.k8s.io/kubectl-validate
-# No `docker compose` plugin on these machines: compose-config loads docker-compose.yml with
-# compose-go, the loader Docker Compose itself uses.
-composecfg="$(stamp_of "$here/deploy/compose/go.mod" "$here/deploy/compose/go.sum" "$here/deploy/compose/main.go")"
-(cd "$here/deploy/compose" && go mod download) >&2
-build compose-config "$composecfg" "$here/deploy/compose" .
-# SeaweedFS (S3-compatible object store for the store's s3 payload backend), pinned in seaweedfs/go.mod.
-seaweedfs="$(stamp_of "$here/seaweedfs/go.mod" "$here/seaweedfs/go.sum")"
-(cd "$here/seaweedfs" && go mod download) >&2
-build weed "$seaweedfs" "$here/seaweedfs" github.com/seaweedfs/seaweedfs/weed || true
+# Two build lanes run side by side: on 2 cores one `go build` leaves a core idle while it
+# links or waits on the module proxy. Lane A: the gRPC/SPIFFE peers; lane B: the deployment
+# tools and SeaweedFS. A lane that fails makes the setup fail (SPIRE and SeaweedFS excepted,
+# as below); each tool's log is in .cache/<name>.build-log.
+lane_peers() {
+  # Two modules: go/ (grpcurl, the go-spiffe v2.9.0 harness) and spire/ (SPIRE with its own
+  # dependency versions: go-spiffe v2.9.0's Workload API has a method SPIRE v1.13.3 lacks).
+  tools="$(stamp_of "$here/go/go.mod" "$here/go/go.sum")"
+  harness="$(stamp_of "$here/go/go.mod" "$here/go/go.sum" "$here"/go/harness/*.go)"
+  spire="$(stamp_of "$here/spire/go.mod" "$here/spire/go.sum")"
+  (cd "$here/go" && go mod download) >&2
+  (cd "$here/spire" && go mod download) >&2
+  build grpcurl "$tools" "$here/go" github.com/fullstorydev/grpcurl/cmd/grpcurl
+  build parley-interop "$harness" "$here/go" ./harness
+  # oras (the registry specs): its own module, pinned by oras/go.mod and go.sum.
+  oras="$(stamp_of "$here/oras/go.mod" "$here/oras/go.sum")"
+  (cd "$here/oras" && go mod download) >&2
+  build oras "$oras" "$here/oras" oras.land/oras/cmd/oras
+  # SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
+  build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
+  build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true
+}
+lane_deploy() {
+  # The deployment tier's tools, each its own module (their Kubernetes libraries differ):
+  # helm for lint/template of deploy/helm/parley, kubectl-validate (with the Kubernetes API
+  # schemas it embeds) for the rendered objects.
+  helm="$(stamp_of "$here/deploy/helm/go.mod" "$here/deploy/helm/go.sum")"
+  validate="$(stamp_of "$here/deploy/validate/go.mod" "$here/deploy/validate/go.sum")"
+  (cd "$here/deploy/helm" && go mod download) >&2
+  (cd "$here/deploy/validate" && go mod download) >&2
+  build helm "$helm" "$here/deploy/helm" helm.sh/helm/v4/cmd/helm
+  build kubectl-validate "$validate" "$here/deploy/validate" sigs.k8s.io/kubectl-validate
+  # No `docker compose` plugin on these machines: compose-config loads docker-compose.yml with
+  # compose-go, the loader Docker Compose itself uses.
+  composecfg="$(stamp_of "$here/deploy/compose/go.mod" "$here/deploy/compose/go.sum" "$here/deploy/compose/main.go")"
+  (cd "$here/deploy/compose" && go mod download) >&2
+  build compose-config "$composecfg" "$here/deploy/compose" .
+  # SeaweedFS (S3-compatible object store for the store's s3 payload backend), pinned in seaweedfs/go.mod.
+  seaweedfs="$(stamp_of "$here/seaweedfs/go.mod" "$here/seaweedfs/go.sum")"
+  (cd "$here/seaweedfs" && go mod download) >&2
+  build weed "$seaweedfs" "$here/seaweedfs" github.com/seaweedfs/seaweedfs/weed || true
+}
+lane_peers & peers=$!
+lane_deploy & deploy=$!
+status=0
+wait "$peers" || status=$?
+wait "$deploy" || status=$?
+[ "$status" -eq 0 ] || { echo "interop setup: a build lane failed" >&2; exit "$status"; }
 
 req="$here/python/requirements.txt"
 venv="$cache/venv"

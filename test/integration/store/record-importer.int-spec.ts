@@ -59,6 +59,16 @@ describe('RecordImporter', () => {
     expect(pulled.equals(data)).toBe(true);
   });
 
+  it('checkpoints after one chunk, then at doubling gaps up to checkpointBytes of whole chunks (each checkpoint is a commit)', async () => {
+    const every2 = new RecordImporter(repo, 1024 * 1024 * 1024, CHUNK, 4 * CHUNK - 1);
+    const data = randomBytes(16 * CHUNK + 123);
+    const cid = ContentId.of(data);
+    const checkpoints: number[] = [];
+    await every2.import({ cid, size: data.length, draft, onStaged: async (s) => void checkpoints.push(s.stagedBytes), source: (o) => pieces(data, o, 10_000) });
+    expect(checkpoints).toEqual([0, CHUNK, 3 * CHUNK, 7 * CHUNK, 11 * CHUNK, 15 * CHUNK]); // 0: the upload registered before its first byte
+    expect(Buffer.concat(await collect(repo, cid, 17)).equals(data)).toBe(true);
+  });
+
   it('starts over when the staged upload was swept meanwhile', async () => {
     const data = randomBytes(3 * CHUNK + 7);
     const cid = ContentId.of(data);

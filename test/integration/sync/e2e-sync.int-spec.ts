@@ -156,6 +156,8 @@ describe('sync between two gateways', () => {
         const deadline = Date.now() + 20_000;
         while (!relay.stalled && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
         expect(relay.stalled).toBe(true);
+        // The page's records are counted as discovered before they are copied, not once the page is done.
+        expect((await ops.getSync(created.sync_id)).counters.discovered).toBe('2');
         await ops.deleteSync(created.sync_id);
         expect((await ops.getSync(created.sync_id)).status).toBe('SYNC_STATUS_DELETE_PENDING');
         // The delete reaches the worker through the change feed at once, not with its next lease renewal (10 s).
