@@ -10,7 +10,7 @@
 import type { NextFunction, Request, Response } from 'express';
 import type { AuditWriter } from '../authz';
 import { describeRoles } from './domain/roles';
-import type { AdminAdmission } from './admin-auth';
+import type { AdminAdmission } from './admin-admission';
 import type { AdminPeer } from './peer-registry';
 import type { AdminPermission } from './permissions';
 

@@ -7,6 +7,7 @@ import { ParleyError } from '../common';
 import type { SpiffeId } from '../spiffe';
 import type { AdminAuditTrail, AdminDecisionStage } from './admin-audit';
 import { sendProblem } from './admin-problem';
+import type { AdminAdmission, AdminRefusal } from './admin-admission';
 import { describeRoles, type AdminRole, type AdminRoles, type RoleDecision } from './domain/roles';
 import { PERMISSION_KEY, type AdminPermission } from './permissions';
 import type { AdminPeer, PeerRegistry } from './peer-registry';
@@ -20,13 +21,7 @@ export class AdminPolicy {
   }
 }
 
-/** Why an admin request was refused (label of parley_admin_requests_refused_total). */
-export type AdminRefusal = 'no_peer' | 'revoked' | 'not_admin' | 'no_permission' | 'body_too_large' | 'json_too_deep' | 'json_invalid' | 'text_invalid';
-
-export type AdminAdmission =
-  | { ok: true; peer: AdminPeer; roles: readonly AdminRole[]; grantedBy: AdminRole }
-  /** `publicDetail`: what the caller may be told (only to a caller holding a role: the permission it lacks and its roles). */
-  | { ok: false; reason: AdminRefusal; detail: string; publicDetail?: string; peer?: AdminPeer; roles?: readonly AdminRole[] };
+export type { AdminAdmission, AdminRefusal } from './admin-admission';
 
 export interface AdminGatekeeperOptions {
   peers: PeerRegistry;
