@@ -119,6 +119,9 @@ describe('admin roles', () => {
       rule: null,
       reason: `no_permission: ${VIEWER} lacks policies:write (holds role viewer); answered 403`,
     });
+    await gw.gateway.get(AuditWriter).flush();
+    const byAction = await as(ADMIN, 'GET', `/v1/audit?method=${encodeURIComponent('POST /v1/policies')}&decision=deny&limit=100`);
+    expect(new Set((byAction.json.entries as AuditEntryJson[]).map((e) => e.spiffeId))).toEqual(new Set([VIEWER, OPERATOR]));
     const operator = await auditOf(OPERATOR);
     expect(operator.find((e) => e.method === 'POST /v1/federations')).toMatchObject({ decision: 'allow', rule: 'admin-role:operator', reason: 'federations:write granted by role operator (holds role operator); answered 201' });
     const security = await auditOf(SECURITY);
@@ -129,6 +132,23 @@ describe('admin roles', () => {
     // Refused at the gate (no role at all): still audited as the caller it is.
     await as(NOBODY, 'DELETE', '/v1/policies/security-rule');
     expect((await auditOf(NOBODY)).find((e) => e.method === 'DELETE /v1/policies/security-rule')).toMatchObject({ decision: 'deny', reason: expect.stringContaining(`not_admin: ${NOBODY} lacks docs:read (holds no admin role); answered 403`) });
+  });
+
+  it('parley config print ends with the roles in force and where each comes from; the defaults keep the default admin', async () => {
+    const configured = await runCli(['config', 'print'], dir, 60_000, { PARLEY_ADMIN_ADMINS: `[${ADMIN}]`, PARLEY_ADMIN_ROLES: ROLES, PARLEY_IDENTITY_TRUST_DOMAIN: 'acme.test' });
+    expect(configured.code).toBe(0);
+    expect(configured.stdout).toContain(
+      [
+        '# admin roles in force (derived from admin.admins and admin.roles):',
+        `#   admin: ${ADMIN} (admin.admins)`,
+        `#   viewer: ${VIEWER} (admin.roles[0])`,
+        `#   operator: ${OPERATOR}, spiffe://acme.test/ops/oncall/… (prefix) (admin.roles[1])`,
+        `#   security: ${SECURITY} (admin.roles[2])`,
+        '',
+      ].join('\n'),
+    );
+    const defaults = await runCli(['config', 'print'], dir);
+    expect(defaults.stdout).toContain('#   admin: spiffe://parley.local/parley/admin (default)\n');
   });
 
   it('the real parley binary: a viewer is refused with the permission, its role and a hint; security revokes', async () => {
