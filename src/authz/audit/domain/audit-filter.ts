@@ -44,7 +44,8 @@ const MAX_ADMIN_ACTION_LENGTH = 1100;
 /** `<HTTP method> <path>` as the admin API audits its actions: an upper-case verb, one space, a path without spaces or control characters. */
 export function isAdminAction(s: string): boolean {
   if (s.length > MAX_ADMIN_ACTION_LENGTH) return false;
-  const space = s.indexOf(' ');
+  let space = -1;
+  for (let i = 0; i < s.length && space < 0; i++) if (s.charCodeAt(i) === 0x20) space = i;
   if (space < 3 || space > 7 || s.charCodeAt(space + 1) !== 0x2f) return false;
   for (let i = 0; i < space; i++) {
     const c = s.charCodeAt(i);
