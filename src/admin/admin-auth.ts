@@ -4,28 +4,24 @@ import { Reflector } from '@nestjs/core';
 import type { NextFunction, Request, Response } from 'express';
 import type { RevocationCheck } from '../authz';
 import { ParleyError } from '../common';
-import { authorizeOneOf, type Authorizer, type SpiffeId } from '../spiffe';
+import type { SpiffeId } from '../spiffe';
+import type { AdminAuditTrail, AdminDecisionStage } from './admin-audit';
 import { sendProblem } from './admin-problem';
+import type { AdminAdmission, AdminRefusal } from './admin-admission';
+import { describeRoles, type AdminRole, type AdminRoles, type RoleDecision } from './domain/roles';
 import { PERMISSION_KEY, type AdminPermission } from './permissions';
 import type { AdminPeer, PeerRegistry } from './peer-registry';
 
-/** Who may call the admin API: exact SPIFFE IDs from `admin.admins`. */
+/** Who may call the admin API and do what: the roles of `admin.admins` and `admin.roles` (domain/roles.ts). */
 export class AdminPolicy {
-  private readonly isAdmin: Authorizer;
-  constructor(readonly admins: readonly SpiffeId[]) {
-    this.isAdmin = authorizeOneOf(...admins);
-  }
+  constructor(readonly roles: AdminRoles) {}
 
-  /** Admins hold every permission. */
-  allows(id: SpiffeId, _permission: AdminPermission): boolean {
-    return this.isAdmin(id);
+  decide(id: SpiffeId, permission: AdminPermission): RoleDecision {
+    return this.roles.decide(id, permission);
   }
 }
 
-/** Why an admin request was refused (label of parley_admin_requests_refused_total). */
-export type AdminRefusal = 'no_peer' | 'revoked' | 'not_admin' | 'no_permission' | 'body_too_large' | 'json_too_deep' | 'json_invalid' | 'text_invalid';
-
-export type AdminAdmission = { ok: true; peer: AdminPeer } | { ok: false; reason: AdminRefusal; detail: string };
+export type { AdminAdmission, AdminRefusal } from './admin-admission';
 
 export interface AdminGatekeeperOptions {
   peers: PeerRegistry;
@@ -34,6 +30,8 @@ export interface AdminGatekeeperOptions {
   revocations: RevocationCheck;
   /** Every refusal (metrics). */
   onRefused?(reason: AdminRefusal): void;
+  /** Where the decisions on admin actions are noted for the audit trail. */
+  audit?: AdminAuditTrail;
 }
 
 /**
@@ -46,11 +44,33 @@ export class AdminGatekeeper {
 
   admit(socket: Socket | undefined, permission: AdminPermission): AdminAdmission {
     const peer = this.o.peers.get(socket);
-    if (peer === undefined) return this.refuse('no_peer', 'no verified peer identity on the connection');
+    if (peer === undefined) return this.refuse({ reason: 'no_peer', detail: 'no verified peer identity on the connection' });
     const revoked = this.o.revocations.revokedReason(peer);
-    if (revoked !== undefined) return this.refuse('revoked', revoked);
-    if (!this.o.policy.allows(peer.id, permission)) return this.refuse(permission === 'docs:read' ? 'not_admin' : 'no_permission', `${peer.id.toString()} lacks ${permission}`);
-    return { ok: true, peer };
+    if (revoked !== undefined) return this.refuse({ reason: 'revoked', detail: revoked, peer });
+    const decision = this.o.policy.decide(peer.id, permission);
+    const lacks = `${peer.id.toString()} lacks ${permission} (holds ${describeRoles(decision.roles)})`;
+    if (decision.roles.length === 0) return this.refuse({ reason: 'not_admin', detail: lacks, peer, roles: decision.roles });
+    if (!decision.allowed || decision.grantedBy === undefined) return this.refuse({ reason: 'no_permission', detail: lacks, publicDetail: lacks, peer, roles: decision.roles });
+    return { ok: true, peer, roles: decision.roles, grantedBy: decision.grantedBy };
+  }
+
+  /** `admit` for a request, noted for the audit trail (admin-audit.ts). */
+  admitRequest(req: Request, stage: AdminDecisionStage, permission: AdminPermission): AdminAdmission {
+    const decision = this.admit(req.socket, permission);
+    this.o.audit?.note(req, stage, permission, decision);
+    return decision;
+  }
+
+  /** Express middleware arranging the audit row of every admin action (none without an audit trail). */
+  auditMiddleware() {
+    const audit = this.o.audit;
+    if (audit === undefined) return (_req: Request, _res: Response, next: NextFunction) => next();
+    return audit.middleware((req) => this.peerOf(req.socket));
+  }
+
+  /** The roles and permissions of a verified peer (for GET /v1/identity). */
+  describe(peer: AdminPeer): { roles: AdminRole[]; permissions: AdminPermission[] } {
+    return { roles: this.o.policy.roles.rolesOf(peer.id), permissions: this.o.policy.roles.permissionsOf(peer.id) };
   }
 
   /** The verified peer of a request (for "who did it" in logs), without a decision. */
@@ -58,9 +78,9 @@ export class AdminGatekeeper {
     return this.o.peers.get(socket);
   }
 
-  private refuse(reason: AdminRefusal, detail: string): AdminAdmission {
-    this.o.onRefused?.(reason);
-    return { ok: false, reason, detail };
+  private refuse(refusal: Omit<Extract<AdminAdmission, { ok: false }>, 'ok'>): AdminAdmission {
+    this.o.onRefused?.(refusal.reason);
+    return { ok: false, ...refusal };
   }
 }
 
@@ -71,11 +91,11 @@ export class AdminGatekeeper {
  */
 export function adminGate(gatekeeper: AdminGatekeeper, logger = new Logger('admin')) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const decision = gatekeeper.admit(req.socket, 'docs:read');
+    const decision = gatekeeper.admitRequest(req, 'gate', 'docs:read');
     if (decision.ok) return next();
     const peer = gatekeeper.peerOf(req.socket);
     logger.warn({ path: req.path, spiffeId: peer?.id.toString(), serial: peer?.serial, refusal: decision.reason, reason: decision.detail }, 'admin request refused');
-    sendProblem(req, res, new ParleyError('permission_denied', decision.detail), { close: true });
+    sendProblem(req, res, new ParleyError('permission_denied', decision.detail, { publicMessage: decision.publicDetail }), { close: true });
   };
 }
 
@@ -97,8 +117,8 @@ export class PermissionGuard implements CanActivate {
       this.logger.error({ path: req.path }, 'admin route without a permission declaration refused');
       throw new ParleyError('permission_denied', `route ${req.path} declares no permission`);
     }
-    const decision = this.gatekeeper.admit(req.socket, permission);
-    if (!decision.ok) throw new ParleyError('permission_denied', decision.detail);
+    const decision = this.gatekeeper.admitRequest(req, 'route', permission);
+    if (!decision.ok) throw new ParleyError('permission_denied', decision.detail, { publicMessage: decision.publicDetail });
     return true;
   }
 }

@@ -8,23 +8,27 @@ import type { IdentitySource } from '../identity';
 import { svidProviderFrom } from '../tls';
 import type { TrustStore } from '../trust';
 import { adminGate, AdminPolicy, type AdminGatekeeper } from './admin-auth';
-import { SpiffeId } from '../spiffe';
+import { AdminRoles, roleBindingsOf } from './domain/roles';
 import { adminJsonBody, adminRequestText } from './admin-input';
 import type { AdminMetrics } from './admin-metrics';
 import { AdminListener } from './admin-server';
 import type { PeerRegistry } from './peer-registry';
 
-/** The gate first (peer, revocation, admin), so nothing of a refused request is read; then its text and JSON body. */
+/**
+ * The audit of admin actions first (it sees every answer), then the gate (peer, revocation,
+ * a role), so nothing of a refused request is read; then its text and JSON body.
+ */
 export function mountAdminMiddleware(app: INestApplication, gatekeeper: AdminGatekeeper, config: ParleyConfig['admin'], metrics: AdminMetrics): void {
   const limits = { maxBodyBytes: config.maxBodyBytes, maxJsonDepth: config.maxJsonDepth, onRefused: metrics.requestRefused };
+  app.use(gatekeeper.auditMiddleware());
   app.use(adminGate(gatekeeper));
   app.use(adminRequestText(limits));
   app.use(adminJsonBody(limits));
 }
 
-/** Who may call the admin API: `admin.admins`, by default spiffe://<trust domain>/parley/admin. */
+/** Who may call the admin API with which roles: `admin.admins` (role admin) and `admin.roles`; by default spiffe://<trust domain>/parley/admin is admin. */
 export function adminPolicyFrom(config: ParleyConfig): AdminPolicy {
-  return new AdminPolicy((config.admin.admins ?? [`spiffe://${config.identity.trustDomain}/parley/admin`]).map((s) => SpiffeId.parse(s)));
+  return new AdminPolicy(AdminRoles.compile(roleBindingsOf(config.admin, config.identity.trustDomain)));
 }
 
 export interface AdminStartDeps {

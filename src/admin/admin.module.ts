@@ -2,7 +2,7 @@ import { Injectable, Module } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, APP_PIPE, HttpAdapterHost } from '@nestjs/core';
 import type { Server as HttpServer } from 'node:http';
 import { Registry } from 'prom-client';
-import { AuthzModule, RevocationStore } from '../authz';
+import { AuditWriter, AuthzModule, RevocationStore } from '../authz';
 import { ProblemFilter, type GatewayListener, type ListenAddress } from '../common';
 import { Settings } from '../config';
 import { DatabaseModule } from '../database';
@@ -12,6 +12,7 @@ import { RootLogger } from '../logging';
 import { StoreModule } from '../store';
 import { SyncModule } from '../sync';
 import { TrustModule, TrustStore } from '../trust';
+import { AdminAuditTrail } from './admin-audit';
 import { AdminGatekeeper, AdminPolicy, PermissionGuard } from './admin-auth';
 import { AdminMetrics, createAdminMetrics } from './admin-metrics';
 import { AdminValidationPipe } from './admin-validation.pipe';
@@ -85,9 +86,9 @@ export class AdminHttpsListener implements GatewayListener {
     { provide: AdminMetrics, inject: [Registry], useFactory: (metrics: Registry) => createAdminMetrics(metrics) },
     {
       provide: AdminGatekeeper,
-      inject: [PeerRegistry, AdminPolicy, RevocationStore, AdminMetrics],
-      useFactory: (peers: PeerRegistry, policy: AdminPolicy, revocations: RevocationStore, metrics: AdminMetrics) =>
-        new AdminGatekeeper({ peers, policy, revocations, onRefused: (reason) => metrics.requestRefused(reason) }),
+      inject: [PeerRegistry, AdminPolicy, RevocationStore, AdminMetrics, AuditWriter],
+      useFactory: (peers: PeerRegistry, policy: AdminPolicy, revocations: RevocationStore, metrics: AdminMetrics, audit: AuditWriter) =>
+        new AdminGatekeeper({ peers, policy, revocations, onRefused: (reason) => metrics.requestRefused(reason), audit: new AdminAuditTrail(audit) }),
     },
     AdminHttpsListener,
   ],

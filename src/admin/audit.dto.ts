@@ -12,7 +12,7 @@ const ONCE = 'must be given at most once, as text';
 export class AuditQueryDto {
   @QueryText({ doc: { description: 'only decisions about this SPIFFE ID (exact)', example: 'spiffe://partner.example/ns/ml/sa/trainer' }, once: ONCE }) spiffeId?: string;
   @QueryText({ doc: { description: 'only decisions about workloads of this trust domain', example: 'partner.example' }, once: ONCE }) trustDomain?: string;
-  @QueryText({ doc: { description: 'only decisions on this full gRPC method', example: '/parley.store.v1.StoreService/Pull' }, once: ONCE }) method?: string;
+  @QueryText({ doc: { description: 'only decisions on this full gRPC method, or admin actions such as `POST /v1/policies`', example: '/parley.store.v1.StoreService/Pull' }, once: ONCE }) method?: string;
   @QueryText({ doc: { description: 'only allows or only denials' }, once: ONCE, enum: ['allow', 'deny'], message: 'must be allow or deny' }) decision?: string;
   @QueryText({ doc: { description: 'only decisions covering this record namespace (exact)', example: 'ml/llama-3' }, once: ONCE }) namespace?: string;
   @QueryText({ doc: { description: 'only decisions made by this policy rule id', example: 'partners-pull' }, once: ONCE }) rule?: string;
@@ -30,7 +30,7 @@ export class AuditEntryDto {
   @ApiProperty({ example: 'spiffe://partner.example/ns/ml/sa/trainer' }) spiffeId!: string;
   @ApiProperty({ example: 'partner.example' }) trustDomain!: string;
   @ApiProperty({ description: 'source IP address of the connection', example: '192.0.2.10' }) sourceAddress!: string;
-  @ApiProperty({ example: '/parley.store.v1.StoreService/Pull' }) method!: string;
+  @ApiProperty({ example: '/parley.store.v1.StoreService/Pull', description: 'the gRPC method, or for an admin action its HTTP method and path (`POST /v1/policies`)' }) method!: string;
   @ApiProperty({ type: String, nullable: true, description: 'the record namespace the decision covered, when the method has one' }) namespace!: string | null;
   @ApiProperty({ enum: ['allow', 'deny'] }) decision!: 'allow' | 'deny';
   @ApiProperty({ type: String, nullable: true, description: 'the deciding policy rule, when a rule decided' }) rule!: string | null;

@@ -8,3 +8,5 @@ export { AllowlistDto } from './allowlists.dto';
 export { RevocationDto } from './revocations.dto';
 export type { ExportDto, ExportListDto } from './exports.dto';
 export type { SyncDto, SyncPageDto } from './syncs.dto';
+export { ADMIN_PERMISSIONS, ADMIN_ROLES, ROLE_PERMISSIONS, describeBinding, roleBindingsOf } from './domain/roles';
+export type { AdminPermission, AdminRole, RoleBinding } from './domain/roles';

@@ -22,6 +22,24 @@ function problemsOf(fn: () => unknown): string[] {
 }
 
 describe('loadConfig', () => {
+  it('reads admin.roles and names every unknown role, malformed ID and empty binding by key', () => {
+    const ok = tempDir({ 'parley.yaml': 'admin:\n  roles:\n    - role: operator\n      spiffeIdPrefixes: [spiffe://acme.test/ops]\n' });
+    expect(loadConfig({ cwd: ok, env: {} }).config.admin.roles).toEqual([{ role: 'operator', spiffeIds: [], spiffeIdPrefixes: ['spiffe://acme.test/ops'] }]);
+    const bad = tempDir({
+      'parley.yaml': 'admin:\n  roles:\n    - role: root\n      spiffeIds: [spiffe://acme.test/a]\n    - role: viewer\n      spiffeIds: [not-an-id]\n      spiffeIdPrefixes: [spiffe://acme.test/x/]\n    - role: security\n    - role: viewer\n      spiffeId: spiffe://acme.test/typo\n',
+    });
+    expect(problemsOf(() => loadConfig({ cwd: bad, env: {} }))).toEqual([
+      'admin.roles.0.role: must be one of viewer, operator, security, admin',
+      'admin.roles.1.spiffeIds.0: must be a SPIFFE ID with a path, e.g. spiffe://example.org/ns/ops/admin',
+      'admin.roles.1.spiffeIdPrefixes.0: must be a SPIFFE ID used as a path prefix, e.g. spiffe://example.org/ns/ops (no trailing slash)',
+      'admin.roles.2: must name at least one of spiffeIds, spiffeIdPrefixes',
+      'admin.roles.3.spiffeId: unknown key',
+      'admin.roles.3: must name at least one of spiffeIds, spiffeIdPrefixes',
+    ]);
+    const fromEnv = problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_ADMIN_ROLES: '[{role: owner, spiffeIds: [spiffe://acme.test/a]}]' } }));
+    expect(fromEnv).toEqual(['admin.roles.0.role: must be one of viewer, operator, security, admin']);
+  });
+
   it('gives typed defaults with no file and no environment', () => {
     const cwd = tempDir();
     const { config, file } = loadConfig({ cwd, env: {} });

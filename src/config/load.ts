@@ -7,8 +7,8 @@ import { configSchema, type ParleyConfig } from './schema';
 import { configLeaves, type ConfigLeaf } from './schema-walk';
 
 export const DEFAULT_CONFIG_FILE = 'parley.yaml';
-/** Environment variables read by the loader itself rather than mapped onto a key. */
-const RESERVED_ENV = new Set(['PARLEY_CONFIG']);
+/** Environment variables read by the loader itself or by a command (`dev issue --p12`) rather than mapped onto a key. */
+const RESERVED_ENV = new Set(['PARLEY_CONFIG', 'PARLEY_P12_PASSWORD']);
 
 export interface LoadOptions {
   /** Explicit config file (`--config`); otherwise PARLEY_CONFIG, then ./parley.yaml if present. */

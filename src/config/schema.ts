@@ -1,12 +1,13 @@
 import { z } from 'zod';
-import { SpiffeId, TrustDomain } from '../spiffe';
+import { TrustDomain } from '../spiffe';
+import { adminSchema, spiffeIdString } from './admin-schema';
 import { duration } from './duration';
 import { registrySchema } from './registry-schema';
 import { secret } from './secret';
 import { payloadSettings } from './store-payloads-schema';
 import { syncSchema } from './sync-schema';
 
-export { duration, syncSchema };
+export { adminSchema, duration, syncSchema };
 
 /**
  * The configuration schema: one strict object per module slice. Later modules add their
@@ -39,14 +40,6 @@ const trustDomainName = z.string().refine((s) => {
   }
 }, 'must be a SPIFFE trust domain name (a-z 0-9 . - _), without spiffe://');
 
-/** A SPIFFE ID with a non-empty path (validated by the SPIFFE core). */
-const spiffeIdString = z.string().refine((s) => {
-  try {
-    return SpiffeId.parse(s).path !== '';
-  } catch {
-    return false;
-  }
-}, 'must be a SPIFFE ID with a path, e.g. spiffe://example.org/ns/ops/admin');
 
 /** A DNS host name for a certificate SAN: lowercase labels, no wildcard, no trailing dot. */
 const dnsName = z
@@ -120,18 +113,6 @@ export const tlsSchema = z.strictObject({
   maxConnectionAgeGrace: duration.default(5 * 60_000),
 });
 
-export const adminSchema = z.strictObject({
-  enabled: z.boolean().default(true),
-  /** The control plane stays on loopback unless configured otherwise. */
-  host: host.default('127.0.0.1'),
-  port: port.default(8444),
-  /** SPIFFE IDs allowed to call the admin API. Default: spiffe://<identity.trustDomain>/parley/admin. */
-  admins: z.array(spiffeIdString).optional(),
-  /** Largest JSON request body (bytes); a larger one is 413 and its connection is closed. Read only after the caller is known to be an admin. */
-  maxBodyBytes: z.number().int().min(1024).max(64 * 1024 * 1024).default(2 * 1024 * 1024),
-  /** Deepest nesting of JSON objects and arrays in a request body, measured before parsing; deeper is 400. */
-  maxJsonDepth: z.number().int().min(2).max(128).default(32),
-});
 
 const KiB = 1024;
 const MiB = 1024 * KiB;

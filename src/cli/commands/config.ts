@@ -1,14 +1,21 @@
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { configSchema } from '../../config';
+import { describeBinding, roleBindingsOf } from '../../admin';
+import { configSchema, type ParleyConfig } from '../../config';
 import { configLeaves } from '../../config';
 import { redactConfig } from '../../config';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
+/** The admin roles the configuration means (admin.admins, admin.roles or the default), as YAML comments. */
+export function adminRolesComment(config: ParleyConfig): string {
+  const lines = roleBindingsOf(config.admin, config.identity.trustDomain).map((b) => `#   ${describeBinding(b)}`);
+  return `# admin roles in force (derived from admin.admins and admin.roles):\n${lines.join('\n')}\n`;
+}
+
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
   withConfigOption(config.command('print'))
-    .description('print the effective configuration (file + environment + defaults), secrets redacted')
+    .description('print the effective configuration (file + environment + defaults), secrets redacted, and the admin roles it gives')
     .option('--json', 'print JSON instead of YAML')
     .addHelpText('after', '\nExamples:\n  $ parley config print\n  $ PARLEY_OPS_PORT=9500 parley config print --json\n')
     .action((opts: { config?: string; json?: boolean }) => {
@@ -18,7 +25,7 @@ export function registerConfig(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(redacted, null, 2)}\n`);
         else {
           const header = `# effective configuration${loaded.file ? ` from ${loaded.file}` : ' (no config file)'}${loaded.fromEnv.size ? `; from the environment: ${[...loaded.fromEnv.values()].join(', ')}` : ''}\n`;
-          process.stdout.write(header + YAML.stringify(redacted));
+          process.stdout.write(header + YAML.stringify(redacted) + adminRolesComment(loaded.config));
         }
       } catch (err) {
         reportFailure(err);

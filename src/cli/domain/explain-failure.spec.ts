@@ -51,7 +51,13 @@ describe('explainFailure', () => {
 
   it('a 403 of the admin API says our SPIFFE ID is not an administrator of this gateway', () => {
     const hints = explainFailure({ code: 'permission_denied', message: 'admin api: Permission denied: permission denied' }, ADMIN);
-    expect(hints[0]).toBe('the gateway refused spiffe://acme.test/ns/ml/sa/trainer: it is not an administrator of this gateway (admin.admins), or it was revoked there');
+    expect(hints[0]).toBe('the gateway refused spiffe://acme.test/ns/ml/sa/trainer: it is not an administrator of this gateway (admin.admins, admin.roles), or it was revoked there');
+  });
+
+  it('a 403 naming the lacking permission says which roles we hold and that another role is needed', () => {
+    const hints = explainFailure({ code: 'permission_denied', message: 'admin api: Permission denied: spiffe://acme.test/ns/ml/sa/trainer lacks policies:write (holds role viewer)' }, ADMIN);
+    expect(hints[0]).toBe('spiffe://acme.test/ns/ml/sa/trainer is an administrator with role viewer, which does not grant policies:write');
+    expect(hints[1]).toContain('admin.roles');
   });
 
   it('a gRPC PERMISSION_DENIED points at policy explain; unrelated failures get no hint', () => {

@@ -99,9 +99,16 @@ function unreachable(ctx: FailureContext): string[] {
   return [`nothing answers at ${ctx.address}: is the gateway running, and is that its ${port}? (--server HOST:PORT)`];
 }
 
-function adminRefusal(ctx: FailureContext): string[] {
+function adminRefusal(m: string, ctx: FailureContext): string[] {
+  const lacking = / lacks ([a-z]+:[a-z]+) \(holds (roles? [a-z, ]+)\)/.exec(m);
+  if (lacking !== null) {
+    return [
+      `${ctx.ownId} is an administrator with ${lacking[2]}, which does not grant ${lacking[1]}`,
+      `ask the gateway's operator for a role that grants it (admin.roles: viewer reads; operator, security and admin also write), or use another identity`,
+    ];
+  }
   return [
-    `the gateway refused ${ctx.ownId}: it is not an administrator of this gateway (admin.admins), or it was revoked there`,
+    `the gateway refused ${ctx.ownId}: it is not an administrator of this gateway (admin.admins, admin.roles), or it was revoked there`,
     `use an administrator's identity; on a development gateway: parley dev issue --id spiffe://${ctx.ownTrustDomain}/parley/admin --out DIR`,
   ];
 }
@@ -125,7 +132,7 @@ export function explainFailure(f: Failure, ctx: FailureContext): string[] {
   // a failure to connect ("No connection established") is the gateway going away mid-call.
   if (ctx.api === 'grpc' && !/No connection established/i.test(m) && /ECONNRESET|EPIPE|Connection closed|unexpected eof/i.test(m)) return dropped(ctx);
   if (/ECONNRESET|EPIPE|socket hang up|No connection established|Connection closed|unexpected eof/i.test(m)) return reset(ctx);
-  if (ctx.api === 'admin' && (f.code === 'permission_denied' || /^admin api: Permission denied/i.test(m))) return adminRefusal(ctx);
+  if (ctx.api === 'admin' && (f.code === 'permission_denied' || /^admin api: Permission denied/i.test(m))) return adminRefusal(m, ctx);
   if (ctx.api === 'grpc' && f.code === 'PERMISSION_DENIED') {
     return [`the gateway's policy does not allow ${ctx.ownId} this call; an operator can see why with: parley admin policy explain --spiffe-id ${ctx.ownId} --method <method>`];
   }

@@ -114,7 +114,7 @@ describe('the first hour with the parley CLI', () => {
   it('a non-admin on the admin API is told its SPIFFE ID is not an administrator of this gateway', async () => {
     const run = await runCli(['admin', 'federation', 'list', '--server', admin, '--identity', trainer], cwd);
     expect(run.code).toBe(1);
-    expect(run.stderr).toContain('hint: the gateway refused spiffe://acme.test/ns/ml/sa/trainer: it is not an administrator of this gateway (admin.admins)');
+    expect(run.stderr).toContain('hint: the gateway refused spiffe://acme.test/ns/ml/sa/trainer: it is not an administrator of this gateway (admin.admins, admin.roles)');
     expect(run.stderr).not.toMatch(NO_STACK);
   });
 

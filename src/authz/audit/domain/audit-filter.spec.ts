@@ -41,6 +41,8 @@ describe('parseAuditQuery', () => {
       format: 'csv',
     });
     expect(ok({}).filter).toEqual({});
+    expect(ok({ method: 'POST /v1/policies' }).filter.method).toBe('POST /v1/policies');
+    expect(ok({ method: 'DELETE /v1/federations/partner.test' }).filter.method).toBe('DELETE /v1/federations/partner.test');
     expect(ok({ spiffeId: '' }).filter.spiffeId).toBeUndefined();
   });
 
@@ -50,6 +52,10 @@ describe('parseAuditQuery', () => {
     [{ trustDomain: 'spiffe://x.test' }, 'trustDomain'],
     [{ method: '/parley.store.v1.StoreService/*' }, 'method'],
     [{ method: 'Pull' }, 'method'],
+    [{ method: 'post /v1/policies' }, 'method'],
+    [{ method: 'POST v1/policies' }, 'method'],
+    [{ method: 'POST /v1/a b' }, 'method'],
+    [{ method: 'POST  /v1/policies' }, 'method'],
     [{ decision: 'maybe' }, 'decision'],
     [{ namespace: '/ml' }, 'namespace'],
     [{ namespace: 'a//b' }, 'namespace'],

@@ -39,6 +39,24 @@ export interface AuditQueryOptions {
   readonly maxLimit?: number;
 }
 const MAX_RULE_LENGTH = 256;
+const MAX_ADMIN_ACTION_LENGTH = 1100;
+
+/** `<HTTP method> <path>` as the admin API audits its actions: an upper-case verb, one space, a path without spaces or control characters. */
+export function isAdminAction(s: string): boolean {
+  if (s.length > MAX_ADMIN_ACTION_LENGTH) return false;
+  let space = -1;
+  for (let i = 0; i < s.length && space < 0; i++) if (s.charCodeAt(i) === 0x20) space = i;
+  if (space < 3 || space > 7 || s.charCodeAt(space + 1) !== 0x2f) return false;
+  for (let i = 0; i < space; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x41 || c > 0x5a) return false;
+  }
+  for (let i = space + 1; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f) return false;
+  }
+  return true;
+}
 /** Years 0001 to 9999. */
 const MIN_MICROS = -62_135_596_800_000_000n;
 const MAX_MICROS = 253_402_300_799_999_999n;
@@ -83,7 +101,9 @@ export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options:
     }
   }
   const method = single('method');
-  if (method !== undefined && parseFullMethod(method) === undefined) fail('method', 'must be a full gRPC method name such as /parley.store.v1.StoreService/Pull');
+  if (method !== undefined && parseFullMethod(method) === undefined && !isAdminAction(method)) {
+    fail('method', 'must be a full gRPC method name such as /parley.store.v1.StoreService/Pull, or an admin action such as POST /v1/policies');
+  }
   const decision = single('decision');
   if (decision !== undefined && decision !== 'allow' && decision !== 'deny') fail('decision', 'must be allow or deny');
   const namespace = single('namespace');

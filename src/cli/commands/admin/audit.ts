@@ -46,7 +46,7 @@ export function registerAuditCommands(admin: Command): void {
   adminSubcommand<AuditOptions>(admin, 'audit', 'list authorization decisions (newest first) as a table, JSON or CSV', (client, _args, opts) => runAudit(client, opts))
     .option('--spiffe-id <id>', 'decisions about this SPIFFE ID')
     .option('--trust-domain <td>', 'decisions about workloads of this trust domain')
-    .option('--method <full-method>', 'decisions on this gRPC method, e.g. /parley.store.v1.StoreService/Pull')
+    .option('--method <full-method>', 'decisions on this gRPC method, e.g. /parley.store.v1.StoreService/Pull, or admin actions such as "POST /v1/policies"')
     .addOption(new Option('--decision <decision>', 'only allows or only denials').choices(['allow', 'deny']))
     .option('--namespace <ns>', 'decisions covering this record namespace')
     .option('--rule <id>', 'decisions made by this policy rule')
