@@ -31,6 +31,9 @@
  *   SELECT (unique-index read joined by primary key) as a prepared statement per call.
  * - *_server_cpu_us_per_call: CPU time (user + system, all threads, /proc/<pid>/stat) of the
  *   server process per Lookup in the same rounds; PostgreSQL's own CPU is in neither.
+ * - store_s3_pull_<n>, store_s3_push_<n>: the same Pull and Push with store.payloads s3 on a
+ *   SeaweedFS the bench starts, against the AWS SDK's GetObject/PutObject of the same bytes on
+ *   the same server (bench/store-s3.ts; skipped, saying why, when SeaweedFS is not built).
  * Every part runs BENCH_ROUNDS rounds (default 5), the sides one after the other within a
  * round, the order turning every round; values are medians with the rounds' min–max, ratios
  * Parley / baseline are the median of the rounds' ratios.
@@ -47,6 +50,7 @@ import { cpuMs, rssBytes, sampleRss } from './proc-stats';
 import { withGcShare } from './gateway-gc';
 import { largePullPart } from './store-large-pull';
 import { StoreLoad } from './store-load';
+import { s3Part } from './store-s3';
 
 export type { BenchResult };
 
@@ -256,6 +260,10 @@ export async function run(): Promise<BenchResult[]> {
     gateway = await startGateway(s, { recordCacheEntries: 0 });
     const uncached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, barePg], lookupMs, rounds);
     results.push(...lookupResults('store_lookup_uncached', 'bare_grpc_mtls_unary_pg_read', `${LOOKUP_CONCURRENCY} in flight, store.recordCacheEntries 0`, uncached));
+
+    await gateway.stop();
+    gateway = undefined;
+    results.push(...(await s3Part({ load, direct, startGateway: (store) => startGateway(s, store), pullBytes, pushBytes, rounds, sizeLabel, inTurn })));
     return results;
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}${gateway ? `\n--- parley serve output ---\n${gateway.output()}` : ''}`, { cause: err });

@@ -8,6 +8,7 @@ import { registerDev } from './commands/dev';
 import { registerDoctor } from './commands/doctor';
 import { registerStoreCommands } from './commands/store';
 import { registerMigrate } from './commands/migrate';
+import { registerMigratePayloads } from './commands/migrate-payloads';
 import { registerPolicyCommands } from './commands/admin/policy';
 import { registerServe } from './commands/serve';
 import { registerBundleCommands } from './commands/admin/bundle';
@@ -32,6 +33,7 @@ Examples:
   $ parley serve                      run the gateway on embedded defaults
   $ parley config print               show the effective configuration (secrets redacted)
   $ parley migrate                    apply database migrations and exit
+  $ parley migrate-payloads --to s3   move stored payloads into the object store (store.s3)
   $ parley dev issue --id spiffe://parley.local/ns/ml/sa/trainer --out ~/.parley/trainer
                                       an SVID from the development CA for a client
   $ parley doctor --identity ~/.parley/trainer
@@ -52,6 +54,7 @@ Configuration: ./parley.yaml (or --config FILE / $PARLEY_CONFIG), overridden by 
     );
   registerServe(program);
   registerMigrate(program);
+  registerMigratePayloads(program);
   registerConfig(program);
   registerDev(program);
   registerDoctor(program);

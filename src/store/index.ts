@@ -26,3 +26,8 @@ export type { ReferrerDocument, ReferrerMeta } from './domain/record';
 export { storeLimitsFromConfig } from './store-config';
 export { StoreGrpcService, StoreModule, StoreService } from './store.module';
 export { inTransaction, sql, sqlOn } from './sql';
+export { ObjectPayloads } from './object-payloads';
+export { PayloadMover } from './payload-mover';
+export type { MoveOptions, MovePending } from './payload-mover';
+export { describeMove, parseMoveLimit, parseMoveTarget } from './domain/payload-move';
+export type { MoveSummary, PayloadStoreName } from './domain/payload-move';

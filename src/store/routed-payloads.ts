@@ -9,7 +9,8 @@ export type PayloadBackendName = 'postgres' | 's3';
 /**
  * The store's payloads across backends: new uploads go to the configured one
  * (store.payloads); reads, purges and resumes go to the backend each blob names
- * (store_blobs.backend), so records stored before a change of store.payloads stay readable.
+ * (store_blobs.backend), so records stored before a change of store.payloads stay readable
+ * and reads follow a blob that `parley migrate-payloads` moves while they run.
  */
 export class RoutedPayloads implements PayloadBackend {
   constructor(
@@ -29,8 +30,34 @@ export class RoutedPayloads implements PayloadBackend {
     return (await this.backendOf(uploadId)).resume(uploadId, chunks, chunkBytes);
   }
 
+  /**
+   * Reads from the backend the blob names; when that backend's stream ends early, skips a
+   * chunk or fails, and meanwhile the blob was moved (`parley migrate-payloads` switched
+   * `backend`, then removed the old copy), the rest comes from the new backend, from the
+   * first chunk not yet given: a Pull in progress outlives a move.
+   */
   async *read(payloadId: string, from: number, to: number, chunkBytes: number, allocData?: (len: number) => Buffer): AsyncGenerator<PayloadChunk> {
-    yield* (await this.backendOf(payloadId)).read(payloadId, from, to, chunkBytes, allocData);
+    let next = from;
+    let name = await this.backendNameOf(payloadId);
+    for (let moves = 0; ; moves++) {
+      let failure: unknown;
+      try {
+        for await (const chunk of this.backend(name).read(payloadId, next, to, chunkBytes, allocData)) {
+          if (chunk.seq !== next) break;
+          next++;
+          yield chunk;
+        }
+      } catch (err) {
+        failure = err;
+      }
+      if (failure === undefined && next >= to) return;
+      const now = await this.backendNameOf(payloadId).catch(() => name);
+      if (now === name || moves >= 2) {
+        if (failure !== undefined) throw failure;
+        return; // ended early where it is: the caller checks sequence numbers
+      }
+      name = now;
+    }
   }
 
   async discard(payloadId: string): Promise<void> {
@@ -62,8 +89,13 @@ export class RoutedPayloads implements PayloadBackend {
   }
 
   private async backendOf(payloadId: string): Promise<PayloadBackend> {
-    if (this.s3 === undefined || !/^[0-9]{1,19}$/.test(payloadId)) return this.postgres;
+    return this.backend(await this.backendNameOf(payloadId));
+  }
+
+  /** The backend a blob names (asked even without store.s3: a blob moved there is unavailable, not empty). */
+  private async backendNameOf(payloadId: string): Promise<PayloadBackendName> {
+    if (!/^[0-9]{1,19}$/.test(payloadId)) return 'postgres';
     const { rows } = await sql<{ backend: PayloadBackendName }>(this.ds, 'SELECT backend FROM store_blobs WHERE id = $1', [payloadId]);
-    return this.backend(rows[0]?.backend ?? 'postgres');
+    return rows[0]?.backend ?? 'postgres';
   }
 }

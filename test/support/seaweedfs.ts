@@ -11,7 +11,8 @@ import { join, resolve } from 'node:path';
 import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from './ports';
 
-export const WEED_BIN = resolve(__dirname, '../interop/.cache/bin/weed');
+/** The binary setup.sh builds; from the compiled bench (dist/test/support) it is the source tree's. */
+export const WEED_BIN = [resolve(__dirname, '../interop/.cache/bin/weed'), resolve(__dirname, '../../../test/interop/.cache/bin/weed')].find((p) => existsSync(p)) ?? resolve(__dirname, '../interop/.cache/bin/weed');
 
 export interface SeaweedS3 {
   readonly endpoint: string;

@@ -44,6 +44,8 @@ export async function migratedDatabase(prefix = 'store'): Promise<{ ds: DataSour
 export interface StoreHarness {
   port: number;
   ds: DataSource;
+  /** The harness database's URL (for a CLI run against it). */
+  url: string;
   repository: StoreRepository;
   service: StoreServiceHandle;
   server: SecureGrpcServer;
@@ -86,6 +88,7 @@ export async function startStoreHarness(
   return {
     port,
     ds: db.ds,
+    url: db.url,
     repository,
     service,
     server,
