@@ -59,6 +59,10 @@ describe('loadConfig', () => {
     expect(fromEnv.get('ops.port')).toBe('PARLEY_OPS_PORT');
   });
 
+  it("leaves the CLI's own variables alone (PARLEY_DEBUG, PARLEY_IDENTITY, PARLEY_P12_PASSWORD): not unknown configuration", () => {
+    expect(() => loadConfig({ cwd: tempDir(), env: { PARLEY_DEBUG: '1', PARLEY_IDENTITY: '/tmp/id', PARLEY_P12_PASSWORD: 'x' } })).not.toThrow();
+  });
+
   it('takes DATABASE_URL as database.url', () => {
     const { config } = loadConfig({ cwd: tempDir(), env: { DATABASE_URL: 'postgres://u:p@db.example:5432/parley' } });
     expect(config.database.url).toBe('postgres://u:p@db.example:5432/parley');

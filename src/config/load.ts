@@ -7,8 +7,8 @@ import { configSchema, type ParleyConfig } from './schema';
 import { configLeaves, type ConfigLeaf } from './schema-walk';
 
 export const DEFAULT_CONFIG_FILE = 'parley.yaml';
-/** Environment variables read by the loader itself or by a command (`dev issue --p12`) rather than mapped onto a key. */
-const RESERVED_ENV = new Set(['PARLEY_CONFIG', 'PARLEY_P12_PASSWORD']);
+/** Environment variables read by the loader itself or by the CLI (`dev issue --p12`, the client identity, stack traces) rather than mapped onto a key. */
+const RESERVED_ENV = new Set(['PARLEY_CONFIG', 'PARLEY_P12_PASSWORD', 'PARLEY_IDENTITY', 'PARLEY_DEBUG']);
 
 export interface LoadOptions {
   /** Explicit config file (`--config`); otherwise PARLEY_CONFIG, then ./parley.yaml if present. */
