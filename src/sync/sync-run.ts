@@ -216,7 +216,8 @@ function parseCursor(text: string | undefined): Cursor {
   }
 }
 
-function failure(err: unknown): RunResult {
+/** A failure ending a run, as the sync reports it. */
+export function failure(err: unknown): RunResult {
   if (err instanceof PartnerError) {
     if (err.kind === 'nothing_exported') return { ok: false, reason: 'NOTHING_EXPORTED', message: err.message };
     if (err.kind === 'grant_expired') return { ok: false, reason: 'GRANT_EXPIRED', message: err.message };
