@@ -49,8 +49,8 @@ export async function runOciSync(ctx: OciRunContext): Promise<RunResult> {
       await copyTag(ctx, source, tags[i], counters, notes);
       await ctx.repository.progress(ctx.sync.id, ctx.owner, {}, { discovered: counters.discovered, listCursor: JSON.stringify({ index: i + 1, token: '' }) });
     }
-    await ctx.repository.progress(ctx.sync.id, ctx.owner, {}, { listCursor: JSON.stringify({ index: 0, token: '' }), ...(notes.size > 0 ? { message: [...notes].join('; ') } : {}) });
-    return { ok: true, counters };
+    await ctx.repository.progress(ctx.sync.id, ctx.owner, {}, { listCursor: JSON.stringify({ index: 0, token: '' }) });
+    return { ok: true, counters, ...(notes.size > 0 ? { note: [...notes].join('; ') } : {}) };
   } catch (err) {
     if (err instanceof RunStopped) throw err;
     return ociFailure(err);

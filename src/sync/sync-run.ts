@@ -40,7 +40,7 @@ export interface RunContext {
   onProgress?(delta: Partial<SyncCounters>): void;
 }
 
-export type RunResult = { ok: true; counters: SyncCounters } | { ok: false; reason: FailureReason; message: string };
+export type RunResult = { ok: true; counters: SyncCounters; /** Kept in the completed sync's message (e.g. how referrers were read). */ note?: string } | { ok: false; reason: FailureReason; message: string };
 
 /** The resume point of an interrupted run: which selected namespace, and the partner's List token in it. */
 interface Cursor {

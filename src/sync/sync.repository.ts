@@ -237,7 +237,7 @@ export class SyncRepository {
               last_success_at = CASE WHEN $8 THEN now() ELSE last_success_at END,
               lease_owner = NULL, lease_until = NULL, updated_at = now()
         WHERE id = $1 AND lease_owner = $2 AND lease_until > now()`,
-      [id, owner, outcome.status, ok ? 'UNSPECIFIED' : outcome.reason, ok ? 'completed' : outcome.message, ok ? 0 : attempt, next, ok],
+      [id, owner, outcome.status, ok ? 'UNSPECIFIED' : outcome.reason, ok ? completedMessage(outcome) : outcome.message, ok ? 0 : attempt, next, ok],
     );
     return count === 1;
   }
@@ -299,4 +299,9 @@ function toRow(r: DbRow): SyncRow {
     ...(r.last_success_at === null ? {} : { lastSuccessAt: r.last_success_at }),
     ...(r.source === null || r.source === undefined ? {} : { source: r.source }),
   };
+}
+
+/** A completed sync's message: "completed", with the run's note when it left one. */
+function completedMessage(outcome: AttemptOutcome): string {
+  return outcome.status === 'COMPLETED' && outcome.note !== undefined ? `completed; ${outcome.note}` : 'completed';
 }
