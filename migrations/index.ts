@@ -7,7 +7,7 @@ import { Federation1764300300000 } from './1764300300000-Federation';
 import { Sync1764400000000 } from './1764400000000-Sync';
 import { AuditEntryId1764413040000 } from './1764413040000-AuditEntryId';
 import { ObjectPayloads1764500000000 } from './1764500000000-ObjectPayloads';
-import { SyncSources1764600000000 } from './1764600000000-SyncSources';
+import { SyncSources1764700000000 } from './1764700000000-SyncSources';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -20,5 +20,5 @@ export const MIGRATIONS = [
   Sync1764400000000,
   AuditEntryId1764413040000,
   ObjectPayloads1764500000000,
-  SyncSources1764600000000,
+  SyncSources1764700000000,
 ];

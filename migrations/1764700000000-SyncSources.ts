@@ -8,8 +8,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - syncs.source_secret: its credential (the basic password or the bearer token, JSON); read
  *   by the worker only, never listed, shown or logged.
  */
-export class SyncSources1764600000000 implements MigrationInterface {
-  name = 'SyncSources1764600000000';
+export class SyncSources1764700000000 implements MigrationInterface {
+  name = 'SyncSources1764700000000';
 
   async up(q: QueryRunner): Promise<void> {
     await q.query('ALTER TABLE syncs ADD COLUMN source jsonb, ADD COLUMN source_secret text');
