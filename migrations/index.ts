@@ -8,6 +8,7 @@ import { Sync1764400000000 } from './1764400000000-Sync';
 import { AuditEntryId1764413040000 } from './1764413040000-AuditEntryId';
 import { ObjectPayloads1764500000000 } from './1764500000000-ObjectPayloads';
 import { PayloadMoves1764600000000 } from './1764600000000-PayloadMoves';
+import { SyncSources1764700000000 } from './1764700000000-SyncSources';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AuditEntryId1764413040000,
   ObjectPayloads1764500000000,
   PayloadMoves1764600000000,
+  SyncSources1764700000000,
 ];

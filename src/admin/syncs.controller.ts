@@ -23,7 +23,7 @@ export class SyncsController {
 
   @Post()
   @RequirePermission('syncs:write')
-  @ApiOperation({ summary: "Creates a sync from a partner's gateway: a worker of some replica claims it at once" })
+  @ApiOperation({ summary: "Creates a sync from a partner's gateway or from an OCI registry repository (`source`): a worker of some replica claims it at once" })
   @ApiCreatedResponse({ type: SyncDto })
   @ApiBadRequestResponse({ description: 'an invalid request (problem+json names each field, e.g. `remoteAddress`, `namespaces[1]`)' })
   async create(@Body() body: CreateSyncBodyDto, @Req() req: Request): Promise<SyncDto> {

@@ -1,5 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { FAILURE_REASONS, MAX_SYNC_PAGE, MIN_INTERVAL_SECONDS, SYNC_STATUSES, type SyncRow } from '../sync';
+import { FAILURE_REASONS, MAX_SYNC_PAGE, MIN_INTERVAL_SECONDS, shownOciSource, SYNC_STATUSES, type SyncRow } from '../sync';
 import { Check, Flag, isJsonObject, JsonBody, QueryInteger, QueryString, QueryText, Text, TextList } from './admin-fields';
 
 const ONCE = 'must be given at most once';
@@ -11,7 +11,8 @@ const SYNC_ID_EXAMPLE = '0b5c6f1e-3a52-4c8e-9d1b-7f2a4e6c8d10';
  */
 @JsonBody('create sync: invalid request')
 export class CreateSyncBodyDto {
-  @Text({ doc: { description: "the partner gateway's gRPC address, host:port", example: 'partner.example:8443' }, message: 'must be host:port' }) remoteAddress!: string;
+  @Text({ doc: { description: "the partner gateway's gRPC address, host:port (not with `source`)", example: 'partner.example:8443' }, optional: true, requiredWhen: (dto) => dto.source === undefined, message: 'must be host:port' })
+  remoteAddress?: string;
   @Text({ doc: { description: "the partner gateway's exact SPIFFE ID (the connection is pinned to it)", example: 'spiffe://partner.example/parley/gateway' }, optional: true, message: 'must be a SPIFFE ID with a path' })
   remoteSpiffeId?: string;
   @Text({ doc: { description: 'or the partner trust domain: its gateway is spiffe://<td>/parley/gateway', example: 'partner.example' }, optional: true, message: 'must be a trust domain name' })
@@ -28,6 +29,15 @@ export class CreateSyncBodyDto {
   intervalSeconds?: number;
   @Text({ doc: { description: 'where the records land here (default partners/<partner trust domain>)', example: 'partners/partner.example' }, optional: true, message: 'must be a namespace' })
   targetNamespace?: string;
+  @ApiPropertyOptional({
+    type: 'object',
+    additionalProperties: true,
+    description:
+      'instead of a partner gateway, a repository of an OCI registry: `{kind: "oci", url, repository, tags?, credentials?: {basic: {username, password | passwordFile}} | {bearer: {token | tokenFile}}, ca? | caFile?, insecure?}` (files are read on the gateway host; `insecure`: plain http, loopback hosts only). Credentials are never shown again (`***`). Default target namespace mirrors/<repository>.',
+    example: { kind: 'oci', url: 'https://registry.example:5000', repository: 'models/llama', tags: ['v1'], credentials: { basic: { username: 'reader', passwordFile: '/run/secrets/registry-password' } } },
+  })
+  @Check('source', (v) => (v === undefined || isJsonObject(v) ? undefined : 'must be an object'))
+  source?: Record<string, unknown>;
 }
 
 /** Query of `GET /v1/syncs`. */
@@ -70,6 +80,8 @@ export class SyncDto {
   @ApiProperty({ format: 'date-time' }) updatedAt!: string;
   @ApiPropertyOptional({ format: 'date-time' }) lastSuccessAt?: string;
   @ApiProperty({ description: 'SPIFFE ID of whoever created it' }) createdBy!: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'a sync from an OCI registry: url, repository, tags, auth (anonymous, basic, bearer), username, secret `***`, customCa, insecure' })
+  source?: Record<string, unknown>;
 }
 
 export class SyncPageDto {
@@ -97,5 +109,6 @@ export function toSyncDto(r: SyncRow): SyncDto {
     updatedAt: r.updatedAt.toISOString(),
     ...(r.lastSuccessAt === undefined ? {} : { lastSuccessAt: r.lastSuccessAt.toISOString() }),
     createdBy: r.createdBy,
+    ...(r.source === undefined ? {} : { source: shownOciSource(r.source) }),
   };
 }

@@ -5,11 +5,12 @@ import { Settings } from '../config';
 import { IdentityModule, IdentitySource } from '../identity';
 import { RootLogger } from '../logging';
 import { StoreModule, StoreService } from '../store';
-import { GrantService, SyncModule } from '../sync';
+import { GrantService, SyncModule, SyncSources } from '../sync';
 import { svidProviderFrom } from '../tls';
 import { TrustModule, TrustStore } from '../trust';
 import { routesWithoutRule } from './domain/routes';
 import { ManifestResolver } from './manifest-resolver';
+import { OciSyncSource } from './oci-sync-source';
 import { registryRequestHandler } from './registry-http';
 import { RegistryListener } from './registry-listener';
 import { UploadSessions } from './uploads';
@@ -94,10 +95,18 @@ export class RegistryHttpsListener implements GatewayListener {
   }
 }
 
-/** The OCI Distribution face over the store: same admission, same call authorizer, grants from the sync context. */
+/** Syncs from OCI registries (the registry's client side), registered as a sync source adapter. */
+export class OciSyncSourceRegistration {}
+
+function registerOciSource(sources: SyncSources): OciSyncSourceRegistration {
+  sources.register(new OciSyncSource());
+  return new OciSyncSourceRegistration();
+}
+
+/** The OCI Distribution face over the store: same admission, same call authorizer, grants from the sync context; and syncs from OCI registries. */
 @Module({
   imports: [AuthzModule, IdentityModule, TrustModule, StoreModule, SyncModule],
-  providers: [RegistryHttpsListener],
+  providers: [RegistryHttpsListener, { provide: OciSyncSourceRegistration, inject: [SyncSources], useFactory: registerOciSource }],
   exports: [RegistryHttpsListener],
 })
 export class RegistryModule {}

@@ -40,7 +40,7 @@ export interface RunContext {
   onProgress?(delta: Partial<SyncCounters>): void;
 }
 
-export type RunResult = { ok: true; counters: SyncCounters } | { ok: false; reason: FailureReason; message: string };
+export type RunResult = { ok: true; counters: SyncCounters; /** Kept in the completed sync's message (e.g. how referrers were read). */ note?: string } | { ok: false; reason: FailureReason; message: string };
 
 /** The resume point of an interrupted run: which selected namespace, and the partner's List token in it. */
 interface Cursor {
@@ -218,7 +218,8 @@ function parseCursor(text: string | undefined): Cursor {
   }
 }
 
-function failure(err: unknown): RunResult {
+/** A failure ending a run, as the sync reports it. */
+export function failure(err: unknown): RunResult {
   if (err instanceof PartnerError) {
     if (err.kind === 'nothing_exported') return { ok: false, reason: 'NOTHING_EXPORTED', message: err.message };
     if (err.kind === 'grant_expired') return { ok: false, reason: 'GRANT_EXPIRED', message: err.message };

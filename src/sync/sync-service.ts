@@ -2,6 +2,7 @@ import { ParleyError, ValidationError } from '../common';
 import type { TransportLogger } from '../tls';
 import { checkSyncRequest, type CheckedSyncRequest, type SyncRequestInput } from './domain/sync-request';
 import type { SyncStatus } from './domain/sync-state';
+import { readSourceFiles } from './oci-source-files';
 import type { SyncRepository, SyncRow } from './sync.repository';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -34,14 +35,17 @@ export class SyncService {
 
   /** @throws ValidationError listing every wrong field */
   check(input: SyncRequestInput): CheckedSyncRequest {
-    const { value, errors } = checkSyncRequest(input, this.o.ownTrustDomain);
+    const { input: read, errors: unread } = readSourceFiles(input);
+    if (unread.length > 0) throw new ValidationError('create sync: invalid request', unread);
+    const { value, errors } = checkSyncRequest(read, this.o.ownTrustDomain);
     if (value === undefined) throw new ValidationError('create sync: invalid request', [...errors]);
     return value;
   }
 
   async create(checked: CheckedSyncRequest, createdBy: string): Promise<SyncRow> {
-    const row = await this.o.repository.create({ ...checked, createdBy });
-    this.o.logger.info({ syncId: row.id, partner: row.remoteSpiffeId, by: row.createdBy }, 'sync created');
+    const { secret, ...shown } = checked;
+    const row = await this.o.repository.create({ ...shown, createdBy }, secret);
+    this.o.logger.info({ syncId: row.id, partner: row.remoteSpiffeId || `${row.remoteAddress}/${row.source?.repository ?? ''}`, by: row.createdBy }, 'sync created');
     this.o.onCreated?.(row);
     return row;
   }

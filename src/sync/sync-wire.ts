@@ -41,6 +41,26 @@ export interface WireCreateSyncRequest {
   continuous?: boolean;
   interval_seconds?: number;
   target_namespace?: string;
+  oci_source?: WireOciSource | null;
+}
+export interface WireOciSource {
+  url?: string;
+  repository?: string;
+  tags?: string[];
+  username?: string;
+  password?: string;
+  token?: string;
+  ca_pem?: string;
+  insecure?: boolean;
+}
+export interface WireOciSourceInfo {
+  url: string;
+  repository: string;
+  tags: string[];
+  auth: string;
+  username: string;
+  custom_ca: boolean;
+  insecure: boolean;
 }
 export interface WireSync {
   sync_id: string;
@@ -60,6 +80,7 @@ export interface WireSync {
   updated_at: WireTimestamp | null;
   last_success_at: WireTimestamp | null;
   created_by: string;
+  oci_source?: WireOciSourceInfo | null;
 }
 export interface WireGrantScope {
   export_id: string;

@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { RecordImporter, StoreRepository } from '../store';
 import { afterAttempt, type RetryPolicy, type SyncCounters } from './domain/sync-state';
 import type { PartnerSession } from './partner-session';
+import type { SyncSources } from './sync-source';
 import { RunStopped, runSync, type RunResult } from './sync-run';
 import { SYNC_CHANNEL, type ClaimedSync, type SyncRepository, type SyncRow } from './sync.repository';
 
@@ -11,6 +12,8 @@ export interface SyncWorkerOptions {
   importer: RecordImporter;
   /** A connection to the sync's partner, with our SVID and pinned to its SPIFFE ID. */
   openSession(sync: SyncRow): PartnerSession;
+  /** Adapters of sources other than a partner gateway (an OCI registry), by kind. */
+  sources?: SyncSources;
   /** This worker's lease owner name (unique per replica process). */
   owner: string;
   /** Our gateway's SPIFFE ID and trust domain: the creator of synced records. */
@@ -155,8 +158,17 @@ export class SyncWorker {
     try {
       if (!state.deleted) await repository.startRun(sync.id, this.o.owner);
       checkpoint();
-      session = this.o.openSession(sync);
-      const result = await runSync({ sync, owner: this.o.owner, session, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, idleMs: this.o.idleMs ?? 60_000, signal: abort.signal, onBytes: (n) => this.o.events?.bytes?.(sync, n), onProgress: (delta) => this.o.events?.progress?.(sync, delta) });
+      const base = { sync, owner: this.o.owner, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, idleMs: this.o.idleMs ?? 60_000, signal: abort.signal, onBytes: (n: number) => this.o.events?.bytes?.(sync, n), onProgress: (delta: Partial<SyncCounters>) => this.o.events?.progress?.(sync, delta) };
+      let result: RunResult;
+      if (sync.source !== undefined) {
+        const adapter = this.o.sources?.get(sync.source.kind);
+        if (adapter === undefined) throw new Error(`sync: no adapter for sources of kind ${sync.source.kind}`);
+        const secret = await repository.sourceSecret(sync.id);
+        result = await adapter.run({ ...base, ...(secret === undefined ? {} : { secret }) });
+      } else {
+        session = this.o.openSession(sync);
+        result = await runSync({ ...base, session });
+      }
       // Cut short by a shutdown: not an attempt that failed; the lease is given back and the record resumes later.
       if (!result.ok && this.stopping) throw new RunStopped('lease_lost');
       await this.record(sync, result);
@@ -173,7 +185,7 @@ export class SyncWorker {
     const outcome = afterAttempt(result, attempt, this.o.retry, { nowMs: Date.now(), ...(sync.continuous && sync.intervalMs !== undefined ? { intervalMs: sync.intervalMs } : {}), random: this.o.random ?? Math.random });
     const written = await this.o.repository.finish(sync.id, this.o.owner, outcome, attempt);
     this.o.events?.finished?.(sync, result);
-    const fields = { syncId: sync.id, partner: sync.remoteSpiffeId, status: outcome.status, ...(result.ok ? { counters: result.counters } : { reason: result.reason, message: result.message }), written };
+    const fields = { syncId: sync.id, partner: sync.remoteSpiffeId || `${sync.remoteAddress}/${sync.source?.repository ?? ''}`, status: outcome.status, ...(result.ok ? { counters: result.counters } : { reason: result.reason, message: result.message }), written };
     if (result.ok) this.o.logger.info(fields, 'sync: run completed');
     else this.o.logger.warn(fields, outcome.status === 'FAILED' ? 'sync: failed' : 'sync: attempt failed; will retry');
   }

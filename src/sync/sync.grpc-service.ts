@@ -7,7 +7,8 @@ import type { TransportLogger } from '../tls';
 import type { GrantService } from './grant-service';
 import type { SyncService } from './sync-service';
 import type { SyncRow } from './sync.repository';
-import { SYNC_SERVICE, syncPackageDefinition, timestampOf, type WireCreateSyncRequest, type WireCredentialsResponse, type WireSync } from './sync-wire';
+import { SYNC_SERVICE, syncPackageDefinition, timestampOf, type WireCreateSyncRequest, type WireCredentialsResponse, type WireOciSource, type WireSync } from './sync-wire';
+import type { OciSourceInput } from './domain/oci-source';
 
 export interface SyncServiceDeps {
   syncs: SyncService;
@@ -64,6 +65,7 @@ async function createSync(deps: SyncServiceDeps, req: WireCreateSyncRequest, pee
     continuous: req.continuous,
     intervalSeconds: req.interval_seconds,
     targetNamespace: req.target_namespace,
+    ...(req.oci_source ? { source: ociSourceInput(req.oci_source) } : {}),
   });
   const write = deps.mayWrite(peer, value.targetNamespace);
   if (!write.allowed) {
@@ -116,5 +118,14 @@ export function toWireSync(r: SyncRow): WireSync {
     updated_at: timestampOf(r.updatedAt),
     last_success_at: timestampOf(r.lastSuccessAt),
     created_by: r.createdBy,
+    ...(r.source === undefined
+      ? {}
+      : { oci_source: { url: r.source.url, repository: r.source.repository, tags: [...r.source.tags], auth: r.source.auth, username: r.source.username ?? '', custom_ca: r.source.caPem !== undefined, insecure: r.source.insecure } }),
   };
+}
+
+/** The wire's OCI source as the sync rules read it (empty strings are absent). */
+function ociSourceInput(w: WireOciSource): OciSourceInput {
+  const credentials = w.token ? { bearer: { token: w.token } } : w.username || w.password ? { basic: { username: w.username ?? '', password: w.password ?? '' } } : undefined;
+  return { kind: 'oci', url: w.url, repository: w.repository, tags: w.tags ?? [], ...(credentials === undefined ? {} : { credentials }), ...(w.ca_pem ? { ca: w.ca_pem } : {}), insecure: w.insecure === true };
 }

@@ -18,6 +18,7 @@ import { ExportStore } from './export-store';
 import { ExportRepository } from './export.repository';
 import { GrantKeys } from './grant-keys';
 import { GrantService, grantVerifierOf } from './grant-service';
+import { SyncSources } from './sync-source';
 import { PartnerSession } from './partner-session';
 import { SigningKeyRepository } from './signing-key.repository';
 import { registerSyncService } from './sync.grpc-service';
@@ -45,7 +46,7 @@ function grantService(settings: Settings, exports: ExportStore, keys: GrantKeys,
 }
 
 /** Runs syncs on this replica; stopped before the pool (its runs give their leases back). */
-function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence, metrics: SyncMetrics, changes: ChangeFeed): SyncWorker {
+function startWorker(settings: Settings, dataSource: DataSource, store: StoreService, identity: IdentitySource, trust: TrustStore, logger: RootLogger, shutdown: ShutdownSequence, metrics: SyncMetrics, changes: ChangeFeed, sources: SyncSources): SyncWorker {
   const { identity: identityConfig, sync: config } = settings.config;
   const svid = svidProviderFrom(identity);
   const worker = new SyncWorker({
@@ -53,6 +54,7 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
     store: store.repository,
     importer: new RecordImporter(store.repository, store.limits.maxRecordBytes, store.limits.chunkBytes),
     openSession: (sync) => new PartnerSession({ address: sync.remoteAddress, remoteId: SpiffeId.parse(sync.remoteSpiffeId), svid, trust }),
+    sources,
     owner: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,
     localId: gatewaySpiffeId(identityConfig).toString(),
     localTrustDomain: identityConfig.trustDomain,
@@ -109,10 +111,11 @@ function serveSync(syncs: SyncService, grants: GrantService, endpoint: SecureGrp
     { provide: ExportStore, inject: [Settings, DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openExports },
     { provide: GrantKeys, inject: [DataSource, ChangeFeed, RootLogger, ShutdownSequence], useFactory: openGrantKeys },
     { provide: GrantService, inject: [Settings, ExportStore, GrantKeys, CallAuthorizer, SyncMetrics], useFactory: grantService },
-    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics, ChangeFeed], useFactory: startWorker },
+    { provide: SyncSources, useFactory: () => new SyncSources() },
+    { provide: SyncWorker, inject: [Settings, DataSource, StoreService, IdentitySource, TrustStore, RootLogger, ShutdownSequence, SyncMetrics, ChangeFeed, SyncSources], useFactory: startWorker },
     { provide: SyncService, inject: [Settings, DataSource, SyncWorker, RootLogger], useFactory: syncService },
     { provide: SyncGrpcService, inject: [SyncService, GrantService, SecureGrpcServer, PolicyStore, RootLogger], useFactory: serveSync },
   ],
-  exports: [ExportStore, GrantService, SyncService],
+  exports: [ExportStore, GrantService, SyncService, SyncSources],
 })
 export class SyncModule {}

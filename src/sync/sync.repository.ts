@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { notifyChange } from '../database';
 import { inTransaction, sql, sqlOn } from '../store';
+import type { OciSecret, OciSourceSpec } from './domain/oci-source';
 import type { AttemptOutcome, FailureReason, SyncCounters, SyncStatus } from './domain/sync-state';
 
 /** What to replicate (empty lists: everything exported to us). */
@@ -19,6 +20,8 @@ export interface NewSync {
   readonly intervalMs?: number;
   readonly targetNamespace: string;
   readonly createdBy: string;
+  /** A sync from an OCI registry (remoteAddress is its origin, remoteSpiffeId empty); absent: from a partner gateway. */
+  readonly source?: OciSourceSpec;
 }
 
 export interface SyncRow extends NewSync {
@@ -75,6 +78,7 @@ interface DbRow {
   created_at: Date;
   updated_at: Date;
   last_success_at: Date | null;
+  source: OciSourceSpec | null;
   previous_owner?: string | null;
 }
 
@@ -83,6 +87,8 @@ export const SYNC_CHANNEL = 'parley_syncs';
 
 const RUNNABLE = `status IN ('PENDING', 'IN_PROGRESS', 'COMPLETED', 'DELETE_PENDING')`;
 const LEASE_FREE = '(lease_until IS NULL OR lease_until < now())';
+/** Who a sync copies from, for the per-partner cap: the partner gateway, or the OCI registry's origin. */
+const PARTNER_KEY = `COALESCE(NULLIF(remote_spiffe_id, ''), remote_address)`;
 /** pg_advisory_xact_lock key of claims ('sync'). */
 const CLAIM_LOCK = 0x73796e63;
 
@@ -95,15 +101,23 @@ const CLAIM_LOCK = 0x73796e63;
 export class SyncRepository {
   constructor(private readonly ds: DataSource) {}
 
-  async create(s: NewSync): Promise<SyncRow> {
+  /** `secret`: the OCI source's credential, kept apart (only `sourceSecret` reads it back). */
+  async create(s: NewSync, secret?: OciSecret): Promise<SyncRow> {
     const { rows } = await sql<DbRow>(
       this.ds,
-      `INSERT INTO syncs (id, status, remote_address, remote_spiffe_id, selection, continuous, interval_ms, target_namespace, created_by)
-       VALUES ($1, 'PENDING', $2, $3, $4::jsonb, $5, $6, $7, $8) RETURNING *`,
-      [randomUUID(), s.remoteAddress, s.remoteSpiffeId, JSON.stringify(s.selection), s.continuous, s.intervalMs ?? null, s.targetNamespace, s.createdBy],
+      `INSERT INTO syncs (id, status, remote_address, remote_spiffe_id, selection, continuous, interval_ms, target_namespace, created_by, source, source_secret)
+       VALUES ($1, 'PENDING', $2, $3, $4::jsonb, $5, $6, $7, $8, $9::jsonb, $10) RETURNING *`,
+      [randomUUID(), s.remoteAddress, s.remoteSpiffeId, JSON.stringify(s.selection), s.continuous, s.intervalMs ?? null, s.targetNamespace, s.createdBy, s.source === undefined ? null : JSON.stringify(s.source), secret === undefined ? null : JSON.stringify(secret)],
     );
     await notifyChange(this.ds, SYNC_CHANNEL, `created:${rows[0].id}`);
     return toRow(rows[0]);
+  }
+
+  /** The credential of a sync's OCI source (for its worker only). */
+  async sourceSecret(id: string): Promise<OciSecret | undefined> {
+    const { rows } = await sql<{ source_secret: string | null }>(this.ds, 'SELECT source_secret FROM syncs WHERE id = $1', [id]);
+    const text = rows[0]?.source_secret;
+    return text === null || text === undefined ? undefined : (JSON.parse(text) as OciSecret);
   }
 
   async get(id: string): Promise<SyncRow | undefined> {
@@ -150,15 +164,15 @@ export class SyncRepository {
       await sqlOn(runner, 'SELECT pg_advisory_xact_lock($1)', [CLAIM_LOCK]);
       const { rows } = await sqlOn<DbRow>(
         runner,
-        `WITH active AS (SELECT remote_spiffe_id, count(*) AS n FROM syncs WHERE lease_until > now() GROUP BY remote_spiffe_id),
+        `WITH active AS (SELECT ${PARTNER_KEY} AS partner, count(*) AS n FROM syncs WHERE lease_until > now() GROUP BY 1),
          candidates AS (
-           SELECT id, lease_owner AS previous_owner, remote_spiffe_id, next_attempt_at FROM syncs
+           SELECT id, lease_owner AS previous_owner, ${PARTNER_KEY} AS partner, next_attempt_at FROM syncs
             WHERE ${RUNNABLE} AND next_attempt_at <= now() AND ${LEASE_FREE} AND (status <> 'COMPLETED' OR continuous)
             ORDER BY next_attempt_at LIMIT $3 * 4 FOR UPDATE SKIP LOCKED),
          ranked AS (
            SELECT c.id, c.previous_owner, c.next_attempt_at,
-                  row_number() OVER (PARTITION BY c.remote_spiffe_id ORDER BY c.next_attempt_at) + COALESCE(a.n, 0) AS slot
-             FROM candidates c LEFT JOIN active a ON a.remote_spiffe_id = c.remote_spiffe_id),
+                  row_number() OVER (PARTITION BY c.partner ORDER BY c.next_attempt_at) + COALESCE(a.n, 0) AS slot
+             FROM candidates c LEFT JOIN active a ON a.partner = c.partner),
          due AS (SELECT id, previous_owner FROM ranked WHERE slot <= $4 ORDER BY next_attempt_at LIMIT $3)
          UPDATE syncs SET lease_owner = $1, lease_until = now() + $2 * interval '1 millisecond',
                 status = CASE WHEN syncs.status = 'DELETE_PENDING' THEN 'DELETE_PENDING' ELSE 'IN_PROGRESS' END, updated_at = now()
@@ -223,7 +237,7 @@ export class SyncRepository {
               last_success_at = CASE WHEN $8 THEN now() ELSE last_success_at END,
               lease_owner = NULL, lease_until = NULL, updated_at = now()
         WHERE id = $1 AND lease_owner = $2 AND lease_until > now()`,
-      [id, owner, outcome.status, ok ? 'UNSPECIFIED' : outcome.reason, ok ? 'completed' : outcome.message, ok ? 0 : attempt, next, ok],
+      [id, owner, outcome.status, ok ? 'UNSPECIFIED' : outcome.reason, ok ? completedMessage(outcome) : outcome.message, ok ? 0 : attempt, next, ok],
     );
     return count === 1;
   }
@@ -233,7 +247,7 @@ export class SyncRepository {
     const counts = await sql<{ status: string; n: string }>(this.ds, 'SELECT status, count(*) AS n FROM syncs GROUP BY status');
     const successes = await sql<{ remote_spiffe_id: string; at: Date }>(
       this.ds,
-      'SELECT remote_spiffe_id, max(last_success_at) AS at FROM syncs WHERE last_success_at IS NOT NULL GROUP BY remote_spiffe_id',
+      `SELECT ${PARTNER_KEY} AS remote_spiffe_id, max(last_success_at) AS at FROM syncs WHERE last_success_at IS NOT NULL GROUP BY 1`,
     );
     return {
       byStatus: new Map(counts.rows.map((r) => [r.status, Number(r.n)])),
@@ -283,5 +297,11 @@ function toRow(r: DbRow): SyncRow {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     ...(r.last_success_at === null ? {} : { lastSuccessAt: r.last_success_at }),
+    ...(r.source === null || r.source === undefined ? {} : { source: r.source }),
   };
+}
+
+/** A completed sync's message: "completed", with the run's note when it left one. */
+function completedMessage(outcome: AttemptOutcome): string {
+  return outcome.status === 'COMPLETED' && outcome.note !== undefined ? `completed; ${outcome.note}` : 'completed';
 }

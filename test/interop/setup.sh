@@ -16,6 +16,9 @@ python3 -c 'import venv, ensurepip' 2>/dev/null || need_apt+=(python3-venv)
 # skopeo (the registry specs), pinned to Debian bookworm's build.
 SKOPEO_DEB=1.9.3+ds1-1+b10
 [ "$(dpkg-query -W -f='${Version}' skopeo 2>/dev/null)" = "$SKOPEO_DEB" ] || need_apt+=("skopeo=$SKOPEO_DEB")
+# docker-registry (distribution's registry, the OCI sync specs' source registry), pinned to bookworm's build.
+REGISTRY_DEB=2.8.2+ds1-1
+if ! command -v docker-registry >/dev/null || [ "$(dpkg-query -W -f='${Version}' docker-registry 2>/dev/null)" != "$REGISTRY_DEB" ]; then need_apt+=("docker-registry=$REGISTRY_DEB"); fi
 if [ "${#need_apt[@]}" -gt 0 ]; then
   echo "interop setup: installing ${need_apt[*]} with apt-get" >&2
   apt-get update -qq && apt-get install -y -qq "${need_apt[@]}" >&2

@@ -1,7 +1,8 @@
 /** `parley sync create|list|show|rm`: syncs of this gateway, over gRPC with a workload identity (like push and pull). */
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../common';
-import { SyncClient, dateOf, type WireSync } from '../../sync';
+import { MASKED, SyncClient, dateOf, type WireCreateSyncRequest, type WireSync } from '../../sync';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../client-identity';
 import { formatBytes } from '../progress';
 import { collectAnnotation, IDENTITY_HELP, reportStoreFailure } from './store/common';
@@ -53,7 +54,13 @@ export function syncToJson(s: WireSync): Record<string, unknown> {
     updatedAt: iso(s.updated_at),
     lastSuccessAt: iso(s.last_success_at),
     createdBy: s.created_by,
+    ...(s.oci_source ? { source: ociSourceJson(s.oci_source) } : {}),
   };
+}
+
+/** An OCI source as shown: its credential is `***`, never echoed. */
+function ociSourceJson(o: NonNullable<WireSync['oci_source']>): Record<string, unknown> {
+  return { kind: 'oci', url: o.url, repository: o.repository, tags: o.tags, auth: o.auth, ...(o.username ? { username: o.username } : {}), ...(o.auth === 'anonymous' ? {} : { secret: MASKED }), customCa: o.custom_ca, insecure: o.insecure };
 }
 
 export function syncToText(s: WireSync): string {
@@ -63,7 +70,9 @@ export function syncToText(s: WireSync): string {
   return [
     `sync:         ${s.sync_id}`,
     `status:       ${String(j.status)}${reason}${s.message ? `: ${s.message}` : ''}`,
-    `partner:      ${s.remote_spiffe_id} at ${s.remote_address}`,
+    s.oci_source
+      ? `source:       ${s.oci_source.url}/${s.oci_source.repository}${s.oci_source.tags.length > 0 ? ` tags ${s.oci_source.tags.join(', ')}` : ''} (${s.oci_source.auth}${s.oci_source.username ? ` as ${s.oci_source.username}` : ''}${s.oci_source.auth === 'anonymous' ? '' : `, secret ${MASKED}`})`
+      : `partner:      ${s.remote_spiffe_id} at ${s.remote_address}`,
     `into:         ${s.target_namespace}${s.continuous ? `, every ${s.interval_seconds}s` : ''}`,
     `records:      ${c.transferred} copied, ${c.skipped} already held, ${c.failed} failed of ${c.discovered} found (${formatBytes(c.bytes)})`,
     ...(s.attempt > 0 ? [`attempt:      ${s.attempt}, next at ${String(j.nextAttemptAt ?? '')}`] : []),
@@ -75,29 +84,31 @@ export function syncToText(s: WireSync): string {
 export function registerSyncCommands(program: Command): void {
   const sync = program.command('sync').description("replicate records from a partner's gateway (what it exports to us)");
   withClientIdentityOptions(sync.command('create'))
-    .description('start a sync from a partner gateway; prints the new sync')
-    .requiredOption('--from <host:port>', "the partner gateway's gRPC address")
+    .description('start a sync from a partner gateway or from an OCI registry repository; prints the new sync')
+    .option('--from <host:port>', "the partner gateway's gRPC address")
+    .option('--from-oci <url/repository>', 'or a repository of an OCI registry, e.g. https://registry.example:5000/models/llama')
     .option('--partner-trust-domain <td>', "the partner's trust domain (its gateway is spiffe://<td>/parley/gateway)")
     .option('--partner-id <spiffe-id>', "the partner gateway's exact SPIFFE ID (the connection is pinned to it)")
     .option('--namespace <ns>', 'copy records of this namespace and below (repeatable; default: all exported to us)', collect)
     .option('--cid <cid>', 'copy exactly this record (repeatable)', collect)
     .option('--annotation <key=value>', 'copy records carrying this annotation (repeatable; all must match)', collectAnnotation)
+    .option('--tag <tag>', 'with --from-oci: copy this tag (repeatable; default: every tag)', collect)
+    .option('--username <user>', 'with --from-oci: basic credentials, with --password-file')
+    .option('--password-file <file>', 'with --from-oci: the password (kept as a secret by the gateway, never shown)')
+    .option('--token-file <file>', 'with --from-oci: a bearer token instead (kept as a secret, never shown)')
+    .option('--ca <file>', "with --from-oci: PEM of the CA the registry's certificate must chain to")
+    .option('--insecure', 'with --from-oci: plain http (a registry on a loopback address only)')
     .option('--continuous', 'keep syncing: run again every --interval')
     .option('--interval <duration>', 'with --continuous: time between runs (at least 10s)', seconds)
-    .option('--into <namespace>', 'where the records land here (default partners/<partner trust domain>)')
+    .option('--into <namespace>', 'where the records land here (default partners/<partner trust domain>; for --from-oci mirrors/<repository>)')
     .option('--json', 'print JSON')
-    .addHelpText('after', `\nExamples:\n  $ parley sync create --from partner.example:8443 --partner-trust-domain partner.example --namespace ml/shared\n  $ parley sync create --from 10.0.0.5:8443 --partner-id spiffe://partner.example/parley/gateway --continuous --interval 5m --json\n${IDENTITY_HELP}`)
-    .action(async (opts: ClientIdentityOptions & { from: string; partnerTrustDomain?: string; partnerId?: string; namespace?: string[]; cid?: string[]; annotation?: Record<string, string>; continuous?: boolean; interval?: number; into?: string; json?: boolean }) => {
+    .addHelpText(
+      'after',
+      `\nExamples:\n  $ parley sync create --from partner.example:8443 --partner-trust-domain partner.example --namespace ml/shared\n  $ parley sync create --from 10.0.0.5:8443 --partner-id spiffe://partner.example/parley/gateway --continuous --interval 5m --json\n  $ parley sync create --from-oci https://registry.example:5000/models/llama --tag v1 --username reader --password-file ./registry.pass --ca ./registry-ca.pem --into ml/llama\n${IDENTITY_HELP}`,
+    )
+    .action(async (opts: CreateOptions) => {
       await withSyncClient(opts, async (client) => {
-        const created = await client.createSync({
-          remote_address: opts.from,
-          remote_spiffe_id: opts.partnerId ?? '',
-          remote_trust_domain: opts.partnerTrustDomain ?? '',
-          selection: { namespaces: opts.namespace ?? [], cids: opts.cid ?? [], annotations: opts.annotation ?? {} },
-          continuous: opts.continuous === true,
-          interval_seconds: opts.interval ?? 0,
-          target_namespace: opts.into ?? '',
-        });
+        const created = await client.createSync(createRequest(opts));
         process.stdout.write(opts.json ? `${JSON.stringify(syncToJson(created), null, 2)}\n` : `${syncToText(created)}\n(follow it with: parley sync show ${created.sync_id} --watch)\n`);
       });
     });
@@ -151,6 +162,66 @@ export function registerSyncCommands(program: Command): void {
         process.stdout.write(`deleted sync ${id}\n`);
       });
     });
+}
+
+type CreateOptions = ClientIdentityOptions & {
+  from?: string;
+  fromOci?: string;
+  partnerTrustDomain?: string;
+  partnerId?: string;
+  namespace?: string[];
+  cid?: string[];
+  annotation?: Record<string, string>;
+  tag?: string[];
+  username?: string;
+  passwordFile?: string;
+  tokenFile?: string;
+  ca?: string;
+  insecure?: boolean;
+  continuous?: boolean;
+  interval?: number;
+  into?: string;
+  json?: boolean;
+};
+
+/** The CreateSync request of the flags; files (password, token, CA) are read here and sent over the mTLS channel. */
+function createRequest(opts: CreateOptions): WireCreateSyncRequest {
+  if ((opts.from === undefined) === (opts.fromOci === undefined)) usage('give --from <host:port> (a partner gateway) or --from-oci <url/repository>');
+  const common = { continuous: opts.continuous === true, interval_seconds: opts.interval ?? 0, target_namespace: opts.into ?? '' };
+  if (opts.from !== undefined) {
+    if (opts.tag || opts.username || opts.passwordFile || opts.tokenFile || opts.ca || opts.insecure) usage('--tag, --username, --password-file, --token-file, --ca and --insecure go with --from-oci');
+    return { ...common, remote_address: opts.from, remote_spiffe_id: opts.partnerId ?? '', remote_trust_domain: opts.partnerTrustDomain ?? '', selection: { namespaces: opts.namespace ?? [], cids: opts.cid ?? [], annotations: opts.annotation ?? {} } };
+  }
+  if (opts.partnerId || opts.partnerTrustDomain || opts.namespace || opts.cid || opts.annotation) usage('--partner-*, --namespace, --cid and --annotation go with --from (an OCI source selects by --tag)');
+  if (opts.passwordFile !== undefined && opts.username === undefined) usage('--password-file needs --username');
+  if (opts.passwordFile !== undefined && opts.tokenFile !== undefined) usage('give --password-file or --token-file, not both');
+  const m = /^(https?:\/\/[^/]+)\/(.+)$/.exec(opts.fromOci!);
+  if (m === null) usage(`--from-oci: expected https://host[:port]/repository, got "${opts.fromOci!.slice(0, 200)}"`);
+  return {
+    ...common,
+    oci_source: {
+      url: m[1],
+      repository: m[2].replace(/\/+$/, ''),
+      tags: opts.tag ?? [],
+      username: opts.username ?? '',
+      password: opts.passwordFile === undefined ? '' : readSecretFile(opts.passwordFile, '--password-file'),
+      token: opts.tokenFile === undefined ? '' : readSecretFile(opts.tokenFile, '--token-file'),
+      ca_pem: opts.ca === undefined ? '' : readSecretFile(opts.ca, '--ca'),
+      insecure: opts.insecure === true,
+    },
+  };
+}
+
+function usage(message: string): never {
+  throw new ParleyError('invalid_argument', message);
+}
+
+function readSecretFile(path: string, flag: string): string {
+  try {
+    return readFileSync(path, 'utf8').replace(/\r?\n$/, '');
+  } catch (err) {
+    throw new ParleyError('invalid_argument', `${flag}: cannot read ${path} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
 }
 
 function progressLine(s: WireSync): string {

@@ -6,6 +6,7 @@ import { SpiffeId, TrustDomain } from '../../spiffe';
 import { ContentId } from '../../store/domain';
 import { parseNamespace } from '../../store/domain';
 import type { FieldError } from '../../authz/domain';
+import { checkOciSource, type OciSecret, type OciSourceInput, type OciSourceSpec } from './oci-source';
 
 export interface SyncRequestInput {
   readonly remoteAddress?: unknown;
@@ -17,6 +18,8 @@ export interface SyncRequestInput {
   readonly continuous?: unknown;
   readonly intervalSeconds?: unknown;
   readonly targetNamespace?: unknown;
+  /** An OCI registry repository as the source (instead of a partner gateway). */
+  readonly source?: OciSourceInput | null;
 }
 
 export interface CheckedSyncRequest {
@@ -26,6 +29,9 @@ export interface CheckedSyncRequest {
   readonly continuous: boolean;
   readonly intervalMs?: number;
   readonly targetNamespace: string;
+  /** Set for a sync from an OCI registry: then remoteAddress is the registry origin and remoteSpiffeId empty. */
+  readonly source?: OciSourceSpec;
+  readonly secret?: OciSecret;
 }
 
 export const MIN_INTERVAL_SECONDS = 10;
@@ -37,6 +43,7 @@ const MAX_SELECTED = 1000;
 export const partnerGatewayId = (td: TrustDomain): SpiffeId => SpiffeId.parse(`spiffe://${td.name}/parley/gateway`);
 
 export function checkSyncRequest(input: SyncRequestInput, ownTrustDomain: string): { value?: CheckedSyncRequest; errors: FieldError[] } {
+  if (input.source !== undefined && input.source !== null) return checkOciSyncRequest(input, input.source);
   const errors: FieldError[] = [];
   const add = (field: string, message: string) => errors.push({ field, message });
   const address = typeof input.remoteAddress === 'string' ? input.remoteAddress : '';
@@ -63,6 +70,33 @@ export function checkSyncRequest(input: SyncRequestInput, ownTrustDomain: string
     errors,
     value: { remoteAddress: address, remoteSpiffeId: remote.toString(), selection: { namespaces, cids, annotations }, continuous, ...(intervalMs === undefined ? {} : { intervalMs }), targetNamespace: target },
   };
+}
+
+/** A sync from an OCI repository: no partner fields, no record selection (tags select); target default `mirrors/<repository>`. */
+function checkOciSyncRequest(input: SyncRequestInput, source: OciSourceInput): { value?: CheckedSyncRequest; errors: FieldError[] } {
+  const { spec, secret, errors } = typeof source === 'object' ? checkOciSource(source) : { errors: [{ field: 'source', message: 'must be an object' }] };
+  const add = (field: string, message: string) => errors.push({ field, message });
+  for (const field of ['remoteAddress', 'remoteSpiffeId', 'remoteTrustDomain'] as const) if (input[field] !== undefined && input[field] !== '') add(field, 'a sync from an OCI source has no partner gateway');
+  for (const field of ['namespaces', 'cids'] as const) if (Array.isArray(input[field]) && input[field].length > 0) add(field, 'a sync from an OCI source selects by source.tags');
+  if (typeof input.annotations === 'object' && input.annotations !== null && Object.keys(input.annotations).length > 0) add('annotations', 'a sync from an OCI source selects by source.tags');
+  const continuous = input.continuous === true;
+  const seconds = input.intervalSeconds;
+  if (continuous && (!Number.isInteger(seconds) || (seconds as number) < MIN_INTERVAL_SECONDS || (seconds as number) > MAX_INTERVAL_SECONDS)) add('intervalSeconds', `a continuous sync needs an interval of ${MIN_INTERVAL_SECONDS} to ${MAX_INTERVAL_SECONDS} seconds`);
+  if (!continuous && seconds !== undefined && seconds !== 0) add('intervalSeconds', 'only a continuous sync has an interval');
+  const target = typeof input.targetNamespace === 'string' && input.targetNamespace !== '' ? input.targetNamespace : spec === undefined ? '' : `mirrors/${spec.repository}`;
+  if (target !== '') fieldCheck(() => parseNamespace(target, 'targetNamespace'), 'targetNamespace', add);
+  if (errors.length > 0 || spec === undefined) return { errors };
+  const value: CheckedSyncRequest = {
+    remoteAddress: spec.url,
+    remoteSpiffeId: '',
+    selection: { namespaces: [], cids: [], annotations: {} },
+    continuous,
+    ...(continuous ? { intervalMs: (seconds as number) * 1000 } : {}),
+    targetNamespace: target,
+    source: spec,
+    ...(secret === undefined ? {} : { secret }),
+  };
+  return { errors, value };
 }
 
 function remoteId(input: SyncRequestInput, add: (field: string, message: string) => void): SpiffeId | undefined {

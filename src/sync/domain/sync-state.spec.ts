@@ -16,6 +16,7 @@ describe('sync status', () => {
   it('completes a one-shot sync, schedules the next run of a continuous one', () => {
     expect(afterAttempt({ ok: true }, 0, POLICY, { nowMs: NOW, random: () => 0.5 })).toEqual({ status: 'COMPLETED' });
     expect(afterAttempt({ ok: true }, 0, POLICY, { nowMs: NOW, intervalMs: 30_000, random: () => 0.5 })).toEqual({ status: 'COMPLETED', nextRunAtMs: NOW + 30_000 });
+    expect(afterAttempt({ ok: true, note: 'referrers from the tag schema' }, 0, POLICY, { nowMs: NOW, random: () => 0.5 })).toEqual({ status: 'COMPLETED', note: 'referrers from the tag schema' });
   });
 
   it('retries transient failures with backoff until the attempts run out, fails permanent ones at once', () => {

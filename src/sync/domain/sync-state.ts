@@ -58,7 +58,7 @@ export interface RetryPolicy {
 }
 
 export type AttemptOutcome =
-  | { readonly status: 'COMPLETED'; readonly nextRunAtMs?: number }
+  | { readonly status: 'COMPLETED'; readonly nextRunAtMs?: number; readonly note?: string }
   | { readonly status: 'PENDING'; readonly nextRunAtMs: number; readonly reason: FailureReason; readonly message: string }
   | { readonly status: 'FAILED'; readonly reason: FailureReason; readonly message: string };
 
@@ -69,12 +69,15 @@ export type AttemptOutcome =
  * `attempt` counts the failed attempts in a row, this one included.
  */
 export function afterAttempt(
-  result: { ok: true } | { ok: false; reason: FailureReason; message: string },
+  result: { ok: true; note?: string } | { ok: false; reason: FailureReason; message: string },
   attempt: number,
   policy: RetryPolicy,
   schedule: { nowMs: number; intervalMs?: number; random: () => number },
 ): AttemptOutcome {
-  if (result.ok) return schedule.intervalMs === undefined ? { status: 'COMPLETED' } : { status: 'COMPLETED', nextRunAtMs: schedule.nowMs + schedule.intervalMs };
+  if (result.ok) {
+    const note = result.note === undefined ? {} : { note: result.note };
+    return schedule.intervalMs === undefined ? { status: 'COMPLETED', ...note } : { status: 'COMPLETED', nextRunAtMs: schedule.nowMs + schedule.intervalMs, ...note };
+  }
   if (!isTransient(result.reason) || attempt >= policy.maxAttempts) return { status: 'FAILED', reason: result.reason, message: result.message };
   return { status: 'PENDING', nextRunAtMs: schedule.nowMs + backoffMs(attempt, policy, schedule.random), reason: result.reason, message: result.message };
 }
