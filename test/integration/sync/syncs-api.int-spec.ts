@@ -6,6 +6,8 @@ import * as grpc from '@grpc/grpc-js';
 import type { SyncDto, SyncPageDto } from '../../../src/admin';
 import type { DevCa } from '../../../src/identity/dev-ca/dev-ca';
 import type { SyncClient } from '../../../src/sync';
+import { DataSource } from 'typeorm';
+import { AuditWriter } from '../../../src/authz';
 import { adminRequest, issueCreds, type Creds } from '../../support/admin-api';
 import { issueSvid } from '../../support/federation';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
@@ -115,6 +117,29 @@ describe('admin API: syncs', () => {
     const malformed = await api('GET', '/v1/syncs/NOT-A-UUID');
     expect(malformed.status).toBe(400);
     expect(fields(malformed.json)).toEqual([['id', 'must be a sync id (a lowercase UUID)']]);
+  });
+
+  it('an OCI source: its password is kept, never shown (REST, gRPC, list, audit), the source shown with the secret as ***', async () => {
+    const password = 'pw-' + 'x7'.repeat(12);
+    const created = await api('POST', '/v1/syncs', { source: { kind: 'oci', url: 'https://127.0.0.1:9', repository: 'models/llama', tags: ['v1'], credentials: { basic: { username: 'reader', password } } } });
+    expect(created.status).toBe(201);
+    const sync = created.json as unknown as SyncDto;
+    const shown = { kind: 'oci', url: 'https://127.0.0.1:9', repository: 'models/llama', tags: ['v1'], auth: 'basic', username: 'reader', secret: '***', customCa: false, insecure: false };
+    expect(sync).toMatchObject({ source: shown, targetNamespace: 'mirrors/models/llama' });
+    const got = await api('GET', `/v1/syncs/${sync.syncId}`);
+    expect(got.json).toMatchObject({ source: shown });
+    const listed = await api('GET', '/v1/syncs?pageSize=500');
+    expect((listed.json.syncs as SyncDto[]).find((s) => s.syncId === sync.syncId)).toMatchObject({ source: shown });
+    const grpcShown = await grpcSyncs.getSync(sync.syncId);
+    expect(JSON.stringify(grpcShown)).toContain('models/llama');
+    // The password is in the database, apart from the source shown.
+    const [row] = await gw.gateway.get(DataSource).query<Array<{ source: unknown; source_secret: string }>>('SELECT source, source_secret FROM syncs WHERE id = $1', [sync.syncId]);
+    expect(row.source_secret).toContain(password);
+    await gw.gateway.get(AuditWriter).flush();
+    const audit = await gw.gateway.get(DataSource).query('SELECT * FROM authz_audit');
+    for (const text of [created, got, listed].map((r) => JSON.stringify(r.json)).concat(JSON.stringify(grpcShown), JSON.stringify(row.source), JSON.stringify(audit))) {
+      expect(text).not.toContain(password);
+    }
   });
 
   it('only admins may read or write syncs', async () => {
