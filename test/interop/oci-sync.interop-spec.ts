@@ -105,15 +105,18 @@ describe('sync from an OCI registry (docker-registry)', () => {
     expect(readFileSync(join(work, 'pulled.bin')).equals(bytes)).toBe(true);
 
     // Through the registry face: the manifest oras pushed (same digest), its payload, and the signature as a referrer.
-    const certs = ['--ca-file', client.bundle, '--cert-file', client.cert, '--key-file', client.key];
+    // oras dials localhost in plain HTTP unless told otherwise.
+    const certs = ['--plain-http=false', '--ca-file', client.bundle, '--cert-file', client.cert, '--key-file', client.key];
     const face = `localhost:${facePort}/interop/mirror@${manifestDigest}`;
-    expect(await oras(['pull', ...certs, '-o', 'face-pull', face])).toMatchObject({ code: 0 });
+    const facePulled = await oras(['pull', ...certs, '-o', 'face-pull', face]);
+    expect(facePulled.code === 0 ? 0 : `exit ${facePulled.code}: ${facePulled.stderr}`).toBe(0);
     expect(readFileSync(join(work, 'face-pull', 'weights.bin')).equals(bytes)).toBe(true);
     const discovered = await oras(['discover', ...certs, '--format', 'json', face]);
-    expect(discovered).toMatchObject({ code: 0 });
+    expect(discovered.code === 0 ? 0 : `exit ${discovered.code}: ${discovered.stderr}`).toBe(0);
     const tree = JSON.parse(discovered.stdout) as { referrers?: Array<{ digest: string; artifactType: string }>; manifests?: Array<{ digest: string; artifactType: string }> };
     expect(tree.referrers ?? tree.manifests).toEqual([expect.objectContaining({ digest: sigDigest, artifactType: 'application/vnd.example.signature' })]);
-    expect(await oras(['pull', ...certs, '-o', 'face-sig', `localhost:${facePort}/interop/mirror@${sigDigest}`])).toMatchObject({ code: 0 });
+    const sigPulled = await oras(['pull', ...certs, '-o', 'face-sig', `localhost:${facePort}/interop/mirror@${sigDigest}`]);
+    expect(sigPulled.code === 0 ? 0 : `exit ${sigPulled.code}: ${sigPulled.stderr}`).toBe(0);
     expect(readFileSync(join(work, 'face-sig', 'sig.json'), 'utf8')).toBe('{"signature":"oci-sync"}');
     expect(sha(readFileSync(join(work, 'face-pull', 'weights.bin')))).toBe(sha(bytes));
   });
