@@ -1,3 +1,9 @@
+// The OCI distribution-spec conformance suite and mtls-bridge (test/interop/setup.sh builds both).
+// The suite is its own module, github.com/opencontainers/distribution-spec/conformance, and has no
+// release tag of its own (the v1.1.x tags are the repository root's, never conformance/v1.1.x): the
+// module proxy serves two pseudo-versions of it, f2182352d4cc (2023-11, before v1.1.0) and
+// 97274622c111 (2026-08-31, the redesigned suite, which tests a chosen spec version: OCI_VERSION=1.1).
+// Pinned: the latter.
 module parley.local/interop/conformance
 
 go 1.26.8
