@@ -50,12 +50,16 @@ export async function patchUpload(d: WriteDeps, x: Exchange): Promise<void> {
   x.res.end();
 }
 
-/** PUT /v2/<name>/blobs/uploads/<id>?digest=: the last bytes (if any), then the digest check (201). */
+/**
+ * PUT /v2/<name>/blobs/uploads/<id>?digest=: the last bytes (if any), then the digest check (201).
+ * A last chunk sent with Content-Range must start where the upload stands, as on PATCH (416).
+ */
 export async function completeUpload(d: WriteDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
   const digest = digestParam(x);
   const owner = x.peer.spiffeId;
-  await d.uploads.append(x.route.ref!, x.name, owner, x.req);
+  const range = parseUploadRange(header(x.req, 'content-range'));
+  await d.uploads.append(x.route.ref!, x.name, owner, x.req, range?.start);
   await d.uploads.finish(x.route.ref!, x.name, owner, digest);
   blobCreated(x, digest);
 }

@@ -60,6 +60,15 @@ lane_peers() {
   oras="$(stamp_of "$here/oras/go.mod" "$here/oras/go.sum")"
   (cd "$here/oras" && go mod download) >&2
   build oras "$oras" "$here/oras" oras.land/oras/cmd/oras
+  # The OCI distribution-spec conformance suite and the mTLS bridge it reaches the registry face
+  # through (conformance/mtls-bridge: the suite cannot present a client certificate): one module,
+  # the suite pinned by conformance/go.mod and go.sum. The suite is a main package (its go test
+  # entry point is deprecated upstream), so plain go build.
+  conformance="$(stamp_of "$here/conformance/go.mod" "$here/conformance/go.sum")"
+  bridge="$(stamp_of "$here/conformance/go.mod" "$here/conformance/go.sum" "$here"/conformance/mtls-bridge/*.go)"
+  (cd "$here/conformance" && go mod download) >&2
+  build oci-conformance "$conformance" "$here/conformance" github.com/opencontainers/distribution-spec/conformance
+  build mtls-bridge "$bridge" "$here/conformance" ./mtls-bridge
   # SPIRE is long to build on 2 cores; a failure is recorded and the SPIRE specs report it.
   build spire-server "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-server || true
   build spire-agent "$spire" "$here/spire" github.com/spiffe/spire/cmd/spire-agent || true

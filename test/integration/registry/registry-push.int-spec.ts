@@ -103,6 +103,14 @@ describe('registry push routes', () => {
     const second = (await registryRequest(acme, app, 'POST', '/v2/ml/bad/blobs/uploads/')).headers.location as string;
     const gap = await registryRequest(acme, app, 'PATCH', second, { 'Content-Range': '10-19', 'Content-Length': '10' }, payload(10));
     expect([gap.status, ociCode(gap)]).toEqual([416, 'RANGE_INVALID']);
+    // The closing PUT's last chunk out of order: 416 too, the upload still open where it stood.
+    const first = payload(10);
+    expect((await registryRequest(acme, app, 'PATCH', second, { 'Content-Range': '0-9', 'Content-Length': '10' }, first)).status).toBe(202);
+    const last = payload(10);
+    const outOfOrder = await registryRequest(acme, app, 'PUT', `${second}?digest=${sha(Buffer.concat([first, last]))}`, { 'Content-Range': '20-29', 'Content-Length': '10' }, last);
+    expect([outOfOrder.status, ociCode(outOfOrder)]).toEqual([416, 'RANGE_INVALID']);
+    const stands = await registryRequest(acme, app, 'GET', second);
+    expect([stands.status, stands.headers.range]).toEqual([204, '0-9']);
     const missing = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST, config: EMPTY, layers: [{ mediaType: 'application/octet-stream', digest: `sha256:${'1'.repeat(64)}`, size: 1 }] }));
     const unknown = await registryRequest(acme, app, 'PUT', `/v2/ml/bad/manifests/${sha(missing)}`, { 'Content-Type': MANIFEST }, missing);
     expect([unknown.status, ociCode(unknown)]).toEqual([404, 'MANIFEST_BLOB_UNKNOWN']);

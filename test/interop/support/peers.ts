@@ -11,7 +11,7 @@ export const DESCRIPTOR_SET = resolve(REPO, 'proto/descriptor-set.binpb');
 export const PYTHON = resolve(CACHE, 'venv/bin/python');
 
 /** A peer binary built by setup.sh; throws with the recorded build error when it did not build. */
-export function peer(name: 'grpcurl' | 'parley-interop' | 'spire-server' | 'spire-agent' | 'helm' | 'kubectl-validate' | 'compose-config' | 'oras'): string {
+export function peer(name: 'grpcurl' | 'parley-interop' | 'spire-server' | 'spire-agent' | 'helm' | 'kubectl-validate' | 'compose-config' | 'oras' | 'oci-conformance' | 'mtls-bridge'): string {
   const path = resolve(CACHE, 'bin', name);
   if (existsSync(path)) return path;
   const error = resolve(CACHE, `${name}.build-error`);
