@@ -60,7 +60,10 @@ export async function s3Part(o: S3PartOptions): Promise<BenchResult[]> {
     process.stdout.write(`  store_s3_* rows skipped: SeaweedFS is not built (${WEED_BIN}); run bash test/interop/setup.sh\n`);
     return [];
   }
-  const weed = await startSeaweedS3();
+  // Room for every round's bytes: SeaweedFS does not reclaim deleted objects' space while it runs.
+  const needMiB = ((o.pullBytes * 2 + (o.pushBytes * 2) * (o.rounds + 1)) / MiB) * 1.5;
+  // The master grows volumes 7 at a time: a multiple of 7, one growth to spare.
+  const weed = await startSeaweedS3({ volumes: 7 * (Math.ceil(needMiB / 256 / 7) + 1), volumeSizeLimitMB: 256 });
   const s3 = weed.client();
   let gateway: GatewayProcess | undefined;
   try {
@@ -73,6 +76,8 @@ export async function s3Part(o: S3PartOptions): Promise<BenchResult[]> {
     const results = await pullRounds(o, s3, target);
     results.push(...(await pushRounds(o, s3, target)));
     return results;
+  } catch (err) {
+    throw new Error(`${err instanceof Error ? err.message : String(err)}\n--- weed output ---\n${weed.output().slice(-3000)}${gateway ? `\n--- parley serve output ---\n${gateway.output().slice(-3000)}` : ''}`, { cause: err });
   } finally {
     await gateway?.stop();
     s3.destroy();

@@ -34,6 +34,7 @@
  * - store_s3_pull_<n>, store_s3_push_<n>: the same Pull and Push with store.payloads s3 on a
  *   SeaweedFS the bench starts, against the AWS SDK's GetObject/PutObject of the same bytes on
  *   the same server (bench/store-s3.ts; skipped, saying why, when SeaweedFS is not built).
+ * BENCH_STORE_PARTS (comma-separated pull, large, push, lookup, s3; default all) runs only those parts.
  * Every part runs BENCH_ROUNDS rounds (default 5), the sides one after the other within a
  * round, the order turning every round; values are medians with the rounds' min–max, ratios
  * Parley / baseline are the median of the rounds' ratios.
@@ -217,12 +218,24 @@ function lookupResults(name: string, baseline: string, note: string, [parley, ba
   ];
 }
 
+const STORE_PARTS = ['pull', 'large', 'push', 'lookup', 's3'] as const;
+
+/** The parts BENCH_STORE_PARTS names (all when unset). @throws Error for a part that does not exist */
+function storeParts(value: string | undefined): ReadonlySet<string> {
+  if (value === undefined || value.trim() === '') return new Set(STORE_PARTS);
+  const named = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const unknown = named.filter((p) => !(STORE_PARTS as readonly string[]).includes(p));
+  if (unknown.length > 0) throw new Error(`BENCH_STORE_PARTS: unknown part ${unknown.join(', ')} (parts: ${STORE_PARTS.join(', ')})`);
+  return new Set(named);
+}
+
 export async function run(): Promise<BenchResult[]> {
   const pullBytes = envInt('BENCH_PULL_BYTES', 256 * MiB, 1);
   const pushBytes = envInt('BENCH_PUSH_BYTES', 256 * MiB, 1);
   const rounds = envInt('BENCH_ROUNDS', 5, 1);
   const largePullBytes = envInt('BENCH_LARGE_PULL_BYTES', 1024 * MiB, 0);
   const lookupMs = envInt('BENCH_LOOKUP_MS', 3_000, 100);
+  const parts = storeParts(process.env.BENCH_STORE_PARTS);
   // The database first: every server after it binds port 0.
   const { url, cleanup } = await startBenchPostgres('parley-store-bench');
   let gateway: GatewayProcess | undefined;
@@ -247,23 +260,25 @@ export async function run(): Promise<BenchResult[]> {
     const bareMemory = await startBare(s, 'memory', cid);
     cleanup.unshift(() => bareMemory.stop());
 
-    const results = await pullPart(load, gateway, barePg, bareMemory, cid, pullBytes, rounds);
-    if (largePullBytes > 0) results.push(...(await largePullPart(load, gateway, largePullBytes, loadCredentials)));
+    const results: BenchResult[] = [];
+    if (parts.has('pull')) results.push(...(await pullPart(load, gateway, barePg, bareMemory, cid, pullBytes, rounds)));
+    if (parts.has('large') && largePullBytes > 0) results.push(...(await largePullPart(load, gateway, largePullBytes, loadCredentials)));
     await bareMemory.stop(); // its copy of the record is not needed any more
     const bareEcho = await startBare(s, 'echo', cid);
     cleanup.unshift(() => bareEcho.stop());
-    results.push(...(await pushPart(load, direct, gateway, barePg, pushBytes, rounds)));
-    const cached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, bareEcho], lookupMs, rounds);
-    results.push(...lookupResults('store_lookup', 'bare_grpc_mtls_unary_echo', `${LOOKUP_CONCURRENCY} in flight, record cache on`, cached));
-
-    await gateway.stop();
-    gateway = await startGateway(s, { recordCacheEntries: 0 });
-    const uncached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, barePg], lookupMs, rounds);
-    results.push(...lookupResults('store_lookup_uncached', 'bare_grpc_mtls_unary_pg_read', `${LOOKUP_CONCURRENCY} in flight, store.recordCacheEntries 0`, uncached));
+    if (parts.has('push')) results.push(...(await pushPart(load, direct, gateway, barePg, pushBytes, rounds)));
+    if (parts.has('lookup')) {
+      const cached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, bareEcho], lookupMs, rounds);
+      results.push(...lookupResults('store_lookup', 'bare_grpc_mtls_unary_echo', `${LOOKUP_CONCURRENCY} in flight, record cache on`, cached));
+      await gateway.stop();
+      gateway = await startGateway(s, { recordCacheEntries: 0 });
+      const uncached = await lookupRounds(load, cid, [{ port: gateway.grpcPort, pid: gateway.pid }, barePg], lookupMs, rounds);
+      results.push(...lookupResults('store_lookup_uncached', 'bare_grpc_mtls_unary_pg_read', `${LOOKUP_CONCURRENCY} in flight, store.recordCacheEntries 0`, uncached));
+    }
 
     await gateway.stop();
     gateway = undefined;
-    results.push(...(await s3Part({ load, direct, startGateway: (store) => startGateway(s, store), pullBytes, pushBytes, rounds, sizeLabel, inTurn })));
+    if (parts.has('s3')) results.push(...(await s3Part({ load, direct, startGateway: (store) => startGateway(s, store), pullBytes, pushBytes, rounds, sizeLabel, inTurn })));
     return results;
   } catch (err) {
     throw new Error(`${err instanceof Error ? err.message : String(err)}${gateway ? `\n--- parley serve output ---\n${gateway.output()}` : ''}`, { cause: err });

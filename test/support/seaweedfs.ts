@@ -27,10 +27,20 @@ export interface SeaweedS3 {
   start(): Promise<void>;
   /** Stops it and removes its data. */
   close(): Promise<void>;
+  /** The last 8,000 characters the server printed (for a failure's message). */
+  output(): string;
+}
+
+export interface SeaweedOptions {
+  readonly readyTimeoutMs?: number;
+  /** Volumes the server may create (default 8) and each one's size limit (default 64 MiB): its capacity. Deleted bytes are not reclaimed while it runs. */
+  readonly volumes?: number;
+  readonly volumeSizeLimitMB?: number;
 }
 
 /** Starts SeaweedFS; throws (naming the setup script) when the binary was not built. */
-export async function startSeaweedS3(readyTimeoutMs = 60_000): Promise<SeaweedS3> {
+export async function startSeaweedS3(options: SeaweedOptions = {}): Promise<SeaweedS3> {
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
   if (!existsSync(WEED_BIN)) {
     const error = join(resolve(__dirname, '../interop/.cache'), 'weed.build-error');
     const why = existsSync(error) ? `: ${readFileSync(error, 'utf8').slice(-2000)}` : '';
@@ -51,8 +61,8 @@ export async function startSeaweedS3(readyTimeoutMs = 60_000): Promise<SeaweedS3
     '-filer',
     '-s3',
     `-s3.config=${join(dir, 's3.json')}`,
-    '-volume.max=8',
-    '-master.volumeSizeLimitMB=64',
+    `-volume.max=${options.volumes ?? 8}`,
+    `-master.volumeSizeLimitMB=${options.volumeSizeLimitMB ?? 64}`,
     ...Object.entries(ports).map(([name, port]) => `-${name.replace(/^(\w+)\.grpc$/, '$1.port.grpc').replace(/^(\w+)$/, '$1.port')}=${port}`),
   ];
   const endpoint = `http://127.0.0.1:${ports.s3}`;
@@ -104,6 +114,7 @@ export async function startSeaweedS3(readyTimeoutMs = 60_000): Promise<SeaweedS3
     secretAccessKey,
     dir,
     client,
+    output: () => output,
     async createBucket(name: string) {
       const c = client();
       // The filer may need a moment after the S3 port answers before buckets can be made.
