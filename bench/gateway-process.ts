@@ -128,7 +128,7 @@ async function startOnce(prefix: string, env: Record<string, string>, options: G
     ...(options.databaseUrl === undefined ? {} : { DATABASE_URL: options.databaseUrl }),
     ...env,
   });
-  const child = spawn(process.execPath, [join(root, 'bin/parley.js'), 'serve'], { cwd: dir, env: gatewayEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), join(root, 'bin/parley.js'), 'serve'], { cwd: dir, env: gatewayEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const started = startedLine(child);
   const outTail = tail(child.stdout);
   const errTail = tail(child.stderr);

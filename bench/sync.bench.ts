@@ -26,9 +26,9 @@ import { pullToFile } from '../src/cli/commands/store/pull';
 import { openClientIdentity, type ClientConnection } from '../src/cli/client-identity';
 import { StoreClient, storeChannelOptions } from '../src/store';
 import { SyncClient } from '../src/sync';
-import { comparedResult, envInt, type BenchResult } from './bench-result';
+import { comparedResult, envInt, roundsResult, type BenchResult } from './bench-result';
 import { startGatewayProcess, type GatewayProcess } from './gateway-process';
-import { rssBytes, sampleRss } from './proc-stats';
+import { cpuMs, rssBytes, sampleRss } from './proc-stats';
 
 export type { BenchResult };
 
@@ -145,6 +145,41 @@ async function pullRound(dir: string, clients: Clients, cids: string[]): Promise
   return ms;
 }
 
+/** CPU ms per MiB moved, per round, of gateway A (exporting), gateway B (syncing) and the bench process (the pulling client). */
+interface CpuRounds {
+  a: number[];
+  b: number[];
+  bench: number[];
+}
+
+/** Starts counting the CPU time of both gateways and of this process; `add` records it per MiB. */
+function cpuOf(a: Side, b: Side): { add(into: CpuRounds, mib: number): void } {
+  const a0 = cpuMs(a.gw.pid);
+  const b0 = cpuMs(b.gw.pid);
+  const self0 = process.cpuUsage();
+  return {
+    add(into, mib) {
+      const self = process.cpuUsage(self0);
+      into.a.push((cpuMs(a.gw.pid) - a0) / mib);
+      into.b.push((cpuMs(b.gw.pid) - b0) / mib);
+      into.bench.push((self.user + self.system) / 1000 / mib);
+    },
+  };
+}
+
+/**
+ * Where the CPU goes (PostgreSQL's own processes not counted): on 2 cores a sync runs two
+ * gateways and two databases against a pull's one gateway, one database and a client.
+ */
+function cpuResults(side: 'sync' | 'pull', r: CpuRounds): BenchResult[] {
+  const unit = 'CPU ms per MiB';
+  return [
+    roundsResult(`${side}_cpu_ms_per_mib_exporting_gateway`, unit, r.a),
+    roundsResult(`${side}_cpu_ms_per_mib_syncing_gateway`, unit, r.b, side === 'pull' ? 'idle during the pull' : undefined),
+    roundsResult(`${side}_cpu_ms_per_mib_bench_process`, unit, r.bench, side === 'pull' ? 'the pulling client' : 'its status polls'),
+  ];
+}
+
 export async function run(): Promise<BenchResult[]> {
   const records = envInt('BENCH_SYNC_RECORDS', 64, 1);
   const recordBytes = envInt('BENCH_SYNC_RECORD_MIB', 16, 1) * MiB;
@@ -161,6 +196,8 @@ export async function run(): Promise<BenchResult[]> {
     const idleRss = rssBytes(b.gw.pid) ?? 0;
     const syncRates: number[] = [];
     const pullRates: number[] = [];
+    const syncCpu: CpuRounds = { a: [], b: [], bench: [] };
+    const pullCpu: CpuRounds = { a: [], b: [], bench: [] };
     let peak = 0;
     let complete = true;
     try {
@@ -168,15 +205,21 @@ export async function run(): Promise<BenchResult[]> {
         const syncFirst = i % 2 === 0;
         const doSync = async () => {
           const rss = sampleRss(b.gw.pid);
+          const cpu = cpuOf(a, b);
           try {
             const r = await syncRound(a, clients, cids, i);
             syncRates.push(totalMib / (r.ms / 1000));
             complete &&= r.complete;
+            cpu.add(syncCpu, totalMib);
           } finally {
             peak = Math.max(peak, rss.stop());
           }
         };
-        const doPull = async () => pullRates.push(totalMib / ((await pullRound(b.gw.dir, clients, cids)) / 1000));
+        const doPull = async () => {
+          const cpu = cpuOf(a, b);
+          pullRates.push(totalMib / ((await pullRound(b.gw.dir, clients, cids)) / 1000));
+          cpu.add(pullCpu, totalMib);
+        };
         for (const step of syncFirst ? [doSync, doPull] : [doPull, doSync]) await step();
         process.stderr.write(`  sync round ${i + 1}/${rounds}: sync ${syncRates[i]!.toFixed(1)} MiB/s, pull ${pullRates[i]!.toFixed(1)} MiB/s, peak RSS of B so far ${(peak / MiB).toFixed(0)} MiB\n`);
       }
@@ -189,6 +232,8 @@ export async function run(): Promise<BenchResult[]> {
       { name: 'sync_gateway_rss_idle_mib', value: idleRss / MiB, unit: 'MiB' },
       { name: 'sync_gateway_rss_peak_mib', value: peak / MiB, unit: 'MiB (syncing gateway, over the sync rounds)', target: '< 250' },
       { name: 'sync_every_record_copied', value: complete ? 1 : 0, unit: '1/0' },
+      ...cpuResults('sync', syncCpu),
+      ...cpuResults('pull', pullCpu),
     ];
   } finally {
     await Promise.all(sides.map((s) => s.gw.stop()));
