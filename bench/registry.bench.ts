@@ -17,7 +17,8 @@
  * is compared with the pushed file's, and the file removed; a mismatch fails the module.
  * Results: registry_pull_oras_<n>mib with ratio oras / parley pull (target >= 0.8: the
  * registry path at least 0.8 of the native pull), and the gateway's peak VmRSS while oras
- * pulled (/proc every 100 ms, its PostgreSQL not included; target < 250 MiB).
+ * pulled (/proc every 100 ms, its PostgreSQL not included; target < 250 MiB); and the
+ * gateway's CPU seconds per GiB served to each tool.
  *
  * oras is built by `bash test/interop/setup.sh` into test/interop/.cache/bin/oras
  * (BENCH_ORAS names another binary); without it the module fails and says so.
@@ -28,7 +29,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { comparedResult, envInt, type BenchResult } from './bench-result';
 import { repoRoot, startGatewayProcess, type GatewayProcess } from './gateway-process';
-import { rssBytes, sampleRss } from './proc-stats';
+import { cpuMs, rssBytes, sampleRss } from './proc-stats';
 import { sha256File, writeRandomFile } from './random-file';
 
 export type { BenchResult };
@@ -126,6 +127,7 @@ export async function run(): Promise<BenchResult[]> {
   const mib = envInt('BENCH_REGISTRY_MIB', 1024, 1);
   const rounds = envInt('BENCH_REGISTRY_ROUNDS', 3, 1);
   const label = `${mib}mib`;
+  const perGib = (cpu: number) => cpu / 1000 / (mib / 1024);
   const gw = await startGatewayProcess('parley-bench-registry', {}, {
     config: { identity: { devCa: { dnsNames: ['localhost'] } }, registry: { enabled: true, host: '127.0.0.1', port: 0 } },
   });
@@ -136,21 +138,29 @@ export async function run(): Promise<BenchResult[]> {
     const idleRss = rssBytes(gw.pid) ?? 0;
     const orasRates: number[] = [];
     const pullRates: number[] = [];
+    const orasCpu: number[] = [];
+    const pullCpu: number[] = [];
     let orasPeak = 0;
     let pullPeak = 0;
     for (let i = 0; i < rounds; i++) {
       const doOras = async () => {
         const rss = sampleRss(gw.pid);
+        const cpu = cpuMs(gw.pid);
         try {
-          orasRates.push(mib / ((await orasPull(oras, s, work)) / 1000));
+          const ms = await orasPull(oras, s, work);
+          orasCpu.push(cpuMs(gw.pid) - cpu);
+          orasRates.push(mib / (ms / 1000));
         } finally {
           orasPeak = Math.max(orasPeak, rss.stop());
         }
       };
       const doPull = async () => {
         const rss = sampleRss(gw.pid);
+        const cpu = cpuMs(gw.pid);
         try {
-          pullRates.push(mib / ((await parleyPull(s, work)) / 1000));
+          const ms = await parleyPull(s, work);
+          pullCpu.push(cpuMs(gw.pid) - cpu);
+          pullRates.push(mib / (ms / 1000));
         } finally {
           pullPeak = Math.max(pullPeak, rss.stop());
         }
@@ -160,6 +170,8 @@ export async function run(): Promise<BenchResult[]> {
     }
     return [
       comparedResult(`registry_pull_oras_${label}`, 'MiB/s', orasRates, `parley pull of the same record`, pullRates, { note: 'oras child wall time, sha256 checked after', target: '>= 0.8' }),
+      // The gateway's CPU per GiB served (sampled around each pull, so the digest check after it counts only on an idle gateway): higher is worse.
+      comparedResult('registry_gateway_cpu_s_per_gib_oras', 's/GiB', orasCpu.map(perGib), 'the same for parley pull', pullCpu.map(perGib), { note: 'gateway process, user + system' }),
       { name: 'registry_gateway_rss_idle_mib', value: idleRss / MiB, unit: 'MiB' },
       { name: 'registry_gateway_rss_peak_mib', value: orasPeak / MiB, unit: 'MiB (gateway, over the oras pulls)', target: '< 250 MiB' },
       { name: 'registry_gateway_rss_peak_parley_pull_mib', value: pullPeak / MiB, unit: 'MiB (gateway, over the parley pulls)' },
