@@ -71,6 +71,8 @@ export interface GatewayProcess {
   readonly grpcPort: number;
   readonly opsPort: number;
   readonly adminPort: number;
+  /** The registry face's port, when the config enables it (registry.port 0 binds any). */
+  readonly registryPort: number | undefined;
   /** The last lines it printed (stdout and stderr). */
   output(): string;
   /** Runs `parley <args>` in the gateway's directory with the gateway's environment, to the end. */
@@ -159,6 +161,7 @@ async function startOnce(prefix: string, env: Record<string, string>, options: G
     grpcPort: ports.grpc,
     opsPort: ports.ops,
     adminPort: ports.admin,
+    registryPort: ports.registry,
     output,
     stop,
     cli: (args) => runCli(root, dir, gatewayEnv, args),
@@ -169,6 +172,7 @@ interface StartedPorts {
   grpc: number;
   ops: number;
   admin: number;
+  registry: number | undefined;
 }
 
 /** Resolves with the gateway's "started" log entry (JSON) when it prints it on stdout. */
@@ -216,7 +220,8 @@ async function waitForStart(gateway: ChildProcess, started: Promise<Record<strin
   });
   try {
     const entry = await Promise.race([started, failed]);
-    return { grpc: portOf(entry, 'grpc'), ops: portOf(entry, 'ops'), admin: portOf(entry, 'admin') };
+    const registry = entry.registry === undefined || entry.registry === 'disabled' ? undefined : portOf(entry, 'registry');
+    return { grpc: portOf(entry, 'grpc'), ops: portOf(entry, 'ops'), admin: portOf(entry, 'admin'), registry };
   } finally {
     clearTimeout(timer);
   }

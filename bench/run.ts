@@ -15,6 +15,7 @@ const MODULES: Array<{ name: string; load: () => Promise<{ run(): Promise<BenchR
   { name: 'store-cli', load: () => import('./store-cli.bench') },
   { name: 'authz', load: () => import('./authz.bench') },
   { name: 'sync', load: () => import('./sync.bench') },
+  { name: 'registry', load: () => import('./registry.bench') },
 ];
 
 async function main(): Promise<void> {
@@ -27,7 +28,8 @@ async function main(): Promise<void> {
       const results = await (await m.load()).run();
       for (const r of results) {
         const value = formatValue(r.value);
-        const ratio = r.ratio === undefined ? '' : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}${r.target ? ` (target ${r.target})` : ''}`;
+        const target = r.target ? ` (target ${r.target})` : '';
+        const ratio = r.ratio === undefined ? target : `  ratio ${r.ratio.toFixed(2)} vs ${r.baseline}${target}`;
         process.stdout.write(`${r.name.padEnd(56)} ${value.padStart(14)} ${r.unit}${ratio}\n`);
       }
     } catch (err) {

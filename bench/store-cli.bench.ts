@@ -17,14 +17,13 @@
  * then `node -e "require('./dist/bench/store-cli.bench.js').run().then(r=>console.log(r))"`.
  * Needs dist/ built (bin/parley.js runs dist/src/cli/main.js).
  */
-import { createHash, randomFill } from 'node:crypto';
-import { once } from 'node:events';
 import { createReadStream, createWriteStream, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ContentId } from '../src/store/domain/content-id';
 import type { BenchResult } from './bench-result';
 import { startGatewayProcess } from './gateway-process';
+import { sha256File, writeRandomFile } from './random-file';
 import { rssBytes, sampleRss } from './proc-stats';
 
 export type { BenchResult };
@@ -33,44 +32,12 @@ const MiB = 1024 * 1024;
 const DEFAULT_BYTES = 1024 * MiB;
 const TRAINER = 'spiffe://parley.local/ns/bench/sa/cli';
 
-function randomFillAsync(buf: Buffer, offset: number, size: number): Promise<void> {
-  return new Promise((res, rej) => randomFill(buf, offset, size, (err) => (err ? rej(err) : res())));
-}
-
 function benchBytes(): number {
   const raw = process.env.BENCH_CLI_BYTES;
   if (raw === undefined || raw === '') return DEFAULT_BYTES;
   const n = Number(raw);
   if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`BENCH_CLI_BYTES must be a positive integer, got ${JSON.stringify(raw)}`);
   return n;
-}
-
-/** Writes `size` random bytes to `path` without holding them in memory; returns the sha256 (hex). */
-async function writeRandomFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  const piece = Buffer.alloc(4 * MiB);
-  try {
-    for (let left = size; left > 0; ) {
-      const n = Math.min(left, piece.length);
-      await randomFillAsync(piece, 0, n);
-      const view = piece.subarray(0, n);
-      hash.update(view);
-      // A copy per write: `piece` is refilled before the stream may have flushed it.
-      if (!out.write(Buffer.from(view))) await once(out, 'drain');
-      left -= n;
-    }
-  } finally {
-    out.end();
-    await once(out, 'close');
-  }
-  return hash.digest('hex');
-}
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path, { highWaterMark: 4 * MiB }) as AsyncIterable<Buffer>) hash.update(piece);
-  return hash.digest('hex');
 }
 
 export async function run(): Promise<BenchResult[]> {
