@@ -11,7 +11,7 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { importCasbinPolicy } from '../authz';
+import { casbinIdConflicts, importCasbinPolicy } from '../authz';
 import { parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz';
 import { ruleFromJson, ruleToJson } from '../authz';
 import { PolicyStore } from '../authz';
@@ -85,6 +85,9 @@ export class PoliciesController {
       if (failed.length > 0) {
         throw new ValidationError('import casbin policy: lines cannot be imported (nothing written)', failed.map((l) => ({ field: `csv:${l.line}`, message: l.message ?? 'cannot be imported' })));
       }
+      const kept = this.store.entries().filter((e) => input.mode !== 'replace' || e.source === 'config');
+      const conflicts = casbinIdConflicts(report, kept, input.mode === 'replace' ? 'replace' : 'append');
+      if (conflicts.length > 0) throw new ValidationError('import casbin policy: rule ids already in use (nothing written)', conflicts);
       const actor = this.actorOf(req);
       if (input.mode === 'replace') await this.store.replaceAll(report.rules, { actor });
       else await this.store.addAll(report.rules, { actor });

@@ -237,7 +237,10 @@ function registerImportCasbin(group: Command): void {
       }
       const counts = new Map<string, number>();
       for (const l of report.lines) counts.set(l.status, (counts.get(l.status) ?? 0) + 1);
-      const summary = ['imported', 'differs', 'skipped', 'error'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
+      const summary = ['imported', 'differs', 'skipped', 'error'].map((s) => {
+        const n = counts.get(s) ?? 0;
+        return `${n} ${s === 'error' && n !== 1 ? 'errors' : s}`;
+      }).join(', ');
       note(`${report.rules.length} rule${report.rules.length === 1 ? '' : 's'} (${summary}); ${report.applied ? `written, policy version ${report.version}` : 'nothing written (dry run)'}`);
     },
   )
