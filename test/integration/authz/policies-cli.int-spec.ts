@@ -52,6 +52,8 @@ describe('parley admin policy', () => {
 
     const explained = await policy('explain', '--spiffe-id', 'spiffe://partner.test/ns/ml/w', '--method', STORE + 'Lookup');
     expect(explained.stdout).toBe(`ALLOWED: allowed by rule "default-federated" (policy version 3)\ndry-run deny rules that matched: no-partner-lookup\n`);
+    expect(explained.stderr).toBe('WARNING: this gateway holds no bundle of partner.test: its workloads cannot connect yet, whatever the policy says (federate it: parley admin federation add partner.test …)\n');
+    expect((await policy('explain', '--spiffe-id', 'spiffe://acme.test/w', '--method', STORE + 'Lookup')).stderr).toBe('');
 
     expect((await policy('rm', 'no-partner-lookup')).stderr).toBe('rule no-partner-lookup removed\n');
     expect((await policy('rm', 'ml-push')).code).toBe(0);

@@ -195,13 +195,14 @@ function registerExplain(group: Command): void {
     async (client, _args, opts) => {
       if (!opts.spiffeId || !opts.method) throw new ParleyError('invalid_argument', 'policy explain: --spiffe-id and --method are required');
       const body = { spiffeId: opts.spiffeId, method: opts.method, namespace: opts.namespace, sourceIp: opts.sourceIp, at: opts.at };
-      const d = await client.json<{ allowed: boolean; rule?: string; reason: string; dryRunDenied: string[]; version: number }>('POST', '/v1/policies:explain', { body });
+      const d = await client.json<{ allowed: boolean; rule?: string; reason: string; dryRunDenied: string[]; version: number; warning?: string }>('POST', '/v1/policies:explain', { body });
       if (opts.json) {
         print(JSON.stringify(d, null, 2));
         return;
       }
       print(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason} (policy version ${d.version})`);
       if (d.dryRunDenied.length > 0) print(`dry-run deny rules that matched: ${d.dryRunDenied.join(', ')}`);
+      if (d.warning !== undefined) note(`WARNING: ${d.warning}`);
     },
   )
     .option('--spiffe-id <id>', "the caller's SPIFFE ID")
