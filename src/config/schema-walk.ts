@@ -17,6 +17,8 @@ interface Def {
   type: string;
   innerType?: z.ZodType;
   shape?: Record<string, z.ZodType>;
+  /** A pipe's input (`duration.pipe(z.number().max(…))`). */
+  in?: z.ZodType;
 }
 
 function defOf(schema: z.ZodType): Def {
@@ -41,7 +43,7 @@ export function configLeaves(schema: z.ZodType, prefix: string[] = [], envPrefix
   const kind = (['string', 'number', 'boolean', 'array', 'enum'] as const).find((k) => k === def.type) ?? 'other';
   const leaf: ConfigLeaf = { path: prefix, kind, env: envName(envPrefix, prefix) };
   if (secret) leaf.secret = secret;
-  if (current === duration) leaf.duration = true;
+  if (current === duration || (def.type === 'pipe' && def.in === duration)) leaf.duration = true;
   return [leaf];
 }
 
