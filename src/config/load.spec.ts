@@ -40,6 +40,15 @@ describe('loadConfig', () => {
     expect(fromEnv).toEqual(['admin.roles.0.role: must be one of viewer, operator, security, admin']);
   });
 
+  it("reports the problems of extra checks (e.g. the policy rules) with the schema's, all at once", () => {
+    const cwd = tempDir({ 'parley.yaml': 'ops:\n  prot: 1\nauthz:\n  policy:\n    rules:\n      - id: x\n' });
+    const seen: unknown[] = [];
+    const problems = problemsOf(() => loadConfig({ cwd, env: {}, checks: [(raw) => (seen.push(raw), ['authz.policy.rules[0].effect: must be "allow" or "deny"'])] }));
+    expect(problems).toEqual(expect.arrayContaining(['authz.policy.rules[0].effect: must be "allow" or "deny"', expect.stringContaining('ops.prot: unknown key')]));
+    expect(seen).toEqual([expect.objectContaining({ authz: { policy: { rules: [{ id: 'x' }] } } })]);
+    expect(loadConfig({ cwd: tempDir(), env: {}, checks: [() => []] }).config).toBeDefined();
+  });
+
   it('gives typed defaults with no file and no environment', () => {
     const cwd = tempDir();
     const { config, file } = loadConfig({ cwd, env: {} });

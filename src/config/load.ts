@@ -17,6 +17,11 @@ export interface LoadOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Checks of parts the schema leaves open (e.g. authz.policy.rules, judged by src/authz), run
+   * on the merged input; their problems are reported with the schema's, all at once.
+   */
+  checks?: ReadonlyArray<(raw: Readonly<Record<string, unknown>>) => string[]>;
 }
 
 export interface LoadedConfig {
@@ -46,6 +51,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const source = file ? `file ${file}${fromEnv.size ? ' and environment' : ''}` : fromEnv.size ? 'environment' : 'defaults';
   const result = configSchema.safeParse(raw);
   if (!result.success) problems.push(...describeIssues(result.error.issues, fromEnv, leaves));
+  for (const check of options.checks ?? []) problems.push(...check(raw));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems, source);
   const config = result.data;
   config.dataDir = resolve(cwd, config.dataDir);
