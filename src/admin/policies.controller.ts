@@ -11,13 +11,14 @@ import {
   ApiTags,
 } from '@nestjs/swagger';
 import type { Request } from 'express';
-import { importCasbinPolicy } from '../authz';
+import { casbinIdConflicts, importCasbinPolicy } from '../authz';
 import { parseRfc3339, type DecisionRequest, type FieldError, type Rule } from '../authz';
 import { ruleFromJson, ruleToJson } from '../authz';
 import { PolicyStore } from '../authz';
 import { ValidationError } from '../common';
 import { ParleyError } from '../common';
 import { SpiffeId } from '../spiffe';
+import { TrustStore } from '../trust';
 import { PeerRegistry } from './peer-registry';
 import { RequirePermission } from './permissions';
 import {
@@ -47,6 +48,7 @@ export class PoliciesController {
   constructor(
     @Inject(PolicyStore) private readonly store: PolicyStore,
     @Inject(PeerRegistry) private readonly peers: PeerRegistry,
+    @Inject(TrustStore) private readonly trust: TrustStore,
   ) {}
 
   @Get('v1/policies')
@@ -64,8 +66,13 @@ export class PoliciesController {
   @ApiOkResponse({ type: ExplanationDto })
   @ApiBadRequestResponse({ description: 'invalid input (problem+json names the field in `errors[].field`)' })
   explain(@Body() body: ExplainDto): ExplanationDto {
-    const d = this.store.explain(decisionRequestOf(body, this.store));
-    return { allowed: d.allowed, ...(d.rule === undefined ? {} : { rule: d.rule }), reason: d.reason, dryRunDenied: d.dryRunDenied ?? [], version: d.version };
+    const request = decisionRequestOf(body, this.store);
+    const d = this.store.explain(request);
+    // The policy decides calls, but only a trust domain whose bundle is held here gets through the handshake.
+    const td = request.id.trustDomain;
+    const bundleHeld = this.trust.get(td) !== undefined;
+    const warning = bundleHeld ? undefined : `this gateway holds no bundle of ${td.name}: its workloads cannot connect yet, whatever the policy says (federate it: parley admin federation add ${td.name} …)`;
+    return { allowed: d.allowed, ...(d.rule === undefined ? {} : { rule: d.rule }), reason: d.reason, dryRunDenied: d.dryRunDenied ?? [], version: d.version, bundleHeld, ...(warning === undefined ? {} : { warning }) };
   }
 
   @Post('v1/policies\\:import-casbin')
@@ -85,6 +92,9 @@ export class PoliciesController {
       if (failed.length > 0) {
         throw new ValidationError('import casbin policy: lines cannot be imported (nothing written)', failed.map((l) => ({ field: `csv:${l.line}`, message: l.message ?? 'cannot be imported' })));
       }
+      const kept = this.store.entries().filter((e) => input.mode !== 'replace' || e.source === 'config');
+      const conflicts = casbinIdConflicts(report, kept, input.mode === 'replace' ? 'replace' : 'append');
+      if (conflicts.length > 0) throw new ValidationError('import casbin policy: rule ids already in use (nothing written)', conflicts);
       const actor = this.actorOf(req);
       if (input.mode === 'replace') await this.store.replaceAll(report.rules, { actor });
       else await this.store.addAll(report.rules, { actor });

@@ -97,6 +97,8 @@ export class ExplanationDto {
   @ApiProperty({ example: 'allowed by rule "partner-pull"' }) reason!: string;
   @ApiProperty({ type: [String], description: 'dry-run deny rules that matched' }) dryRunDenied!: string[];
   @ApiProperty({ description: 'policy version decided with' }) version!: number;
+  @ApiProperty({ description: "whether this gateway holds a bundle of the caller's trust domain (without one, its workloads fail the handshake before any policy applies)" }) bundleHeld!: boolean;
+  @ApiPropertyOptional({ description: 'set when bundleHeld is false: what that means and how to fix it' }) warning?: string;
 }
 
 /** Body of `POST /v1/policies:import-casbin`. */

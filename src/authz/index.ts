@@ -13,6 +13,7 @@ export { allowlistErrors } from './allowlist-store';
 export type { AuditEntryJson, AuditQuery } from './audit';
 export { AUDIT_CSV_HEADER, AuditRepository, DEFAULT_AUDIT_PAGE, MAX_AUDIT_CSV_ROWS, MAX_AUDIT_PAGE, auditCsvRow, auditEntryJson, encodeAuditCursor, parseAuditQuery } from './audit';
 export { importCasbinPolicy } from './domain/casbin-import';
+export { casbinIdConflicts } from './domain/casbin-conflicts';
 export type { DecisionRequest, FieldError, Rule, Subject } from './domain';
 export { namespaceError, parseFullMethod, parseIp, parseRfc3339, parseRfc3339Micros, trustDomainNameError } from './domain';
 export type { LiveTableOptions } from './live-table';

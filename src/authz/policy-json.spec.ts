@@ -1,6 +1,6 @@
 import { MethodRegistry, type FieldError, type Rule } from './domain';
 import { loadPolicy } from './policy-load';
-import { ruleFromJson, rulesFromJson, ruleToJson, splitRuleField } from './policy-json';
+import { configRuleProblems, ruleFromJson, rulesFromJson, ruleToJson, splitRuleField } from './policy-json';
 import type { PolicyRow } from './policy-rows';
 import { SpiffeId } from '../spiffe';
 
@@ -88,5 +88,34 @@ describe('loadPolicy', () => {
     expect(loaded.compiled.decide({ id: own, method: PULL }).allowed).toBe(false);
     // A rule that is no object at all may have been a deny: everything is denied.
     expect(loadPolicy([row('y', null)], registry, 'acme.test').denyAll).toBe('stored deny rule "y" is malformed');
+  });
+});
+
+describe('configRuleProblems (authz.policy.rules judged with the rest of the config)', () => {
+  const ok = { id: 'a', effect: 'allow', subjects: [{ trustDomain: 'p.test' }], methods: [PULL], expiresAt: '2030-01-31T12:00:00Z' };
+
+  it('finds nothing in valid rules, none declared, or shapes the schema reports itself', () => {
+    expect(configRuleProblems({ authz: { policy: { rules: [ok] } } })).toEqual([]);
+    expect(configRuleProblems({})).toEqual([]);
+    expect(configRuleProblems({ authz: { policy: { rules: 'x' } } })).toEqual([]);
+    expect(configRuleProblems({ authz: { policy: { rules: [7, ok] } } })).toEqual([]);
+  });
+
+  it('names every problem of every rule at once, by its declared index', () => {
+    const rules = [
+      ok,
+      { id: 'b', effect: 'maybe', subjects: [{ trustDomain: 'p.test' }], methods: ['Pull'], expiresAt: 'tomorrow' },
+      { id: 'a', effect: 'deny', subjects: [], methods: [PULL], colour: 'red' },
+    ];
+    const problems = configRuleProblems({ authz: { policy: { rules } } });
+    expect(problems).toEqual(expect.arrayContaining([
+      'authz.policy.rules[1].expiresAt: must be an RFC 3339 date-time such as 2030-01-31T12:00:00Z',
+      'authz.policy.rules[1].effect: must be "allow" or "deny"',
+      'authz.policy.rules[1].methods[0]: must be "/pkg.Service/Method", "/pkg.Service/*" or "*"',
+      'authz.policy.rules[2].colour: unknown field',
+      'authz.policy.rules[2].id: duplicate rule id (first used by rules[0])',
+    ]));
+    expect(problems.some((p) => p.startsWith('authz.policy.rules[2].subjects'))).toBe(true);
+    expect(problems.some((p) => p.startsWith('authz.policy.rules[0]'))).toBe(false);
   });
 });

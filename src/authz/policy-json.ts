@@ -3,7 +3,7 @@
  * model with `expiresAt` as an RFC 3339 string. Parsing keeps field paths so a caller can
  * name exactly what is wrong (`rules[1].methods[0]`, `expiresAt`).
  */
-import { parseRfc3339, validateRules, type FieldError, type MethodRegistry, type Rule, type Subject } from './domain';
+import { parseRfc3339, ruleShapeErrors, validateRules, type FieldError, type MethodRegistry, type Rule, type Subject } from './domain';
 
 export interface RuleJson {
   id: string;
@@ -103,3 +103,32 @@ export function ruleRelativeFields(errors: readonly FieldError[], index: number)
     return { field: at.tail === '' ? 'rule' : at.tail.charAt(0) === '.' ? at.tail.slice(1) : at.tail, message: e.message };
   });
 }
+
+/**
+ * Problems of `authz.policy.rules` in a configuration's raw input, judged without the served
+ * methods (the gateway checks those once it knows them): every problem at once, as
+ * `authz.policy.rules[1].effect: must be "allow" or "deny"`. Shapes the config schema
+ * already reports (rules not a list, an item not a mapping) are left to it.
+ */
+export function configRuleProblems(raw: Readonly<Record<string, unknown>>): string[] {
+  const authz = raw['authz'];
+  const policy = isRecord(authz) ? authz['policy'] : undefined;
+  const declared: unknown = isRecord(policy) ? policy['rules'] : undefined;
+  if (!Array.isArray(declared)) return [];
+  const errors: FieldError[] = [];
+  // One entry per declared item, so the shape check's rules[i] is the item's own index; an
+  // unreadable expiresAt is reported here and the rest of that rule still judged.
+  const rules = declared.map((item: unknown, i): Rule => {
+    if (!isRecord(item)) return item as Rule;
+    const rule = ruleFromJson(item, `rules[${i}]`, errors);
+    if (rule !== undefined) return rule;
+    const { expiresAt: _unreadable, ...rest } = item;
+    return rest as unknown as Rule;
+  });
+  const notMappings = new Set(declared.flatMap((item: unknown, i) => (isRecord(item) ? [] : [`rules[${i}]`])));
+  errors.push(...ruleShapeErrors(rules).filter((e) => !notMappings.has(e.field)));
+  return renameFields(errors, CONFIG_FIELD).map((e) => `${e.field}: ${e.message}`);
+}
+
+/** Where the config file declares rules (error paths start with it). */
+export const CONFIG_FIELD = 'authz.policy.rules';

@@ -20,7 +20,7 @@ import type { ChangeEvent } from '../database';
 import { compilePolicy, validateRules, type CompiledPolicy, type Decision, type DecisionRequest, type MethodRegistry, type Rule } from './domain';
 import type { PolicySource } from './ports';
 import { loadPolicy, type RuleProblem } from './policy-load';
-import { ruleFromJson, rulesFromJson, ruleToJson, splitRuleField } from './policy-json';
+import { CONFIG_FIELD, ruleFromJson, rulesFromJson, ruleToJson, splitRuleField } from './policy-json';
 import { canonical, countConfigPrefix, describe, fresh, indexOfEditable, invalid, keep, type Planned } from './policy-plan';
 import { POLICY_CHANNEL, type DesiredRow, type PolicyRow } from './policy-rows';
 import { PolicyRepository } from './policy.repository';
@@ -85,7 +85,6 @@ interface Snapshot {
   readonly loadedAt?: Date;
 }
 
-const CONFIG_FIELD = 'authz.policy.rules';
 
 export class PolicyStore implements PolicySource {
   /** The policy in force (what `current()` returns), a plain field: the call authorizer reads it on every call. */

@@ -141,10 +141,12 @@ export function problemError(res: AdminResponse): ParleyError {
   let text = `HTTP ${res.status}`;
   try {
     const p = JSON.parse(res.body) as { title?: string; detail?: string; errors?: Array<{ field?: string; message?: string }> };
-    text = [p.title, p.detail].filter((x) => typeof x === 'string' && x !== '').join(': ') || text;
-    if (Array.isArray(p.errors) && p.errors.length > 0) {
-      text += '\n' + p.errors.map((e) => `  ${e.field ?? '?'}: ${e.message ?? ''}`).join('\n');
-    }
+    const errors = Array.isArray(p.errors) ? p.errors.map((e) => `${e.field ?? '?'}: ${e.message ?? ''}`) : [];
+    // The detail ends with the field errors joined by "; " (what gRPC clients get): listed below instead.
+    const joined = `: ${errors.join('; ')}`;
+    const detail = typeof p.detail === 'string' && errors.length > 0 && p.detail.endsWith(joined) ? p.detail.slice(0, -joined.length) : p.detail;
+    text = [p.title, detail].filter((x) => typeof x === 'string' && x !== '').join(': ') || text;
+    if (errors.length > 0) text += '\n' + errors.map((e) => `  ${e}`).join('\n');
   } catch {
     // not JSON: the status says it
   }

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
+import { configRuleProblems } from '../authz/policy-json';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { ParleyError } from '../common';
 import { explainFailure, type FailureContext } from './domain/explain-failure';
@@ -10,7 +11,9 @@ export function withConfigOption(cmd: Command): Command {
 }
 
 export function loadFromOptions(opts: { config?: string }): LoadedConfig {
-  return loadConfig({ file: opts.config });
+  // authz.policy.rules are judged with the rest of the configuration, every problem at once,
+  // before the database starts (the served methods are checked once the gateway knows them).
+  return loadConfig({ file: opts.config, checks: [configRuleProblems] });
 }
 
 /** A gRPC status error (grpc-js ServiceError). */

@@ -3,7 +3,7 @@ export { Settings } from './settings';
 export type { ParleyConfig } from './schema';
 export type { LoadedConfig } from './load';
 export { ConfigError, loadConfig } from './load';
-export { redactConfig } from './redact';
+export { durationsAsWritten, redactConfig } from './redact';
 export { configLeaves } from './schema-walk';
 export type { AuthzConfig, DatabaseConfig, GrpcConfig, IdentityConfig, LogConfig, S3Config, StoreConfig, TlsConfig } from './schema';
 export { configSchema, duration } from './schema';

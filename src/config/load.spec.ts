@@ -40,6 +40,15 @@ describe('loadConfig', () => {
     expect(fromEnv).toEqual(['admin.roles.0.role: must be one of viewer, operator, security, admin']);
   });
 
+  it("reports the problems of extra checks (e.g. the policy rules) with the schema's, all at once", () => {
+    const cwd = tempDir({ 'parley.yaml': 'ops:\n  prot: 1\nauthz:\n  policy:\n    rules:\n      - id: x\n' });
+    const seen: unknown[] = [];
+    const problems = problemsOf(() => loadConfig({ cwd, env: {}, checks: [(raw) => (seen.push(raw), ['authz.policy.rules[0].effect: must be "allow" or "deny"'])] }));
+    expect(problems).toEqual(expect.arrayContaining(['authz.policy.rules[0].effect: must be "allow" or "deny"', expect.stringContaining('ops.prot: unknown key')]));
+    expect(seen).toEqual([expect.objectContaining({ authz: { policy: { rules: [{ id: 'x' }] } } })]);
+    expect(loadConfig({ cwd: tempDir(), env: {}, checks: [() => []] }).config).toBeDefined();
+  });
+
   it('gives typed defaults with no file and no environment', () => {
     const cwd = tempDir();
     const { config, file } = loadConfig({ cwd, env: {} });
@@ -83,6 +92,37 @@ describe('loadConfig', () => {
     expect(problems).toHaveLength(5);
   });
 
+  it('suggests the closest key or variable for a typo, and nothing when none is close', () => {
+    const cwd = tempDir({ 'parley.yaml': 'identty:\n  trustDomain: acme.test\nops:\n  prot: 9500\n  frobnicate: 1\n' });
+    const problems = problemsOf(() => loadConfig({ cwd, env: { PARLEY_GRPC_PROT: '1', PARLEY_NOTHING_LIKE_IT: '1' } }));
+    expect(problems).toEqual(
+      expect.arrayContaining([
+        'identty: unknown key (did you mean "identity"?)',
+        'ops.prot: unknown key (did you mean "port"?)',
+        'ops.frobnicate: unknown key',
+        'PARLEY_GRPC_PROT: unknown environment variable (no such configuration key) (did you mean "PARLEY_GRPC_PORT"?)',
+        'PARLEY_NOTHING_LIKE_IT: unknown environment variable (no such configuration key)',
+      ]),
+    );
+    expect(problems).toHaveLength(5);
+  });
+
+  it('a bad duration names the accepted forms', () => {
+    const cwd = tempDir({ 'parley.yaml': 'identity:\n  devCa:\n    svidTtl: 1 hour\n    caTtl: -5\n' });
+    const forms = 'must be milliseconds (a whole number) or a number with a unit ms, s, m, h or d, such as 500ms, 90s, 30m, 1h, 7d';
+    expect(problemsOf(() => loadConfig({ cwd, env: {} }))).toEqual([`identity.devCa.svidTtl: ${forms}`, `identity.devCa.caTtl: ${forms}`]);
+    const ok = loadConfig({ cwd: tempDir({ 'parley.yaml': 'identity:\n  devCa:\n    svidTtl: 90m\n    caTtl: 5000\n' }), env: {} }).config.identity.devCa;
+    expect([ok.svidTtl, ok.caTtl]).toEqual([90 * 60_000, 5000]);
+  });
+
+  it('reports a YAML syntax error once, with line and column, in words rather than the parser codes', () => {
+    const cwd = tempDir({ 'parley.yaml': 'grpc:\n  port: [1\n admin: x\n' });
+    const problems = problemsOf(() => loadConfig({ cwd, env: {} }));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/: invalid YAML at line 3, column 2: [a-z]/);
+    expect(problems[0]).not.toMatch(/[A-Z]{3,}_[A-Z]+/);
+  });
+
   it('names the variable a bad value came from', () => {
     const problems = problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_OPS_PORT: '70000' } }));
     expect(problems).toEqual([expect.stringMatching(/^ops\.port \(from PARLEY_OPS_PORT\): /)]);
@@ -108,7 +148,7 @@ describe('loadConfig', () => {
 
   it('rejects duplicate keys instead of silently taking the last', () => {
     const cwd = tempDir({ 'parley.yaml': 'ops:\n  port: 1\n  port: 2\n' });
-    expect(problemsOf(() => loadConfig({ cwd, env: {} }))[0]).toMatch(/DUPLICATE_KEY/);
+    expect(problemsOf(() => loadConfig({ cwd, env: {} }))[0]).toMatch(/invalid YAML at line 3, column 3: a key given twice in the same mapping$/);
   });
 });
 

@@ -4,7 +4,9 @@ import YAML, { LineCounter } from 'yaml';
 import type { z } from 'zod';
 import { ParleyError } from '../common';
 import { configSchema, type ParleyConfig } from './schema';
+import { didYouMean } from './did-you-mean';
 import { configLeaves, type ConfigLeaf } from './schema-walk';
+import { yamlProblem } from './yaml-problem';
 
 export const DEFAULT_CONFIG_FILE = 'parley.yaml';
 /** Environment variables read by the loader itself or by the CLI (`dev issue --p12`, the client identity, stack traces) rather than mapped onto a key. */
@@ -15,6 +17,11 @@ export interface LoadOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /**
+   * Checks of parts the schema leaves open (e.g. authz.policy.rules, judged by src/authz), run
+   * on the merged input; their problems are reported with the schema's, all at once.
+   */
+  checks?: ReadonlyArray<(raw: Readonly<Record<string, unknown>>) => string[]>;
 }
 
 export interface LoadedConfig {
@@ -39,10 +46,12 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const cwd = options.cwd ?? process.cwd();
   const file = resolveConfigFile(options.file ?? env.PARLEY_CONFIG, cwd);
   const raw: Record<string, unknown> = file ? readYamlFile(file) : {};
-  const { fromEnv, problems } = applyEnv(raw, env, configLeaves(configSchema));
+  const leaves = configLeaves(configSchema);
+  const { fromEnv, problems } = applyEnv(raw, env, leaves);
   const source = file ? `file ${file}${fromEnv.size ? ' and environment' : ''}` : fromEnv.size ? 'environment' : 'defaults';
   const result = configSchema.safeParse(raw);
-  if (!result.success) problems.push(...describeIssues(result.error.issues, fromEnv));
+  if (!result.success) problems.push(...describeIssues(result.error.issues, fromEnv, leaves));
+  for (const check of options.checks ?? []) problems.push(...check(raw));
   if (problems.length > 0 || !result.success) throw new ConfigError(problems, source);
   const config = result.data;
   config.dataDir = resolve(cwd, config.dataDir);
@@ -69,12 +78,11 @@ function readYamlFile(path: string): Record<string, unknown> {
   // Parse without echoing the source: YAML error messages quote the offending line, which may hold a secret.
   const lineCounter = new LineCounter();
   const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
-  if (doc.errors.length > 0) {
-    const problems = doc.errors.map((e) => {
-      const pos = lineCounter.linePos(e.pos[0]);
-      return `config file ${path}: invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''} (${e.code})`;
-    });
-    throw new ConfigError(problems, path);
+  // The parser often reports one mistake several times (and follow-on errors after it): the first says where.
+  const first = doc.errors[0];
+  if (first !== undefined) {
+    const pos = lineCounter.linePos(first.pos[0]);
+    throw new ConfigError([`config file ${path}: invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${yamlProblem(first.code)}`], path);
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
@@ -105,7 +113,7 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv, leaves: 
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith('PARLEY_') || RESERVED_ENV.has(name) || value === undefined) continue;
     const leaf = byEnv.get(name);
-    if (!leaf) problems.push(`${name}: unknown environment variable (no such configuration key)`);
+    if (!leaf) problems.push(`${name}: unknown environment variable (no such configuration key)${didYouMean(name, byEnv.keys())}`);
     else set(leaf, name, value);
   }
   const dbUrl = env.DATABASE_URL;
@@ -126,13 +134,23 @@ function coerceEnv(leaf: ConfigLeaf, value: string): unknown {
   }
 }
 
-function describeIssues(issues: z.core.$ZodIssue[], fromEnv: Map<string, string>): string[] {
+function describeIssues(issues: z.core.$ZodIssue[], fromEnv: Map<string, string>, leaves: ConfigLeaf[]): string[] {
   return issues.flatMap((issue) => {
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown key`);
+      const known = siblingKeys(leaves, issue.path.map(String));
+      return issue.keys.map((k) => `${[...issue.path, k].join('.')}: unknown key${didYouMean(k, known)}`);
     }
     const path = issue.path.join('.') || '(top level)';
     const env = fromEnv.get(path);
     return [`${path}${env ? ` (from ${env})` : ''}: ${issue.message}`];
   });
+}
+
+/** The keys the schema accepts directly under `path` (none for paths into lists). */
+function siblingKeys(leaves: ConfigLeaf[], path: string[]): Set<string> {
+  const keys = new Set<string>();
+  for (const leaf of leaves) {
+    if (leaf.path.length > path.length && path.every((p, i) => leaf.path[i] === p)) keys.add(leaf.path[path.length]);
+  }
+  return keys;
 }

@@ -1,3 +1,4 @@
+import { formatDuration } from './duration';
 import type { ParleyConfig } from './schema';
 import { configSchema } from './schema';
 import { configLeaves } from './schema-walk';
@@ -29,4 +30,18 @@ export function redactUrlPassword(url: string): string {
   } catch {
     return REDACTED;
   }
+}
+
+/** A copy of a (redacted) config with every duration written as in the file (`1h`, not 3600000). */
+export function durationsAsWritten(config: Record<string, unknown>): Record<string, unknown> {
+  const copy = structuredClone(config);
+  for (const leaf of configLeaves(configSchema)) {
+    if (!leaf.duration) continue;
+    let target: Record<string, unknown> | undefined = copy;
+    for (const key of leaf.path.slice(0, -1)) target = target?.[key] as Record<string, unknown> | undefined;
+    const last = leaf.path[leaf.path.length - 1];
+    const value = target?.[last];
+    if (target && typeof value === 'number') target[last] = formatDuration(value);
+  }
+  return copy;
 }

@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { duration } from './duration';
 import { secretRegistry, type SecretKind } from './secret';
 
 /** One settable leaf of the config schema, with the environment variable that overrides it. */
@@ -8,12 +9,16 @@ export interface ConfigLeaf {
   kind: 'string' | 'number' | 'boolean' | 'array' | 'enum' | 'other';
   env: string;
   secret?: SecretKind;
+  /** A duration (milliseconds once loaded; written as `90s`, `1h`…). */
+  duration?: true;
 }
 
 interface Def {
   type: string;
   innerType?: z.ZodType;
   shape?: Record<string, z.ZodType>;
+  /** A pipe's input (`duration.pipe(z.number().max(…))`). */
+  in?: z.ZodType;
 }
 
 function defOf(schema: z.ZodType): Def {
@@ -38,6 +43,7 @@ export function configLeaves(schema: z.ZodType, prefix: string[] = [], envPrefix
   const kind = (['string', 'number', 'boolean', 'array', 'enum'] as const).find((k) => k === def.type) ?? 'other';
   const leaf: ConfigLeaf = { path: prefix, kind, env: envName(envPrefix, prefix) };
   if (secret) leaf.secret = secret;
+  if (current === duration || (def.type === 'pipe' && def.in === duration)) leaf.duration = true;
   return [leaf];
 }
 

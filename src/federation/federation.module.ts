@@ -40,7 +40,8 @@ async function startFederation(d: {
   });
   d.shutdown.add('federation', () => federation.stop());
   await federation.start();
-  d.readiness.register('federation', () => federation.readiness());
+  // Reported for each partner, never failing the gateway: a partner's outage is not ours.
+  d.readiness.register('federation', () => federation.readiness(), { critical: false });
   return federation;
 }
 

@@ -30,12 +30,19 @@ export function createLogger(config: LogConfig, stream: NodeJS.WritableStream = 
   return pino(options, stream);
 }
 
+/**
+ * Nest's own start-up chatter (one line per module, controller and route): debug, so that the
+ * gateway's one start-up summary is what `log.level: info` shows.
+ */
+const NEST_STARTUP_CONTEXTS = new Set(['NestFactory', 'InstanceLoader', 'RoutesResolver', 'RouterExplorer', 'NestApplication']);
+
 /** Adapts pino to NestJS's LoggerService, keeping the Nest context as `context`. */
 export class PinoNestLogger implements LoggerService {
   constructor(private readonly logger: Logger) {}
 
   log(message: unknown, ...rest: unknown[]): void {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.write(typeof context === 'string' && NEST_STARTUP_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]): void {
     this.write('error', message, rest);

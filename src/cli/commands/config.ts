@@ -3,7 +3,8 @@ import YAML from 'yaml';
 import { describeBinding, roleBindingsOf } from '../../admin';
 import { configSchema, type ParleyConfig } from '../../config';
 import { configLeaves } from '../../config';
-import { redactConfig } from '../../config';
+import { durationsAsWritten, redactConfig } from '../../config';
+import { gatewaySpiffeId } from '../../identity';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
 /** The admin roles the configuration means (admin.admins, admin.roles or the default), as YAML comments. */
@@ -12,11 +13,17 @@ export function adminRolesComment(config: ParleyConfig): string {
   return `# admin roles in force (derived from admin.admins and admin.roles):\n${lines.join('\n')}\n`;
 }
 
+/** The gateway's SPIFFE ID when identity.spiffeId is not set (derived from identity.trustDomain). */
+function derivedIdentityComment(config: ParleyConfig): string {
+  if (config.identity.spiffeId !== undefined) return '';
+  return `# identity.spiffeId in force (derived from identity.trustDomain): ${gatewaySpiffeId(config.identity).toString()}\n`;
+}
+
 export function registerConfig(program: Command): void {
   const config = program.command('config').description('inspect the configuration');
   withConfigOption(config.command('print'))
     .description('print the effective configuration (file + environment + defaults), secrets redacted, and the admin roles it gives')
-    .option('--json', 'print JSON instead of YAML')
+    .option('--json', 'print JSON instead of YAML (durations in milliseconds)')
     .addHelpText('after', '\nExamples:\n  $ parley config print\n  $ PARLEY_OPS_PORT=9500 parley config print --json\n')
     .action((opts: { config?: string; json?: boolean }) => {
       try {
@@ -25,7 +32,7 @@ export function registerConfig(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(redacted, null, 2)}\n`);
         else {
           const header = `# effective configuration${loaded.file ? ` from ${loaded.file}` : ' (no config file)'}${loaded.fromEnv.size ? `; from the environment: ${[...loaded.fromEnv.values()].join(', ')}` : ''}\n`;
-          process.stdout.write(header + YAML.stringify(redacted) + adminRolesComment(loaded.config));
+          process.stdout.write(header + YAML.stringify(durationsAsWritten(redacted)) + derivedIdentityComment(loaded.config) + adminRolesComment(loaded.config));
         }
       } catch (err) {
         reportFailure(err);

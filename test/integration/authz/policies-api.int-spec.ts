@@ -116,7 +116,13 @@ describe('admin API: policies', () => {
       reason: 'allowed by rule "default-federated"',
       dryRunDenied: [],
       version: gw.gateway.get(PolicyStore).version,
+      // Allowed by the policy, but no partner.test bundle is held: its workloads fail the handshake.
+      bundleHeld: false,
+      warning: 'this gateway holds no bundle of partner.test: its workloads cannot connect yet, whatever the policy says (federate it: parley admin federation add partner.test …)',
     });
+    const own = (await explain({ spiffeId: 'spiffe://acme.test/w', method: STORE + 'Pull' })).json as Record<string, unknown>;
+    expect(own).toMatchObject({ allowed: true, bundleHeld: true });
+    expect(own).not.toHaveProperty('warning');
     expect((await explain({ spiffeId: 'spiffe://partner.test/w', method: STORE + 'Delete' })).json).toMatchObject({ allowed: false, rule: 'cfg-no-delete' });
     expect((await explain({ spiffeId: 'spiffe://partner.test/w', method: STORE + 'Push', namespace: 'a/b', sourceIp: '::1', at: '2030-01-01T00:00:00Z' })).json).toMatchObject({
       allowed: false,

@@ -52,6 +52,8 @@ describe('parley admin policy', () => {
 
     const explained = await policy('explain', '--spiffe-id', 'spiffe://partner.test/ns/ml/w', '--method', STORE + 'Lookup');
     expect(explained.stdout).toBe(`ALLOWED: allowed by rule "default-federated" (policy version 3)\ndry-run deny rules that matched: no-partner-lookup\n`);
+    expect(explained.stderr).toBe('WARNING: this gateway holds no bundle of partner.test: its workloads cannot connect yet, whatever the policy says (federate it: parley admin federation add partner.test …)\n');
+    expect((await policy('explain', '--spiffe-id', 'spiffe://acme.test/w', '--method', STORE + 'Lookup')).stderr).toBe('');
 
     expect((await policy('rm', 'no-partner-lookup')).stderr).toBe('rule no-partner-lookup removed\n');
     expect((await policy('rm', 'ml-push')).code).toBe(0);
@@ -65,6 +67,9 @@ describe('parley admin policy', () => {
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('\n  sourceCidrs[0]: bad CIDR');
     expect(bad.stderr).toContain('\n  methods[0]: unknown method (not served)');
+    // Each field error once: listed below the message, not also joined into it.
+    expect(bad.stderr.split('methods[0]: unknown method (not served)')).toHaveLength(2);
+    expect(bad.stderr.split('sourceCidrs[0]: bad CIDR')).toHaveLength(2);
     expect(JSON.parse((await policy('list', '--json')).stdout).rules).toHaveLength(2);
   });
 
@@ -80,6 +85,19 @@ describe('parley admin policy', () => {
     const refused = await policy('import-casbin', join(cwd, 'policy.csv'), '--replace');
     expect(refused.code).toBe(1);
     expect(refused.stderr).toContain('\n  csv:2: ');
+    expect(JSON.parse((await policy('list', '--json')).stdout).rules).toHaveLength(2);
+
+    // A clean file: "0 errors"; imported again it would repeat the ids: the lines are named, and --replace.
+    writeFileSync(join(cwd, 'clean.csv'), `# partner reads\np, partner.test, /agntcy.dir.store.v1.StoreService/Lookup\n`);
+    const first = await policy('import-casbin', join(cwd, 'clean.csv'));
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^1 rule \(0 imported, 1 differs, 1 skipped, 0 errors\); written, policy version \d+\n$/);
+    const again = await policy('import-casbin', join(cwd, 'clean.csv'));
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('rule ids already in use (nothing written)\n  csv:2: rule id casbin-L2 already in the policy (imported before?); --replace replaces every rule not declared in the config file');
+    expect(again.stderr.split('casbin-L2 already')).toHaveLength(2);
+    expect(again.stderr).not.toContain('rules[');
+    expect((await policy('rm', 'casbin-L2')).code).toBe(0);
     expect(JSON.parse((await policy('list', '--json')).stdout).rules).toHaveLength(2);
   });
 
@@ -121,6 +139,8 @@ describe('parley admin policy', () => {
     expect(bad.code).toBe(1);
     expect(bad.stdout).toBe('');
     expect(bad.stderr).toContain('\n  methods[0]: unknown method (not served)');
+    // Each field error once: listed below the message, not also joined into it.
+    expect(bad.stderr.split('methods[0]: unknown method (not served)')).toHaveLength(2);
     const nothing = await policy('update', 'ml-access');
     expect(nothing.code).toBe(1);
     expect(nothing.stderr).toContain('policy update: nothing to change');

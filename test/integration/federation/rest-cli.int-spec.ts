@@ -5,6 +5,7 @@
  * (SVID verified, no host name check). Then deny, static upload, list/show and removal.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { BundleRow } from '../../../src/cli/commands/admin/bundle';
@@ -31,7 +32,7 @@ describe('parley admin federation / bundle (two gateways)', () => {
   beforeAll(async () => {
     [acme, partner] = await Promise.all([
       startTestGateway({ PARLEY_FEDERATION_BUNDLE_ENDPOINT_ENABLED: 'true', PARLEY_FEDERATION_BUNDLE_ENDPOINT_HOST: '127.0.0.1', PARLEY_FEDERATION_BUNDLE_ENDPOINT_PORT: '0' }),
-      startTestGateway({ PARLEY_IDENTITY_TRUST_DOMAIN: 'partner.test' }),
+      startTestGateway({ PARLEY_IDENTITY_TRUST_DOMAIN: 'partner.test', PARLEY_FEDERATION_POLL_TIMEOUT: '3s' }),
     ]);
     cwd = mkdtempSync(join(tmpdir(), 'parley-fed-cli-'));
     onAcme = await adminCliFlags(acme, join(cwd, 'acme'));
@@ -63,12 +64,15 @@ describe('parley admin federation / bundle (two gateways)', () => {
         '--url', `https://127.0.0.1:${acme.gateway.listeners.bundleEndpoint!.port}/`,
         '--endpoint-id', 'spiffe://acme.test/parley/gateway',
         '--bootstrap-bundle', join(cwd, 'acme-bundle.json'),
+        '--json',
         ...onPartner,
       ],
       cwd,
     );
     expect(add.stderr).toBe('federation with acme.test created\n');
     expect(add.code).toBe(0);
+    // The status after the first fetch, not the pending one before it.
+    expect(JSON.parse(add.stdout)).toMatchObject({ trustDomain: 'acme.test', state: 'ready', polls: 1, sequence: '1' });
     const refresh = await runCli(['admin', 'federation', 'refresh', 'acme.test', '--json', ...onPartner], cwd);
     expect(refresh.code).toBe(0);
     expect(JSON.parse(refresh.stdout)).toMatchObject({ trustDomain: 'acme.test', profile: 'https_spiffe', state: 'ready', sequence: '1', refreshHint: 300 });
@@ -94,6 +98,27 @@ describe('parley admin federation / bundle (two gateways)', () => {
     const again = await runCli(['admin', 'federation', 'rm', 'acme.test', ...onPartner], cwd);
     expect(again.code).toBe(1);
     expect(again.stderr).toContain('no relationship');
+  });
+
+  it('add waits for the first fetch: an endpoint that never answers is shown failing, not pending', async () => {
+    // Accepts connections and never says a word: the fetch ends at federation.poll.timeout (3s here).
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const started = Date.now();
+      const add = await runCli(['admin', 'federation', 'add', 'silent.test', '--profile', 'https_web', '--url', `https://127.0.0.1:${port}/`, '--json', ...onPartner], cwd);
+      expect(add.code).toBe(0);
+      expect(Date.now() - started).toBeGreaterThan(2500);
+      const status = JSON.parse(add.stdout) as { state: string; polls: number; lastError?: { reason: string } };
+      expect(status).toMatchObject({ trustDomain: 'silent.test', polls: 1, lastError: { reason: expect.any(String) } });
+      expect(status.state).not.toBe('pending');
+      expect((await runCli(['admin', 'federation', 'rm', 'silent.test', ...onPartner], cwd)).code).toBe(0);
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((resolve) => silent.close(resolve));
+    }
   });
 
   it('adds a static relationship with its bundle file, and explains itself in --help', async () => {

@@ -142,6 +142,8 @@ describe('admin API: federations and bundles', () => {
     const report = await gw.gateway.get(ReadinessRegistry).evaluate(2000);
     const fed = report.checks.find((c) => c.name === 'federation')!;
     expect(fed.ok).toBe(true);
+    expect(fed.critical).toBe(false);
+    expect(report.ready).toBe(true);
     expect(fed.details).toMatchObject({ partners: { [PARTNER]: 'ready', 'down.test': 'failing' } });
     expect((await api('DELETE', '/v1/federations/down.test')).status).toBe(204);
   });

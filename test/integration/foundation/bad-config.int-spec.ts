@@ -24,6 +24,26 @@ describe('bad configuration stops the gateway with a clear message', () => {
     expect(run.output).not.toContain('at '); // no stack trace for a person's mistake
   });
 
+  it('judges authz.policy.rules with the rest of the file, every problem at once, before the database starts', async () => {
+    const rules = [
+      '      - id: a',
+      '        effect: perhaps',
+      '        subjects: [{ trustDomain: partner.test }]',
+      '        methods: [Pull]',
+      '        expiresAt: tomorrow',
+    ].join('\n');
+    writeFileSync(join(cwd, 'parley.yaml'), `ops:\n  prot: 1\nauthz:\n  policy:\n    rules:\n${rules}\n`);
+    const port = await freePort(); // nothing listens: reaching the database would fail otherwise
+    const run = await runParleyToEnd(['serve'], { cwd, env: { DATABASE_URL: `postgres://parley:pw@127.0.0.1:${port}/parley` } });
+    rmSync(join(cwd, 'parley.yaml'));
+    expect(run.code).toBe(78);
+    expect(run.output).toContain('ops.prot: unknown key');
+    expect(run.output).toContain('authz.policy.rules[0].effect: must be "allow" or "deny"');
+    expect(run.output).toContain('authz.policy.rules[0].methods[0]: must be "/pkg.Service/Method"');
+    expect(run.output).toContain('authz.policy.rules[0].expiresAt: must be an RFC 3339 date-time');
+    expect(run.output).not.toContain('cannot connect');
+  });
+
   it('names the unreachable database by host and port, never by password', async () => {
     const port = await freePort();
     const run = await runParleyToEnd(['serve'], { cwd, env: { DATABASE_URL: `postgres://parley:TopSecretPw@127.0.0.1:${port}/parley`, PARLEY_DATABASE_CONNECT_TIMEOUT_MS: '1000' } });

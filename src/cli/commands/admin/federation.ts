@@ -72,6 +72,20 @@ async function printStatus(client: AdminClient, method: string, url: string, jso
   return s;
 }
 
+/** How long `federation add` waits for the first fetch (a fetch times out sooner: federation.poll.timeout). */
+const FIRST_POLL_WAIT_MS = 30_000;
+
+/** Waits until the relationship has been polled once; undefined when that took longer than FIRST_POLL_WAIT_MS. */
+async function firstPoll(client: AdminClient, trustDomain: string): Promise<StatusJson | undefined> {
+  const deadline = Date.now() + FIRST_POLL_WAIT_MS;
+  for (;;) {
+    const s = await client.json<StatusJson>('GET', path(trustDomain));
+    if (s.polls > 0 || s.state !== 'pending') return s;
+    if (Date.now() >= deadline) return undefined;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
 interface AddOptions {
   profile?: string;
   url?: string[];
@@ -140,6 +154,9 @@ function registerAdd(group: Command): void {
     await client.call('POST', '/v1/federations', { body });
     if (partnerBundle !== undefined) await putBundle(client, trustDomain, partnerBundle);
     process.stderr.write(`federation with ${trustDomain} created\n`);
+    // The polling replica fetches at once: print what that fetch found, not the pending state before it.
+    const fetched = opts.profile === 'static' ? undefined : await firstPoll(client, trustDomain);
+    if (fetched === undefined && opts.profile !== 'static') process.stderr.write(`no fetch finished within ${FIRST_POLL_WAIT_MS / 1000}s; see parley admin federation show ${trustDomain}\n`);
     await printStatus(client, 'GET', path(trustDomain), opts.json);
   })
     .requiredOption('--profile <profile>', 'https_spiffe | https_web | static')

@@ -195,13 +195,14 @@ function registerExplain(group: Command): void {
     async (client, _args, opts) => {
       if (!opts.spiffeId || !opts.method) throw new ParleyError('invalid_argument', 'policy explain: --spiffe-id and --method are required');
       const body = { spiffeId: opts.spiffeId, method: opts.method, namespace: opts.namespace, sourceIp: opts.sourceIp, at: opts.at };
-      const d = await client.json<{ allowed: boolean; rule?: string; reason: string; dryRunDenied: string[]; version: number }>('POST', '/v1/policies:explain', { body });
+      const d = await client.json<{ allowed: boolean; rule?: string; reason: string; dryRunDenied: string[]; version: number; warning?: string }>('POST', '/v1/policies:explain', { body });
       if (opts.json) {
         print(JSON.stringify(d, null, 2));
         return;
       }
       print(`${d.allowed ? 'ALLOWED' : 'DENIED'}: ${d.reason} (policy version ${d.version})`);
       if (d.dryRunDenied.length > 0) print(`dry-run deny rules that matched: ${d.dryRunDenied.join(', ')}`);
+      if (d.warning !== undefined) note(`WARNING: ${d.warning}`);
     },
   )
     .option('--spiffe-id <id>', "the caller's SPIFFE ID")
@@ -237,7 +238,10 @@ function registerImportCasbin(group: Command): void {
       }
       const counts = new Map<string, number>();
       for (const l of report.lines) counts.set(l.status, (counts.get(l.status) ?? 0) + 1);
-      const summary = ['imported', 'differs', 'skipped', 'error'].map((s) => `${counts.get(s) ?? 0} ${s}`).join(', ');
+      const summary = ['imported', 'differs', 'skipped', 'error'].map((s) => {
+        const n = counts.get(s) ?? 0;
+        return `${n} ${s === 'error' && n !== 1 ? 'errors' : s}`;
+      }).join(', ');
       note(`${report.rules.length} rule${report.rules.length === 1 ? '' : 's'} (${summary}); ${report.applied ? `written, policy version ${report.version}` : 'nothing written (dry run)'}`);
     },
   )
