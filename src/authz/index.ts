@@ -19,7 +19,7 @@ export { namespaceError, parseFullMethod, parseIp, parseRfc3339, parseRfc3339Mic
 export type { LiveTableOptions } from './live-table';
 export { LiveReload, LiveTable } from './live-table';
 export type { RuleJson } from './policy-json';
-export { ruleFromJson, ruleToJson } from './policy-json';
+export { configRuleProblems, ruleFromJson, ruleToJson } from './policy-json';
 export type { RuleProblem } from './policy-load';
 export type { PolicyEntry, PolicyStatus } from './policy-store';
 export type { GrantAction, GrantVerifier, PresentedGrant, RevocationCheck } from './ports';

@@ -1,6 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
-import { configRuleProblems } from '../authz/policy-json';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { ParleyError } from '../common';
 import { explainFailure, type FailureContext } from './domain/explain-failure';
@@ -11,8 +10,16 @@ export function withConfigOption(cmd: Command): Command {
 }
 
 export function loadFromOptions(opts: { config?: string }): LoadedConfig {
-  // authz.policy.rules are judged with the rest of the configuration, every problem at once,
-  // before the database starts (the served methods are checked once the gateway knows them).
+  return loadConfig({ file: opts.config });
+}
+
+/**
+ * The configuration with authz.policy.rules judged with the rest of it, every problem at once,
+ * before the database starts (the served methods are checked once the gateway knows them).
+ * The policy code is loaded here, not at CLI start-up, so other commands do not pay for it.
+ */
+export async function loadCheckedFromOptions(opts: { config?: string }): Promise<LoadedConfig> {
+  const { configRuleProblems } = await import('../authz');
   return loadConfig({ file: opts.config, checks: [configRuleProblems] });
 }
 

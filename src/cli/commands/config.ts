@@ -5,7 +5,7 @@ import { configSchema, type ParleyConfig } from '../../config';
 import { configLeaves } from '../../config';
 import { durationsAsWritten, redactConfig } from '../../config';
 import { gatewaySpiffeId } from '../../identity';
-import { loadFromOptions, reportFailure, withConfigOption } from '../context';
+import { loadCheckedFromOptions, reportFailure, withConfigOption } from '../context';
 
 /** The admin roles the configuration means (admin.admins, admin.roles or the default), as YAML comments. */
 export function adminRolesComment(config: ParleyConfig): string {
@@ -25,9 +25,9 @@ export function registerConfig(program: Command): void {
     .description('print the effective configuration (file + environment + defaults), secrets redacted, and the admin roles it gives')
     .option('--json', 'print JSON instead of YAML (durations in milliseconds)')
     .addHelpText('after', '\nExamples:\n  $ parley config print\n  $ PARLEY_OPS_PORT=9500 parley config print --json\n')
-    .action((opts: { config?: string; json?: boolean }) => {
+    .action(async (opts: { config?: string; json?: boolean }) => {
       try {
-        const loaded = loadFromOptions(opts);
+        const loaded = await loadCheckedFromOptions(opts);
         const redacted = redactConfig(loaded.config);
         if (opts.json) process.stdout.write(`${JSON.stringify(redacted, null, 2)}\n`);
         else {

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { startGateway } from '../../gateway';
 import { createLogger } from '../../logging';
-import { loadFromOptions, reportFailure, withConfigOption } from '../context';
+import { loadCheckedFromOptions, reportFailure, withConfigOption } from '../context';
 
 export function registerServe(program: Command): void {
   withConfigOption(program.command('serve'))
@@ -10,7 +10,7 @@ export function registerServe(program: Command): void {
     .action(async (opts: { config?: string }) => {
       let loaded;
       try {
-        loaded = loadFromOptions(opts);
+        loaded = await loadCheckedFromOptions(opts);
       } catch (err) {
         return reportFailure(err);
       }
