@@ -67,6 +67,7 @@ export class StoreClient {
     const active = call as grpc.ClientWritableStream<unknown>;
     const onAbort = () => active.cancel();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted === true) active.cancel();
     try {
       let sourceError: unknown;
       const writeAll = async () => {

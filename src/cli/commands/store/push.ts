@@ -1,7 +1,8 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
-import { Progress } from '../../progress';
+import { TransferInterrupted, watchInterrupts } from '../../interrupt';
+import { formatBytes, Progress } from '../../progress';
 import { collectAnnotation, IDENTITY_HELP, storeCommand, withStoreClient } from './common';
 import type { ClientIdentityOptions } from '../../client-identity';
 
@@ -37,6 +38,9 @@ Examples:
   $ parley push model.safetensors --namespace ml/llama-3/weights --svid id/svid.pem --key id/svid.key --bundle id/bundle.pem
   $ parley push config.json -n ml/configs -a org.opencontainers.image.title=config --media-type application/json -q
   $ CID=$(parley push data.bin -n team/data --workload-api unix:///run/spire/agent.sock --quiet)
+
+Ctrl-C or SIGTERM stops a push (exit code 130 or 143); the gateway keeps nothing of an
+unfinished push, so running the same command sends the whole file again.
 ${IDENTITY_HELP}`,
     )
     .action(async (file: string, opts: PushOpts) => {
@@ -52,22 +56,23 @@ ${IDENTITY_HELP}`,
           throw new ParleyError('invalid_argument', `push: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`);
         }
         const progress = new Progress({ label: 'push', total: size, quiet: opts.quiet });
-        const abort = new AbortController();
-        const onSignal = () => abort.abort();
-        process.once('SIGINT', onSignal);
+        const interrupts = watchInterrupts();
         try {
           const cid = await client.push(
             { namespace: opts.namespace, media_type: opts.mediaType ?? '', annotations: opts.annotation ?? {}, expected_size: String(size) },
             counted(file, progress),
-            { signal: abort.signal },
+            { signal: interrupts.signal },
           );
           progress.finish('pushed');
           process.stdout.write(`${cid}\n`);
         } catch (err) {
           progress.clear();
-          throw err;
+          if (!interrupts.signal.aborted) throw err;
+          // The gateway keeps nothing of a push that did not finish (it aborts the upload): a rerun sends everything again.
+          const sent = `${formatBytes(progress.bytesDone)} of ${formatBytes(size)}`;
+          throw TransferInterrupted.of(interrupts.signal, `push interrupted after ${sent}; the gateway keeps nothing of an unfinished push — run the same command to push again`);
         } finally {
-          process.off('SIGINT', onSignal);
+          interrupts.close();
         }
       });
     });
