@@ -1,6 +1,7 @@
 import { createReadStream, statSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
+import { alreadyStoredNote, requestedMediaType } from '../../domain/push-outcome';
 import { TransferInterrupted, watchInterrupts } from '../../interrupt';
 import { formatBytes, Progress } from '../../progress';
 import { collectAnnotation, IDENTITY_HELP, storeCommand, withStoreClient } from './common';
@@ -30,7 +31,7 @@ export function registerPush(program: Command): void {
     .requiredOption('-n, --namespace <ns>', 'namespace of the record, e.g. ml/llama-3/weights')
     .option('-a, --annotation <key=value>', 'annotation (repeatable)', collectAnnotation)
     .option('--media-type <type>', 'media type of the payload (default: application/octet-stream)')
-    .option('-q, --quiet', 'no progress bar and no summary; only the CID')
+    .option('-q, --quiet', 'no progress bar and no summary; only the CID (and what of this push was not applied to a record stored before)')
     .addHelpText(
       'after',
       `
@@ -38,6 +39,11 @@ Examples:
   $ parley push model.safetensors --namespace ml/llama-3/weights --svid id/svid.pem --key id/svid.key --bundle id/bundle.pem
   $ parley push config.json -n ml/configs -a org.opencontainers.image.title=config --media-type application/json -q
   $ CID=$(parley push data.bin -n team/data --workload-api unix:///run/spire/agent.sock --quiet)
+
+Records are content-addressed: bytes the gateway has already are not stored again, and the
+record keeps the namespace, media type and annotations of its first push. Such a push prints
+the CID and "already stored (…)" on stderr, saying what was kept and what of this push was
+not applied (that part even with --quiet).
 
 Ctrl-C or SIGTERM stops a push (exit code 130 or 143); the gateway keeps nothing of an
 unfinished push, so running the same command sends the whole file again.
@@ -58,13 +64,21 @@ ${IDENTITY_HELP}`,
         const progress = new Progress({ label: 'push', total: size, quiet: opts.quiet });
         const interrupts = watchInterrupts();
         try {
-          const cid = await client.push(
-            { namespace: opts.namespace, media_type: opts.mediaType ?? '', annotations: opts.annotation ?? {}, expected_size: String(size) },
+          const annotations = opts.annotation ?? {};
+          const result = await client.pushRecord(
+            { namespace: opts.namespace, media_type: opts.mediaType ?? '', annotations, expected_size: String(size) },
             counted(file, progress),
             { signal: interrupts.signal },
           );
-          progress.finish('pushed');
-          process.stdout.write(`${cid}\n`);
+          if (result.alreadyStored) {
+            progress.clear();
+            const requested = { namespace: opts.namespace, mediaType: requestedMediaType(opts.mediaType), annotations };
+            const kept = result.record === undefined ? undefined : { namespace: result.record.namespace, mediaType: result.record.media_type, annotations: result.record.annotations ?? {} };
+            const note = alreadyStoredNote(requested, kept);
+            // What this push asked for and did not get is said even with --quiet.
+            if (!opts.quiet || note.notApplied) process.stderr.write(`${note.line}\n`);
+          } else progress.finish('pushed');
+          process.stdout.write(`${result.cid}\n`);
         } catch (err) {
           progress.clear();
           if (!interrupts.signal.aborted) throw err;
