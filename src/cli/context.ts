@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { ConfigError, loadConfig, type LoadedConfig } from '../config';
 import { ParleyError } from '../common';
 import { explainFailure, type FailureContext } from './domain/explain-failure';
+import { TransferInterrupted } from './interrupt';
 
 /** Options every command that reads the configuration accepts. */
 export function withConfigOption(cmd: Command): Command {
@@ -37,9 +38,15 @@ function writeHints(err: unknown, explain: FailureContext | undefined, message: 
 /**
  * Prints a failure for a person (no stack trace, no secrets; PARLEY_DEBUG=1 adds the stack
  * of an unexpected error) and sets a non-zero exit code. With `explain`, the likely cause
- * and its fix follow as hint lines.
+ * and its fix follow as hint lines. A transfer a signal stopped exits with 128 + the signal.
  */
 export function reportFailure(err: unknown, explain?: FailureContext): void {
+  if (err instanceof TransferInterrupted) {
+    // What the transfer kept and what to run next; no status, no hints: the user stopped it.
+    process.stderr.write(`parley: ${err.message}\n`);
+    process.exitCode = err.exitCode;
+    return;
+  }
   if (err instanceof ConfigError) {
     process.stderr.write(`parley: ${err.message}\n`);
     process.exitCode = 78; // EX_CONFIG

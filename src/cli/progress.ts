@@ -100,6 +100,11 @@ export class Progress {
     this.done = o.initial ?? 0;
   }
 
+  /** Bytes done so far, those of an earlier run (`initial`) included. */
+  get bytesDone(): number {
+    return this.done;
+  }
+
   /** Adds transferred bytes; redraws when the interval has passed. */
   add(bytes: number): void {
     this.done += bytes;

@@ -12,7 +12,7 @@ export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
 export { StoreJanitor } from './store-janitor';
 export { StoreClient, storeChannelOptions } from './store-client';
-export type { PushOptions, StoreChannelTuning } from './store-client';
+export type { PushOptions, PushResult, StoreChannelTuning } from './store-client';
 export { storeMethodNames, storePackageDefinition, STORE_PROTO, STORE_SERVICE } from './store-wire';
 export type { WireRecord, WirePushHeader, WireListRequest, WireListResponse, WireReferrer } from './store-wire';
 export { DEFAULT_STORE_LIMITS, storeLimits } from './domain/limits';

@@ -5,7 +5,8 @@ import { ContentDigest } from './domain/content-digest';
 import { callContextOf, type CallContext } from '../grpc';
 import type { RecordDraft } from './domain/record';
 import type { StoreHandlerContext } from './store-context';
-import { parsePushHeader, type WirePushRequest, type WireRecordRef } from './store-wire';
+import { parsePushHeader, wireRecordOf, type WirePushRequest, type WirePushResponse } from './store-wire';
+import type { StoredRecord } from './store.repository';
 import type { PayloadUpload } from './payload-backend';
 import { MessageReader } from './stream-io';
 
@@ -16,12 +17,12 @@ import { MessageReader } from './stream-io';
  * plus socket buffers whatever the payload size. After the last byte the size and digest
  * are checked and the same transaction makes the record visible (or finds it exists). Any
  * failure, cancel included, aborts the upload before the call ends: a failed push stores
- * nothing.
+ * nothing. A push of bytes stored before answers `already_stored` (its header is not applied).
  */
 export async function handlePush(
   ctx: StoreHandlerContext,
-  call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>,
-  callback: grpc.sendUnaryData<WireRecordRef>,
+  call: grpc.ServerReadableStream<WirePushRequest, WirePushResponse>,
+  callback: grpc.sendUnaryData<WirePushResponse>,
 ): Promise<void> {
   const caller = callContextOf(call);
   // A concurrency slot of the caller, then the push's share of the upload buffer: until it has both it reads nothing.
@@ -44,8 +45,8 @@ export async function handlePush(
 
 async function receivePush(
   ctx: StoreHandlerContext,
-  call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>,
-  callback: grpc.sendUnaryData<WireRecordRef>,
+  call: grpc.ServerReadableStream<WirePushRequest, WirePushResponse>,
+  callback: grpc.sendUnaryData<WirePushResponse>,
   caller: CallContext,
 ): Promise<void> {
   const { limits, repository } = ctx;
@@ -84,16 +85,29 @@ async function receivePush(
       done = true;
       ctx.metrics?.pushed(size, created);
       ctx.logger.info({ cid: cid.toString(), size, created, namespace: draft.namespace, spiffeId: draft.creatorSpiffeId }, created ? 'record pushed' : 'record pushed again (already stored)');
-    } else if ((await repository.find(cid)) === undefined) {
-      throw new ParleyError('unavailable', `push: record ${cid.toString()} was deleted while it was pushed again; retry the push`);
-    } else {
-      ctx.metrics?.pushed(size, false);
+      if (created) {
+        callback(null, { cid: cid.toString(), already_stored: false, record: null });
+        return;
+      }
     }
-    callback(null, { cid: cid.toString() });
+    const stored = await repository.find(cid);
+    if (stored === undefined) throw new ParleyError('unavailable', `push: record ${cid.toString()} was deleted while it was pushed again; retry the push`);
+    if (upload === undefined) ctx.metrics?.pushed(size, false);
+    callback(null, alreadyStored(stored, caller));
   } catch (err) {
     if (upload !== undefined && !done) await upload.abort();
     throw err;
   }
+}
+
+/**
+ * The answer to a push of bytes stored before: the record keeps its first push's metadata.
+ * Its namespace and annotations are shown only to a caller that may see them (that the CID
+ * exists is no secret to someone holding the bytes: Lookup tells it too).
+ */
+function alreadyStored(stored: StoredRecord, caller: CallContext): WirePushResponse {
+  const visible = caller.maySee(stored.namespace, stored.annotations);
+  return { cid: stored.cid.toString(), already_stored: true, record: visible ? wireRecordOf(stored) : null };
 }
 
 /**

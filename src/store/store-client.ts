@@ -8,6 +8,7 @@ import {
   type WireLookupResponse,
   type WirePullResponse,
   type WirePushHeader,
+  type WirePushResponse,
   type WireRecord,
   type WireReferrer,
 } from './store-wire';
@@ -40,6 +41,20 @@ export interface PushOptions {
   deadline?: grpc.Deadline;
 }
 
+/** What a Push did. */
+export interface PushResult {
+  readonly cid: string;
+  /** The record was stored before this push (false from a gateway that does not say). */
+  readonly alreadyStored: boolean;
+  /** When `alreadyStored`: the record as stored, if the caller may see its namespace. */
+  readonly record?: WireRecord;
+}
+
+function pushResult(res: WirePushResponse | undefined): PushResult {
+  const alreadyStored = res?.already_stored === true;
+  return { cid: res?.cid ?? '', alreadyStored, ...(alreadyStored && res?.record ? { record: res.record } : {}) };
+}
+
 /**
  * A raw grpc-js client of `parley.store.v1.StoreService` with backpressure on both
  * directions: `push` waits for 'drain' when grpc-js' buffer is full, `pull` is an async
@@ -57,16 +72,25 @@ export class StoreClient {
 
   /** Pushes a payload (bytes, or any iterable of byte chunks); resolves with the CID. */
   async push(header: WirePushHeader, payload: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, opts: PushOptions = {}): Promise<string> {
+    return (await this.pushRecord(header, payload, opts)).cid;
+  }
+
+  /**
+   * Pushes a payload; resolves with the CID and whether the record was stored before (then
+   * the header was not applied: `record` is what is stored, when the caller may see it).
+   */
+  async pushRecord(header: WirePushHeader, payload: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>, opts: PushOptions = {}): Promise<PushResult> {
     const chunkBytes = opts.chunkBytes ?? MiB;
     let call: grpc.ClientWritableStream<unknown> | undefined;
-    const result = new Promise<string>((resolve, reject) => {
-      call = this.method<grpc.ClientWritableStream<unknown>>('Push')(new grpc.Metadata(), { deadline: opts.deadline }, (err: grpc.ServiceError | null, res?: { cid: string }) =>
-        err ? reject(err) : resolve(res?.cid ?? ''),
+    const result = new Promise<PushResult>((resolve, reject) => {
+      call = this.method<grpc.ClientWritableStream<unknown>>('Push')(new grpc.Metadata(), { deadline: opts.deadline }, (err: grpc.ServiceError | null, res?: WirePushResponse) =>
+        err ? reject(err) : resolve(pushResult(res)),
       );
     });
     const active = call as grpc.ClientWritableStream<unknown>;
     const onAbort = () => active.cancel();
     opts.signal?.addEventListener('abort', onAbort, { once: true });
+    if (opts.signal?.aborted === true) active.cancel();
     try {
       let sourceError: unknown;
       const writeAll = async () => {

@@ -52,6 +52,12 @@ export interface WirePushHeader {
   expected_size?: string | number;
   expected_digest?: string;
 }
+export interface WirePushResponse {
+  cid: string;
+  /** Absent from a gateway whose Push returned a RecordRef. */
+  already_stored?: boolean;
+  record?: WireRecord | null;
+}
 export interface WirePushRequest {
   part?: 'header' | 'chunk';
   header?: WirePushHeader | null;

@@ -30,7 +30,7 @@ import {
   type WirePullResponse,
   type WirePushReferrerRequest,
   type WirePushRequest,
-  type WireRecordRef,
+  type WirePushResponse,
   type WireReferrer,
 } from './store-wire';
 
@@ -81,7 +81,7 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
   const guard = (name: string, handler: (call: never, callback: never) => Promise<void>): grpc.UntypedHandleCall =>
     guardHandler(handler as (call: unknown, callback?: unknown) => unknown, deps.logger, `/${STORE_SERVICE}/${name}`) as grpc.UntypedHandleCall;
   const implementation: grpc.UntypedServiceImplementation = {
-    Push: guard('Push', (call: grpc.ServerReadableStream<WirePushRequest, WireRecordRef>, cb: grpc.sendUnaryData<WireRecordRef>) => handlePush(ctx, call, cb)),
+    Push: guard('Push', (call: grpc.ServerReadableStream<WirePushRequest, WirePushResponse>, cb: grpc.sendUnaryData<WirePushResponse>) => handlePush(ctx, call, cb)),
     Pull: guard('Pull', (call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>) => handlePull(ctx, call)),
     Lookup: guard('Lookup', async (call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>, cb: grpc.sendUnaryData<WireLookupResponse>) =>
       cb(null, await lookup(ctx, call)),

@@ -237,6 +237,31 @@ describe('authorization of every served method', () => {
       partner.close();
     }
   });
+  it('a push of bytes stored before answers already_stored, with the kept record only where the caller may see its namespace', async () => {
+    const ownAll: Rule = { id: 'own', effect: 'allow', subjects: [{ trustDomain: 'own' }], methods: ['*'] };
+    await gw.gateway.get(PolicyStore).replaceAll([ownAll], { actor: 'test' });
+    const issued = await (await devCaOf(gw)).issue(requireSpiffeId('spiffe://acme.test/ns/publisher'));
+    const svid = { certChainPem: issued.certPem, keyPem: issued.keyPem };
+    const connect = () => new StoreClient(address, spiffeChannelCredentials({ svid, trust: gw.gateway.get(TrustStore), server: SERVER }), { ...storeChannelOptions(), 'grpc.ssl_target_name_override': 'acme.test' });
+    const payload = Buffer.from(`kept once ${Date.now()}`);
+    let own = connect();
+    try {
+      const first = await own.pushRecord({ namespace: 'vault/models', annotations: { stage: 'prod' } }, payload);
+      expect(first).toEqual({ cid: expect.stringMatching(/^bafkrei/), alreadyStored: false });
+      const again = await own.pushRecord({ namespace: 'public/models', annotations: { stage: 'dev' } }, payload);
+      expect(again).toEqual({ cid: first.cid, alreadyStored: true, record: expect.objectContaining({ cid: first.cid, namespace: 'vault/models', annotations: { stage: 'prod' } }) });
+      own.close();
+
+      // Pushes into vault are denied now: a push elsewhere learns that the record exists (as Lookup tells), not its metadata.
+      const noVaultPush: Rule = { id: 'no-vault-push', effect: 'deny', subjects: [{ trustDomain: 'any' }], methods: [`${STORE}Push`], namespaces: ['vault'] };
+      await gw.gateway.get(PolicyStore).replaceAll([ownAll, noVaultPush], { actor: 'test' });
+      own = connect();
+      expect(await own.pushRecord({ namespace: 'public/models', annotations: { stage: 'dev' } }, payload)).toEqual({ cid: first.cid, alreadyStored: true });
+      expect((await own.lookup([first.cid])).records.map((r) => r.namespace)).toEqual(['vault/models']);
+    } finally {
+      own.close();
+    }
+  });
 });
 
 async function auditCount(gw: TestGateway): Promise<{ n: number; lastId: string }> {

@@ -78,6 +78,39 @@ describe('parley store commands against a real gateway', () => {
     expect(push.stderr).not.toContain('\r');
   });
 
+  it('a push of bytes stored before says "already stored" and what it kept: the record keeps its first namespace and annotations', async () => {
+    const file = join(cwd, 'shared.bin');
+    writeFileSync(file, `shared bytes ${Date.now()}`);
+    const first = await runCli(['push', file, '-n', 'team-a', '-a', 'stage=prod', '-a', 'owner=ml', ...id], cwd);
+    expect(first.code).toBe(0);
+    expect(first.stderr).toMatch(/^pushed \d+ B in /);
+    const cid = first.stdout.trim();
+
+    const elsewhere = await runCli(['push', file, '-n', 'team-b', '-a', 'stage=dev', ...id], cwd);
+    expect(elsewhere.code).toBe(0);
+    expect(elsewhere.stdout).toBe(`${cid}\n`);
+    expect(elsewhere.stderr).toBe("already stored (namespace team-a, 2 annotations kept; this push's namespace team-b and annotations were not applied)\n");
+    // Said even with --quiet: this push's metadata was not applied.
+    const quiet = await runCli(['push', file, '-n', 'team-b', '-q', ...id], cwd);
+    expect(quiet.code).toBe(0);
+    expect(quiet.stdout).toBe(`${cid}\n`);
+    expect(quiet.stderr).toBe("already stored (namespace team-a, 2 annotations kept; this push's namespace team-b was not applied)\n");
+
+    const same = await runCli(['push', file, '-n', 'team-a', '-a', 'owner=ml', '-a', 'stage=prod', ...id], cwd);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toBe(`${cid}\n`);
+    expect(same.stderr).toBe('already stored (namespace team-a, 2 annotations)\n');
+    const sameQuiet = await runCli(['push', file, '-n', 'team-a', '-q', ...id], cwd);
+    expect(sameQuiet.stderr).toBe('');
+    expect(sameQuiet.stdout).toBe(`${cid}\n`);
+
+    // One record, where its first push put it.
+    const look = await runCli(['lookup', cid, '--json', ...id], cwd);
+    expect(JSON.parse(look.stdout)).toEqual([expect.objectContaining({ cid, namespace: 'team-a', annotations: { stage: 'prod', owner: 'ml' } })]);
+    const listed = await runCli(['list', '-n', 'team-b', '--json', ...id], cwd);
+    expect(JSON.parse(listed.stdout)).toEqual([]);
+  });
+
   it('pull resumes from a truncated .partial and ends with the right digest', async () => {
     const out = join(cwd, 'resumed.bin');
     const keep = 20 * MiB + 123;

@@ -17,9 +17,13 @@ describe('store: concurrent pushes of the same content', () => {
     const payload = patternBytes(2 * MiB + 5, 31);
     const expected = ContentId.of(payload).toString();
     const clients = await Promise.all(Array.from({ length: 20 }, () => h.client()));
-    const cids = await Promise.all(clients.map((c, i) => c.push({ namespace: 'ml/dup', annotations: { pusher: String(i) } }, payload, { chunkBytes: 128 * 1024 })));
-    expect(new Set(cids)).toEqual(new Set([expected]));
+    const results = await Promise.all(clients.map((c, i) => c.pushRecord({ namespace: 'ml/dup', annotations: { pusher: String(i) } }, payload, { chunkBytes: 128 * 1024 })));
+    expect(new Set(results.map((r) => r.cid))).toEqual(new Set([expected]));
     expect(await h.count('store_records')).toBe(1);
+    // One push created the record; the 19 others are told it was stored before, and whose annotations it kept.
+    const winner = results.findIndex((r) => !r.alreadyStored);
+    expect(results.filter((r) => r.alreadyStored)).toHaveLength(19);
+    for (const r of results.filter((x) => x.alreadyStored)) expect(r.record).toMatchObject({ namespace: 'ml/dup', annotations: { pusher: String(winner) } });
     // The losers discarded their staged chunks before answering: one blob, its 9 chunks.
     expect(await h.count('store_blobs')).toBe(1);
     expect(await h.count('store_chunks')).toBe(9);
@@ -35,9 +39,9 @@ describe('store: concurrent pushes of the same content', () => {
     const cid = await client.push({ namespace: 'ml/known', annotations: { first: 'yes' } }, payload);
     const blobsBefore = await h.count('store_blobs');
     const again = await Promise.all(
-      Array.from({ length: 5 }, () => client.push({ namespace: 'ml/other', expected_digest: cid, expected_size: String(payload.length) }, payload)),
+      Array.from({ length: 5 }, () => client.pushRecord({ namespace: 'ml/other', expected_digest: cid, expected_size: String(payload.length) }, payload)),
     );
-    expect(again).toEqual(Array(5).fill(cid));
+    expect(again.map((r) => [r.cid, r.alreadyStored, r.record?.namespace])).toEqual(Array(5).fill([cid, true, 'ml/known']));
     expect(await h.count('store_blobs')).toBe(blobsBefore);
     const { records } = await client.lookup([cid]);
     expect(records[0]).toMatchObject({ namespace: 'ml/known', annotations: { first: 'yes' } });

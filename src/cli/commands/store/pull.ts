@@ -6,7 +6,8 @@ import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
 import { ContentId, type StoreClient, type WireRecord } from '../../../store';
 import type { ClientIdentityOptions } from '../../client-identity';
-import { Progress } from '../../progress';
+import { TransferInterrupted, watchInterrupts } from '../../interrupt';
+import { formatBytes, Progress } from '../../progress';
 import { IDENTITY_HELP, storeCommand, withStoreClient } from './common';
 
 interface PullOpts extends ClientIdentityOptions {
@@ -60,15 +61,42 @@ export async function pullDestination(output: string, cid: string): Promise<stri
   return file;
 }
 
-async function hashFile(path: string, hash: Hash): Promise<void> {
-  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
+/** Whether a signal handler aborted `signal` (a call, not a property read: TypeScript's narrowing does not see handlers). */
+function isAborted(signal: AbortSignal): boolean {
+  return signal.aborted;
+}
+
+/** Hashes a file; stops early (leaving `hash` incomplete) when `signal` is aborted. */
+async function hashFile(path: string, hash: Hash, signal?: AbortSignal): Promise<void> {
+  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) {
+    if (signal !== undefined && isAborted(signal)) return;
+    hash.update(piece);
+  }
+}
+
+/** What an interrupted pull kept, and that the same command continues from there; an empty partial file is removed. */
+async function interrupted(signal: AbortSignal, partial: string, kept: number, size: number): Promise<TransferInterrupted> {
+  if (kept === 0) {
+    await unlink(partial).catch(() => undefined);
+    return TransferInterrupted.of(signal, 'pull interrupted before any byte arrived; nothing was kept — run the same command to pull again');
+  }
+  return TransferInterrupted.of(signal, `pull interrupted; ${formatBytes(kept)} of ${formatBytes(size)} kept in ${partial} — run the same command to resume`);
 }
 
 /**
  * Downloads a record into `<output>.partial` (appending from its current size, so an
  * interrupted pull resumes), checks the SHA-256 against the CID, then renames into place.
+ * Aborting `signal` stops the transfer cleanly: what arrived stays in the partial file and
+ * the pull fails with `TransferInterrupted`.
  */
-export async function pullToFile(client: StoreClient, cidText: string, output: string, quiet: boolean | undefined, log: (line: string) => void): Promise<WireRecord> {
+export async function pullToFile(
+  client: StoreClient,
+  cidText: string,
+  output: string,
+  quiet: boolean | undefined,
+  log: (line: string) => void,
+  signal?: AbortSignal,
+): Promise<WireRecord> {
   const cid = parseCid(cidText);
   const destination = await pullDestination(output, cid.toString());
   const [record] = (await client.lookup([cid.toString()])).records;
@@ -83,13 +111,17 @@ export async function pullToFile(client: StoreClient, cidText: string, output: s
   const hash = createHash('sha256');
   if (offset > 0) {
     log(`pull: resuming ${partial} from byte ${offset} of ${size}`);
-    await hashFile(partial, hash);
+    await hashFile(partial, hash, signal);
   }
+  if (signal !== undefined && isAborted(signal)) throw await interrupted(signal, partial, offset, size);
   const progress = new Progress({ label: 'pull', total: size, initial: offset, quiet });
   const fh = await open(partial, 'a', 0o644);
+  const stream = client.pull(cid.toString(), { offset });
+  const onAbort = () => stream.cancel();
+  signal?.addEventListener('abort', onAbort, { once: true });
   let written = offset;
   try {
-    for await (const msg of client.pull(cid.toString(), { offset }) as AsyncIterable<{ record?: WireRecord; chunk?: Buffer }>) {
+    for await (const msg of stream as AsyncIterable<{ record?: WireRecord; chunk?: Buffer }>) {
       if (msg.chunk === undefined || msg.chunk.length === 0) continue;
       await fh.write(msg.chunk);
       hash.update(msg.chunk);
@@ -98,9 +130,18 @@ export async function pullToFile(client: StoreClient, cidText: string, output: s
     }
     await fh.sync();
   } catch (err) {
-    progress.clear();
-    throw err;
+    if (signal === undefined || !isAborted(signal)) {
+      progress.clear();
+      throw err;
+    }
+    await fh.sync();
+    // Cancelled after the last byte: the download is whole, so it is verified and kept as usual.
+    if (written !== size) {
+      progress.clear();
+      throw await interrupted(signal, partial, written, size);
+    }
   } finally {
+    signal?.removeEventListener('abort', onAbort);
     await fh.close();
   }
   if (written !== size) {
@@ -131,16 +172,23 @@ Examples:
   $ parley pull bafkreih... -o model.safetensors --svid id/svid.pem --key id/svid.key --bundle id/bundle.pem
   $ parley pull bafkreih... -o model.safetensors --workload-api unix:///run/spire/agent.sock -q
 
-An interrupted pull leaves <file>.partial; running the same command again continues from its
-size. The SHA-256 digest of the whole file is checked against the CID before <file> appears;
+An interrupted pull (Ctrl-C, SIGTERM, a lost connection) leaves <file>.partial; running the same
+command again continues from its size. Ctrl-C or SIGTERM says how much was kept and exits with
+130 or 143. The SHA-256 digest of the whole file is checked against the CID before <file> appears;
 on a mismatch the partial file is deleted and the command fails.
 ${IDENTITY_HELP}`,
     )
     .action(async (cid: string, opts: PullOpts) => {
       await withStoreClient(opts, async (client) => {
-        await pullToFile(client, cid, opts.output, opts.quiet, (line) => {
-          if (!opts.quiet) process.stderr.write(`${line}\n`);
-        });
+        const interrupts = watchInterrupts();
+        try {
+          const log = (line: string) => {
+            if (!opts.quiet) process.stderr.write(`${line}\n`);
+          };
+          await pullToFile(client, cid, opts.output, opts.quiet, log, interrupts.signal);
+        } finally {
+          interrupts.close();
+        }
       });
     });
 }

@@ -1,0 +1,162 @@
+/**
+ * Ctrl-C (SIGINT) and SIGTERM during `parley push` and `parley pull`, through the real CLI
+ * against a real gateway: the transfer stops cleanly, one line says what was kept and what
+ * to run, no gRPC status is printed, the exit code is 128 + the signal. The CLI is stopped
+ * (SIGSTOP) once the transfer is under way and checked to be mid-flight before the signal is
+ * sent, so a fast machine cannot finish the transfer first.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { chmodSync, createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { once } from 'node:events';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { ContentId } from '../../../src/store/domain/content-id';
+import { formatBytes } from '../../../src/cli/progress';
+import { freePort, StopWaiting, waitFor } from '../../support/ports';
+import { runParley, runParleyToEnd, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
+import { createTestDatabase } from '../../support/pg';
+import { runCli, startCli, type CliRun } from './cli-process';
+
+jest.setTimeout(180_000);
+
+const MiB = 1024 * 1024;
+const SIZE = 128 * MiB;
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
+  return hash.digest('hex');
+}
+
+/** Writes `size` random bytes to `path` in 4 MiB pieces; returns their sha256 (hex). */
+async function writeRandomFile(path: string, size: number): Promise<string> {
+  const hash = createHash('sha256');
+  const out = createWriteStream(path);
+  for (let left = size; left > 0; ) {
+    const piece = randomBytes(Math.min(left, 4 * MiB));
+    hash.update(piece);
+    left -= piece.length;
+    if (!out.write(piece)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'finish');
+  return hash.digest('hex');
+}
+
+/**
+ * Waits until `underWay` holds, stops the CLI, checks with `midFlight` that the transfer has
+ * not finished, then sends `signal` and lets the CLI run on to handle it.
+ */
+async function interrupt(run: CliRun, signal: NodeJS.Signals, underWay: () => Promise<boolean> | boolean, midFlight: () => Promise<boolean> | boolean) {
+  let ended: { code: number | null; stderr: string } | undefined;
+  void run.done.then((result) => (ended = result));
+  await waitFor(async () => {
+    if (ended !== undefined) throw new StopWaiting(`the transfer ended (exit code ${ended.code}) before it could be interrupted: ${ended.stderr}`);
+    return underWay();
+  }, 60_000, 2);
+  run.child.kill('SIGSTOP');
+  try {
+    expect(ended).toBeUndefined();
+    expect(await midFlight()).toBe(true);
+    run.child.kill(signal);
+  } finally {
+    run.child.kill('SIGCONT');
+  }
+  return run.done;
+}
+
+describe('parley push and pull interrupted by a signal', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'parley-interrupt-cli-'));
+  chmodSync(cwd, 0o755);
+  let db: Awaited<ReturnType<typeof createTestDatabase>>;
+  let pg: Client;
+  let gateway: ParleyProcess;
+  let id: string[];
+  let file: string;
+  let digest: string;
+  let cid: string;
+
+  async function count(sql: string): Promise<number> {
+    const { rows } = await pg.query<{ n: string }>(sql);
+    return Number(rows[0].n);
+  }
+
+  beforeAll(async () => {
+    db = await createTestDatabase('interrupt');
+    pg = new Client({ connectionString: db.url });
+    await pg.connect();
+    const [grpcPort, opsPort] = [await freePort(), await freePort()];
+    gateway = runParley(['serve'], { cwd, env: { DATABASE_URL: db.url, PARLEY_GRPC_PORT: String(grpcPort), PARLEY_OPS_PORT: String(opsPort) } });
+    await waitForReady(`http://127.0.0.1:${opsPort}`, 60_000, gateway);
+    const issued = await runParleyToEnd(['dev', 'issue', '--id', 'spiffe://parley.local/ns/ml/sa/trainer', '--out', join(cwd, 'trainer')], { cwd, env: { DATABASE_URL: db.url } });
+    expect(issued.code).toBe(0);
+    id = ['--server', `127.0.0.1:${grpcPort}`, '--svid', join(cwd, 'trainer/svid.pem'), '--key', join(cwd, 'trainer/svid.key'), '--bundle', join(cwd, 'trainer/bundle.pem')];
+    file = join(cwd, 'model.bin');
+    digest = await writeRandomFile(file, SIZE);
+    cid = ContentId.parseDigest(`sha256:${digest}`).toString();
+  });
+
+  afterAll(async () => {
+    await gateway?.stop('SIGINT');
+    await stopAllParley();
+    await pg?.end();
+    await db?.drop();
+    rmSync(cwd, { recursive: true, force: true });
+  });
+
+  it('push: Ctrl-C mid-transfer prints one line (no CANCELLED), exits 130 and the gateway keeps nothing; the same command pushes again', async () => {
+    const copied = () => count(`SELECT coalesce(max(bytes_processed), 0) AS n FROM pg_stat_progress_copy WHERE relid = 'store_chunks'::regclass`);
+    const run = startCli(['push', file, '-n', 'ml/models', ...id], cwd, 60_000);
+    const stopped = await interrupt(run, 'SIGINT', async () => (await copied()) > 8 * MiB, async () => (await copied()) < SIZE);
+
+    expect(stopped.signal).toBeNull();
+    expect(stopped.code).toBe(130);
+    expect(stopped.stdout).toBe('');
+    expect(stopped.stderr).toMatch(/^parley: push interrupted after \d+\.\d MiB of 128\.0 MiB; the gateway keeps nothing of an unfinished push — run the same command to push again\n$/);
+    expect(stopped.stderr).not.toContain('CANCELLED');
+
+    // The cancelled push's upload was aborted: no record, no staged blob or chunk.
+    await waitFor(async () => (await count('SELECT count(*) AS n FROM store_blobs')) === 0, 30_000);
+    expect(await count('SELECT count(*) AS n FROM store_records')).toBe(0);
+    expect(await count('SELECT count(*) AS n FROM store_chunks')).toBe(0);
+
+    const again = await runCli(['push', file, '-n', 'ml/models', '-q', ...id], cwd, 60_000);
+    expect(again.stderr).toBe('');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toBe(`${cid}\n`);
+  });
+
+  it('pull: Ctrl-C mid-transfer says what the .partial kept, exits 130; the same command resumes and the digest verifies', async () => {
+    const out = join(cwd, 'model-copy.bin');
+    const kept = () => (existsSync(`${out}.partial`) ? statSync(`${out}.partial`).size : 0);
+    const run = startCli(['pull', cid, '-o', out, ...id], cwd, 60_000);
+    const stopped = await interrupt(run, 'SIGINT', () => kept() > 8 * MiB, () => kept() < SIZE && !existsSync(out));
+
+    expect(stopped.signal).toBeNull();
+    expect(stopped.code).toBe(130);
+    expect(stopped.stdout).toBe('');
+    const partial = kept();
+    expect(partial).toBeGreaterThan(8 * MiB);
+    expect(partial).toBeLessThan(SIZE);
+    expect(stopped.stderr).toBe(`parley: pull interrupted; ${formatBytes(partial)} of 128.0 MiB kept in ${out}.partial — run the same command to resume\n`);
+    expect(existsSync(out)).toBe(false);
+
+    const again = await runCli(['pull', cid, '-o', out, ...id], cwd, 60_000);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(new RegExp(`^pull: resuming ${out}\\.partial from byte ${partial} of ${SIZE}\npulled `));
+    expect(await sha256File(out)).toBe(digest);
+    expect(existsSync(`${out}.partial`)).toBe(false);
+  });
+
+  it('pull: SIGTERM behaves the same, with exit code 143', async () => {
+    const out = join(cwd, 'model-term.bin');
+    const kept = () => (existsSync(`${out}.partial`) ? statSync(`${out}.partial`).size : 0);
+    const run = startCli(['pull', cid, '-o', out, '-q', ...id], cwd, 60_000);
+    const stopped = await interrupt(run, 'SIGTERM', () => kept() > 8 * MiB, () => kept() < SIZE && !existsSync(out));
+
+    expect(stopped.signal).toBeNull();
+    expect(stopped.code).toBe(143);
+    expect(stopped.stderr).toBe(`parley: pull interrupted; ${formatBytes(kept())} of 128.0 MiB kept in ${out}.partial — run the same command to resume\n`);
+  });
+});
