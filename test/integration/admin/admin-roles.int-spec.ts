@@ -91,6 +91,24 @@ describe('admin roles', () => {
     expect((await as(SECURITY, 'POST', '/v1/policies', rule('security-rule'))).status).toBe(201);
   });
 
+  it('refreshing a federation needs federations:write in both spellings, /refresh and :refresh, and is audited as sent', async () => {
+    for (const path of ['/v1/federations/partner.test/refresh', '/v1/federations/partner.test:refresh']) {
+      const refused = await as(SECURITY, 'POST', path);
+      expect([path, refused.status, refused.json.detail]).toEqual([path, 403, `${SECURITY} lacks federations:write (holds role security)`]);
+      // partner.test is static (created above): nothing to fetch.
+      expect([path, (await as(OPERATOR, 'POST', path)).status]).toEqual([path, 412]);
+    }
+    for (const path of ['/v1/federations/nobody.test/refresh', '/v1/federations/nobody.test:refresh']) {
+      const missing = await as(OPERATOR, 'POST', path);
+      expect([path, missing.status, missing.json.code]).toEqual([path, 404, 'not_found']);
+    }
+    const operator = await auditOf(OPERATOR);
+    for (const action of ['POST /v1/federations/partner.test/refresh', 'POST /v1/federations/partner.test:refresh']) {
+      expect(operator.find((e) => e.method === action)).toMatchObject({ decision: 'allow', rule: 'admin-role:operator', reason: 'federations:write granted by role operator (holds role operator); answered 412' });
+    }
+    expect((await auditOf(SECURITY)).find((e) => e.method === 'POST /v1/federations/partner.test/refresh')).toMatchObject({ decision: 'deny', reason: expect.stringContaining('lacks federations:write') });
+  });
+
   it('an ID below a prefix holds its role; one that only shares the text of the prefix holds none and learns nothing', async () => {
     expect((await as(ONCALL, 'POST', '/v1/federations', { trustDomain: 'oncall.test', profile: 'static' })).status).toBe(201);
     expect((await as(ONCALL, 'POST', '/v1/revocations', { spiffeId: 'spiffe://acme.test/ns/y' })).json.detail).toBe(`${ONCALL} lacks revocations:write (holds role operator)`);
