@@ -61,7 +61,7 @@ describe('admin roles', () => {
 
   async function auditOf(who: string): Promise<AuditEntryJson[]> {
     await gw.gateway.get(AuditWriter).flush();
-    const res = await as(ADMIN, 'GET', `/v1/audit?spiffeId=${encodeURIComponent(who)}&limit=100`);
+    const res = await as(ADMIN, 'GET', `/v1/audit?spiffeId=${encodeURIComponent(who)}&pageSize=100`);
     expect(res.status).toBe(200);
     return res.json.entries as AuditEntryJson[];
   }
@@ -138,7 +138,7 @@ describe('admin roles', () => {
       reason: `no_permission: ${VIEWER} lacks policies:write (holds role viewer); answered 403`,
     });
     await gw.gateway.get(AuditWriter).flush();
-    const byAction = await as(ADMIN, 'GET', `/v1/audit?method=${encodeURIComponent('POST /v1/policies')}&decision=deny&limit=100`);
+    const byAction = await as(ADMIN, 'GET', `/v1/audit?method=${encodeURIComponent('POST /v1/policies')}&decision=deny&pageSize=100`);
     expect(new Set((byAction.json.entries as AuditEntryJson[]).map((e) => e.spiffeId))).toEqual(new Set([VIEWER, OPERATOR]));
     const operator = await auditOf(OPERATOR);
     expect(operator.find((e) => e.method === 'POST /v1/federations')).toMatchObject({ decision: 'allow', rule: 'admin-role:operator', reason: 'federations:write granted by role operator (holds role operator); answered 201' });
