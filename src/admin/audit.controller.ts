@@ -9,7 +9,6 @@ import {
   auditEntryJson,
   DEFAULT_AUDIT_PAGE,
   encodeAuditCursor,
-  MAX_AUDIT_CSV_ROWS,
   MAX_AUDIT_PAGE,
   parseAuditQuery,
   type AuditQuery,
@@ -33,36 +32,36 @@ export class AuditController {
   @ApiOperation({
     summary: 'Lists authorization decisions, newest first',
     description:
-      'JSON pages with `limit` and `pageToken`; with `Accept: text/csv` (or `format=csv`) every matching row is streamed as CSV (RFC 4180, header line, cells that look like formulas prefixed with an apostrophe).',
+      'JSON pages with `pageSize` and `pageToken` (the next page: `nextPageToken` of the response, empty on the last page). With `Accept: text/csv` (or `format=csv`) every matching row (or the first `maxRows`) is streamed as CSV in one response (RFC 4180, header line, cells that look like formulas prefixed with an apostrophe). `limit` is the deprecated name of `pageSize` (JSON) and `maxRows` (CSV).',
   })
   @ApiProduces('application/json', 'text/csv')
   @ApiOkResponse({ type: AuditPageDto, description: 'a page of entries (JSON) or every matching entry (CSV)' })
   @ApiBadRequestResponse({ description: 'a query parameter is invalid (problem+json names it in `errors[].field`)' })
   async list(@Query() query: AuditQueryDto, @Req() req: Request, @Res() res: Response): Promise<void> {
     const csv = query.format === 'csv' || (query.format === undefined && req.accepts(['application/json', 'text/csv']) === 'text/csv');
-    const parsed = parseAuditQuery(query as Record<string, unknown>, { maxLimit: csv ? MAX_AUDIT_CSV_ROWS : MAX_AUDIT_PAGE });
+    const parsed = parseAuditQuery(query as Record<string, unknown>, { csv });
     if (!parsed.ok) throw new ValidationError('list audit entries: invalid query', parsed.errors);
     if (csv) {
       await this.csv(parsed.query, res);
       return;
     }
     const { filter, after } = parsed.query;
-    const limit = parsed.query.limit ?? DEFAULT_AUDIT_PAGE;
-    const rows = await this.repository.page(filter, after, limit + 1);
-    const entries = rows.slice(0, limit);
+    const pageSize = parsed.query.pageSize ?? DEFAULT_AUDIT_PAGE;
+    const rows = await this.repository.page(filter, after, pageSize + 1);
+    const entries = rows.slice(0, pageSize);
     const last = entries.at(-1);
     const body: AuditPageDto = {
       entries: entries.map(auditEntryJson),
-      nextPageToken: rows.length > limit && last !== undefined ? encodeAuditCursor(last, filter) : '',
+      nextPageToken: rows.length > pageSize && last !== undefined ? encodeAuditCursor(last, filter) : '',
     };
     res.status(200).json(body);
   }
 
-  /** Streams every matching row (or `limit` rows), page by page, waiting for the client between pages. */
+  /** Streams every matching row (or `maxRows` rows), database page by page, waiting for the client between pages. */
   private async csv(query: AuditQuery, res: Response): Promise<void> {
     const { filter } = query;
     let after = query.after;
-    let remaining = query.limit ?? Number.POSITIVE_INFINITY;
+    let remaining = query.maxRows ?? Number.POSITIVE_INFINITY;
     let rows = 0;
     try {
       while (remaining > 0 && !res.destroyed) {

@@ -1,12 +1,13 @@
 import { ApiProperty } from '@nestjs/swagger';
+import { MAX_AUDIT_CSV_ROWS, MAX_AUDIT_PAGE } from '../authz';
 import { QueryString, QueryText } from './admin-fields';
 
 const ONCE = 'must be given at most once, as text';
 
 /**
- * Query of `GET /v1/audit`: filters (all optional, combined with AND), page size and position,
- * output format. The values are read by the audit filter (parseAuditQuery: IDs, instants,
- * limits that depend on the format); an empty value is no filter.
+ * Query of `GET /v1/audit`: filters (all optional, combined with AND), page size and position
+ * (JSON) or row cap (CSV), output format. The values are read by the audit filter
+ * (parseAuditQuery: IDs, instants, sizes that depend on the format); an empty value is no filter.
  */
 @QueryString('list audit entries: invalid query')
 export class AuditQueryDto {
@@ -18,9 +19,16 @@ export class AuditQueryDto {
   @QueryText({ doc: { description: 'only decisions made by this policy rule id', example: 'partners-pull' }, once: ONCE }) rule?: string;
   @QueryText({ doc: { description: 'only decisions at or after this instant (RFC 3339)', format: 'date-time' }, once: ONCE }) since?: string;
   @QueryText({ doc: { description: 'only decisions strictly before this instant (RFC 3339)', format: 'date-time' }, once: ONCE }) until?: string;
-  @QueryText({ doc: { description: 'JSON: entries per page (default 100, at most 1000). CSV: at most this many rows (default: all)', type: 'integer', minimum: 1 }, once: ONCE })
-  limit?: string;
+  @QueryText({ doc: { description: `JSON: entries per page; 0 or absent: 100, larger values are capped at ${MAX_AUDIT_PAGE} (not with CSV: see maxRows)`, type: 'integer', minimum: 0 }, once: ONCE })
+  pageSize?: string;
   @QueryText({ doc: { description: 'nextPageToken of the previous page (only valid with the same filters)' }, once: ONCE }) pageToken?: string;
+  @QueryText({ doc: { description: 'CSV: at most this many rows, newest first (default: every matching row; not with JSON: see pageSize)', type: 'integer', minimum: 1, maximum: MAX_AUDIT_CSV_ROWS }, once: ONCE })
+  maxRows?: string;
+  @QueryText({
+    doc: { description: `deprecated: use pageSize (JSON, here from 1 to ${MAX_AUDIT_PAGE}) or maxRows (CSV); not together with them`, type: 'integer', minimum: 1, deprecated: true },
+    once: ONCE,
+  })
+  limit?: string;
   @QueryText({ doc: { description: 'output format; overrides the Accept header (text/csv selects CSV)' }, once: ONCE, enum: ['json', 'csv'], message: 'must be json or csv' }) format?: string;
 }
 

@@ -7,6 +7,46 @@ import { TrustStore } from '../../../src/trust';
 
 jest.setTimeout(60_000);
 
+interface OpenApiParameter {
+  name: string;
+  in: string;
+  deprecated?: boolean;
+  schema?: Record<string, unknown>;
+}
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { parameters?: OpenApiParameter[]; responses?: Record<string, { content?: Record<string, { schema?: { $ref?: string } }> }> }>>;
+  components: { schemas: Record<string, { properties?: Record<string, unknown> }> };
+}
+
+/** Query parameter names that page a list in some convention other than pageSize + pageToken. */
+const OTHER_PAGING = ['limit', 'offset', 'cursor', 'page', 'perPage', 'per_page', 'maxResults', 'page_size', 'page_token', 'after', 'before'];
+
+/**
+ * The GET routes of the document that answer pages (a response with nextPageToken), after
+ * checking they all page alike: pageSize (integer, 0 or more) and pageToken in the query,
+ * no other paging parameter unless deprecated, and no pageSize on a route that does not page.
+ */
+function pagedRoutesOf(doc: OpenApiDocument): string[] {
+  const paged: string[] = [];
+  for (const [path, ops] of Object.entries(doc.paths)) {
+    const get = ops.get;
+    if (get === undefined) continue;
+    const refs = Object.values(get.responses?.['200']?.content ?? {}).flatMap((c) => (c.schema?.$ref === undefined ? [] : [c.schema.$ref]));
+    const pages = refs.some((ref) => Object.hasOwn(doc.components.schemas[ref.split('/').at(-1)!]?.properties ?? {}, 'nextPageToken'));
+    const query = (get.parameters ?? []).filter((p) => p.in === 'query');
+    const names = query.filter((p) => p.deprecated !== true).map((p) => p.name);
+    if (!pages) {
+      expect([path, names.filter((n) => n === 'pageSize' || n === 'pageToken')]).toEqual([path, []]);
+      continue;
+    }
+    paged.push(path);
+    expect([path, names]).toEqual([path, expect.arrayContaining(['pageSize', 'pageToken'])]);
+    expect([path, names.filter((n) => OTHER_PAGING.includes(n))]).toEqual([path, []]);
+    expect([path, query.find((p) => p.name === 'pageSize')!.schema]).toEqual([path, expect.objectContaining({ type: 'integer', minimum: 0 })]);
+  }
+  return paged;
+}
+
 describe('admin API over HTTPS with mTLS', () => {
   let gw: TestGateway;
   let ca: DevCa;
@@ -84,5 +124,10 @@ describe('admin API over HTTPS with mTLS', () => {
     }
     const docs = await httpsGet(`${base}/docs`, ca.bundlePem(), await as('spiffe://acme.test/parley/admin'), gatewayId);
     expect([200, 301]).toContain(docs.status);
+  });
+
+  it('documents one paging convention on every paged list route: pageSize and pageToken in, nextPageToken out', async () => {
+    const res = await httpsGet(`${base}/openapi.json`, ca.bundlePem(), await as('spiffe://acme.test/parley/admin'), gatewayId);
+    expect(pagedRoutesOf(JSON.parse(res.body) as OpenApiDocument).sort()).toEqual(['/v1/audit', '/v1/records', '/v1/syncs']);
   });
 });

@@ -66,7 +66,7 @@ const segment = fc.oneof(
   text.map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '?'))),
   fc.uint8Array({ minLength: 1, maxLength: 24 }).map(percentEncode),
 );
-const fieldNames = fc.constantFrom('spiffeId', 'fingerprint', 'reason', 'expiresAt', 'trustDomain', 'profile', 'endpointUrls', 'id', 'effect', 'subjects', 'methods', 'namespaces', 'cidrs', 'csv', 'mode', 'bundle', 'keys', 'namespace', 'limit', 'pageToken', 'format');
+const fieldNames = fc.constantFrom('spiffeId', 'fingerprint', 'reason', 'expiresAt', 'trustDomain', 'profile', 'endpointUrls', 'id', 'effect', 'subjects', 'methods', 'namespaces', 'cidrs', 'csv', 'mode', 'bundle', 'keys', 'namespace', 'pageSize', 'maxRows', 'limit', 'pageToken', 'format');
 const jsonish: fc.Arbitrary<unknown> = fc.letrec<{ value: unknown }>((tie) => ({
   value: fc.oneof({ depthSize: 'small' }, text, fc.integer(), fc.double(), fc.boolean(), fc.constant(null), fc.array(tie('value'), { maxLength: 4 }), fc.dictionary(fc.oneof(fieldNames, text), tie('value'), { maxKeys: 4 })),
 })).value;

@@ -61,7 +61,7 @@ describe('admin roles', () => {
 
   async function auditOf(who: string): Promise<AuditEntryJson[]> {
     await gw.gateway.get(AuditWriter).flush();
-    const res = await as(ADMIN, 'GET', `/v1/audit?spiffeId=${encodeURIComponent(who)}&limit=100`);
+    const res = await as(ADMIN, 'GET', `/v1/audit?spiffeId=${encodeURIComponent(who)}&pageSize=100`);
     expect(res.status).toBe(200);
     return res.json.entries as AuditEntryJson[];
   }
@@ -89,6 +89,24 @@ describe('admin roles', () => {
     const federation = await as(SECURITY, 'POST', '/v1/federations', { trustDomain: 'other.test', profile: 'static' });
     expect([federation.status, federation.json.detail]).toEqual([403, `${SECURITY} lacks federations:write (holds role security)`]);
     expect((await as(SECURITY, 'POST', '/v1/policies', rule('security-rule'))).status).toBe(201);
+  });
+
+  it('refreshing a federation needs federations:write in both spellings, /refresh and :refresh, and is audited as sent', async () => {
+    for (const path of ['/v1/federations/partner.test/refresh', '/v1/federations/partner.test:refresh']) {
+      const refused = await as(SECURITY, 'POST', path);
+      expect([path, refused.status, refused.json.detail]).toEqual([path, 403, `${SECURITY} lacks federations:write (holds role security)`]);
+      // partner.test is static (created above): nothing to fetch.
+      expect([path, (await as(OPERATOR, 'POST', path)).status]).toEqual([path, 412]);
+    }
+    for (const path of ['/v1/federations/nobody.test/refresh', '/v1/federations/nobody.test:refresh']) {
+      const missing = await as(OPERATOR, 'POST', path);
+      expect([path, missing.status, missing.json.code]).toEqual([path, 404, 'not_found']);
+    }
+    const operator = await auditOf(OPERATOR);
+    for (const action of ['POST /v1/federations/partner.test/refresh', 'POST /v1/federations/partner.test:refresh']) {
+      expect(operator.find((e) => e.method === action)).toMatchObject({ decision: 'allow', rule: 'admin-role:operator', reason: 'federations:write granted by role operator (holds role operator); answered 412' });
+    }
+    expect((await auditOf(SECURITY)).find((e) => e.method === 'POST /v1/federations/partner.test/refresh')).toMatchObject({ decision: 'deny', reason: expect.stringContaining('lacks federations:write') });
   });
 
   it('an ID below a prefix holds its role; one that only shares the text of the prefix holds none and learns nothing', async () => {
@@ -120,7 +138,7 @@ describe('admin roles', () => {
       reason: `no_permission: ${VIEWER} lacks policies:write (holds role viewer); answered 403`,
     });
     await gw.gateway.get(AuditWriter).flush();
-    const byAction = await as(ADMIN, 'GET', `/v1/audit?method=${encodeURIComponent('POST /v1/policies')}&decision=deny&limit=100`);
+    const byAction = await as(ADMIN, 'GET', `/v1/audit?method=${encodeURIComponent('POST /v1/policies')}&decision=deny&pageSize=100`);
     expect(new Set((byAction.json.entries as AuditEntryJson[]).map((e) => e.spiffeId))).toEqual(new Set([VIEWER, OPERATOR]));
     const operator = await auditOf(OPERATOR);
     expect(operator.find((e) => e.method === 'POST /v1/federations')).toMatchObject({ decision: 'allow', rule: 'admin-role:operator', reason: 'federations:write granted by role operator (holds role operator); answered 201' });

@@ -95,8 +95,8 @@ describe('admin API: validation by the DTO declarations', () => {
     );
     expect(bad.json.errors).toHaveLength(4);
     expect((await send('GET', '/v1/records?namespace=ml&recursive=false&pageSize=1&annotation=k=v')).status).toBe(200);
-    const audit = await send('GET', '/v1/audit?decision=maybe&format=xml&limit=1&limit=2');
-    expect(audit.json.errors?.map((e) => e.field).sort()).toEqual(['decision', 'format', 'limit']);
+    const audit = await send('GET', '/v1/audit?decision=maybe&format=xml&pageSize=1&pageSize=2');
+    expect(audit.json.errors?.map((e) => e.field).sort()).toEqual(['decision', 'format', 'pageSize']);
 
     const doc = (await send('GET', '/openapi.json')).json as { paths: Record<string, Record<string, { parameters: Array<{ name: string; schema: Schema }> }>> };
     const params = Object.fromEntries(doc.paths['/v1/records']!.get!.parameters.map((p) => [p.name, p.schema]));

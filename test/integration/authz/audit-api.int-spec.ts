@@ -148,12 +148,12 @@ describe('audit trail: writer and GET /v1/audit', () => {
     expect(indexesOf(entries)).toEqual(expected(keep));
   });
 
-  it('pages exactly once with limit and pageToken, even while new decisions arrive', async () => {
+  it('pages exactly once with pageSize and pageToken, even while new decisions arrive', async () => {
     const seen: number[] = [];
     let token = '';
     let pages = 0;
     do {
-      const p = await page(`limit=4&trustDomain=acme.test${token ? `&pageToken=${token}` : ''}`);
+      const p = await page(`pageSize=4&trustDomain=acme.test${token ? `&pageToken=${token}` : ''}`);
       expect(p.entries.length).toBeLessThanOrEqual(4);
       seen.push(...indexesOf(p.entries));
       token = p.nextPageToken;
@@ -167,12 +167,29 @@ describe('audit trail: writer and GET /v1/audit', () => {
     const want = expected((r) => r.trustDomain === 'acme.test');
     expect(seen).toEqual(want);
     expect(pages).toBe(Math.ceil(want.length / 4));
-    expect((await page('limit=1')).entries[0].reason).toBe('allowed #100');
+    expect((await page('pageSize=1')).entries[0].reason).toBe('allowed #100');
+  });
+
+  it('says what is wrong with a bad pageSize, naming it', async () => {
+    const res = await call('/v1/audit?pageSize=ten');
+    expect([res.status, JSON.parse(res.body).errors]).toEqual([400, [{ field: 'pageSize', message: 'must be a non-negative integer (0: 100, at most 1000)' }]]);
+  });
+
+  it('still takes the deprecated limit as the page size of JSON pages, not together with pageSize', async () => {
+    const byLimit = await page('limit=4&trustDomain=acme.test');
+    const bySize = await page('pageSize=4&trustDomain=acme.test');
+    expect(byLimit).toEqual(bySize);
+    expect(byLimit.entries).toHaveLength(4);
+    // The tokens are the same: a client may move from one name to the other between pages.
+    expect(await page(`limit=4&trustDomain=acme.test&pageToken=${bySize.nextPageToken}`)).toEqual(await page(`pageSize=4&trustDomain=acme.test&pageToken=${byLimit.nextPageToken}`));
+    const both = await call('/v1/audit?limit=4&pageSize=4');
+    expect(both.status).toBe(400);
+    expect(JSON.parse(both.body)).toMatchObject({ errors: [{ field: 'limit', message: 'deprecated name of pageSize: give only pageSize' }] });
   });
 
   it('refuses a page token with other filters than it was issued for', async () => {
-    const first = await page('limit=2&decision=deny');
-    const res = await call(`/v1/audit?limit=2&decision=allow&pageToken=${first.nextPageToken}`);
+    const first = await page('pageSize=2&decision=deny');
+    const res = await call(`/v1/audit?pageSize=2&decision=allow&pageToken=${first.nextPageToken}`);
     expect(res.status).toBe(400);
     expect(JSON.parse(res.body)).toMatchObject({ code: 'invalid_argument', errors: [{ field: 'pageToken', message: 'was issued for different filters' }] });
   });
@@ -185,6 +202,14 @@ describe('audit trail: writer and GET /v1/audit', () => {
     ['namespace=%2Fml', 'namespace'],
     ['since=yesterday', 'since'],
     ['until=2025-02-30T00:00:00Z', 'until'],
+    ['pageSize=ten', 'pageSize'],
+    ['pageSize=-1', 'pageSize'],
+    ['pageSize=2.5', 'pageSize'],
+    ['pageSize=1&pageSize=2', 'pageSize'],
+    ['maxRows=10', 'maxRows'],
+    ['format=csv&pageSize=10', 'pageSize'],
+    ['format=csv&maxRows=0', 'maxRows'],
+    ['format=csv&maxRows=10&limit=10', 'limit'],
     ['limit=0', 'limit'],
     ['limit=1001', 'limit'],
     ['pageToken=bm9wZQ', 'pageToken'],
@@ -201,7 +226,7 @@ describe('audit trail: writer and GET /v1/audit', () => {
   it('exports every matching row as CSV (Accept: text/csv or format=csv), quoted and formula-guarded', async () => {
     writer.record({ at: new Date(BASE - 60_000), spiffeId: 'spiffe://partner.test/x', trustDomain: 'partner.test', sourceAddress: '::1', method: '=cmd|calc', decision: 'deny', reason: 'bad, "quoted"\nreason #200', rule: '@r' });
     await writer.flush();
-    const json = await page('trustDomain=partner.test&limit=1000');
+    const json = await page('trustDomain=partner.test&pageSize=1000');
     for (const [query, accept] of [['trustDomain=partner.test', 'text/csv'], ['trustDomain=partner.test&format=csv', undefined]] as const) {
       const res = await call(`/v1/audit?${query}`, admin, accept);
       expect(res.status).toBe(200);
@@ -214,6 +239,8 @@ describe('audit trail: writer and GET /v1/audit', () => {
       expect(rows.find((r) => r[9] === 'allowed #6')?.[10]).toBe('dry-a;dry-b');
     }
     expect(parseCsv((await call('/v1/audit?format=csv')).body)).toHaveLength(1 + 27);
+    expect(parseCsv((await call('/v1/audit?format=csv&maxRows=3&decision=deny')).body)).toHaveLength(4);
+    // limit: the deprecated name of maxRows for CSV.
     expect(parseCsv((await call('/v1/audit?format=csv&limit=3&decision=deny')).body)).toHaveLength(4);
     const bad = await call('/v1/audit?decision=nope', admin, 'text/csv');
     expect(bad.status).toBe(400);
@@ -226,7 +253,10 @@ describe('audit trail: writer and GET /v1/audit', () => {
     const doc = JSON.parse((await call('/openapi.json')).body);
     const op = doc.paths['/v1/audit'].get;
     expect(op.security).toEqual([{ 'spiffe-mtls': ['audit:read'] }]);
-    expect((op.parameters as Array<{ name: string }>).map((p) => p.name).sort()).toEqual(['decision', 'format', 'limit', 'method', 'namespace', 'pageToken', 'rule', 'since', 'spiffeId', 'trustDomain', 'until']);
+    const params = op.parameters as Array<{ name: string; in: string; deprecated?: boolean; schema: Record<string, unknown> }>;
+    expect(params.map((p) => p.name).sort()).toEqual(['decision', 'format', 'limit', 'maxRows', 'method', 'namespace', 'pageSize', 'pageToken', 'rule', 'since', 'spiffeId', 'trustDomain', 'until']);
+    expect(params.filter((p) => p.deprecated === true).map((p) => p.name)).toEqual(['limit']);
+    expect(params.find((p) => p.name === 'pageSize')!.schema).toMatchObject({ type: 'integer', minimum: 0 });
     expect(Object.keys(op.responses['200'].content)).toEqual(expect.arrayContaining(['application/json', 'text/csv']));
   });
 
@@ -243,5 +273,11 @@ describe('audit trail: writer and GET /v1/audit', () => {
     const times = rows.map((r) => r[1]);
     expect([...times].sort().reverse()).toEqual(times);
     expect(rows.at(-1)![9]).toBe('bulk #1');
+    expect(parseCsv((await call('/v1/audit?format=csv&maxRows=1500')).body)).toHaveLength(1 + 1500);
+    // pageSize: 0 is the default page, a larger one than the server serves is capped (not refused).
+    expect((await page('pageSize=0')).entries).toHaveLength(100);
+    const capped = await page('pageSize=5000');
+    expect(capped.entries).toHaveLength(1000);
+    expect(capped.nextPageToken).not.toBe('');
   });
 });

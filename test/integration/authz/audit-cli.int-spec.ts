@@ -77,6 +77,9 @@ describe('parley admin audit', () => {
     expect(rows[0]).toBe('id,at,spiffe_id,trust_domain,source_address,method,namespace,decision,rule,reason,dry_run_denied');
     expect(rows.slice(1, -1)).toHaveLength(50);
     expect(rows.at(-1)).toBe('');
+    const capped = await runCli(['admin', 'audit', ...id, '--limit', '7', '--csv'], cwd);
+    expect(capped.code).toBe(0);
+    expect(capped.stdout.split('\r\n').slice(1, -1)).toHaveLength(7);
   });
 
   it('reports a bad filter with the parameter named, exit code 1', async () => {

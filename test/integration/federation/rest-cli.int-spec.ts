@@ -15,6 +15,7 @@ import { startTestGateway, type TestGateway } from '../../support/gateway';
 import { TestCa } from '../../support/test-ca';
 import { runCli } from '../cli/cli-process';
 import { TrustStore } from '../../../src/trust';
+import { AuditWriter } from '../../../src/authz';
 
 jest.setTimeout(90_000);
 
@@ -77,6 +78,11 @@ describe('parley admin federation / bundle (two gateways)', () => {
     expect(refresh.code).toBe(0);
     expect(JSON.parse(refresh.stdout)).toMatchObject({ trustDomain: 'acme.test', profile: 'https_spiffe', state: 'ready', sequence: '1', refreshHint: 300 });
     expect(partner.gateway.get(TrustStore).getX509Authorities(ACME)?.map((c) => c.fingerprint256)).toEqual(acme.gateway.get(TrustStore).getX509Authorities(ACME)!.map((c) => c.fingerprint256));
+    // The CLI calls the documented route (audited as sent).
+    await partner.gateway.get(AuditWriter).flush();
+    const audited = await runCli(['admin', 'audit', '--method', 'POST /v1/federations/acme.test/refresh', '--json', ...onPartner], cwd);
+    expect(audited.code).toBe(0);
+    expect(JSON.parse(audited.stdout)).toEqual([expect.objectContaining({ method: 'POST /v1/federations/acme.test/refresh', decision: 'allow' })]);
 
     const list = await runCli(['admin', 'federation', 'list', ...onPartner], cwd);
     expect(list.code).toBe(0);

@@ -85,7 +85,10 @@ describe('admin API: federations and bundles', () => {
     expect(created.status).toBe(201);
     expect(created.json()).toMatchObject({ trustDomain: PARTNER, profile: 'static', state: 'pending', source: 'api', authorities: [] });
     expect((await api('POST', '/v1/federations', { body: { trustDomain: PARTNER, profile: 'static' } })).status).toBe(409);
+    expect((await api('POST', `/v1/federations/${PARTNER}/refresh`)).status).toBe(412);
     expect((await api('POST', `/v1/federations/${PARTNER}:refresh`)).status).toBe(412);
+    for (const path of ['/v1/federations/nobody.test/refresh', '/v1/federations/nobody.test:refresh']) expect([path, (await api('POST', path)).status]).toEqual([path, 404]);
+    expect((await api('POST', `/v1/federations/${PARTNER}:resync`)).status).toBe(404);
     expect((await api('GET', '/v1/federations/nobody.test')).status).toBe(404);
     expect(gw.gateway.get(TrustStore).get(PARTNER_TD)).toBeUndefined();
     expect(await partnerHandshake()).toBe(grpcStatus.UNAUTHENTICATED);
@@ -136,9 +139,11 @@ describe('admin API: federations and bundles', () => {
     expect((await api('PUT', `/v1/federations/${PARTNER}`, { body: { trustDomain: 'other.test', profile: 'static' } })).status).toBe(400);
 
     await api('POST', '/v1/federations', { body: { trustDomain: 'down.test', profile: 'https_web', endpointUrls: ['https://127.0.0.1:1/'] } });
-    const down = await api('POST', '/v1/federations/down.test:refresh');
-    expect(down.status).toBe(200);
-    expect(down.json()).toMatchObject({ state: 'failing', lastError: { reason: 'connect' } });
+    for (const path of ['/v1/federations/down.test/refresh', '/v1/federations/down.test:refresh']) {
+      const down = await api('POST', path);
+      expect([path, down.status]).toEqual([path, 200]);
+      expect(down.json()).toMatchObject({ trustDomain: 'down.test', state: 'failing', lastError: { reason: 'connect' } });
+    }
     const report = await gw.gateway.get(ReadinessRegistry).evaluate(2000);
     const fed = report.checks.find((c) => c.name === 'federation')!;
     expect(fed.ok).toBe(true);
@@ -146,6 +151,18 @@ describe('admin API: federations and bundles', () => {
     expect(report.ready).toBe(true);
     expect(fed.details).toMatchObject({ partners: { [PARTNER]: 'ready', 'down.test': 'failing' } });
     expect((await api('DELETE', '/v1/federations/down.test')).status).toBe(204);
+  });
+
+  it('documents refresh as POST /v1/federations/{trustDomain}/refresh, with a trustDomain path parameter; the :refresh spelling is not in the document', async () => {
+    const doc = (await api('GET', '/openapi.json')).json<{ paths: Record<string, Record<string, { operationId: string; parameters?: Array<{ name: string; in: string; required?: boolean }>; security?: unknown }>> }>();
+    const refresh = doc.paths['/v1/federations/{trustDomain}/refresh']?.post;
+    expect(refresh).toBeDefined();
+    expect(refresh!.operationId).toBe('FederationsController_refresh');
+    expect(refresh!.parameters).toEqual([expect.objectContaining({ name: 'trustDomain', in: 'path', required: true })]);
+    expect(refresh!.security).toEqual([{ 'spiffe-mtls': ['federations:write'] }]);
+    const templates = Object.keys(doc.paths);
+    expect(templates.filter((t) => t.includes('{action}') || t.includes(':refresh'))).toEqual([]);
+    for (const ops of Object.values(doc.paths)) for (const op of Object.values(ops)) expect(op.parameters?.map((p) => p.name) ?? []).not.toContain('action');
   });
 
   it('deletes a relationship: the partner bundle leaves the trust store and its workloads are refused', async () => {

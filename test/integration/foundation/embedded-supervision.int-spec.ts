@@ -60,7 +60,7 @@ describe('a supervised embedded PostgreSQL', () => {
     const [svid, key, bundle] = ['svid.pem', 'svid.key', 'bundle.pem'].map((f) => join(cwd, 'trainer', f));
     expect((await runParleyToEnd(['dev', 'issue', '--id', ADMIN, '--out', join(cwd, 'admin')], { cwd })).code).toBe(0);
     const admin = { certPem: readFileSync(join(cwd, 'admin', 'svid.pem'), 'utf8'), keyPem: readFileSync(join(cwd, 'admin', 'svid.key'), 'utf8') };
-    const auditList = () => httpsGet(`https://127.0.0.1:${adminPort}/v1/audit?limit=1`, readFileSync(bundle, 'utf8'), admin, GATEWAY);
+    const auditList = () => httpsGet(`https://127.0.0.1:${adminPort}/v1/audit?pageSize=1`, readFileSync(bundle, 'utf8'), admin, GATEWAY);
     expect((await auditList()).status).toBe(200);
     const identity = ['--svid', svid, '--key', key, '--bundle', bundle, '--server', `127.0.0.1:${grpcPort}`];
     const credentials = grpc.credentials.createSsl(readFileSync(bundle), readFileSync(key), readFileSync(svid), {

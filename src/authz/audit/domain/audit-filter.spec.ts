@@ -1,8 +1,8 @@
 import { encodeAuditCursor } from './audit-cursor';
 import { parseAuditQuery, type AuditQuery } from './audit-filter';
 
-function ok(raw: Record<string, unknown>): AuditQuery {
-  const r = parseAuditQuery(raw);
+function ok(raw: Record<string, unknown>, options = {}): AuditQuery {
+  const r = parseAuditQuery(raw, options);
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.query;
 }
@@ -22,8 +22,8 @@ describe('parseAuditQuery', () => {
       rule: 'partners-pull',
       since: '2025-01-31T00:00:00Z',
       until: '2025-02-01T00:00:00+01:00',
-      limit: '25',
-      format: 'csv',
+      pageSize: '25',
+      format: 'json',
     });
     expect(q).toEqual({
       filter: {
@@ -36,9 +36,10 @@ describe('parseAuditQuery', () => {
         sinceMicros: 1_738_281_600_000_000n,
         untilMicros: 1_738_364_400_000_000n,
       },
-      limit: 25,
+      pageSize: 25,
+      maxRows: undefined,
       after: undefined,
-      format: 'csv',
+      format: 'json',
     });
     expect(ok({}).filter).toEqual({});
     expect(ok({ method: 'POST /v1/policies' }).filter.method).toBe('POST /v1/policies');
@@ -63,6 +64,11 @@ describe('parseAuditQuery', () => {
     [{ since: 'yesterday' }, 'since'],
     [{ until: '2025-02-30T00:00:00Z' }, 'until'],
     [{ since: '2025-01-02T00:00:00Z', until: '2025-01-01T00:00:00Z' }, 'until'],
+    [{ pageSize: 'ten' }, 'pageSize'],
+    [{ pageSize: '-5' }, 'pageSize'],
+    [{ pageSize: '1.5' }, 'pageSize'],
+    [{ maxRows: '10' }, 'maxRows'],
+    [{ pageSize: '10', limit: '10' }, 'limit'],
     [{ limit: '0' }, 'limit'],
     [{ limit: '1001' }, 'limit'],
     [{ limit: 'ten' }, 'limit'],
@@ -80,8 +86,28 @@ describe('parseAuditQuery', () => {
     expect(errors({ decision: 'x', limit: '0', since: 'no' }).map((e) => e.field)).toEqual(['decision', 'since', 'limit']);
   });
 
-  it('allows a larger limit when told (CSV)', () => {
-    expect(errors({ limit: '5000' }, { maxLimit: 10_000 })).toEqual([]);
+  it('pages with pageSize: 0 or absent is the default, a larger value is capped', () => {
+    expect(ok({}).pageSize).toBe(100);
+    expect(ok({ pageSize: '0' }).pageSize).toBe(100);
+    expect(ok({ pageSize: '7' }).pageSize).toBe(7);
+    expect(ok({ pageSize: '5000' }).pageSize).toBe(1000);
+    expect(ok({ pageSize: '9999999999' }).pageSize).toBe(1000);
+    expect(ok({}).maxRows).toBeUndefined();
+  });
+
+  it('keeps limit as the deprecated name of pageSize, with its old range', () => {
+    expect(ok({ limit: '25' }).pageSize).toBe(25);
+    expect(errors({ limit: '1001' })).toEqual([{ field: 'limit', message: 'must be an integer from 1 to 1000' }]);
+  });
+
+  it('bounds a CSV export with maxRows (or the deprecated limit); pageSize is JSON only', () => {
+    const csv = { csv: true };
+    expect(ok({}, csv)).toMatchObject({ pageSize: undefined, maxRows: undefined });
+    expect(ok({ maxRows: '5000' }, csv)).toMatchObject({ pageSize: undefined, maxRows: 5000 });
+    expect(ok({ limit: '5000' }, csv)).toMatchObject({ pageSize: undefined, maxRows: 5000 });
+    expect(errors({ pageSize: '10' }, csv)).toEqual([{ field: 'pageSize', message: 'pages are JSON only; a CSV export takes maxRows' }]);
+    expect(errors({ maxRows: '0' }, csv).map((e) => e.field)).toEqual(['maxRows']);
+    expect(errors({ maxRows: '10', limit: '10' }, csv)).toEqual([{ field: 'limit', message: 'deprecated name of maxRows: give only maxRows' }]);
   });
 });
 

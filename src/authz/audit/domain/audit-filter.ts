@@ -1,7 +1,13 @@
 /**
  * The query of the audit trail: validated filters (all optional, combined with AND), the
- * page size and the position to continue from. Invalid input yields field errors naming the
- * query parameter; unknown parameters are refused so a misspelt filter never widens a result.
+ * page size (JSON) or row cap (CSV) and the position to continue from. Invalid input yields
+ * field errors naming the query parameter; unknown parameters are refused so a misspelt
+ * filter never widens a result.
+ *
+ * Paging follows the admin API's convention: `pageSize` (0 or absent: the default, larger
+ * values are capped) and `pageToken`. A CSV export is one response, not pages: `maxRows`
+ * bounds it. `limit` is the deprecated name of both (JSON: page size, CSV: row cap), with
+ * its old range.
  */
 import { SpiffeId, TrustDomain } from '../../../spiffe';
 import { namespaceError } from '../../domain/namespace';
@@ -14,8 +20,10 @@ export type AuditFormat = 'json' | 'csv';
 
 export interface AuditQuery {
   readonly filter: AuditFilter;
-  /** Entries per page (JSON); for CSV the cap on rows, undefined = every matching row. */
-  readonly limit?: number;
+  /** Entries per page (JSON), already defaulted and capped; undefined for CSV. */
+  readonly pageSize?: number;
+  /** CSV: the cap on rows, undefined = every matching row; undefined for JSON. */
+  readonly maxRows?: number;
   /** Continue after this entry (newest first). */
   readonly after?: AuditCursor;
   /** Only when the query names one (`format=`); content negotiation decides otherwise. */
@@ -31,12 +39,12 @@ export type AuditQueryResult = { readonly ok: true; readonly query: AuditQuery }
 
 export const DEFAULT_AUDIT_PAGE = 100;
 export const MAX_AUDIT_PAGE = 1000;
-/** Largest `limit` of a CSV export (which otherwise streams every matching row). */
+/** Largest `maxRows` of a CSV export (which otherwise streams every matching row). */
 export const MAX_AUDIT_CSV_ROWS = 100_000_000;
 
 export interface AuditQueryOptions {
-  /** Largest accepted `limit` (default MAX_AUDIT_PAGE; MAX_AUDIT_CSV_ROWS for CSV). */
-  readonly maxLimit?: number;
+  /** The response is a CSV export (`maxRows`), not a JSON page (`pageSize`); default false. */
+  readonly csv?: boolean;
 }
 const MAX_RULE_LENGTH = 256;
 const MAX_ADMIN_ACTION_LENGTH = 1100;
@@ -61,12 +69,12 @@ export function isAdminAction(s: string): boolean {
 const MIN_MICROS = -62_135_596_800_000_000n;
 const MAX_MICROS = 253_402_300_799_999_999n;
 
-export const AUDIT_QUERY_PARAMS = ['spiffeId', 'trustDomain', 'method', 'decision', 'namespace', 'rule', 'since', 'until', 'limit', 'pageToken', 'format'] as const;
+export const AUDIT_QUERY_PARAMS = ['spiffeId', 'trustDomain', 'method', 'decision', 'namespace', 'rule', 'since', 'until', 'pageSize', 'pageToken', 'maxRows', 'limit', 'format'] as const;
 const KNOWN: ReadonlySet<string> = new Set(AUDIT_QUERY_PARAMS);
 
 /** Validates the query parameters of `GET /v1/audit` (an Express-style query object). */
 export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options: AuditQueryOptions = {}): AuditQueryResult {
-  const maxLimit = options.maxLimit ?? MAX_AUDIT_PAGE;
+  const csv = options.csv === true;
   const errors: AuditFieldError[] = [];
   const fail = (field: string, message: string): undefined => {
     errors.push({ field, message });
@@ -115,13 +123,7 @@ export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options:
   const until = instant(single('until'), 'until', fail);
   if (since !== undefined && until !== undefined && since >= until) fail('until', 'must be after since');
 
-  const limitText = single('limit');
-  let limit: number | undefined;
-  if (limitText !== undefined) {
-    const n = decimal(limitText);
-    if (n === undefined || n < 1 || n > maxLimit) fail('limit', `must be an integer from 1 to ${maxLimit}`);
-    else limit = n;
-  }
+  const { pageSize, maxRows } = sizes(single, csv, fail);
   const formatText = single('format');
   if (formatText !== undefined && formatText !== 'json' && formatText !== 'csv') fail('format', 'must be json or csv');
   if (errors.length > 0) return { ok: false, errors };
@@ -143,7 +145,39 @@ export function parseAuditQuery(raw: Readonly<Record<string, unknown>>, options:
     if (typeof decoded === 'string') return { ok: false, errors: [{ field: 'pageToken', message: decoded }] };
     after = decoded;
   }
-  return { ok: true, query: Object.freeze({ filter, limit, after, format: formatText as AuditFormat | undefined }) };
+  return { ok: true, query: Object.freeze({ filter, pageSize, maxRows, after, format: formatText as AuditFormat | undefined }) };
+}
+
+/** `pageSize` (JSON pages), `maxRows` (CSV) and `limit`, their deprecated name with its old range. */
+function sizes(single: (name: string) => string | undefined, csv: boolean, fail: (field: string, message: string) => undefined): { pageSize?: number; maxRows?: number } {
+  const pageSizeText = single('pageSize');
+  const maxRowsText = single('maxRows');
+  const limitText = single('limit');
+  let pageSize: number | undefined;
+  let maxRows: number | undefined;
+  if (pageSizeText !== undefined) {
+    const n = decimal(pageSizeText, 10);
+    if (csv) fail('pageSize', 'pages are JSON only; a CSV export takes maxRows');
+    else if (n === undefined) fail('pageSize', `must be a non-negative integer (0: ${DEFAULT_AUDIT_PAGE}, at most ${MAX_AUDIT_PAGE})`);
+    else pageSize = n === 0 ? DEFAULT_AUDIT_PAGE : Math.min(n, MAX_AUDIT_PAGE);
+  }
+  if (maxRowsText !== undefined) {
+    const n = decimal(maxRowsText);
+    if (!csv) fail('maxRows', 'applies to a CSV export only; JSON pages take pageSize');
+    else if (n === undefined || n < 1 || n > MAX_AUDIT_CSV_ROWS) fail('maxRows', `must be an integer from 1 to ${MAX_AUDIT_CSV_ROWS}`);
+    else maxRows = n;
+  }
+  if (limitText !== undefined) {
+    const max = csv ? MAX_AUDIT_CSV_ROWS : MAX_AUDIT_PAGE;
+    const current = csv ? 'maxRows' : 'pageSize';
+    const n = decimal(limitText);
+    if ((csv ? maxRowsText : pageSizeText) !== undefined) fail('limit', `deprecated name of ${current}: give only ${current}`);
+    else if (n === undefined || n < 1 || n > max) fail('limit', `must be an integer from 1 to ${max}`);
+    else if (csv) maxRows = n;
+    else pageSize = n;
+  }
+  if (!csv && pageSize === undefined) pageSize = DEFAULT_AUDIT_PAGE;
+  return { pageSize, maxRows };
 }
 
 function instant(text: string | undefined, field: string, fail: (field: string, message: string) => undefined): bigint | undefined {
@@ -154,9 +188,9 @@ function instant(text: string | undefined, field: string, fail: (field: string, 
   return micros;
 }
 
-/** A short unsigned decimal, or undefined. */
-function decimal(s: string): number | undefined {
-  if (s.length === 0 || s.length > 9) return undefined;
+/** An unsigned decimal of at most `digits` digits, or undefined. */
+function decimal(s: string, digits = 9): number | undefined {
+  if (s.length === 0 || s.length > digits) return undefined;
   let v = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i) - 0x30;

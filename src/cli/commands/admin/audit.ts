@@ -72,8 +72,8 @@ async function runAudit(client: AdminClient, opts: AuditOptions): Promise<void> 
   };
   const cap = opts.all ? Number.POSITIVE_INFINITY : (opts.limit ?? DEFAULT_LIMIT);
   if (opts.csv) {
-    // The server streams every matching row (or --limit rows) in one response.
-    const res = await client.call('GET', '/v1/audit', { query: { ...filters, format: 'csv', limit: Number.isFinite(cap) ? cap : undefined }, accept: 'text/csv', timeoutMs: 600_000 });
+    // The server streams every matching row (or maxRows rows) in one response.
+    const res = await client.call('GET', '/v1/audit', { query: { ...filters, format: 'csv', maxRows: Number.isFinite(cap) ? cap : undefined }, accept: 'text/csv', timeoutMs: 600_000 });
     process.stdout.write(res.body);
     return;
   }
@@ -82,7 +82,7 @@ async function runAudit(client: AdminClient, opts: AuditOptions): Promise<void> 
   let more: boolean;
   do {
     const page = await client.json<{ entries: AuditEntryJson[]; nextPageToken: string }>('GET', '/v1/audit', {
-      query: { ...filters, limit: Math.min(MAX_PAGE, cap - entries.length), pageToken: token || undefined },
+      query: { ...filters, pageSize: Math.min(MAX_PAGE, cap - entries.length), pageToken: token || undefined },
     });
     entries.push(...page.entries.slice(0, cap - entries.length));
     token = page.nextPageToken;

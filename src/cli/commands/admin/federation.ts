@@ -223,7 +223,7 @@ function registerRm(group: Command): void {
 /** `federation refresh <trust-domain>`: fetch the partner bundle now. */
 function registerRefresh(group: Command): void {
   adminSubcommand<{ json?: boolean }>(group, 'refresh <trust-domain>', 'fetch the partner bundle now and show the result', async (client, args, opts) => {
-    const s = await printStatus(client, 'POST', `${path(args[0] ?? '')}:refresh`, opts.json);
+    const s = await printStatus(client, 'POST', `${path(args[0] ?? '')}/refresh`, opts.json);
     if (s.state === 'failing' || s.state === 'stale') process.exitCode = 1;
   })
     .option('--json', 'print the status as JSON')
