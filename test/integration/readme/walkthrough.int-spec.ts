@@ -110,7 +110,7 @@ describe('the README walkthrough, as written', () => {
       `npx() { if [ "$1" = parley ]; then shift; node ${JSON.stringify(join(ROOT, 'bin/parley.js'))} "$@"; else command npx "$@"; fi; }`,
       ...blocks.map((b) => [
         `echo "::: ${b.name}"`,
-        // A continued line (ending in \) is one command: kept whole; placeholder lines dropped.
+        // The placeholder lines are whole one-line commands, so dropping them leaves the others intact.
         b.text.split('\n').filter((l) => !PLACEHOLDERS.includes(l.trim())).join('\n'),
       ].join('\n')),
       'echo "::: done"',
