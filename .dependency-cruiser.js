@@ -40,9 +40,9 @@ module.exports = {
     {
       name: 'contexts-through-index',
       severity: 'error',
-      comment: 'a context imports another only through its index.ts (its public API)',
+      comment: 'a context imports another only through its index.ts (its public API), or its client.ts (the part for callers outside the gateway process, without NestJS)',
       from: { path: '^src/([^/]+)/', pathNot: '^src/[^/]+/domain/|^src/common/(errors|namespace-name)\\.ts$' },
-      to: { path: '^src/[^/]+/', pathNot: ['^src/$1/', '^src/[^/]+/index\\.ts$'] },
+      to: { path: '^src/[^/]+/', pathNot: ['^src/$1/', '^src/[^/]+/index\\.ts$', '^src/[^/]+/client\\.ts$'] },
     },
     {
       name: 'domains-through-domain-index',

@@ -8,7 +8,6 @@ import { isIP } from 'node:net';
 import type * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { ParleyError } from '../common';
-import { WorkloadApiSource } from '../identity';
 import { BundleSet, parseX509Svid, SpiffeId, TrustDomain, X509Bundle, type X509Svid } from '../spiffe';
 import { spiffeChannelCredentials, type ClientTrust, type ExpectedServer } from '../tls';
 import { svidValidityProblem, type FailureContext } from './domain/explain-failure';
@@ -143,6 +142,8 @@ export async function loadClientMaterial(o: ClientIdentityOptions, env: Identity
     if (bundle.size === 0) throw new ParleyError('invalid_argument', `--bundle: ${source.bundle}: no certificates`);
     return { svid, trust: new BundleSet([bundle]), server, from: source.from, bundleFrom: `--bundle ${source.bundle}`, serverChosen, close: async () => undefined };
   }
+  // Loaded only when a Workload API is used: the identity context brings NestJS with it.
+  const { WorkloadApiSource } = await import('../identity');
   const wl = new WorkloadApiSource({ address: source.address, startTimeoutMs: 10_000 });
   const snapshot = await wl.start();
   const close = () => wl.stop();

@@ -3,7 +3,6 @@ export { ParleyError, toParleyError } from './errors';
 export type { ErrorCode } from './errors';
 export { toGrpcStatus, toProblem, ValidationError } from './error-mapping';
 export { loadDescriptorSet, loadProto, protoFile, serviceMethods, DESCRIPTOR_SET_FILE, PROTO_LOADER_OPTIONS } from './proto-files';
-export { ProblemFilter } from './problem.filter';
 export { ShutdownSequence } from './shutdown-sequence';
 export type { GatewayListener, ListenAddress } from './listener';
 export { PROBLEM_CONTENT_TYPE } from './error-mapping';

@@ -1,21 +1,25 @@
 import type { Command } from 'commander';
 import YAML from 'yaml';
-import { describeBinding, roleBindingsOf } from '../../admin';
 import { configSchema, type ParleyConfig } from '../../config';
 import { configLeaves } from '../../config';
 import { durationsAsWritten, redactConfig } from '../../config';
-import { gatewaySpiffeId } from '../../identity';
 import { loadCheckedFromOptions, reportFailure, withConfigOption } from '../context';
 
-/** The admin roles the configuration means (admin.admins, admin.roles or the default), as YAML comments. */
-export function adminRolesComment(config: ParleyConfig): string {
+/**
+ * The admin roles the configuration means (admin.admins, admin.roles or the default), as YAML
+ * comments. The admin and identity contexts are loaded here, not at CLI start-up (they bring
+ * NestJS and TypeORM with them).
+ */
+export async function adminRolesComment(config: ParleyConfig): Promise<string> {
+  const { describeBinding, roleBindingsOf } = await import('../../admin');
   const lines = roleBindingsOf(config.admin, config.identity.trustDomain).map((b) => `#   ${describeBinding(b)}`);
   return `# admin roles in force (derived from admin.admins and admin.roles):\n${lines.join('\n')}\n`;
 }
 
 /** The gateway's SPIFFE ID when identity.spiffeId is not set (derived from identity.trustDomain). */
-function derivedIdentityComment(config: ParleyConfig): string {
+async function derivedIdentityComment(config: ParleyConfig): Promise<string> {
   if (config.identity.spiffeId !== undefined) return '';
+  const { gatewaySpiffeId } = await import('../../identity');
   return `# identity.spiffeId in force (derived from identity.trustDomain): ${gatewaySpiffeId(config.identity).toString()}\n`;
 }
 
@@ -32,7 +36,7 @@ export function registerConfig(program: Command): void {
         if (opts.json) process.stdout.write(`${JSON.stringify(redacted, null, 2)}\n`);
         else {
           const header = `# effective configuration${loaded.file ? ` from ${loaded.file}` : ' (no config file)'}${loaded.fromEnv.size ? `; from the environment: ${[...loaded.fromEnv.values()].join(', ')}` : ''}\n`;
-          process.stdout.write(header + YAML.stringify(durationsAsWritten(redacted)) + derivedIdentityComment(loaded.config) + adminRolesComment(loaded.config));
+          process.stdout.write(header + YAML.stringify(durationsAsWritten(redacted)) + (await derivedIdentityComment(loaded.config)) + (await adminRolesComment(loaded.config)));
         }
       } catch (err) {
         reportFailure(err);

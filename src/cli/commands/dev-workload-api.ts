@@ -1,13 +1,12 @@
 import type { ParleyConfig } from '../../config';
-import { DevCaWorkloadProvider } from '../../identity';
-import { gatewaySpiffeId, openDevCa } from '../../identity';
-import { WorkloadApiServer } from '../../identity';
 import { createLogger } from '../../logging';
 import type { SpiffeId } from '../../spiffe';
 
 /** `parley dev workload-api`: the real Workload API protocol on a unix socket, fed by the dev CA. */
 export async function serveDevWorkloadApi(options: { config: ParleyConfig; socket: string; id?: SpiffeId; ttlMs?: number }): Promise<void> {
   const logger = createLogger(options.config.log).child({ component: 'dev-workload-api' });
+  // Loaded when the command runs, not at CLI start-up (the context brings NestJS with it).
+  const { DevCaWorkloadProvider, gatewaySpiffeId, openDevCa, WorkloadApiServer } = await import('../../identity');
   const ca = await openDevCa(options.config.identity, options.config.dataDir);
   const id = options.id ?? gatewaySpiffeId(options.config.identity);
   const provider = new DevCaWorkloadProvider(ca, id, options.ttlMs, (err) => logger.error({ err }, 'svid renewal failed'));

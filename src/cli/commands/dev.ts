@@ -4,7 +4,6 @@ import { resolve, join } from 'node:path';
 import type { Command } from 'commander';
 import { duration } from '../../config';
 import { ParleyError } from '../../common';
-import { openDevCa } from '../../identity';
 import { SpiffeId } from '../../spiffe';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 import { serveDevWorkloadApi } from './dev-workload-api';
@@ -102,6 +101,7 @@ export function registerDev(program: Command): void {
         const id = parseId(opts.id, config.identity.trustDomain);
         const ttl = parseTtl(opts.ttl);
         const p12 = p12Target(opts, resolve(opts.out));
+        const { openDevCa } = await import('../../identity'); // loaded when run: the context brings NestJS
         const ca = await openDevCa(config.identity, config.dataDir);
         const issued = await ca.issue(id, ttl);
         const out = resolve(opts.out);

@@ -9,9 +9,8 @@ import { connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { loadProto } from '../../common';
-import { HEALTH_PROTO } from '../../grpc';
 import { spiffeChannelCredentials, spiffeTlsConnectOptions } from '../../tls';
-import { ContentId, StoreClient, storeChannelOptions } from '../../store';
+import { ContentId, StoreClient, storeChannelOptions } from '../../store/client';
 import { DEFAULT_SERVER, failureContext, loadClientMaterial, parseServerAddress, tlsServerName, withClientIdentityOptions, type ClientIdentityOptions, type ClientMaterial } from '../client-identity';
 import { reportFailure } from '../context';
 import { runChecks, renderReport, type Check, type CheckOutcome } from '../domain/doctor-checks';
@@ -118,6 +117,7 @@ function admissionCheck(s: DoctorState): Check {
     title: 'gateway admits us',
     async run() {
       const { credentials, options } = channel(s);
+      const { HEALTH_PROTO } = await import('../../grpc'); // loaded when run: the context brings NestJS
       const pkg = grpc.loadPackageDefinition(loadProto(HEALTH_PROTO)) as unknown as { grpc: { health: { v1: { Health: grpc.ServiceClientConstructor } } } };
       const client = new pkg.grpc.health.v1.Health(s.address, credentials, options) as unknown as HealthClient;
       try {

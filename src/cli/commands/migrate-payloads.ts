@@ -1,9 +1,8 @@
 import type { Command } from 'commander';
 import { ParleyError } from '../../common';
 import type { LoadedConfig } from '../../config';
-import { connectDataSource, openDatabase, runMigrations } from '../../database';
 import { createLogger } from '../../logging';
-import { describeMove, ObjectPayloads, parseMoveLimit, parseMoveTarget, PayloadMover, type MoveSummary } from '../../store';
+import type { MoveSummary } from '../../store';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 import { formatBytes, Progress } from '../progress';
 
@@ -44,7 +43,7 @@ export function registerMigratePayloads(program: Command): void {
       try {
         const summary = await migratePayloads(opts);
         if (opts.json) process.stdout.write(`${JSON.stringify(summary)}\n`);
-        else if (!opts.quiet) process.stdout.write(`${describeMove(summary, formatBytes)}\n`);
+        else if (!opts.quiet) process.stdout.write(`${(await import('../../store')).describeMove(summary, formatBytes)}\n`);
       } catch (err) {
         reportFailure(err);
       }
@@ -52,6 +51,9 @@ export function registerMigratePayloads(program: Command): void {
 }
 
 async function migratePayloads(opts: MigratePayloadsOptions): Promise<MoveSummary> {
+  // The store and database contexts (TypeORM, NestJS) are loaded when the command runs, not at CLI start-up.
+  const { ObjectPayloads, parseMoveLimit, parseMoveTarget, PayloadMover } = await import('../../store');
+  const { connectDataSource, openDatabase, runMigrations } = await import('../../database');
   const { to } = parseMoveTarget(opts.to);
   const limit = parseMoveLimit(opts.limit);
   const { config } = loadFromOptions(opts);

@@ -1,5 +1,4 @@
 import type { Command } from 'commander';
-import { connectDataSource, openDatabase, runMigrations } from '../../database';
 import { createLogger } from '../../logging';
 import { loadFromOptions, reportFailure, withConfigOption } from '../context';
 
@@ -12,6 +11,7 @@ export function registerMigrate(program: Command): void {
       try {
         const { config } = loadFromOptions(opts);
         const logger = createLogger({ ...config.log, level: config.log.level === 'info' ? 'warn' : config.log.level });
+        const { connectDataSource, openDatabase, runMigrations } = await import('../../database'); // loaded when run (TypeORM)
         const db = await openDatabase(config, logger);
         embedded = db.embedded;
         const ds = await connectDataSource(db.url, config.database);

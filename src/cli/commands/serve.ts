@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { startGateway } from '../../gateway';
+import type { startGateway } from '../../gateway';
 import { createLogger } from '../../logging';
 import { loadCheckedFromOptions, reportFailure, withConfigOption } from '../context';
 
@@ -32,7 +32,9 @@ export function registerServe(program: Command): void {
       process.on('SIGINT', () => void stop('SIGINT'));
       process.on('SIGTERM', () => void stop('SIGTERM'));
       try {
-        gateway = await startGateway(loaded.config, logger);
+        // The whole gateway is loaded here, not at every CLI start.
+        const { startGateway: start } = await import('../../gateway');
+        gateway = await start(loaded.config, logger);
       } catch (err) {
         logger.flush?.();
         reportFailure(err);

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { ParleyError } from '../../common';
-import { MASKED, SyncClient, dateOf, type WireCreateSyncRequest, type WireSync } from '../../sync';
+import { MASKED, SyncClient, dateOf, type WireCreateSyncRequest, type WireSync } from '../../sync/client';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../client-identity';
 import { formatBytes } from '../progress';
 import { collectAnnotation, IDENTITY_HELP, reportStoreFailure } from './store/common';

@@ -1,7 +1,7 @@
 /** Shared pieces of the store commands: the client, option parsers and error reporting. */
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
-import { StoreClient, storeChannelOptions, type WireRecord } from '../../../store';
+import { StoreClient, storeChannelOptions, type WireRecord } from '../../../store/client';
 import { openClientIdentity, withClientIdentityOptions, type ClientIdentityOptions } from '../../client-identity';
 import { isServiceError, reportFailure } from '../../context';
 import type { FailureContext } from '../../domain/explain-failure';

@@ -4,7 +4,7 @@ import { access, open, rename, stat, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
-import { ContentId, type StoreClient, type WireRecord } from '../../../store';
+import { ContentId, type StoreClient, type WireRecord } from '../../../store/client';
 import type { ClientIdentityOptions } from '../../client-identity';
 import { TransferInterrupted, watchInterrupts } from '../../interrupt';
 import { formatBytes, Progress } from '../../progress';

@@ -1,7 +1,7 @@
 /** lookup, list and delete. */
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
-import type { WireListRequest, WireRecord } from '../../../store';
+import type { WireListRequest, WireRecord } from '../../../store/client';
 import type { ClientIdentityOptions } from '../../client-identity';
 import { collectAnnotation, IDENTITY_HELP, recordToJson, recordToText, storeCommand, withStoreClient } from './common';
 

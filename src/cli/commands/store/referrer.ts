@@ -7,7 +7,7 @@ import { readFile, rename, stat, unlink, writeFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type { Command } from 'commander';
 import { ParleyError } from '../../../common';
-import { ContentId, StoreClient, storeChannelOptions, type WireReferrer } from '../../../store';
+import { ContentId, StoreClient, storeChannelOptions, type WireReferrer } from '../../../store/client';
 import { openClientIdentity, type ClientIdentityOptions } from '../../client-identity';
 import { collectAnnotation, IDENTITY_HELP, reportStoreFailure, storeCommand, timestampIso } from './common';
 

@@ -1,7 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './error-mapping';
-import { ParleyError, toParleyError, type ErrorCode } from './errors';
+import { ParleyError, PROBLEM_CONTENT_TYPE, toParleyError, toProblem, type ErrorCode } from '../common';
 
 const CODE_BY_HTTP_STATUS: Record<number, ErrorCode> = {
   400: 'invalid_argument',
