@@ -49,6 +49,15 @@ describe('loadConfig', () => {
     expect(loadConfig({ cwd: tempDir(), env: {}, checks: [() => []] }).config).toBeDefined();
   });
 
+  it('names the environment as the source of an unknown PARLEY_* variable, though it set nothing', () => {
+    try {
+      loadConfig({ cwd: tempDir(), env: { PARLEY_OPS_PROT: '1' } });
+      throw new Error('expected a ConfigError');
+    } catch (err) {
+      expect((err as Error).message).toMatch(/^invalid configuration \(environment\):/);
+    }
+  });
+
   it('gives typed defaults with no file and no environment', () => {
     const cwd = tempDir();
     const { config, file } = loadConfig({ cwd, env: {} });

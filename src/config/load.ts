@@ -48,7 +48,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const raw: Record<string, unknown> = file ? readYamlFile(file) : {};
   const leaves = configLeaves(configSchema);
   const { fromEnv, problems } = applyEnv(raw, env, leaves);
-  const source = file ? `file ${file}${fromEnv.size ? ' and environment' : ''}` : fromEnv.size ? 'environment' : 'defaults';
+  // An unknown PARLEY_* variable is the environment's problem too, though it set nothing.
+  const fromEnvironment = fromEnv.size > 0 || problems.length > 0;
+  const source = file ? `file ${file}${fromEnvironment ? ' and environment' : ''}` : fromEnvironment ? 'environment' : 'defaults';
   const result = configSchema.safeParse(raw);
   if (!result.success) problems.push(...describeIssues(result.error.issues, fromEnv, leaves));
   for (const check of options.checks ?? []) problems.push(...check(raw));
