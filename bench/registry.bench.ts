@@ -30,7 +30,7 @@ import { join } from 'node:path';
 import { comparedResult, envInt, type BenchResult } from './bench-result';
 import { repoRoot, startGatewayProcess, type GatewayProcess } from './gateway-process';
 import { cpuMs, rssBytes, sampleRss } from './proc-stats';
-import { sha256File, writeRandomFile } from './random-file';
+import { sha256File, writeRandomFile } from '../test/support/random-file';
 
 export type { BenchResult };
 

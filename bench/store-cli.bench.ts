@@ -23,7 +23,7 @@ import { pipeline } from 'node:stream/promises';
 import { ContentId } from '../src/store/domain/content-id';
 import type { BenchResult } from './bench-result';
 import { startGatewayProcess } from './gateway-process';
-import { sha256File, writeRandomFile } from './random-file';
+import { sha256File, writeRandomFile } from '../test/support/random-file';
 import { rssBytes, sampleRss } from './proc-stats';
 
 export type { BenchResult };

@@ -3,44 +3,22 @@
  * `parley push` is streaming. What was staged stays invisible (no record, lookup NOT_FOUND),
  * and the same push on a restarted gateway (same database) succeeds.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { once } from 'node:events';
 import { Client } from 'pg';
 import { ContentId } from '../../../src/store/domain/content-id';
 import { freePort, waitFor } from '../../support/ports';
 import { runParley, runParleyToEnd, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
 import { createTestDatabase } from '../../support/pg';
 import { runCli, startCli } from './cli-process';
+import { sha256File, writeRandomFile } from '../../support/random-file';
 
 jest.setTimeout(120_000);
 
 const MiB = 1024 * 1024;
 const SIZE = 128 * MiB;
 const TRAINER = 'spiffe://parley.local/ns/ml/sa/trainer';
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
-  return hash.digest('hex');
-}
-
-/** Writes `size` random bytes to `path` in 4 MiB pieces; returns their sha256 (hex). */
-async function writeRandomFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; ) {
-    const piece = randomBytes(Math.min(left, 4 * MiB));
-    hash.update(piece);
-    left -= piece.length;
-    if (!out.write(piece)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
 
 describe('a gateway killed during a push', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'parley-crash-cli-'));

@@ -5,9 +5,7 @@
  * (SIGSTOP) once the transfer is under way and checked to be mid-flight before the signal is
  * sent, so a fast machine cannot finish the transfer first.
  */
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, createWriteStream, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
-import { once } from 'node:events';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -17,32 +15,12 @@ import { freePort, StopWaiting, waitFor } from '../../support/ports';
 import { runParley, runParleyToEnd, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
 import { createTestDatabase } from '../../support/pg';
 import { runCli, startCli, type CliRun } from './cli-process';
+import { sha256File, writeRandomFile } from '../../support/random-file';
 
 jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
 const SIZE = 128 * MiB;
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
-  return hash.digest('hex');
-}
-
-/** Writes `size` random bytes to `path` in 4 MiB pieces; returns their sha256 (hex). */
-async function writeRandomFile(path: string, size: number): Promise<string> {
-  const hash = createHash('sha256');
-  const out = createWriteStream(path);
-  for (let left = size; left > 0; ) {
-    const piece = randomBytes(Math.min(left, 4 * MiB));
-    hash.update(piece);
-    left -= piece.length;
-    if (!out.write(piece)) await once(out, 'drain');
-  }
-  out.end();
-  await once(out, 'finish');
-  return hash.digest('hex');
-}
 
 /**
  * Waits until `underWay` holds, stops the CLI, checks with `midFlight` that the transfer has

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, createReadStream, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ContentId } from '../../../src/store/domain/content-id';
@@ -7,17 +7,12 @@ import { freePort, waitFor } from '../../support/ports';
 import { runParley, runParleyToEnd, stopAllParley, waitForReady, type ParleyProcess } from '../../support/parley-process';
 import { createTestDatabase } from '../../support/pg';
 import { runCli, startCli } from './cli-process';
+import { sha256File } from '../../support/random-file';
 
 jest.setTimeout(180_000);
 
 const MiB = 1024 * 1024;
 const BIG = 64 * MiB;
-
-async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const piece of createReadStream(path) as AsyncIterable<Buffer>) hash.update(piece);
-  return hash.digest('hex');
-}
 
 describe('parley store commands against a real gateway', () => {
   const cwd = mkdtempSync(join(tmpdir(), 'parley-store-cli-'));
