@@ -33,7 +33,7 @@ beforeAll(async () => {
   await weed.createBucket(BUCKET);
   metrics = new Registry();
   objects = ObjectPayloads.fromConfig(
-    { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 },
+    { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, partsInFlight: 3, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 },
     metrics,
   );
 });
