@@ -10,13 +10,15 @@
  *   is one object; store_s3_push_<n>: MiB/s of a Push (BENCH_PUSH_BYTES; the gateway hashes
  *   and uploads it as a multipart upload of store.s3.partBytes parts), each record deleted
  *   (its object removed) before the next round.
+ * BENCH_S3_PARTS_IN_FLIGHT sets the gateway's store.s3.partsInFlight (default: the
+ * configuration's default), to compare windows in one run.
  */
 import { existsSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import type { Client } from 'pg';
 import { startSeaweedS3, WEED_BIN } from '../test/support/seaweedfs';
-import { comparedResult, roundsResult, type BenchResult } from './bench-result';
+import { comparedResult, envInt, roundsResult, type BenchResult } from './bench-result';
 import type { GatewayProcess } from './gateway-process';
 import type { StoreLoad } from './store-load';
 
@@ -68,9 +70,17 @@ export async function s3Part(o: S3PartOptions): Promise<BenchResult[]> {
   let gateway: GatewayProcess | undefined;
   try {
     await weed.createBucket(BUCKET);
+    const partsInFlight = process.env.BENCH_S3_PARTS_IN_FLIGHT ? envInt('BENCH_S3_PARTS_IN_FLIGHT', 3, 1) : undefined;
     gateway = await o.startGateway({
       payloads: 's3',
-      s3: { endpoint: weed.endpoint, bucket: BUCKET, forcePathStyle: true, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey },
+      s3: {
+        endpoint: weed.endpoint,
+        bucket: BUCKET,
+        forcePathStyle: true,
+        accessKeyId: weed.accessKeyId,
+        secretAccessKey: weed.secretAccessKey,
+        ...(partsInFlight === undefined ? {} : { partsInFlight }),
+      },
     });
     const target = `127.0.0.1:${gateway.grpcPort}`;
     const results = await pullRounds(o, s3, target);

@@ -161,6 +161,27 @@ describe('loadConfig', () => {
   });
 });
 
+describe('store.s3', () => {
+  const s3Yaml = (extra: string) => `store:\n  payloads: s3\n${extra}  s3:\n    bucket: parley-test\n`;
+
+  it('sends 3 parts of an upload at once by default (store.s3.partsInFlight, 1 to 16)', () => {
+    expect(loadConfig({ cwd: tempDir({ 'parley.yaml': s3Yaml('') }), env: {} }).config.store.s3).toMatchObject({ partBytes: 8 * 1024 * 1024, partsInFlight: 3 });
+    const env = { PARLEY_STORE_S3_PARTS_IN_FLIGHT: '6' };
+    expect(loadConfig({ cwd: tempDir({ 'parley.yaml': s3Yaml('') }), env }).config.store.s3?.partsInFlight).toBe(6);
+    expect(problemsOf(() => loadConfig({ cwd: tempDir({ 'parley.yaml': s3Yaml('') }), env: { PARLEY_STORE_S3_PARTS_IN_FLIGHT: '0' } }))).toEqual([
+      expect.stringMatching(/^store\.s3\.partsInFlight \(from PARLEY_STORE_S3_PARTS_IN_FLIGHT\): /),
+    ]);
+  });
+
+  it('wants the upload buffer to hold one push into the object store: 2 messages and (partsInFlight + 1) parts', () => {
+    // 2 x 8 MiB messages + 4 x 8 MiB parts = 48 MiB
+    expect(loadConfig({ cwd: tempDir({ 'parley.yaml': s3Yaml('  uploadBufferBytes: 50331648\n') }), env: {} }).config.store.uploadBufferBytes).toBe(48 * 1024 * 1024);
+    expect(problemsOf(() => loadConfig({ cwd: tempDir({ 'parley.yaml': s3Yaml('  uploadBufferBytes: 50331647\n') }), env: {} }))).toEqual([
+      expect.stringMatching(/^store\.uploadBufferBytes: must hold one push into the object store: 2 x grpc\.maxMessageBytes \+ \(store\.s3\.partsInFlight \+ 1\) x store\.s3\.partBytes/),
+    ]);
+  });
+});
+
 describe('redactConfig', () => {
   it('masks the database password but keeps host and user', () => {
     const { config } = loadConfig({ cwd: tempDir(), env: { DATABASE_URL: 'postgres://parley:s3cr3t@db:5432/parley?sslpassword=x' } });

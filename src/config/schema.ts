@@ -150,6 +150,7 @@ export const storeSchema = z.strictObject({
   pushesPerTrustDomain: z.number().int().min(1).max(100_000).default(16),
   /**
    * Memory all running pushes together may hold (bytes). Each push reserves 2 x grpc.maxMessageBytes + 3 x chunkBytes
+   * (store.payloads s3: 2 x grpc.maxMessageBytes + (s3.partsInFlight + 1) x s3.partBytes)
    * before it reads anything; while none is free it reads nothing (HTTP/2 flow control holds the client back).
    */
   uploadBufferBytes: z.number().int().min(MiB).max(64 * 1024 * MiB).default(256 * MiB),
@@ -348,6 +349,9 @@ export const configSchema = z.strictObject({
   }
   if (cfg.store.uploadBufferBytes < 2 * cfg.grpc.maxMessageBytes + 3 * cfg.store.chunkBytes) {
     ctx.addIssue({ code: 'custom', path: ['store', 'uploadBufferBytes'], message: 'must hold one push: 2 x grpc.maxMessageBytes + 3 x store.chunkBytes' });
+  } else if (cfg.store.payloads === 's3' && cfg.store.s3 !== undefined && cfg.store.uploadBufferBytes < 2 * cfg.grpc.maxMessageBytes + (cfg.store.s3.partsInFlight + 1) * cfg.store.s3.partBytes) {
+    const message = 'must hold one push into the object store: 2 x grpc.maxMessageBytes + (store.s3.partsInFlight + 1) x store.s3.partBytes';
+    ctx.addIssue({ code: 'custom', path: ['store', 'uploadBufferBytes'], message });
   }
   if (cfg.store.payloads === 's3' && cfg.store.s3 === undefined) ctx.addIssue({ code: 'custom', path: ['store', 's3'], message: 'required when store.payloads is s3' });
   if (cfg.store.stagingTtl < 2 * cfg.store.pushIdleTimeout) {

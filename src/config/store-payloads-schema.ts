@@ -22,6 +22,11 @@ export const s3Schema = z
     forcePathStyle: z.boolean().default(false),
     /** Size of one multipart upload part (bytes); S3 wants at least 5 MiB (but the last). */
     partBytes: z.number().int().min(5 * MiB).max(5 * 1024 * MiB).default(8 * MiB),
+    /**
+     * Parts of one upload sent at once (a Push reads on while they upload). A push holds up to
+     * (partsInFlight + 1) x partBytes, reserved from store.uploadBufferBytes before it reads.
+     */
+    partsInFlight: z.number().int().min(1).max(16).default(3),
     accessKeyId: secret(z.string().min(1).optional()),
     secretAccessKey: secret(z.string().min(1).optional()),
     sessionToken: secret(z.string().min(1).optional()),

@@ -37,17 +37,20 @@ export interface UploadedPart {
 export class ObjectPayloads {
   readonly bucket: string;
   readonly partBytes: number;
+  /** Parts of one upload sent at once (S3Upload). */
+  readonly partsInFlight: number;
   private readonly prefix: string;
   private readonly metrics: ObjectStoreMetrics | undefined;
 
   constructor(
     private readonly client: S3Client,
-    config: Pick<S3Config, 'bucket' | 'keyPrefix' | 'partBytes'>,
+    config: Pick<S3Config, 'bucket' | 'keyPrefix' | 'partBytes' | 'partsInFlight'>,
     metrics?: Registry,
   ) {
     this.bucket = config.bucket;
     this.prefix = config.keyPrefix;
     this.partBytes = config.partBytes;
+    this.partsInFlight = config.partsInFlight;
     this.metrics = metrics === undefined ? undefined : new ObjectStoreMetrics(metrics);
   }
 
@@ -84,10 +87,10 @@ export class ObjectPayloads {
     return out.UploadId;
   }
 
-  async uploadPart(blobId: string, uploadId: string, partNumber: number, body: Buffer): Promise<UploadedPart> {
-    const out = await this.call('upload_part', blobId, () =>
-      this.client.send(new UploadPartCommand({ Bucket: this.bucket, Key: this.keyOf(blobId), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length })),
-    );
+  /** Uploads one part; `signal` ends the request early (another part failed, the push was cancelled). */
+  async uploadPart(blobId: string, uploadId: string, partNumber: number, body: Buffer, signal?: AbortSignal): Promise<UploadedPart> {
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: this.keyOf(blobId), UploadId: uploadId, PartNumber: partNumber, Body: body, ContentLength: body.length });
+    const out = await this.call('upload_part', blobId, () => this.client.send(command, signal === undefined ? {} : { abortSignal: signal }), signal);
     if (!out.ETag) throw new ParleyError('unavailable', `object store: no ETag for part ${partNumber} of ${this.keyOf(blobId)}`);
     this.metrics?.bytes('write', body.length);
     return { PartNumber: partNumber, ETag: out.ETag };
@@ -167,14 +170,15 @@ export class ObjectPayloads {
     this.client.destroy();
   }
 
-  private async call<T>(op: string, blobId: string | undefined, run: () => Promise<T>): Promise<T> {
+  /** Runs one request, timed; a failure becomes UNAVAILABLE and is counted unless we ended the request ourselves (`signal`). */
+  private async call<T>(op: string, blobId: string | undefined, run: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const started = process.hrtime.bigint();
     try {
       const out = await run();
       this.metrics?.done(op, Number(process.hrtime.bigint() - started) / 1e9);
       return out;
     } catch (err) {
-      this.metrics?.failed(op);
+      if (signal?.aborted !== true) this.metrics?.failed(op);
       if (err instanceof ParleyError) throw err;
       const what = blobId === undefined ? `bucket ${this.bucket}` : this.keyOf(blobId);
       throw new ParleyError('unavailable', `object store: ${op} of ${what} failed (${errorName(err)}); retry later`, { cause: err });

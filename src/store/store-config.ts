@@ -1,9 +1,10 @@
 import type { GrpcConfig, StoreConfig } from '../config';
-import { storeLimits, type StoreLimits } from './domain/limits';
+import { objectPartsBytes, storeLimits, type StoreLimits } from './domain/limits';
 
 /**
  * The store limits the configuration asks for (the gRPC service and the admin API use the same).
  * `grpc` gives the largest message received (what one message being received may hold); default 8 MiB.
+ * With store.payloads s3 a push holds the object store's parts instead of chunks (objectPartsBytes).
  */
 export function storeLimitsFromConfig(c: StoreConfig, grpc?: Pick<GrpcConfig, 'maxMessageBytes'>): StoreLimits {
   return storeLimits({
@@ -21,6 +22,7 @@ export function storeLimitsFromConfig(c: StoreConfig, grpc?: Pick<GrpcConfig, 'm
     pushesPerTrustDomain: c.pushesPerTrustDomain,
     uploadBufferBytes: c.uploadBufferBytes,
     uploadBufferWaitMs: c.uploadBufferWait,
+    objectPartsBytes: c.payloads === 's3' && c.s3 !== undefined ? objectPartsBytes(c.s3) : 0,
     ...(grpc === undefined ? {} : { receiveMessageBytes: grpc.maxMessageBytes }),
   });
 }

@@ -33,7 +33,7 @@ beforeAll(async () => {
   process.env.TEST_DATABASE_URL = await pg.start();
   weed = await startSeaweedS3();
   await weed.createBucket(BUCKET);
-  const s3 = { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB };
+  const s3 = { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, partsInFlight: 3 };
   objects = ObjectPayloads.fromConfig({ ...s3, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 });
   // The gateway writes to PostgreSQL and reads from both (store.payloads: postgres with store.s3 set).
   h = await startStoreHarness({ limits: { chunkBytes: CHUNK, pullStallTimeoutMs: 280_000 }, objects, payloads: 'postgres' });

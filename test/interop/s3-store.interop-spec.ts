@@ -7,10 +7,11 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { Registry } from 'prom-client';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { ContentId } from '../../src/store/domain/content-id';
+import type { RecordDraft } from '../../src/store/domain/record';
 import { ObjectPayloads } from '../../src/store/object-payloads';
 import { StoreRepository } from '../../src/store/store.repository';
 import { startSeaweedS3, type SeaweedS3 } from '../support/seaweedfs';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   await weed.createBucket(BUCKET);
   metrics = new Registry();
   objects = ObjectPayloads.fromConfig(
-    { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 },
+    { endpoint: weed.endpoint, region: 'us-east-1', bucket: BUCKET, keyPrefix: 'parley/', forcePathStyle: true, partBytes: 5 * MiB, partsInFlight: 3, accessKeyId: weed.accessKeyId, secretAccessKey: weed.secretAccessKey, requestTimeout: 10_000 },
     metrics,
   );
 });
@@ -109,6 +110,125 @@ describe.each(['postgres', 's3'] as const)('store with payloads in %s', (backend
     const cid = await client.push({ namespace: 'ml/empty' }, Buffer.alloc(0));
     expect((await client.pullAll(cid)).data.length).toBe(0);
     await client.delete(cid);
+  });
+});
+
+/** UploadPart requests as the object store client sends them: how many ran at once, which part numbers, one made to fail. */
+interface PartWatch {
+  running: number;
+  most: number;
+  readonly started: number[];
+  failed: boolean;
+  startedAfterFailure: number;
+}
+
+/**
+ * An object store client on SeaweedFS whose UploadPart requests are watched: each is held
+ * `holdMs` before it is sent, and part `failPart` fails after 100 ms (as a 500 would).
+ */
+function watchedObjects(o: { failPart?: number; holdMs?: number } = {}): { objects: ObjectPayloads; watch: PartWatch; client: S3Client } {
+  const client = weed.client();
+  const watch: PartWatch = { running: 0, most: 0, started: [], failed: false, startedAfterFailure: 0 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'UploadPartCommand') return next(args);
+      const partNumber = (args.input as { PartNumber: number }).PartNumber;
+      watch.started.push(partNumber);
+      if (watch.failed) watch.startedAfterFailure++;
+      watch.most = Math.max(watch.most, ++watch.running);
+      try {
+        if (partNumber === o.failPart) {
+          await new Promise((r) => setTimeout(r, 100));
+          watch.failed = true;
+          throw Object.assign(new Error('injected part failure'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+        }
+        if (o.holdMs !== undefined) await new Promise((r) => setTimeout(r, o.holdMs));
+        return await next(args);
+      } finally {
+        watch.running--;
+      }
+    },
+    { step: 'initialize', name: 'watchUploadParts' },
+  );
+  return { objects: new ObjectPayloads(client, { bucket: BUCKET, keyPrefix: 'parley/', partBytes: 5 * MiB, partsInFlight: 3 }), watch, client };
+}
+
+const draft: RecordDraft = { namespace: 'ml/parts', mediaType: 'application/octet-stream', annotations: {}, creatorSpiffeId: 'spiffe://acme.test/x', creatorTrustDomain: 'acme.test' };
+
+describe('store with payloads in s3: parts in flight (store.s3.partsInFlight 3)', () => {
+  let h: StoreHarness;
+  beforeAll(async () => {
+    h = await startStoreHarness({ limits: { chunkBytes: CHUNK }, objects, payloads: 's3' });
+  });
+  afterAll(async () => h?.stop());
+
+  /** Writes `payload` as a push does, in 1 MiB messages. */
+  async function writeAll(upload: { write(data: Buffer): Promise<void> }, payload: Buffer): Promise<void> {
+    for (let at = 0; at < payload.length; at += MiB) await upload.write(payload.subarray(at, at + MiB));
+  }
+
+  it('uploads up to 3 parts at once, numbered in byte order: the object is the bytes pushed', async () => {
+    const { objects: watched, watch, client } = watchedObjects();
+    try {
+      const repository = new StoreRepository(h.ds, { objects: watched, payloads: 's3' });
+      const payload = patternBytes(27 * MiB + 3, 8); // 5 parts of 5 MiB and one of 2 MiB + 3
+      const upload = await repository.payloads.begin({ creatorSpiffeId: draft.creatorSpiffeId, chunkBytes: CHUNK, resumable: false });
+      await writeAll(upload, payload);
+      const cid = ContentId.of(payload);
+      expect(await repository.commit(upload, cid, payload.length, draft)).toEqual({ created: true });
+      expect(watch.most).toBeGreaterThanOrEqual(2); // the parts really overlapped
+      expect(watch.most).toBeLessThanOrEqual(3);
+      expect([...watch.started].sort((a, b) => a - b)).toEqual([1, 2, 3, 4, 5, 6]);
+      expect((await (await h.client()).pullAll(cid.toString())).data.equals(payload)).toBe(true);
+      await repository.delete(cid);
+      expect(await keysInBucket()).not.toContain(objects.keyOf(upload.id));
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a failed part fails the upload: UNAVAILABLE, no part starts after it, and abort leaves no upload, object or blob', async () => {
+    const { objects: watched, watch, client } = watchedObjects({ failPart: 2 });
+    try {
+      const repository = new StoreRepository(h.ds, { objects: watched, payloads: 's3' });
+      const payload = patternBytes(40 * MiB, 9);
+      const upload = await repository.payloads.begin({ creatorSpiffeId: draft.creatorSpiffeId, chunkBytes: CHUNK, resumable: false });
+      const failed = await writeAll(upload, payload)
+        .then(() => repository.commit(upload, ContentId.of(payload), payload.length, draft))
+        .then(
+          () => undefined,
+          (err: unknown) => err,
+        );
+      expect(failed).toMatchObject({ code: 'unavailable', message: expect.stringMatching(/^object store: upload_part of parley\/blobs\/[0-9]+ failed \(InternalError, HTTP 500\)/) });
+      await upload.abort(); // as the push handler does
+      const key = objects.keyOf(upload.id);
+      expect(watch.startedAfterFailure).toBe(0);
+      expect(watch.started.length).toBeLessThan(8); // of 8 parts: the push stopped at the failure
+      expect(watch.running).toBe(0);
+      expect(await uploadsInBucket()).toBe(0);
+      expect(await keysInBucket()).not.toContain(key);
+      expect(await h.count('store_blobs')).toBe(0);
+      expect(await h.count('store_records')).toBe(0);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('an abort while parts are uploading (a cancelled push) waits for them, then leaves nothing', async () => {
+    const { objects: watched, watch, client } = watchedObjects({ holdMs: 500 });
+    try {
+      const repository = new StoreRepository(h.ds, { objects: watched, payloads: 's3' });
+      const upload = await repository.payloads.begin({ creatorSpiffeId: draft.creatorSpiffeId, chunkBytes: CHUNK, resumable: false });
+      await writeAll(upload, patternBytes(15 * MiB, 10)); // three parts sent, none waited for
+      await eventually(async () => watch.running === 3);
+      await upload.abort();
+      expect(watch.running).toBe(0);
+      expect(await uploadsInBucket()).toBe(0);
+      expect(await keysInBucket()).not.toContain(objects.keyOf(upload.id));
+      expect(await h.count('store_blobs')).toBe(0);
+    } finally {
+      client.destroy();
+    }
   });
 });
 

@@ -2,7 +2,7 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 const GiB = 1024 * MiB;
 
-/** Store limits (configuration `store.*`); every value is a positive integer. */
+/** Store limits (configuration `store.*`); every value is a positive integer (`objectPartsBytes` may be 0). */
 export interface StoreLimits {
   /** Largest payload of a record, in bytes. */
   readonly maxRecordBytes: number;
@@ -40,6 +40,11 @@ export interface StoreLimits {
   readonly uploadBufferWaitMs: number;
   /** Largest message the gRPC server accepts (grpc.maxMessageBytes): what one message being received may hold. */
   readonly receiveMessageBytes: number;
+  /**
+   * What a push into the object store holds in multipart parts, `objectPartsBytes(store.s3)`,
+   * when new payloads go there (store.payloads: s3); 0 when they go to PostgreSQL.
+   */
+  readonly objectPartsBytes: number;
 }
 
 /** Chunks one push may have in its database socket's buffers besides the one it is cutting. */
@@ -48,10 +53,17 @@ export const PUSH_WRITES_IN_FLIGHT = 2;
 /**
  * What one push may hold in memory at most, and so reserves from `uploadBufferBytes`: the
  * message being received (grpc-js reads one ahead) and the one being staged (the chunker keeps
- * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and cut.
+ * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and cut
+ * (PostgreSQL) or the parts uploading and filling (object store, `objectPartsBytes`).
  */
-export function pushBufferBytes(limits: Pick<StoreLimits, 'receiveMessageBytes' | 'chunkBytes'>): number {
-  return 2 * limits.receiveMessageBytes + (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;
+export function pushBufferBytes(limits: Pick<StoreLimits, 'receiveMessageBytes' | 'chunkBytes'> & Partial<Pick<StoreLimits, 'objectPartsBytes'>>): number {
+  const staged = limits.objectPartsBytes ? limits.objectPartsBytes : (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;
+  return 2 * limits.receiveMessageBytes + staged;
+}
+
+/** What an object-store upload holds in parts: `partsInFlight` uploading (each a copy of its bytes) and the one filling. */
+export function objectPartsBytes(s3: { readonly partBytes: number; readonly partsInFlight: number }): number {
+  return (s3.partsInFlight + 1) * s3.partBytes;
 }
 
 export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
@@ -76,17 +88,19 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
   uploadBufferBytes: 256 * MiB,
   uploadBufferWaitMs: 30_000,
   receiveMessageBytes: 8 * MiB,
+  objectPartsBytes: 0,
 });
 
 /** The defaults with some values replaced. Misuse (our own bad configuration) throws TypeError. */
 export function storeLimits(overrides: Partial<StoreLimits> = {}): StoreLimits {
   const limits: StoreLimits = { ...DEFAULT_STORE_LIMITS, ...overrides };
   for (const [key, value] of Object.entries(limits)) {
-    if (!Number.isSafeInteger(value) || value <= 0) throw new TypeError(`storeLimits: ${key} must be a positive integer`);
+    const least = key === 'objectPartsBytes' ? 0 : 1;
+    if (!Number.isSafeInteger(value) || value < least) throw new TypeError(`storeLimits: ${key} must be ${least === 0 ? 'a non-negative' : 'a positive'} integer`);
   }
   if (limits.chunkBytes < 4 * KiB || limits.chunkBytes > 64 * MiB) throw new TypeError('storeLimits: chunkBytes must be 4 KiB to 64 MiB');
   if (limits.defaultPageSize > limits.maxPageSize) throw new TypeError('storeLimits: defaultPageSize must not exceed maxPageSize');
   if (limits.stagingTtlMs < 2 * limits.pushIdleTimeoutMs) throw new TypeError('storeLimits: stagingTtlMs must be at least twice pushIdleTimeoutMs');
-  if (limits.uploadBufferBytes < pushBufferBytes(limits)) throw new TypeError('storeLimits: uploadBufferBytes must hold one push (2 x the largest message + 3 chunks)');
+  if (limits.uploadBufferBytes < pushBufferBytes(limits)) throw new TypeError('storeLimits: uploadBufferBytes must hold one push (2 x the largest message + 3 chunks or the object-store parts)');
   return Object.freeze(limits);
 }
