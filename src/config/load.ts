@@ -1,12 +1,12 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import YAML, { LineCounter } from 'yaml';
+import YAML from 'yaml';
 import type { z } from 'zod';
 import { ParleyError } from '../common';
 import { configSchema, type ParleyConfig } from './schema';
 import { didYouMean } from './did-you-mean';
 import { configLeaves, type ConfigLeaf } from './schema-walk';
-import { yamlProblem } from './yaml-problem';
+import { locateYamlProblem } from './yaml-problem';
 
 export const DEFAULT_CONFIG_FILE = 'parley.yaml';
 /** Environment variables read by the loader itself or by the CLI (`dev issue --p12`, the client identity, stack traces) rather than mapped onto a key. */
@@ -78,13 +78,11 @@ function readYamlFile(path: string): Record<string, unknown> {
     throw new ConfigError([`config file ${path}: cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`], path);
   }
   // Parse without echoing the source: YAML error messages quote the offending line, which may hold a secret.
-  const lineCounter = new LineCounter();
-  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter });
+  const doc = YAML.parseDocument(text, { prettyErrors: false, uniqueKeys: true });
   // The parser often reports one mistake several times (and follow-on errors after it): the first says where.
-  const first = doc.errors[0];
-  if (first !== undefined) {
-    const pos = lineCounter.linePos(first.pos[0]);
-    throw new ConfigError([`config file ${path}: invalid YAML${pos ? ` at line ${pos.line}, column ${pos.col}` : ''}: ${yamlProblem(first.code)}`], path);
+  const problem = locateYamlProblem(text, doc.errors);
+  if (problem !== undefined) {
+    throw new ConfigError([`config file ${path}: invalid YAML at line ${problem.line}, column ${problem.col}: ${problem.problem}`], path);
   }
   const value: unknown = doc.toJS();
   if (value === null || value === undefined) return {};
