@@ -194,7 +194,7 @@ describe('redactConfig', () => {
 
 describe('parley.example.yaml', () => {
   it('bounds the grant lifetime to 60 s … 15 min (sync.grantTtl, default 5 min)', () => {
-    expect(loadConfig({ cwd: tempDir(), env: {} }).config.sync).toMatchObject({ grantTtl: 300_000, maxConcurrent: 2, perPartner: 2 });
+    expect(loadConfig({ cwd: tempDir(), env: {} }).config.sync).toMatchObject({ grantTtl: 300_000, maxConcurrent: 2, recordsInFlight: 2, perPartner: 2 });
     expect(loadConfig({ cwd: tempDir(), env: { PARLEY_SYNC_GRANT_TTL: '10m' } }).config.sync.grantTtl).toBe(600_000);
     expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_SYNC_GRANT_TTL: '30s' } }))).toEqual([expect.stringMatching(/^sync\.grantTtl \(from PARLEY_SYNC_GRANT_TTL\): must be at least 60s/)]);
     expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_SYNC_GRANT_TTL: '1h' } }))).toEqual([expect.stringMatching(/^sync\.grantTtl \(from PARLEY_SYNC_GRANT_TTL\): must be at most 15m/)]);

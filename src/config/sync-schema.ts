@@ -10,6 +10,8 @@ export const syncSchema = z
     grantTtl: bounded(60_000, 900_000, '60s', '15m').default(300_000),
     /** Syncs this replica runs at once. */
     maxConcurrent: z.number().int().min(1).max(64).default(2),
+    /** Records one sync copies at once (each its own Pull from the partner and upload into the store). */
+    recordsInFlight: z.number().int().min(1).max(16).default(2),
     /** Syncs of one partner running at once over all replicas. */
     perPartner: z.number().int().min(1).max(64).default(2),
     /** A worker's lease on a sync, renewed every third of it; a killed replica's syncs are taken over once it lapses. */

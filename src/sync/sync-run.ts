@@ -33,8 +33,10 @@ export interface RunContext {
   checkpoint(): void;
   /** A transfer the partner sends nothing on for this long is cut (TIMEOUT). */
   readonly idleMs: number;
-  /** Aborted when the worker cuts the run short (shutdown past its grace): the transfer in flight is cancelled. */
+  /** Aborted when the worker cuts the run short (shutdown past its grace): the transfers in flight are cancelled. */
   readonly signal?: AbortSignal;
+  /** Records copied at once (sync.recordsInFlight); 1 when unset. */
+  readonly recordsInFlight?: number;
   onBytes?(n: number): void;
   /** Each record's counters, as they are recorded (metrics). */
   onProgress?(delta: Partial<SyncCounters>): void;
@@ -98,14 +100,41 @@ async function lookupSelected(ctx: RunContext): Promise<WireRecord[]> {
   return found;
 }
 
+/**
+ * Copies a page's records, up to `recordsInFlight` at once (a record's lookups, commits and
+ * referrer round trips overlap another's transfer). The first error that ends the run stops
+ * the records still in flight (their staged bytes stay for the resume) and is thrown once
+ * they have stopped; no record starts after it.
+ */
 async function copyEach(ctx: RunContext, records: readonly WireRecord[], counters: Counts): Promise<void> {
-  for (const record of records) {
-    ctx.checkpoint();
-    const delta = await copyCounted(ctx, record);
-    for (const key of ['transferred', 'skipped', 'failed', 'bytes'] as const) counters[key] += delta[key] ?? 0;
-    await ctx.repository.progress(ctx.sync.id, ctx.owner, delta, delta.message === undefined ? {} : { message: delta.message });
-    ctx.onProgress?.(delta);
+  const stop = new AbortController();
+  const parent = ctx.signal;
+  const onParentAbort = () => stop.abort(parent?.reason);
+  parent?.addEventListener('abort', onParentAbort, { once: true });
+  const lane: RunContext = { ...ctx, signal: stop.signal };
+  let next = 0;
+  let failure: { err: unknown } | undefined;
+  const copyNext = async (): Promise<void> => {
+    while (failure === undefined && next < records.length) {
+      const record = records[next++];
+      try {
+        ctx.checkpoint();
+        const delta = await copyCounted(lane, record);
+        for (const key of ['transferred', 'skipped', 'failed', 'bytes'] as const) counters[key] += delta[key] ?? 0;
+        await ctx.repository.progress(ctx.sync.id, ctx.owner, delta, delta.message === undefined ? {} : { message: delta.message });
+        ctx.onProgress?.(delta);
+      } catch (err) {
+        if (failure === undefined) failure = { err };
+        stop.abort(err);
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(Math.max(1, ctx.recordsInFlight ?? 1), records.length) }, copyNext));
+  } finally {
+    parent?.removeEventListener('abort', onParentAbort);
   }
+  if (failure !== undefined) throw failure.err;
 }
 
 /**

@@ -31,6 +31,8 @@ export interface SyncWorkerOptions {
   changes?: { subscribe(channel: string, handler: (event: { payload?: string; resync: boolean }) => void): () => void };
   /** Syncs this worker runs at once. Default 2. */
   maxConcurrent?: number;
+  /** Records one run copies at once. Default 2. */
+  recordsInFlight?: number;
   /** Syncs of one partner running at once over all replicas. Default 2. */
   perPartner?: number;
   retry: RetryPolicy;
@@ -158,7 +160,7 @@ export class SyncWorker {
     try {
       if (!state.deleted) await repository.startRun(sync.id, this.o.owner);
       checkpoint();
-      const base = { sync, owner: this.o.owner, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, idleMs: this.o.idleMs ?? 60_000, signal: abort.signal, onBytes: (n: number) => this.o.events?.bytes?.(sync, n), onProgress: (delta: Partial<SyncCounters>) => this.o.events?.progress?.(sync, delta) };
+      const base = { sync, owner: this.o.owner, repository, store: this.o.store, importer: this.o.importer, localId: this.o.localId, localTrustDomain: this.o.localTrustDomain, checkpoint, idleMs: this.o.idleMs ?? 60_000, recordsInFlight: this.o.recordsInFlight ?? 2, signal: abort.signal, onBytes: (n: number) => this.o.events?.bytes?.(sync, n), onProgress: (delta: Partial<SyncCounters>) => this.o.events?.progress?.(sync, delta) };
       let result: RunResult;
       if (sync.source !== undefined) {
         const adapter = this.o.sources?.get(sync.source.kind);

@@ -60,6 +60,7 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
     localTrustDomain: identityConfig.trustDomain,
     retry: { initialMs: config.retry.initialBackoff, maxMs: config.retry.maxBackoff, maxAttempts: config.retry.maxAttempts },
     maxConcurrent: config.maxConcurrent,
+    recordsInFlight: config.recordsInFlight,
     perPartner: config.perPartner,
     leaseMs: config.lease,
     pollMs: config.pollInterval,
