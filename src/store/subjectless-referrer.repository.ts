@@ -56,11 +56,11 @@ export class SubjectlessReferrerRepository {
       const fresh = subjectlessAdditions(held, wanted);
       if (fresh.length === 0) return;
       if (held.length + fresh.length > caps.perSubject) {
-        throw new ParleyError('resource_exhausted', `push referrer: subject ${r.subjectDigest} of namespace ${r.namespace} has the maximum of ${caps.perSubject} referrer documents (manifests and their blobs)`);
+        throw new ParleyError('resource_exhausted', `push referrer: subject ${r.subjectDigest} of namespace ${r.namespace} would hold more than the maximum of ${caps.perSubject} referrer documents (manifests and their blobs)`);
       }
       const { rows: count } = await sqlOn<{ n: string }>(q, 'SELECT count(*) AS n FROM store_subjectless_referrers WHERE namespace = $1', [r.namespace]);
       if (Number(count[0].n) + fresh.length > caps.perNamespace) {
-        throw new ParleyError('resource_exhausted', `push referrer: namespace ${r.namespace} has the maximum of ${caps.perNamespace} documents of referrers whose subject is not there`);
+        throw new ParleyError('resource_exhausted', `push referrer: namespace ${r.namespace} would hold more than the maximum of ${caps.perNamespace} documents of referrers whose subject is not there`);
       }
       for (const { kind, doc } of fresh) {
         await sqlOn(
