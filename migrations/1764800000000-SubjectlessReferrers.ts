@@ -10,9 +10,9 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - kind 'blob': a blob it names (config or layer), copied in with it, so it stays readable.
  *
  * The referrers API lists the manifests of a subject digest together with the referrers of
- * the subject's record when that record exists (read time; nothing is moved). Rows stay until
- * their namespace is emptied of them (no DELETE is built); the writer caps them per subject
- * digest and per namespace.
+ * the subject's record when that record exists (read time; nothing is moved). Rows do not go
+ * with a record (no manifest DELETE is built); the writer caps them per subject digest and per
+ * namespace.
  */
 export class SubjectlessReferrers1764800000000 implements MigrationInterface {
   name = 'SubjectlessReferrers1764800000000';
