@@ -181,12 +181,19 @@ describe('a referrer pushed before its subject', () => {
     expect((await referrersOf('ml/race', subject)).manifests).toHaveLength(4);
   });
 
-  it('is pushed only by callers allowed to Push: a federated caller is refused (403 DENIED), nothing kept', async () => {
+  it('is pushed only by callers allowed to Push: a federated caller is refused (403 DENIED), nothing kept; reads are authorized as for any referrer', async () => {
     const outsider = await issueSvid(partner, '/parley/gateway');
-    const referrer = referrerOf(`sha256:${'b'.repeat(64)}`, { digest: EMPTY.digest, size: 2 }, {});
+    const subject = `sha256:${'b'.repeat(64)}`;
+    const referrer = referrerOf(subject, { digest: EMPTY.digest, size: 2 }, {});
     const refused = await registryRequest(acme, outsider, 'PUT', `/v2/ml/early/manifests/${sha(referrer)}`, { 'Content-Type': MANIFEST }, referrer);
     expect([refused.status, ociCode(refused)]).toEqual([403, 'DENIED']);
     const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM store_subjectless_referrers WHERE digest = $1`, [sha(referrer)])) as Array<{ n: number }>;
     expect(n).toBe(0);
+
+    // Kept by an own-domain caller, it is read as any referrer is: the default policy lets a federated caller Lookup and PullReferrer.
+    expect((await registryRequest(acme, app, 'PUT', `/v2/ml/early/manifests/${sha(referrer)}`, { 'Content-Type': MANIFEST }, referrer)).status).toBe(201);
+    const got = await registryRequest(acme, outsider, 'GET', `/v2/ml/early/manifests/${sha(referrer)}`);
+    expect([got.status, got.body.equals(referrer)]).toEqual([200, true]);
+    expect((await registryRequest(acme, outsider, 'GET', `/v2/ml/early/referrers/${subject}`)).json().manifests).toEqual([expect.objectContaining({ digest: sha(referrer) })]);
   });
 });
