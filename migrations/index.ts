@@ -9,6 +9,7 @@ import { AuditEntryId1764413040000 } from './1764413040000-AuditEntryId';
 import { ObjectPayloads1764500000000 } from './1764500000000-ObjectPayloads';
 import { PayloadMoves1764600000000 } from './1764600000000-PayloadMoves';
 import { SyncSources1764700000000 } from './1764700000000-SyncSources';
+import { SubjectlessReferrers1764800000000 } from './1764800000000-SubjectlessReferrers';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   ObjectPayloads1764500000000,
   PayloadMoves1764600000000,
   SyncSources1764700000000,
+  SubjectlessReferrers1764800000000,
 ];

@@ -78,6 +78,12 @@ export class ManifestResolver {
     return out;
   }
 
+  /** The descriptors of the referrers of `namespace` kept while their subject `subjectDigest` was not there. */
+  async subjectlessReferrers(namespace: string, subjectDigest: string): Promise<Descriptor[]> {
+    const docs = await this.store.repository.subjectless.manifestsOf(namespace, subjectDigest, MAX_REFERRERS);
+    return docs.map((d) => pushedReferrerDescriptor(parsePushedManifest(d.data, undefined), d.digest, d.data.length));
+  }
+
   /**
    * A document of `namespace` kept as pushed, of one of `types`, whose bytes have `digest`:
    * remembered, else looked for among the namespace's records (at most `scanLimit`).

@@ -1,6 +1,6 @@
 import { ParleyError } from '../common';
 import type { StoreService } from '../store';
-import { EMPTY_BLOB, EMPTY_DIGEST, isDigestSyntax, isSha256Digest, OCI_INDEX, OCI_MANIFEST, referrersIndex, type RenderedManifest } from './domain/oci-mapping';
+import { EMPTY_BLOB, EMPTY_DIGEST, isDigestSyntax, isSha256Digest, mergeReferrers, OCI_INDEX, OCI_MANIFEST, referrersIndex, type RenderedManifest } from './domain/oci-mapping';
 import { OciError, pageTags, parseRange, parseTagsQuery } from './domain/oci-errors';
 import { requireNamespace, sendJson, writeWithBackpressure, type Exchange } from './exchange';
 import type { ManifestResolver } from './manifest-resolver';
@@ -28,7 +28,7 @@ async function findBlob(d: ReadDeps, namespace: string, digest: string, hex: str
   if (record !== undefined) return { size: record.size, blobId: record.blobId, chunkBytes: record.chunkBytes, label: record.cid.toString() };
   const staged = d.uploads.stagedBlob(namespace, digest);
   if (staged !== undefined) return { size: staged.size, staged };
-  const doc = await d.resolver.document(namespace, digest, BLOB_DOCS);
+  const doc = (await d.resolver.document(namespace, digest, BLOB_DOCS)) ?? (await d.store.repository.subjectless.blob(namespace, digest));
   return doc === undefined ? undefined : { size: doc.data.length, data: doc.data };
 }
 
@@ -46,13 +46,19 @@ export async function getManifest(d: ReadDeps, x: Exchange): Promise<void> {
   let manifest: RenderedManifest | undefined;
   if (ref.includes(':')) {
     sha256Of(ref, 'MANIFEST_UNKNOWN');
-    manifest = (await d.resolver.byDigest(x.name, ref))?.manifest;
+    manifest = (await d.resolver.byDigest(x.name, ref))?.manifest ?? (await subjectlessManifest(d, x.name, ref));
   } else {
     const record = await d.resolver.recordByTag(x.name, ref);
     manifest = record === undefined ? undefined : d.resolver.renderRecord(record);
   }
   if (manifest === undefined) throw new OciError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${x.name}`);
   sendJson(x.res, 200, manifest.bytes, { 'Content-Type': manifest.descriptor.mediaType || OCI_MANIFEST, 'Docker-Content-Digest': manifest.descriptor.digest }, x.req.method === 'HEAD');
+}
+
+/** A referrer kept before its subject was there, as pushed. */
+async function subjectlessManifest(d: ReadDeps, namespace: string, digest: string): Promise<RenderedManifest | undefined> {
+  const kept = await d.store.repository.subjectless.manifest(namespace, digest);
+  return kept === undefined ? undefined : { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest, size: kept.data.length } };
 }
 
 /** GET|HEAD /v2/<name>/blobs/<digest>: a record's payload (Range: one byte range), or the empty config. */
@@ -132,8 +138,9 @@ export async function listReferrers(d: ReadDeps, x: Exchange): Promise<void> {
   sha256Of(digest, 'MANIFEST_UNKNOWN');
   const artifactType = x.query.get('artifactType') ?? undefined;
   const found = await d.resolver.byDigest(x.name, digest);
-  const subject = found?.manifest.descriptor;
-  const manifests = found === undefined || subject === undefined ? [] : [...(await referrersOfRecord(d, found.record, found.manifest)), ...(await d.resolver.pushedReferrers(found.record, digest))];
+  const ofRecord = found === undefined ? [] : [...(await referrersOfRecord(d, found.record, found.manifest)), ...(await d.resolver.pushedReferrers(found.record, digest))];
+  // With those pushed before the subject was there (or while it is not): each digest once.
+  const manifests = mergeReferrers(ofRecord, await d.resolver.subjectlessReferrers(x.name, digest));
   const headers: Record<string, string> = { 'Content-Type': OCI_INDEX };
   if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
   sendJson(x.res, 200, referrersIndex(manifests, artifactType), headers);

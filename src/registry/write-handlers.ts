@@ -1,10 +1,13 @@
 import type { IncomingMessage } from 'node:http';
-import { ContentId, parseAnnotations, parseMediaType, type StoredRecord } from '../store';
+import { ContentId, parseAnnotations, parseMediaType, type DigestDocument, type StoredRecord } from '../store';
 import { isSha256Digest, OCI_MANIFEST, sha256Digest, type Descriptor } from './domain/oci-mapping';
 import { OciError, parseUploadRange } from './domain/oci-errors';
 import { documentBlobs, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
 import { requireNamespace, type Exchange } from './exchange';
 import type { ReadDeps } from './read-handlers';
+import type { StagedBlob } from './uploads';
+
+const BLOB_DOCS: ReadonlySet<string> = new Set([OCI_BLOB_DOC]);
 
 export interface WriteDeps extends ReadDeps {
   readonly maxManifestBytes: number;
@@ -100,7 +103,9 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 /**
  * PUT /v2/<name>/manifests/<ref>: a manifest without subject makes its one layer a record
  * (tag = the record's CID, or push by digest); one with a subject becomes a referrer of the
- * subject's record. Either is kept byte for byte under the digest the client computed.
+ * subject's record, or, when the subject is no manifest here (yet), a referrer of the subject
+ * digest (kept with the namespace, listed under that digest once the subject is there too).
+ * Either is kept byte for byte under the digest the client computed.
  */
 export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
@@ -113,9 +118,11 @@ export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   if (manifest.subject !== undefined) {
     if (!ref.includes(':')) throw new OciError('MANIFEST_INVALID', 'manifest: a referrer (a manifest with a subject) is pushed by digest');
     const found = await d.resolver.byDigest(x.name, manifest.subject.digest);
-    if (found === undefined) throw new OciError('MANIFEST_INVALID', `manifest: subject ${manifest.subject.digest} is not a manifest of repository ${x.name}`);
-    await keepBlobs(d, x, found.record, documentBlobs(manifest, true));
-    await keepDocument(d, x, found.record, OCI_REFERRER_DOC, OCI_MANIFEST, bytes);
+    if (found === undefined) await keepSubjectless(d, x, manifest, { digest, mediaType: OCI_MANIFEST, data: bytes });
+    else {
+      await keepBlobs(d, x, found.record, documentBlobs(manifest, true));
+      await keepDocument(d, x, found.record, OCI_REFERRER_DOC, OCI_MANIFEST, bytes);
+    }
     headers['OCI-Subject'] = manifest.subject.digest;
   } else {
     const record = await recordOf(d, x, manifest, ref);
@@ -158,10 +165,14 @@ async function keepBlobs(d: WriteDeps, x: Exchange, record: StoredRecord, blobs:
   for (const blob of blobs) {
     const staged = d.uploads.stagedBlob(x.name, blob.digest);
     if (staged === undefined) {
-      if ((await d.resolver.document(x.name, blob.digest, new Set([OCI_BLOB_DOC]))) !== undefined) continue;
-      throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+      if ((await d.resolver.document(x.name, blob.digest, BLOB_DOCS)) !== undefined) continue;
+      // Kept with a referrer whose subject was not there: copied to the record.
+      const kept = await d.store.repository.subjectless.blob(x.name, blob.digest);
+      if (kept === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+      await keepDocument(d, x, record, OCI_BLOB_DOC, kept.mediaType, kept.data);
+      continue;
     }
-    if (staged.size > d.store.limits.maxReferrerBytes) throw new OciError('MANIFEST_INVALID', `manifest: blob ${blob.digest} is larger than ${d.store.limits.maxReferrerBytes} bytes (store.maxReferrerBytes); only the payload may be`);
+    if (staged.size > d.store.limits.maxReferrerBytes) throw tooLarge(blob.digest, d.store.limits.maxReferrerBytes);
     const parts: Buffer[] = [];
     for await (const part of d.uploads.read(staged, 0, staged.size)) parts.push(part);
     await keepDocument(d, x, record, OCI_BLOB_DOC, blob.mediaType, Buffer.concat(parts));
@@ -170,7 +181,47 @@ async function keepBlobs(d: WriteDeps, x: Exchange, record: StoredRecord, blobs:
   }
 }
 
+function tooLarge(digest: string, max: number): OciError {
+  return new OciError('MANIFEST_INVALID', `manifest: blob ${digest} is larger than ${max} bytes (store.maxReferrerBytes); only the payload may be`);
+}
+
 async function keepDocument(d: WriteDeps, x: Exchange, record: StoredRecord, type: string, mediaType: string, data: Buffer): Promise<void> {
   const input = { type, mediaType: parseMediaType(mediaType, 'mediaType'), data, annotations: {}, creatorSpiffeId: x.peer.spiffeId, creatorTrustDomain: x.peer.trustDomain.name };
   await d.store.repository.referrers.put(record.cid, input, d.store.limits.maxReferrersPerRecord);
+}
+
+/**
+ * Keeps a referrer whose subject is not here with the blobs it names, all at once: each blob
+ * from its finished upload or copied from where the namespace keeps it (at most
+ * store.maxReferrerBytes each), so the referrer stays whole whatever happens to the others.
+ */
+async function keepSubjectless(d: WriteDeps, x: Exchange, manifest: PushedManifest, doc: DigestDocument): Promise<void> {
+  const limits = d.store.limits;
+  const blobs: DigestDocument[] = [];
+  const taken: Array<{ digest: string; staged: StagedBlob }> = [];
+  for (const blob of documentBlobs(manifest, true)) {
+    if (blobs.some((b) => b.digest === blob.digest)) continue;
+    const staged = d.uploads.stagedBlob(x.name, blob.digest);
+    let data: Buffer | undefined;
+    if (staged !== undefined) {
+      if (staged.size > limits.maxReferrerBytes) throw tooLarge(blob.digest, limits.maxReferrerBytes);
+      const parts: Buffer[] = [];
+      for await (const part of d.uploads.read(staged, 0, staged.size)) parts.push(part);
+      data = Buffer.concat(parts);
+      taken.push({ digest: blob.digest, staged });
+    } else {
+      data = (await d.resolver.document(x.name, blob.digest, BLOB_DOCS))?.data ?? (await d.store.repository.subjectless.blob(x.name, blob.digest))?.data;
+    }
+    if (data === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+    if (data.length > limits.maxReferrerBytes) throw tooLarge(blob.digest, limits.maxReferrerBytes);
+    blobs.push({ digest: blob.digest, mediaType: parseMediaType(blob.mediaType, 'mediaType'), data });
+  }
+  await d.store.repository.subjectless.put(
+    { namespace: x.name, subjectDigest: manifest.subject!.digest, manifest: doc, blobs, creatorSpiffeId: x.peer.spiffeId, creatorTrustDomain: x.peer.trustDomain.name },
+    { perSubject: limits.maxReferrersPerRecord, perNamespace: limits.maxSubjectlessReferrers },
+  );
+  for (const { digest, staged } of taken) {
+    d.uploads.taken(x.name, digest);
+    await d.uploads.discard(staged);
+  }
 }

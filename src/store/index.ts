@@ -10,6 +10,7 @@ export { RecordImporter } from './record-importer';
 export type { ImportRequest, ImportResult, StagedImport } from './record-importer';
 export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
+export type { DigestDocument } from './subjectless-referrer.repository';
 export { StoreJanitor } from './store-janitor';
 export { StoreClient, storeChannelOptions } from './store-client';
 export type { PushOptions, PushResult, StoreChannelTuning } from './store-client';

@@ -9,6 +9,7 @@ import type { ListQuery } from './domain/list-query';
 import type { Annotations } from './domain/names';
 import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
+import { SubjectlessReferrerRepository } from './subjectless-referrer.repository';
 import { inTransaction, prepared, sql, sqlOn } from './sql';
 import { RecordCache } from './domain/record-cache';
 import { notifyChange } from '../database';
@@ -52,6 +53,8 @@ const FIND_MANY = `SELECT ${RECORD_COLUMNS} FROM ${RECORD_FROM} WHERE r.cid = AN
 export class StoreRepository {
   readonly payloads: RoutedPayloads;
   readonly referrers: ReferrerRepository;
+  /** Referrers pushed through the registry face before their subject (by namespace and subject digest). */
+  readonly subjectless: SubjectlessReferrerRepository;
 
   /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
   private readonly cache: RecordCache<StoredRecord> | undefined;
@@ -63,6 +66,7 @@ export class StoreRepository {
     const s3 = options.objects === undefined ? undefined : new S3Payloads(ds, options.objects);
     this.payloads = new RoutedPayloads(ds, new PostgresPayloads(ds, options.pools), s3, options.payloads);
     this.referrers = new ReferrerRepository(ds);
+    this.subjectless = new SubjectlessReferrerRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { EMPTY_DIGEST, OCI_MANIFEST, PARLEY_RECORD_ARTIFACT_TYPE, PARLEY_REFERRER_ARTIFACT_TYPE, recordManifest, referrerManifest, referrersIndex, rfc3339Micros, type RecordFacts } from './oci-mapping';
+import { EMPTY_DIGEST, mergeReferrers, OCI_MANIFEST, PARLEY_RECORD_ARTIFACT_TYPE, PARLEY_REFERRER_ARTIFACT_TYPE, recordManifest, referrerManifest, referrersIndex, rfc3339Micros, type RecordFacts } from './oci-mapping';
 import { OciError, pageTags, parseRange, parseUploadRange } from './oci-errors';
 import { matchRoute, ROUTE_METHODS, routesWithoutRule } from './routes';
 
@@ -79,6 +79,16 @@ describe('referrer manifest', () => {
     expect(JSON.parse(referrersIndex([a, b]).toString()).manifests).toHaveLength(2);
     expect(JSON.parse(referrersIndex([a, b], 'application/x.sbom').toString()).manifests).toEqual([b]);
     expect(JSON.parse(referrersIndex([]).toString())).toEqual({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: [] });
+  });
+
+  it('merges the record\'s referrers with those kept before the subject was there: each digest once, the record\'s first', () => {
+    const d = (n: string, artifactType = 'application/x.sig') => ({ mediaType: OCI_MANIFEST, digest: `sha256:${n.repeat(64)}`, size: 1, artifactType });
+    expect(mergeReferrers([], [])).toEqual([]);
+    expect(mergeReferrers([d('a')], [])).toEqual([d('a')]);
+    expect(mergeReferrers([], [d('b'), d('c')])).toEqual([d('b'), d('c')]);
+    // Pushed before the subject, then again once it was there: in both sources, listed once.
+    expect(mergeReferrers([d('a'), d('b', 'application/x.sbom')], [d('b'), d('c')])).toEqual([d('a'), d('b', 'application/x.sbom'), d('c')]);
+    expect(mergeReferrers([d('a'), d('a')], [d('a')])).toEqual([d('a')]);
   });
 });
 

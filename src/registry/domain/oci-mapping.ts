@@ -148,6 +148,22 @@ export function referrersIndex(manifests: readonly Descriptor[], artifactType?: 
   return Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: OCI_INDEX, manifests: chosen }), 'utf8');
 }
 
+/**
+ * The referrers of a subject from two sources, each digest once, in order: those of the
+ * subject's record first, then those kept while the subject was not there (a referrer pushed
+ * again once its subject arrived is in both).
+ */
+export function mergeReferrers(first: readonly Descriptor[], then: readonly Descriptor[]): Descriptor[] {
+  const seen = new Set<string>();
+  const out: Descriptor[] = [];
+  for (const d of [...first, ...then]) {
+    if (seen.has(d.digest)) continue;
+    seen.add(d.digest);
+    out.push(d);
+  }
+  return out;
+}
+
 /** `sha256:` and 64 lowercase hex digits: the only digests this registry holds. */
 export function isSha256Digest(text: string): boolean {
   return /^sha256:[0-9a-f]{64}$/.test(text);

@@ -16,6 +16,11 @@ export interface StoreLimits {
   /** Largest referrer document, in bytes. */
   readonly maxReferrerBytes: number;
   readonly maxReferrersPerRecord: number;
+  /**
+   * Documents (referrer manifests and the blobs they name) one namespace may hold for referrers
+   * pushed before their subject; each subject digest holds at most `maxReferrersPerRecord`.
+   */
+  readonly maxSubjectlessReferrers: number;
   /** Most refs one Lookup may name. */
   readonly maxLookupRefs: number;
   readonly defaultPageSize: number;
@@ -75,6 +80,7 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = Object.freeze({
   maxAnnotationsTotalBytes: 16 * KiB,
   maxReferrerBytes: 1 * MiB,
   maxReferrersPerRecord: 1000,
+  maxSubjectlessReferrers: 10_000,
   maxLookupRefs: 100,
   defaultPageSize: 100,
   maxPageSize: 1000,
