@@ -29,6 +29,23 @@ describe('watchInterrupts', () => {
     }
   });
 
+  it('once closed after an interruption, exits after the linger time if the process is still running', async () => {
+    const exits: number[] = [];
+    const watch = watchInterrupts((code) => exits.push(code), 20);
+    process.emit('SIGTERM');
+    watch.close();
+    expect(exits).toEqual([]);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(exits).toEqual([143]);
+  });
+
+  it('closed without an interruption, it never exits the process', async () => {
+    const exits: number[] = [];
+    watchInterrupts((code) => exits.push(code), 5).close();
+    await new Promise((r) => setTimeout(r, 30));
+    expect(exits).toEqual([]);
+  });
+
   it('maps signals to the exit codes a shell reports', () => {
     expect(interruptExitCode('SIGINT')).toBe(130);
     expect(interruptExitCode('SIGTERM')).toBe(143);

@@ -41,11 +41,16 @@ export interface InterruptWatch {
   close(): void;
 }
 
+/** After an interrupted transfer is closed, how long its clean-up may keep the process before it exits. */
+const LINGER_MS = 1000;
+
 /**
  * Handles SIGINT and SIGTERM until `close()`: the first aborts `signal`, a second exits the
- * process at once with 128 + its number. `exit` is for tests.
+ * process at once with 128 + its number. Once an aborted watch is closed, the process exits
+ * (with the exit code set by then) if it is still running after a second: a connection still
+ * being set up (a gateway that never answers the handshake) cannot hold it. `exit` is for tests.
  */
-export function watchInterrupts(exit: (code: number) => void = (code) => process.exit(code)): InterruptWatch {
+export function watchInterrupts(exit: (code: number) => void = (code) => process.exit(code), lingerMs = LINGER_MS): InterruptWatch {
   const controller = new AbortController();
   const handlers = SIGNALS.map((name) => {
     const handler = () => {
@@ -59,6 +64,11 @@ export function watchInterrupts(exit: (code: number) => void = (code) => process
     signal: controller.signal,
     close: () => {
       for (const [name, handler] of handlers) process.off(name, handler);
+      const signal = controller.signal;
+      if (signal.aborted) {
+        const code = interruptExitCode(signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT');
+        setTimeout(() => exit(typeof process.exitCode === 'number' && process.exitCode !== 0 ? process.exitCode : code), lingerMs).unref();
+      }
     },
   };
 }

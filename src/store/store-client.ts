@@ -142,8 +142,9 @@ export class StoreClient {
     return { record, data: Buffer.concat(parts) };
   }
 
-  lookup(cids: string[], allowMissing = false): Promise<WireLookupResponse> {
-    return this.unary('Lookup', { refs: cids.map((cid) => ({ cid })), allow_missing: allowMissing });
+  /** `signal` cancels the call (CANCELLED). */
+  lookup(cids: string[], allowMissing = false, opts: { signal?: AbortSignal } = {}): Promise<WireLookupResponse> {
+    return this.unary('Lookup', { refs: cids.map((cid) => ({ cid })), allow_missing: allowMissing }, opts.signal);
   }
 
   delete(cid: string): Promise<void> {
@@ -178,9 +179,16 @@ export class StoreClient {
     return fn.bind(this.raw);
   }
 
-  private unary<T>(name: string, request: unknown): Promise<T> {
+  private unary<T>(name: string, request: unknown, signal?: AbortSignal): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.method<grpc.ClientUnaryCall>(name)(request, (err: grpc.ServiceError | null, res: T) => (err ? reject(err) : resolve(res)));
+      const cancel = () => call.cancel();
+      const call = this.method<grpc.ClientUnaryCall>(name)(request, (err: grpc.ServiceError | null, res: T) => {
+        signal?.removeEventListener('abort', cancel);
+        if (err) reject(err);
+        else resolve(res);
+      });
+      if (signal?.aborted === true) call.cancel();
+      else signal?.addEventListener('abort', cancel, { once: true });
     });
   }
 }

@@ -5,7 +5,8 @@
  * (SIGSTOP) once the transfer is under way and checked to be mid-flight before the signal is
  * sent, so a fast machine cannot finish the transfer first.
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
@@ -136,5 +137,42 @@ describe('parley push and pull interrupted by a signal', () => {
     expect(stopped.signal).toBeNull();
     expect(stopped.code).toBe(143);
     expect(stopped.stderr).toBe(`parley: pull interrupted; ${formatBytes(kept())} of 128.0 MiB kept in ${out}.partial — run the same command to resume\n`);
+  });
+  describe('before the transfer starts (the gateway accepts the connection and never answers)', () => {
+    let silent: ReturnType<typeof createServer>;
+    const sockets: Socket[] = [];
+    let silentId: string[];
+    beforeAll(async () => {
+      silent = createServer((socket) => sockets.push(socket));
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const port = (silent.address() as { port: number }).port;
+      silentId = ['--server', `127.0.0.1:${port}`, ...id.slice(2)];
+    });
+    afterAll(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+
+    it('pull: Ctrl-C while connecting says nothing was transferred and exits 130; an earlier .partial stays', async () => {
+      const out = join(cwd, 'never.bin');
+      writeFileSync(`${out}.partial`, Buffer.alloc(1000, 7));
+      const seen = sockets.length;
+      const run = startCli(['pull', cid, '-o', out, ...silentId], cwd, 60_000);
+      const stopped = await interrupt(run, 'SIGINT', () => sockets.length > seen, () => true);
+      expect(stopped.signal).toBeNull();
+      expect(stopped.code).toBe(130);
+      expect(stopped.stderr).toBe('parley: pull interrupted before the transfer started; nothing was transferred\n');
+      expect(statSync(`${out}.partial`).size).toBe(1000);
+    });
+
+    it('push: Ctrl-C while connecting exits 130 with its line instead of waiting for the connection', async () => {
+      const seen = sockets.length;
+      const run = startCli(['push', file, '-n', 'ml/models', ...silentId], cwd, 60_000);
+      const stopped = await interrupt(run, 'SIGINT', () => sockets.length > seen, () => true);
+      expect(stopped.signal).toBeNull();
+      expect(stopped.code).toBe(130);
+      // What the CLI handed to gRPC before the connection was up (its send buffer), not what reached a gateway.
+      expect(stopped.stderr).toMatch(/^parley: push interrupted after [\d.]+ (B|KiB|MiB) of 128\.0 MiB; the gateway keeps nothing of an unfinished push — run the same command to push again\n$/);
+    });
   });
 });

@@ -74,6 +74,16 @@ async function hashFile(path: string, hash: Hash, signal?: AbortSignal): Promise
   }
 }
 
+/** The record's Lookup; a signal while it waits (connecting, say) ends the pull before anything was transferred (a `.partial` of an earlier pull stays). */
+async function lookupOrInterrupted(client: StoreClient, cid: string, signal: AbortSignal | undefined) {
+  try {
+    return await client.lookup([cid], false, signal === undefined ? {} : { signal });
+  } catch (err) {
+    if (signal !== undefined && isAborted(signal)) throw TransferInterrupted.of(signal, 'pull interrupted before the transfer started; nothing was transferred');
+    throw err;
+  }
+}
+
 /** What an interrupted pull kept, and that the same command continues from there; an empty partial file is removed. */
 async function interrupted(signal: AbortSignal, partial: string, kept: number, size: number): Promise<TransferInterrupted> {
   if (kept === 0) {
@@ -99,7 +109,7 @@ export async function pullToFile(
 ): Promise<WireRecord> {
   const cid = parseCid(cidText);
   const destination = await pullDestination(output, cid.toString());
-  const [record] = (await client.lookup([cid.toString()])).records;
+  const [record] = (await lookupOrInterrupted(client, cid.toString(), signal)).records;
   const size = Number(record.size);
   const partial = `${destination}.partial`;
   let offset = await sizeOf(partial);
