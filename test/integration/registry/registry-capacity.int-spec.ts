@@ -144,6 +144,7 @@ describe('registry capacity per peer', () => {
 
   it('a client that aborts mid-body gives its slot back', async () => {
     const held = await heldGet();
+    expect(await running(gw, 'pull')).toBe(1);
     const first = await new Promise<Buffer>((resolve) => {
       held.res.once('data', resolve);
       held.res.resume();
