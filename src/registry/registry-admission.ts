@@ -1,8 +1,11 @@
+import type { Logger } from 'pino';
 import { ParleyError } from '../common';
 import type { CapacityCall, StoreService, StreamKind } from '../store';
-import { idleLimited, retryAfterSeconds } from './domain/registry-admission';
+import { peerLogFields } from '../tls';
+import { CONCURRENCY_RETRY_AFTER_SECONDS, idleLimited, retryAfterSeconds } from './domain/registry-admission';
 import { OciError } from './domain/oci-errors';
 import type { Exchange } from './exchange';
+import { MAX_SESSIONS, type UploadSessions } from './uploads';
 
 /**
  * The registry's share of the store's per-caller capacity: the very StoreCapacity the gRPC
@@ -18,10 +21,16 @@ import type { Exchange } from './exchange';
  *   bounded by the upload sessions themselves), so an abandoned session holds no capacity;
  *   a request whose client stops sending fails after store.pushIdleTimeout.
  *
+ * - Opening a session: one SPIFFE ID holds at most UPLOAD_SESSIONS_PER_SPIFFE_ID of the
+ *   MAX_SESSIONS a replica keeps, so one caller cannot take every session from the others.
+ *
  * A refusal is 429 TOOMANYREQUESTS naming the limit's key, with Retry-After; it is counted,
- * logged and audited by StoreCapacity as the gRPC refusals are. Everything taken is given
- * back when the request ends, however it ends.
+ * logged and audited by StoreCapacity as the gRPC refusals are (the session share: logged
+ * and audited). Everything taken is given back when the request ends, however it ends.
  */
+
+/** Upload sessions one SPIFFE ID may hold open on a replica: a quarter of them. */
+export const UPLOAD_SESSIONS_PER_SPIFFE_ID = Math.floor(MAX_SESSIONS / 4);
 
 /** The request as the capacity checks see it: its peer, and its call's audit of a refusal. */
 function capacityCall(x: Exchange): CapacityCall {
@@ -89,4 +98,18 @@ export function uploadBody(x: Exchange, idleMs: number): AsyncIterable<Buffer> {
     () => x.req.destroy(),
     () => new ParleyError('timeout', `upload: the client sent nothing for ${idleMs} ms (store.pushIdleTimeout)`),
   );
+}
+
+/**
+ * Opening an upload session: the caller's share of the sessions of this replica (abandoned ones
+ * stop counting after store.stagingTtl).
+ * @throws OciError TOOMANYREQUESTS
+ */
+export function requireSessionShare(uploads: UploadSessions, x: Exchange, logger: Pick<Logger, 'warn'>): void {
+  const open = uploads.openBy(x.peer.spiffeId);
+  if (open < UPLOAD_SESSIONS_PER_SPIFFE_ID) return;
+  const reason = `${x.peer.spiffeId} has ${open} upload sessions open, the most one SPIFFE ID may hold of the ${MAX_SESSIONS} of a replica`;
+  logger.warn({ ...peerLogFields(x.peer), limit: 'upload_sessions', reason }, 'registry upload refused by a capacity limit');
+  x.call?.refuse('concurrency_limit', reason);
+  throw new OciError('TOOMANYREQUESTS', `uploads: ${reason}; finish or cancel one, or retry later`, 429, { 'Retry-After': String(CONCURRENCY_RETRY_AFTER_SECONDS) });
 }

@@ -7,7 +7,7 @@ import { peerLogFields, type PeerIdentity } from '../tls';
 import { OciError, type OciErrorCode } from './domain/oci-errors';
 import { GRANTABLE_ROUTES, matchRoute, PUSH_ROUTES, ROUTE_METHODS, type Route, type RouteKey } from './domain/routes';
 import { sendError, sendJson, type Exchange } from './exchange';
-import { asPull, asPush } from './registry-admission';
+import { asPull, asPush, requireSessionShare } from './registry-admission';
 import { getBlob, getManifest, listReferrers, listTags } from './read-handlers';
 import { cancelUpload, completeUpload, patchUpload, putManifest, startUpload, uploadStatus, type WriteDeps } from './write-handlers';
 
@@ -44,7 +44,10 @@ function handlers(d: RegistryHttpDeps): Record<RouteKey, Handler> {
     tags_list: (x) => listTags(d, x),
     referrers: (x) => listReferrers(d, x),
     manifest_put: (x) => putManifest(d, x),
-    upload_start: (x) => (x.query.has('digest') ? asPush(d.store, x, () => startUpload(d, x)) : startUpload(d, x)),
+    upload_start: async (x) => {
+      requireSessionShare(d.uploads, x, d.logger);
+      await (x.query.has('digest') ? asPush(d.store, x, () => startUpload(d, x)) : startUpload(d, x));
+    },
     upload_patch: (x) => asPush(d.store, x, () => patchUpload(d, x)),
     upload_put: (x) => asPush(d.store, x, () => completeUpload(d, x)),
     upload_status: (x) => uploadStatus(d, x),

@@ -196,6 +196,30 @@ describe('registry capacity per peer', () => {
     expect((await registryRequest(gw, bob, 'GET', `/v2/ml/shared/blobs/${sha(blob)}`)).body.equals(blob)).toBe(true);
     expect(await running(gw, 'push')).toBe(0);
   });
+
+  it('one SPIFFE ID holds at most a quarter of the replica\'s upload sessions; another ID still opens one', async () => {
+    const locations: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const opened = await registryRequest(gw, alice, 'POST', '/v2/ml/shared/blobs/uploads/');
+      expect(opened.status).toBe(202);
+      locations.push(opened.headers.location as string);
+    }
+    const refused = await registryRequest(gw, alice, 'POST', '/v2/ml/shared/blobs/uploads/');
+    expectTooMany(refused, 'upload sessions open', '5');
+    expect((await auditRows(gw, PUSH, 'spiffe://acme.test/ml/alice', 'concurrency_limit:%')).at(-1)).toEqual({
+      decision: 'deny',
+      reason: 'concurrency_limit: spiffe://acme.test/ml/alice has 16 upload sessions open, the most one SPIFFE ID may hold of the 64 of a replica',
+    });
+    const other = await registryRequest(gw, bob, 'POST', '/v2/ml/shared/blobs/uploads/');
+    expect(other.status).toBe(202);
+    // A cancelled session gives its place back.
+    expect((await registryRequest(gw, alice, 'DELETE', locations.pop()!)).status).toBe(204);
+    const again = await registryRequest(gw, alice, 'POST', '/v2/ml/shared/blobs/uploads/');
+    expect(again.status).toBe(202);
+    locations.push(again.headers.location as string);
+    for (const location of locations) expect((await registryRequest(gw, alice, 'DELETE', location)).status).toBe(204);
+    expect((await registryRequest(gw, bob, 'DELETE', other.headers.location as string)).status).toBe(204);
+  });
 });
 
 describe('registry requests whose client stops', () => {
