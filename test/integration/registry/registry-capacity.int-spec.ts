@@ -142,7 +142,7 @@ describe('registry capacity per peer', () => {
     expect([after.status, after.body.equals(small)]).toEqual([200, true]);
   });
 
-  it('a client that aborts mid-body gives its slot back', async () => {
+  it('a client that aborts mid-body gives its slot back, as does a GET that fails', async () => {
     const held = await heldGet();
     expect(await running(gw, 'pull')).toBe(1);
     const first = await new Promise<Buffer>((resolve) => {
@@ -152,6 +152,9 @@ describe('registry capacity per peer', () => {
     expect(first.length).toBeGreaterThan(0);
     held.req.destroy();
     await waitFor(async () => (await running(gw, 'pull')) === 0, 10_000);
+    expect((await registryRequest(gw, alice, 'GET', smallPath)).status).toBe(200);
+    // A GET that fails gives its slot back too.
+    expect((await registryRequest(gw, alice, 'GET', `/v2/ml/shared/blobs/sha256:${'0'.repeat(64)}`)).status).toBe(404);
     expect((await registryRequest(gw, alice, 'GET', smallPath)).status).toBe(200);
   });
 
