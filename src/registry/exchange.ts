@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AuthorizedCall } from '../authz';
+import { ParleyError } from '../common';
 import type { PeerIdentity } from '../tls';
 import { errorBody, OciError, type OciErrorCode } from './domain/oci-errors';
 import type { Route } from './domain/routes';
@@ -38,14 +39,19 @@ export function sendError(res: ServerResponse, code: OciErrorCode, message: stri
   sendJson(res, err.status, errorBody(code, message), headers, head);
 }
 
-/** Writes, waiting for 'drain' when the socket's buffer is full; rejects when the client goes away or reads nothing for `stallMs`. */
+const clientGone = () => new ParleyError('cancelled', 'registry: the client closed the connection');
+
+/**
+ * Writes, waiting for 'drain' when the socket's buffer is full.
+ * @throws ParleyError cancelled when the client goes away; timeout when it reads nothing for `stallMs` (store.pullStallTimeout)
+ */
 export function writeWithBackpressure(res: ServerResponse, data: Buffer, stallMs: number): Promise<void> {
-  if (res.destroyed) return Promise.reject(new Error('registry: the client closed the connection'));
+  if (res.destroyed) return Promise.reject(clientGone());
   if (res.write(data)) return Promise.resolve();
   return new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => finish(new Error(`registry: the client read nothing for ${stallMs} ms`)), stallMs);
+    const timer = setTimeout(() => finish(new ParleyError('timeout', `registry: the client read nothing for ${stallMs} ms (store.pullStallTimeout)`)), stallMs);
     const onDrain = () => finish();
-    const onClose = () => finish(new Error('registry: the client closed the connection'));
+    const onClose = () => finish(clientGone());
     const finish = (err?: Error) => {
       clearTimeout(timer);
       res.off('drain', onDrain);

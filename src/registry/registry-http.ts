@@ -7,6 +7,7 @@ import { peerLogFields, type PeerIdentity } from '../tls';
 import { OciError, type OciErrorCode } from './domain/oci-errors';
 import { GRANTABLE_ROUTES, matchRoute, PUSH_ROUTES, ROUTE_METHODS, type Route, type RouteKey } from './domain/routes';
 import { sendError, sendJson, type Exchange } from './exchange';
+import { asPull, asPush, requireSessionShare } from './registry-admission';
 import { getBlob, getManifest, listReferrers, listTags } from './read-handlers';
 import { cancelUpload, completeUpload, patchUpload, putManifest, startUpload, uploadStatus, type WriteDeps } from './write-handlers';
 
@@ -33,19 +34,22 @@ function grantCouldHelp(d: RegistryHttpDeps, peer: PeerIdentity, route: Route, b
 
 type Handler = (x: Exchange) => Promise<void>;
 
-/** Every route's handler (a route without one does not compile). */
+/** Every route's handler (a route without one does not compile); blob GETs and the upload requests that carry bytes run under the store's per-caller capacity. */
 function handlers(d: RegistryHttpDeps): Record<RouteKey, Handler> {
   return {
     base: async (x) => sendJson(x.res, 200, Buffer.from('{}'), {}, x.req.method === 'HEAD'),
     token: (x) => issueToken(d, x),
     manifest_get: (x) => getManifest(d, x),
-    blob_get: (x) => getBlob(d, x),
+    blob_get: (x) => asPull(d.store, x, () => getBlob(d, x)),
     tags_list: (x) => listTags(d, x),
     referrers: (x) => listReferrers(d, x),
     manifest_put: (x) => putManifest(d, x),
-    upload_start: (x) => startUpload(d, x),
-    upload_patch: (x) => patchUpload(d, x),
-    upload_put: (x) => completeUpload(d, x),
+    upload_start: async (x) => {
+      requireSessionShare(d.uploads, x, d.logger);
+      await (x.query.has('digest') ? asPush(d.store, x, () => startUpload(d, x)) : startUpload(d, x));
+    },
+    upload_patch: (x) => asPush(d.store, x, () => patchUpload(d, x)),
+    upload_put: (x) => asPush(d.store, x, () => completeUpload(d, x)),
     upload_status: (x) => uploadStatus(d, x),
     upload_cancel: (x) => cancelUpload(d, x),
   };
@@ -123,7 +127,7 @@ const NOT_FOUND_BY_ROUTE: Partial<Record<RouteKey, OciErrorCode>> = { blob_get: 
 
 function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, route: Route, err: unknown, bearer: boolean, peer: PeerIdentity): void {
   const head = req.method === 'HEAD';
-  if (err instanceof OciError) return sendError(res, err.code, err.message, err.status, {}, head);
+  if (err instanceof OciError) return sendError(res, err.code, err.message, err.status, { ...err.headers }, head);
   if (ParleyError.is(err)) {
     d.logger.debug({ ...peerLogFields(peer), code: err.code, detail: err.message, route: route.key }, 'registry request refused');
     switch (err.code) {
@@ -138,6 +142,9 @@ function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, 
         return sendError(res, route.key === 'manifest_put' ? 'MANIFEST_INVALID' : PUSH_ROUTES.has(route.key) ? 'BLOB_UPLOAD_INVALID' : 'NAME_INVALID', err.publicMessage, 400, {}, head);
       case 'resource_exhausted':
         return PUSH_ROUTES.has(route.key) ? sendError(res, 'DENIED', err.publicMessage, 403, {}, head) : sendError(res, 'TOOMANYREQUESTS', err.publicMessage, 429, {}, head);
+      case 'cancelled':
+        res.destroy(); // the client went away: nobody reads an answer
+        return;
       case 'unavailable':
       case 'timeout':
         return sendError(res, 'UNAVAILABLE', err.publicMessage, 503, {}, head);

@@ -84,6 +84,14 @@ export class UploadSessions {
     return this.session(id, namespace, owner).size;
   }
 
+  /** The sessions `owner` holds open (busy, or touched within store.stagingTtl): its share of MAX_SESSIONS. */
+  openBy(owner: string): number {
+    const now = Date.now();
+    let open = 0;
+    for (const s of this.sessions.values()) if (s.owner === owner && (s.busy || now - s.touchedMs <= this.ttlMs)) open++;
+    return open;
+  }
+
   /**
    * Appends a request body at `offset` (when the client said where), staging whole chunks.
    * @throws OciError RANGE_INVALID (416) when offset is not where the upload stands; SIZE_INVALID past store.maxRecordBytes

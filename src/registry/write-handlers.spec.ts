@@ -59,7 +59,7 @@ describe('completeUpload (PUT of an upload, with its last chunk)', () => {
   async function openedWithFirstChunk(): Promise<{ deps: WriteDeps; uploads: UploadSessions; id: string }> {
     const uploads = sessions();
     const id = await uploads.start(NAME, OWNER);
-    const deps = { uploads, maxManifestBytes: 1 << 20 } as unknown as WriteDeps;
+    const deps = { uploads, maxManifestBytes: 1 << 20, store: { limits: { pushIdleTimeoutMs: 60_000 } } } as unknown as WriteDeps;
     const patched = exchange('PATCH', id, first, { 'content-range': '0-1023' });
     await patchUpload(deps, patched.x);
     expect(patched.answer).toMatchObject({ status: 202, headers: { Range: '0-1023' } });

@@ -5,6 +5,7 @@ import { OciError, parseUploadRange } from './domain/oci-errors';
 import { documentBlobs, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
 import { requireNamespace, type Exchange } from './exchange';
 import type { ReadDeps } from './read-handlers';
+import { uploadBody } from './registry-admission';
 import type { StagedBlob } from './uploads';
 
 const BLOB_DOCS: ReadonlySet<string> = new Set([OCI_BLOB_DOC]);
@@ -35,7 +36,7 @@ export async function startUpload(d: WriteDeps, x: Exchange): Promise<void> {
   const id = await d.uploads.start(x.name, owner);
   if (x.query.has('digest')) {
     const digest = digestParam(x);
-    await d.uploads.append(id, x.name, owner, x.req);
+    await d.uploads.append(id, x.name, owner, uploadBody(x, d.store.limits.pushIdleTimeoutMs));
     await d.uploads.finish(id, x.name, owner, digest);
     return blobCreated(x, digest);
   }
@@ -48,7 +49,7 @@ export async function startUpload(d: WriteDeps, x: Exchange): Promise<void> {
 export async function patchUpload(d: WriteDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
   const range = parseUploadRange(header(x.req, 'content-range'));
-  const size = await d.uploads.append(x.route.ref!, x.name, x.peer.spiffeId, x.req, range?.start);
+  const size = await d.uploads.append(x.route.ref!, x.name, x.peer.spiffeId, uploadBody(x, d.store.limits.pushIdleTimeoutMs), range?.start);
   x.res.writeHead(202, uploadHeaders(x.name, x.route.ref!, size));
   x.res.end();
 }
@@ -62,7 +63,7 @@ export async function completeUpload(d: WriteDeps, x: Exchange): Promise<void> {
   const digest = digestParam(x);
   const owner = x.peer.spiffeId;
   const range = parseUploadRange(header(x.req, 'content-range'));
-  await d.uploads.append(x.route.ref!, x.name, owner, x.req, range?.start);
+  await d.uploads.append(x.route.ref!, x.name, owner, uploadBody(x, d.store.limits.pushIdleTimeoutMs), range?.start);
   await d.uploads.finish(x.route.ref!, x.name, owner, digest);
   blobCreated(x, digest);
 }

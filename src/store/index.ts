@@ -26,6 +26,8 @@ export { parseAnnotations, parseMediaType } from './domain/names';
 export type { ReferrerDocument, ReferrerMeta } from './domain/record';
 export { storeLimitsFromConfig } from './store-config';
 export { StoreGrpcService, StoreModule, StoreService } from './store.module';
+export { StoreCapacity } from './store-capacity';
+export type { CapacityCall, CapacityLimit, StreamKind } from './store-capacity';
 export { inTransaction, sql, sqlOn } from './sql';
 export { ObjectPayloads } from './object-payloads';
 export { PayloadMover } from './payload-mover';

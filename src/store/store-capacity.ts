@@ -29,8 +29,8 @@ const CONFIG_KEYS: Record<StreamKind, Record<ConcurrencyScope, { limit: Capacity
 /**
  * Shared capacity of the store, rationed per peer: concurrent Pulls and Pushes per SPIFFE ID
  * and per trust domain, and the global upload buffer budget. A refusal is RESOURCE_EXHAUSTED
- * naming the limit, counted in parley_store_capacity_refusals_total, logged, and audited as
- * the call's final decision.
+ * naming the limit (`details.limit`, a CapacityLimit), counted in
+ * parley_store_capacity_refusals_total, logged, and audited as the call's final decision.
  */
 export class StoreCapacity {
   private readonly ledgers: Record<StreamKind, ConcurrencyLedger>;
@@ -74,7 +74,7 @@ export class StoreCapacity {
     const who = grant.scope === 'spiffe_id' ? peer.id.toString() : `trust domain ${peer.trustDomain.name}`;
     const reason = `${who} has ${grant.running} ${kind === 'pull' ? 'pulls' : 'pushes'} running, the most ${key} allows`;
     this.refused(limit, call, 'concurrency_limit', reason);
-    throw new ParleyError('resource_exhausted', `${kind}: concurrency limit: ${reason}; retry later`);
+    throw new ParleyError('resource_exhausted', `${kind}: concurrency limit: ${reason}; retry later`, { details: { limit } });
   }
 
   /**
@@ -90,7 +90,7 @@ export class StoreCapacity {
     if (lease === 'timeout') {
       const reason = `no upload buffer space for ${waitMs} ms (store.uploadBufferBytes is in use by other pushes)`;
       this.refused('upload_buffer', call, 'upload_buffer', reason);
-      throw new ParleyError('resource_exhausted', `push: ${reason}; retry later`);
+      throw new ParleyError('resource_exhausted', `push: ${reason}; retry later`, { details: { limit: 'upload_buffer' } });
     }
     return lease;
   }

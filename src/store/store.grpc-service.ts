@@ -11,6 +11,7 @@ import { handleDeleteReferrer, handlePullReferrer, handlePushReferrer } from './
 import { recordNotFound } from './domain/record';
 import { storeHandlerContext, type StoreHandlerContext } from './store-context';
 import { StoreJanitor } from './store-janitor';
+import type { StoreCapacity } from './store-capacity';
 import type { StoreRepository } from './store.repository';
 import { listVisible, parseListPage } from './list.handler';
 import {
@@ -42,6 +43,8 @@ export interface StoreServiceDeps {
   metrics?: Registry;
   /** How often abandoned uploads are swept (ms); 0 disables the janitor. Default 5 minutes. */
   sweepIntervalMs?: number;
+  /** The per-caller capacity the Pulls and Pushes share with other listeners (the registry); one of its own when absent. */
+  capacity?: StoreCapacity;
 }
 
 export interface StoreServiceHandle {

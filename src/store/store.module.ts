@@ -9,15 +9,21 @@ import { RootLogger } from '../logging';
 import { ReadinessRegistry } from '../ops';
 import { ObjectPayloads } from './object-payloads';
 import type { StoreLimits } from './domain/limits';
+import { StoreCapacity } from './store-capacity';
 import { storeLimitsFromConfig } from './store-config';
 import { registerStoreService, type StoreServiceHandle } from './store.grpc-service';
 import { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 
-/** The store as the gateway serves it, to the gRPC service and the admin API alike: one repository (record cache, payload stream connections), one set of limits. */
+/**
+ * The store as the gateway serves it, to the gRPC service, the registry and the admin API
+ * alike: one repository (record cache, payload stream connections), one set of limits, and
+ * one per-caller capacity, so a peer's gRPC Pulls and registry blob GETs share one allowance.
+ */
 export class StoreService {
   constructor(
     readonly repository: StoreRepository,
     readonly limits: StoreLimits,
+    readonly capacity: StoreCapacity,
   ) {}
 }
 
@@ -39,7 +45,8 @@ function openStore(settings: Settings, database: Database, changes: ChangeFeed, 
   const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, pools, objects, payloads: store.payloads });
   const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
   shutdown.add('record cache feed', () => unsubscribe());
-  return new StoreService(repository, storeLimitsFromConfig(store, grpc));
+  const limits = storeLimitsFromConfig(store, grpc);
+  return new StoreService(repository, limits, new StoreCapacity(limits, log, deps.metrics));
 }
 
 /** What the store takes from the ops context: readiness checks and the metrics registry. */
@@ -71,6 +78,7 @@ function serveStore(store: StoreService, endpoint: SecureGrpcServer, settings: S
     metrics,
     logger: logger.child('store'),
     sweepIntervalMs: settings.config.store.sweepInterval,
+    capacity: store.capacity,
   });
   endpoint.addProtos(handle.packageDefinition);
   shutdown.add('store service', () => handle.close());

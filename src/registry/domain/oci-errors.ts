@@ -25,7 +25,7 @@ export const OCI_ERROR_STATUS = {
 
 export type OciErrorCode = keyof typeof OCI_ERROR_STATUS;
 
-/** A refusal as the spec words it: the code, a message the caller may see (never a secret), the status. */
+/** A refusal as the spec words it: the code, a message the caller may see (never a secret), the status, headers of the answer (`Retry-After`). */
 export class OciError extends Error {
   readonly status: number;
 
@@ -33,6 +33,7 @@ export class OciError extends Error {
     readonly code: OciErrorCode,
     message: string,
     status?: number,
+    readonly headers: Readonly<Record<string, string>> = {},
   ) {
     super(message);
     this.name = 'OciError';

@@ -1,5 +1,6 @@
 /** Helpers of the registry tests: an HTTPS client holding a client SVID, the gateway's CA, records pushed over gRPC. */
 import { X509Certificate } from 'node:crypto';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import { request } from 'node:https';
 import { connect, type TLSSocket } from 'node:tls';
 import { requireTrustDomain } from '../../../src/spiffe';
@@ -21,6 +22,29 @@ export interface RegistryReply {
 /** The PEM of the authorities `holder` trusts for `td`. */
 export function authoritiesPem(holder: TestGateway, td: string): string {
   return (holder.gateway.get(TrustStore).getX509Authorities(requireTrustDomain(td)) ?? []).map((c: X509Certificate) => c.toString()).join('\n');
+}
+
+/** A request to `target`'s registry holding `svid` left open: its body is written by the test; `response` resolves with the answer's head (its body not read). */
+export function openRegistryRequest(target: TestGateway, svid: PemKeyPair, method: string, path: string, headers: Record<string, string> = {}): { req: ClientRequest; response: Promise<IncomingMessage> } {
+  const port = target.gateway.listeners.registry!.port;
+  const expected = `URI:${gatewayIdOf(trustDomainOf(target)).toString()}`;
+  let req!: ClientRequest;
+  const response = new Promise<IncomingMessage>((resolve, reject) => {
+    req = request(
+      { host: '127.0.0.1', port, path, method, headers, ca: authoritiesPem(target, trustDomainOf(target)), cert: svid.certChainPem, key: svid.keyPem, agent: false,
+        checkServerIdentity: (_host, cert) => ((new X509Certificate(cert.raw).subjectAltName ?? '').split(', ').includes(expected) ? undefined : new Error('unexpected server identity')) },
+      resolve,
+    );
+    req.on('error', reject);
+  });
+  return { req, response };
+}
+
+/** The whole body of a response. */
+export async function bodyOf(res: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const c of res as AsyncIterable<Buffer>) chunks.push(c);
+  return Buffer.concat(chunks);
 }
 
 /** One request to `target`'s registry holding `svid` (one fresh connection), checking the server's SPIFFE ID. */
