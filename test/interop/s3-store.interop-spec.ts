@@ -14,7 +14,7 @@ import { ContentId } from '../../src/store/domain/content-id';
 import type { RecordDraft } from '../../src/store/domain/record';
 import { ObjectPayloads } from '../../src/store/object-payloads';
 import { StoreRepository } from '../../src/store/store.repository';
-import { startSeaweedS3, type SeaweedS3 } from '../support/seaweedfs';
+import { startSeaweedS3, watchUploadParts, type PartWatch, type SeaweedS3 } from '../support/seaweedfs';
 import { eventually, patternBytes, startStoreHarness, type StoreHarness } from '../integration/store/store-harness';
 
 const MiB = 1024 * 1024;
@@ -113,43 +113,10 @@ describe.each(['postgres', 's3'] as const)('store with payloads in %s', (backend
   });
 });
 
-/** UploadPart requests as the object store client sends them: how many ran at once, which part numbers, one made to fail. */
-interface PartWatch {
-  running: number;
-  most: number;
-  readonly started: number[];
-  failed: boolean;
-  startedAfterFailure: number;
-}
-
-/**
- * An object store client on SeaweedFS whose UploadPart requests are watched: each is held
- * `holdMs` before it is sent, and part `failPart` fails after 100 ms (as a 500 would).
- */
+/** An object store client on SeaweedFS whose UploadPart requests are watched (watchUploadParts). */
 function watchedObjects(o: { failPart?: number; holdMs?: number } = {}): { objects: ObjectPayloads; watch: PartWatch; client: S3Client } {
   const client = weed.client();
-  const watch: PartWatch = { running: 0, most: 0, started: [], failed: false, startedAfterFailure: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName !== 'UploadPartCommand') return next(args);
-      const partNumber = (args.input as { PartNumber: number }).PartNumber;
-      watch.started.push(partNumber);
-      if (watch.failed) watch.startedAfterFailure++;
-      watch.most = Math.max(watch.most, ++watch.running);
-      try {
-        if (partNumber === o.failPart) {
-          await new Promise((r) => setTimeout(r, 100));
-          watch.failed = true;
-          throw Object.assign(new Error('injected part failure'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
-        }
-        if (o.holdMs !== undefined) await new Promise((r) => setTimeout(r, o.holdMs));
-        return await next(args);
-      } finally {
-        watch.running--;
-      }
-    },
-    { step: 'initialize', name: 'watchUploadParts' },
-  );
+  const watch = watchUploadParts(client, o);
   return { objects: new ObjectPayloads(client, { bucket: BUCKET, keyPrefix: 'parley/', partBytes: 5 * MiB, partsInFlight: 3 }), watch, client };
 }
 
