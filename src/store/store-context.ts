@@ -15,10 +15,10 @@ export interface StoreHandlerContext {
   readonly capacity: StoreCapacity;
 }
 
-export function storeHandlerContext(o: { repository: StoreRepository; limits: StoreLimits; logger: TransportLogger; metrics?: Registry }): StoreHandlerContext {
+export function storeHandlerContext(o: { repository: StoreRepository; limits: StoreLimits; logger: TransportLogger; metrics?: Registry; capacity?: StoreCapacity }): StoreHandlerContext {
   return {
     metrics: o.metrics === undefined ? undefined : new StoreMetrics(o.metrics),
-    capacity: new StoreCapacity(o.limits, o.logger, o.metrics),
+    capacity: o.capacity ?? new StoreCapacity(o.limits, o.logger, o.metrics),
     repository: o.repository,
     limits: o.limits,
     logger: o.logger,

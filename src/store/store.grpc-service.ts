@@ -9,6 +9,7 @@ import { handlePull } from './pull.handler';
 import { handlePush } from './push.handler';
 import { handleDeleteReferrer, handlePullReferrer, handlePushReferrer } from './referrer.handlers';
 import { recordNotFound } from './domain/record';
+import type { StoreCapacity } from './store-capacity';
 import { storeHandlerContext, type StoreHandlerContext } from './store-context';
 import { StoreJanitor } from './store-janitor';
 import type { StoreRepository } from './store.repository';
@@ -40,6 +41,8 @@ export interface StoreServiceDeps {
   logger: TransportLogger;
   /** Store counters (pushed/pulled bytes, records). */
   metrics?: Registry;
+  /** The gateway's store capacity (shared with sync imports); a new one, on `metrics`, when absent. */
+  capacity?: StoreCapacity;
   /** How often abandoned uploads are swept (ms); 0 disables the janitor. Default 5 minutes. */
   sweepIntervalMs?: number;
 }

@@ -9,15 +9,21 @@ import { RootLogger } from '../logging';
 import { ReadinessRegistry } from '../ops';
 import { ObjectPayloads } from './object-payloads';
 import type { StoreLimits } from './domain/limits';
+import { StoreCapacity } from './store-capacity';
 import { storeLimitsFromConfig } from './store-config';
 import { registerStoreService, type StoreServiceHandle } from './store.grpc-service';
 import { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 
-/** The store as the gateway serves it, to the gRPC service and the admin API alike: one repository (record cache, payload stream connections), one set of limits. */
+/**
+ * The store as the gateway serves it, to the gRPC service, sync and the admin API alike: one
+ * repository (record cache, payload stream connections), one set of limits, one capacity (the
+ * upload buffer budget Store.Push and sync imports share).
+ */
 export class StoreService {
   constructor(
     readonly repository: StoreRepository,
     readonly limits: StoreLimits,
+    readonly capacity: StoreCapacity,
   ) {}
 }
 
@@ -39,7 +45,8 @@ function openStore(settings: Settings, database: Database, changes: ChangeFeed, 
   const repository = new StoreRepository(database.dataSource, { recordCacheEntries: store.recordCacheEntries, pools, objects, payloads: store.payloads });
   const unsubscribe = changes.subscribe(STORE_RECORDS_CHANNEL, (e) => repository.forget(e.resync ? undefined : e.payload));
   shutdown.add('record cache feed', () => unsubscribe());
-  return new StoreService(repository, storeLimitsFromConfig(store, grpc));
+  const limits = storeLimitsFromConfig(store, grpc);
+  return new StoreService(repository, limits, new StoreCapacity(limits, log, deps.metrics));
 }
 
 /** What the store takes from the ops context: readiness checks and the metrics registry. */
@@ -68,6 +75,7 @@ function serveStore(store: StoreService, endpoint: SecureGrpcServer, settings: S
   const handle = registerStoreService(endpoint.server, {
     repository: store.repository,
     limits: store.limits,
+    capacity: store.capacity,
     metrics,
     logger: logger.child('store'),
     sweepIntervalMs: settings.config.store.sweepInterval,
