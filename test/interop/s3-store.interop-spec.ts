@@ -12,8 +12,12 @@ import { Registry } from 'prom-client';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { ContentId } from '../../src/store/domain/content-id';
 import type { RecordDraft } from '../../src/store/domain/record';
+import { objectPartsBytes, storeLimits } from '../../src/store/domain/limits';
 import { ObjectPayloads } from '../../src/store/object-payloads';
+import { RecordImporter } from '../../src/store/record-importer';
+import { StoreCapacity } from '../../src/store/store-capacity';
 import { StoreRepository } from '../../src/store/store.repository';
+import { captureLogger } from '../support/tls-clients';
 import { startSeaweedS3, watchUploadParts, type PartWatch, type SeaweedS3 } from '../support/seaweedfs';
 import { eventually, patternBytes, startStoreHarness, type StoreHarness } from '../integration/store/store-harness';
 
@@ -176,6 +180,40 @@ describe('store with payloads in s3: parts in flight (store.s3.partsInFlight 3)'
       expect(await keysInBucket()).not.toContain(key);
       expect(await h.count('store_blobs')).toBe(0);
       expect(await h.count('store_records')).toBe(0);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a sync import into s3 holds (partsInFlight + 1) x partBytes of the push budget while its parts upload, and gives it back', async () => {
+    const { objects: watched, watch, client } = watchedObjects({ holdMs: 100 });
+    try {
+      const repository = new StoreRepository(h.ds, { objects: watched, payloads: 's3' });
+      const parts = objectPartsBytes({ partBytes: 5 * MiB, partsInFlight: 3 });
+      const capacity = new StoreCapacity(storeLimits({ chunkBytes: CHUNK, objectPartsBytes: parts, uploadBufferBytes: 64 * MiB, uploadBufferWaitMs: 300 }), captureLogger());
+      const importer = new RecordImporter(repository, 1024 * MiB, CHUNK, { capacity });
+      const payload = patternBytes(17 * MiB + 5, 11); // 4 parts
+      const cid = ContentId.of(payload);
+      const used: number[] = [];
+      async function* source(offset: number): AsyncIterable<Uint8Array> {
+        for (let at = offset; at < payload.length; at += MiB) {
+          used.push(capacity.uploadBuffer.used);
+          yield payload.subarray(at, at + MiB);
+        }
+      }
+      expect(await importer.import({ cid, size: payload.length, draft, source })).toMatchObject({ created: true });
+      expect(new Set(used)).toEqual(new Set([20 * MiB]));
+      expect(watch.most).toBeGreaterThanOrEqual(2);
+      expect(capacity.uploadBuffer.used).toBe(0);
+      expect((await (await h.client()).pullAll(cid.toString())).data.equals(payload)).toBe(true);
+
+      // With the budget spent (by pushes) the next import is refused before it begins an upload.
+      const held = capacity.uploadBuffer.tryTake(50 * MiB)!;
+      const other = patternBytes(MiB, 12);
+      await expect(importer.import({ cid: ContentId.of(other), size: other.length, draft, source: async function* () { yield other; } })).rejects.toMatchObject({ code: 'resource_exhausted', details: { reason: 'upload_buffer' } });
+      held.release();
+      expect(await uploadsInBucket()).toBe(0);
+      await repository.delete(cid);
     } finally {
       client.destroy();
     }
