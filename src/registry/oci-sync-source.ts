@@ -1,6 +1,6 @@
 import { ParleyError } from '../common';
 import { ContentId, parseMediaType } from '../store';
-import { PROVENANCE, runFailure, RunStopped, type OciSourceSpec, type RunResult, type SourceRunContext, type SyncCounters, type SyncSourceAdapter } from '../sync';
+import { endsRun, PROVENANCE, runFailure, RunStopped, type OciSourceSpec, type RunResult, type SourceRunContext, type SyncCounters, type SyncSourceAdapter } from '../sync';
 import type { Descriptor } from './domain/oci-mapping';
 import { isReferrersTag, planManifest, referrerBlobs, type PlannedRecord } from './domain/oci-source-manifest';
 import { OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC } from './domain/pushed-manifest';
@@ -97,7 +97,7 @@ async function copyCounted(ctx: OciRunContext, planned: PlannedRecord): Promise<
     const copied = await copyRecord(ctx, planned);
     return copied.created ? { transferred: 1, bytes: copied.bytes } : { skipped: 1, bytes: copied.bytes };
   } catch (err) {
-    if (ParleyError.is(err) && err.details.reason !== 'integrity_mismatch' && (err.code === 'invalid_argument' || err.code === 'resource_exhausted')) {
+    if (ParleyError.is(err) && !endsRun(err) && (err.code === 'invalid_argument' || err.code === 'resource_exhausted')) {
       return { failed: 1, message: `layer ${planned.layer.digest} not taken: ${err.message}` };
     }
     throw err;

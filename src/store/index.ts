@@ -7,7 +7,7 @@ export type { AttachRecord, BeginUpload, PayloadBackend, PayloadChunk, PayloadUp
 export type { RoutedPayloads } from './routed-payloads';
 export { PostgresPayloads } from './postgres-payloads';
 export { RecordImporter } from './record-importer';
-export type { ImportRequest, ImportResult, StagedImport } from './record-importer';
+export type { ImporterOptions, ImportRequest, ImportResult, StagedImport } from './record-importer';
 export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
 export type { DigestDocument } from './subjectless-referrer.repository';

@@ -3,6 +3,7 @@ import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common';
 import { ChunkParts } from './domain/chunk-parts';
 import type { PayloadStoreName } from './domain/payload-move';
+import { SendWindow } from './domain/send-window';
 import type { ObjectPayloads, UploadedPart } from './object-payloads';
 import type { PostgresPayloads } from './postgres-payloads';
 import { inTransaction, sql, sqlOn } from './sql';
@@ -88,27 +89,40 @@ export class PayloadCopies {
     }
   }
 
-  /** One multipart upload of the blob's object (its upload id on the blob row, so a Delete meanwhile aborts it). */
+  /**
+   * One multipart upload of the blob's object (its upload id on the blob row, so a Delete
+   * meanwhile aborts it): up to `partsInFlight` parts uploading while the next fills
+   * (SendWindow, as a push into the object store), numbered in byte order. The first failed
+   * part stops the reads and the other parts; no part is uploading any more when the upload
+   * is aborted.
+   */
   private async writeObject(blob: MovingBlob, source: AsyncGenerator<Buffer>): Promise<Hashed> {
     const uploadId = await this.objects.createUpload(blob.id);
     const hash = createHash('sha256');
     let bytes = 0;
+    const window = new SendWindow<UploadedPart>(this.objects.partsInFlight);
     try {
       await sql(this.ds, `UPDATE store_blobs SET upload_id = $2 WHERE id = $1 AND copy_in = 's3'`, [blob.id, uploadId]);
       const parts = new ChunkParts(this.objects.partBytes);
-      const uploaded: UploadedPart[] = [];
-      const send = async (part: Buffer[]) => uploaded.push(await this.objects.uploadPart(blob.id, uploadId, uploaded.length + 1, Buffer.concat(part)));
+      const send = (pieces: Buffer[]) =>
+        window.submit(async (signal, index) => {
+          const body = Buffer.concat(pieces);
+          pieces.length = 0; // the chunks read are copied into the part: let them go while it uploads
+          return this.objects.uploadPart(blob.id, uploadId, index + 1, body, signal);
+        });
       for await (const piece of source) {
         hash.update(piece);
         bytes += piece.length;
         for (const part of parts.push(piece)) await send(part);
       }
       const last = parts.flush();
-      if (last !== undefined || uploaded.length === 0) await send(last ?? []); // S3 completes no upload without a part
+      if (last !== undefined || window.count === 0) await send(last ?? []); // S3 completes no upload without a part
+      const uploaded = await window.drain(); // in part number order
       shortRead(blob, bytes, 'postgres');
       await this.objects.completeUpload(blob.id, uploadId, uploaded);
       await sql(this.ds, 'UPDATE store_blobs SET upload_id = NULL WHERE id = $1 AND upload_id = $2', [blob.id, uploadId]);
     } catch (err) {
+      await window.cancel(new ParleyError('cancelled', `migrate-payloads: copy of blob ${blob.id} stopped`));
       await this.objects.abortUpload(blob.id, uploadId).catch(() => undefined);
       throw err;
     }

@@ -2,7 +2,9 @@ import { ParleyError } from '../common';
 import { ContentDigest } from './domain/content-digest';
 import type { ContentId } from './domain/content-id';
 import type { RecordDraft } from './domain/record';
+import type { BudgetLease } from './domain/byte-budget';
 import type { PayloadBackend, PayloadUpload } from './payload-backend';
+import type { StoreCapacity } from './store-capacity';
 import type { StoreRepository } from './store.repository';
 
 /** Where an interrupted import stands: its staged upload and the bytes it holds (whole chunks). */
@@ -32,26 +34,40 @@ export interface ImportResult {
   readonly fetchedBytes: number;
 }
 
+export interface ImporterOptions {
+  /** Most bytes between checkpoints (rounded up to whole chunks): each is a commit, and what a resume may fetch again. Default 16 MiB. */
+  readonly checkpointBytes?: number;
+  /**
+   * The gateway's store capacity (the one Store.Push reserves from): each import reserves
+   * what its upload stages (StoreCapacity.uploadStagingBytes) before it fetches a byte, and
+   * gives it back when it ends. Without it nothing is reserved.
+   */
+  readonly capacity?: StoreCapacity;
+}
+
 /**
  * Imports a record whose CID is known in advance (a sync from a partner): the bytes are
- * staged in the store's chunks as a push stages them, hashed on the way, and the record
+ * staged in the store's backend as a push stages them, hashed on the way, and the record
  * becomes visible only when size and digest match the CID. An interrupted import resumes
  * from its staged chunks (they are hashed again from the database, not fetched again).
  * A mismatch discards everything staged: `invalid_argument` with code details
- * `integrity_mismatch`.
+ * `integrity_mismatch`. No more upload buffer is spent than the store's budget: an import
+ * waits for its share as a push does, and is refused (`resource_exhausted`, details reason
+ * `upload_buffer`) after store.uploadBufferWait, before it began an upload.
  */
 export class RecordImporter {
+  private readonly checkpointBytes: number;
+  private readonly capacity: StoreCapacity | undefined;
+
   constructor(
     private readonly repository: StoreRepository,
     private readonly maxRecordBytes: number,
     private readonly chunkBytes: number,
-    /** Most bytes between checkpoints (rounded up to whole chunks): each is a commit, and what a resume may fetch again. */
-    checkpointBytes = 16 * 1024 * 1024,
+    options: ImporterOptions = {},
   ) {
-    this.checkpointBytes = Math.max(1, Math.ceil(checkpointBytes / chunkBytes)) * chunkBytes;
+    this.checkpointBytes = Math.max(1, Math.ceil((options.checkpointBytes ?? 16 * 1024 * 1024) / chunkBytes)) * chunkBytes;
+    this.capacity = options.capacity;
   }
-
-  private readonly checkpointBytes: number;
 
   /** The gap to the next checkpoint: one chunk first, then doubling up to checkpointBytes (a small record resumes early, a large one commits rarely). */
   private nextGap(gap: number): number {
@@ -64,6 +80,15 @@ export class RecordImporter {
 
   async import(req: ImportRequest): Promise<ImportResult> {
     if ((await this.repository.find(req.cid)) !== undefined) return { created: false, fetchedBytes: 0 };
+    const lease: BudgetLease | undefined = await this.capacity?.reserveImport(req.cid.toString(), req.signal);
+    try {
+      return await this.importReserved(req);
+    } finally {
+      lease?.release();
+    }
+  }
+
+  private async importReserved(req: ImportRequest): Promise<ImportResult> {
     const { upload, digest } = await this.resumeOrBegin(req);
     let fetched = 0;
     let committed = false;

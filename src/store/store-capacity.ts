@@ -5,7 +5,7 @@ import { peerLogFields } from '../tls';
 import type { TransportLogger } from '../tls';
 import { ByteBudget, type BudgetLease } from './domain/byte-budget';
 import { ConcurrencyLedger, type ConcurrencyScope } from './domain/concurrency-ledger';
-import { pushBufferBytes, type StoreLimits } from './domain/limits';
+import { pushBufferBytes, uploadStagingBytes, type StoreLimits } from './domain/limits';
 
 export type StreamKind = 'pull' | 'push';
 
@@ -28,15 +28,23 @@ const CONFIG_KEYS: Record<StreamKind, Record<ConcurrencyScope, { limit: Capacity
 
 /**
  * Shared capacity of the store, rationed per peer: concurrent Pulls and Pushes per SPIFFE ID
- * and per trust domain, and the global upload buffer budget. A refusal is RESOURCE_EXHAUSTED
- * naming the limit (`details.limit`, a CapacityLimit), counted in
- * parley_store_capacity_refusals_total, logged, and audited as the call's final decision.
+ * and per trust domain, and the global upload buffer budget (one per gateway: pushes, sync
+ * imports and registry uploads take from it). A refusal is RESOURCE_EXHAUSTED naming the
+ * limit (`details.limit`, a CapacityLimit), counted in parley_store_capacity_refusals_total,
+ * logged, and audited as the call's final decision (a sync import has no call: it is logged).
  */
 export class StoreCapacity {
   private readonly ledgers: Record<StreamKind, ConcurrencyLedger>;
   readonly uploadBuffer: ByteBudget;
   /** Bytes each push reserves from the upload buffer. */
   readonly pushReserveBytes: number;
+  /**
+   * Bytes an upload into the configured backend (store.payloads) holds besides the messages
+   * it receives: the multipart parts uploading and filling (s3) or the chunks being written
+   * (PostgreSQL). What a sync import reserves; an upload that also holds received messages
+   * (a push, a registry blob upload) reserves them on top.
+   */
+  readonly uploadStagingBytes: number;
   private readonly refusals: Counter<'limit'> | undefined;
 
   constructor(
@@ -49,6 +57,7 @@ export class StoreCapacity {
       push: new ConcurrencyLedger({ perSpiffeId: limits.pushesPerSpiffeId, perTrustDomain: limits.pushesPerTrustDomain }),
     };
     this.pushReserveBytes = pushBufferBytes(limits);
+    this.uploadStagingBytes = uploadStagingBytes(limits);
     this.uploadBuffer = new ByteBudget(limits.uploadBufferBytes);
     if (metrics !== undefined) {
       this.refusals = new Counter({
@@ -82,20 +91,41 @@ export class StoreCapacity {
    * @throws ParleyError resource_exhausted after store.uploadBufferWait; cancelled when `cancelled` fires first
    */
   async reserveUpload(call: CapacityCall, cancelled: AbortSignal): Promise<BudgetLease> {
-    const now = this.uploadBuffer.tryTake(this.pushReserveBytes);
-    if (now !== undefined) return now;
-    const waitMs = this.limits.uploadBufferWaitMs;
-    const lease = cancelled.aborted ? 'cancelled' : await this.waitForUpload(waitMs, cancelled);
+    const lease = await this.take(this.pushReserveBytes, cancelled);
     if (lease === 'cancelled') throw new ParleyError('cancelled', 'push: the client cancelled the call');
     if (lease === 'timeout') {
-      const reason = `no upload buffer space for ${waitMs} ms (store.uploadBufferBytes is in use by other pushes)`;
+      const reason = `no upload buffer space for ${this.limits.uploadBufferWaitMs} ms (store.uploadBufferBytes is in use by other pushes)`;
       this.refused('upload_buffer', call, 'upload_buffer', reason);
       throw new ParleyError('resource_exhausted', `push: ${reason}; retry later`, { details: { limit: 'upload_buffer' } });
     }
     return lease;
   }
 
-  private waitForUpload(waitMs: number, cancelled: AbortSignal): Promise<BudgetLease | 'timeout' | 'cancelled'> {
+  /**
+   * Reserves the upload buffer of a sync import of `cid` (uploadStagingBytes) before it
+   * fetches anything; waits while the budget is spent, as a push does.
+   * @throws ParleyError resource_exhausted (details.reason `upload_buffer`) after store.uploadBufferWait; cancelled when `cancelled` fires first
+   */
+  async reserveImport(cid: string, cancelled?: AbortSignal): Promise<BudgetLease> {
+    const lease = await this.take(this.uploadStagingBytes, cancelled ?? new AbortController().signal);
+    if (lease === 'cancelled') throw new ParleyError('cancelled', `import of ${cid}: stopped`);
+    if (lease === 'timeout') {
+      const reason = `no upload buffer space for ${this.limits.uploadBufferWaitMs} ms (store.uploadBufferBytes is in use by pushes and imports)`;
+      this.refusals?.inc({ limit: 'upload_buffer' });
+      this.logger.warn({ cid, limit: 'upload_buffer', reason }, 'sync import refused by a capacity limit');
+      throw new ParleyError('resource_exhausted', `import of ${cid}: ${reason}; retry later`, { details: { reason: 'upload_buffer', cid } });
+    }
+    return lease;
+  }
+
+  /** `bytes` of the upload buffer at once, or once given back by others within store.uploadBufferWait. */
+  private async take(bytes: number, cancelled: AbortSignal): Promise<BudgetLease | 'timeout' | 'cancelled'> {
+    const now = this.uploadBuffer.tryTake(bytes);
+    if (now !== undefined) return now;
+    return cancelled.aborted ? 'cancelled' : this.waitFor(bytes, this.limits.uploadBufferWaitMs, cancelled);
+  }
+
+  private waitFor(bytes: number, waitMs: number, cancelled: AbortSignal): Promise<BudgetLease | 'timeout' | 'cancelled'> {
     return new Promise((resolve) => {
       const wait: { timer?: NodeJS.Timeout; settled: boolean } = { settled: false };
       const onAbort = () => waiter.cancel() && finish('cancelled');
@@ -105,7 +135,7 @@ export class StoreCapacity {
         cancelled.removeEventListener('abort', onAbort);
         resolve(outcome);
       };
-      const waiter = this.uploadBuffer.enqueue(this.pushReserveBytes, finish);
+      const waiter = this.uploadBuffer.enqueue(bytes, finish);
       if (wait.settled) return; // granted at once
       wait.timer = setTimeout(() => waiter.cancel() && finish('timeout'), waitMs);
       cancelled.addEventListener('abort', onAbort);
@@ -147,7 +177,7 @@ export class StoreCapacity {
     const budget = this.uploadBuffer;
     new Gauge({
       name: 'parley_store_upload_buffer_reserved_bytes',
-      help: 'Upload buffer bytes reserved by running pushes (at most store.uploadBufferBytes)',
+      help: 'Upload buffer bytes reserved by running pushes and sync imports (at most store.uploadBufferBytes)',
       registers: [metrics],
       collect() {
         this.set(budget.used);
@@ -155,7 +185,7 @@ export class StoreCapacity {
     });
     new Gauge({
       name: 'parley_store_upload_buffer_waiting',
-      help: 'Pushes waiting for upload buffer space (reading nothing meanwhile)',
+      help: 'Pushes and sync imports waiting for upload buffer space (reading nothing meanwhile)',
       registers: [metrics],
       collect() {
         this.set(budget.waiting);

@@ -15,7 +15,7 @@ export interface StoreHandlerContext {
   readonly capacity: StoreCapacity;
 }
 
-/** `capacity`: the gateway's one StoreCapacity (shared with the registry listener); made here when not given. */
+/** `capacity`: the gateway's one StoreCapacity (shared with the registry listener and sync); made here when not given. */
 export function storeHandlerContext(o: { repository: StoreRepository; limits: StoreLimits; logger: TransportLogger; metrics?: Registry; capacity?: StoreCapacity }): StoreHandlerContext {
   return {
     metrics: o.metrics === undefined ? undefined : new StoreMetrics(o.metrics),

@@ -43,7 +43,7 @@ export interface StoreServiceDeps {
   metrics?: Registry;
   /** How often abandoned uploads are swept (ms); 0 disables the janitor. Default 5 minutes. */
   sweepIntervalMs?: number;
-  /** The per-caller capacity the Pulls and Pushes share with other listeners (the registry); one of its own when absent. */
+  /** The per-caller capacity and upload buffer the Pulls and Pushes share with the registry listener and sync imports; one of its own when absent. */
   capacity?: StoreCapacity;
 }
 

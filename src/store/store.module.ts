@@ -15,9 +15,10 @@ import { registerStoreService, type StoreServiceHandle } from './store.grpc-serv
 import { STORE_RECORDS_CHANNEL, StoreRepository } from './store.repository';
 
 /**
- * The store as the gateway serves it, to the gRPC service, the registry and the admin API
- * alike: one repository (record cache, payload stream connections), one set of limits, and
- * one per-caller capacity, so a peer's gRPC Pulls and registry blob GETs share one allowance.
+ * The store as the gateway serves it, to the gRPC service, the registry, sync and the admin
+ * API alike: one repository (record cache, payload stream connections), one set of limits, and
+ * one per-caller capacity, so a peer's gRPC Pulls and registry blob GETs share one allowance
+ * and Store.Push, registry uploads and sync imports one upload buffer budget.
  */
 export class StoreService {
   constructor(
@@ -75,10 +76,10 @@ function serveStore(store: StoreService, endpoint: SecureGrpcServer, settings: S
   const handle = registerStoreService(endpoint.server, {
     repository: store.repository,
     limits: store.limits,
+    capacity: store.capacity,
     metrics,
     logger: logger.child('store'),
     sweepIntervalMs: settings.config.store.sweepInterval,
-    capacity: store.capacity,
   });
   endpoint.addProtos(handle.packageDefinition);
   shutdown.add('store service', () => handle.close());

@@ -11,6 +11,6 @@ export { MIN_INTERVAL_SECONDS } from './domain/sync-request';
 export { shownOciSource, MASKED } from './domain/oci-source';
 export type { OciSourceSpec } from './domain/oci-source';
 export { SyncSources, type SourceRunContext, type SyncSourceAdapter } from './sync-source';
-export { failure as runFailure, PROVENANCE, RunStopped, type RunResult } from './sync-run';
+export { endsRun, failure as runFailure, PROVENANCE, RunStopped, type RunResult } from './sync-run';
 export type { SyncCounters } from './domain/sync-state';
 export type { OciSecret } from './domain/oci-source';

@@ -152,7 +152,7 @@ async function copyCounted(ctx: RunContext, record: WireRecord): Promise<Partial
         ctx.session.invalidate();
         continue;
       }
-      if (ParleyError.is(err) && err.details.reason !== 'integrity_mismatch' && (err.code === 'invalid_argument' || err.code === 'resource_exhausted')) {
+      if (ParleyError.is(err) && !endsRun(err) && (err.code === 'invalid_argument' || err.code === 'resource_exhausted')) {
         return { failed: 1, message: `record ${record.cid} not taken: ${err.message}` };
       }
       throw err;
@@ -248,6 +248,15 @@ function parseCursor(text: string | undefined): Cursor {
 }
 
 /** A failure ending a run, as the sync reports it. */
+/**
+ * A ParleyError that ends the run instead of counting its record as not taken: an integrity
+ * mismatch, or no upload buffer space for store.uploadBufferWait (the gateway is busy, not
+ * the record too large: the run is retried with backoff and resumes at its cursor).
+ */
+export function endsRun(err: ParleyError): boolean {
+  return err.details.reason === 'integrity_mismatch' || err.details.reason === 'upload_buffer';
+}
+
 export function failure(err: unknown): RunResult {
   if (err instanceof PartnerError) {
     if (err.kind === 'nothing_exported') return { ok: false, reason: 'NOTHING_EXPORTED', message: err.message };
@@ -257,7 +266,7 @@ export function failure(err: unknown): RunResult {
   if (ParleyError.is(err)) {
     if (err.details.reason === 'integrity_mismatch') return { ok: false, reason: 'INTEGRITY_MISMATCH', message: err.message };
     if (err.code === 'unavailable') return { ok: false, reason: 'UNREACHABLE', message: err.message };
-    if (err.code === 'timeout') return { ok: false, reason: 'TIMEOUT', message: err.message };
+    if (err.code === 'timeout' || err.details.reason === 'upload_buffer') return { ok: false, reason: 'TIMEOUT', message: err.message };
     return { ok: false, reason: 'INTERNAL', message: err.message };
   }
   const code = (err as grpc.ServiceError)?.code;

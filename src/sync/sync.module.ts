@@ -52,7 +52,7 @@ function startWorker(settings: Settings, dataSource: DataSource, store: StoreSer
   const worker = new SyncWorker({
     repository: new SyncRepository(dataSource),
     store: store.repository,
-    importer: new RecordImporter(store.repository, store.limits.maxRecordBytes, store.limits.chunkBytes),
+    importer: new RecordImporter(store.repository, store.limits.maxRecordBytes, store.limits.chunkBytes, { capacity: store.capacity }),
     openSession: (sync) => new PartnerSession({ address: sync.remoteAddress, remoteId: SpiffeId.parse(sync.remoteSpiffeId), svid, trust }),
     sources,
     owner: `${hostname()}/${process.pid}/${randomUUID().slice(0, 8)}`,

@@ -3,18 +3,21 @@
  * (SeaweedFS, built pinned by setup.sh) while a store gateway keeps serving: payloads pushed
  * to PostgreSQL move to the object store (one run killed with SIGKILL midway, then run
  * again) and back, a Pull in progress when its blob moves still gets every byte, a Delete
- * during the run leaves nothing behind.
+ * during the run leaves nothing behind. The copy into the object store uploads up to
+ * store.s3.partsInFlight parts at once; a part failing mid-copy aborts the upload, and the
+ * blob stays where it was until a run moves it.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { ContentId } from '../../src/store/domain/content-id';
 import { ObjectPayloads } from '../../src/store/object-payloads';
 import type { StoreClient } from '../../src/store/store-client';
-import { startSeaweedS3, type SeaweedS3 } from '../support/seaweedfs';
+import { PayloadMover } from '../../src/store/payload-mover';
+import { startSeaweedS3, watchUploadParts, type PartWatch, type SeaweedS3 } from '../support/seaweedfs';
 import { runParley, runParleyToEnd, stopAllParley } from '../support/parley-process';
 import { patternBytes, startStoreHarness, type StoreHarness } from '../integration/store/store-harness';
 
@@ -60,6 +63,15 @@ async function keysInBucket(): Promise<string[]> {
   const c = weed.client();
   try {
     return ((await c.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: 'parley/' }))).Contents ?? []).map((o) => o.Key!).sort();
+  } finally {
+    c.destroy();
+  }
+}
+
+async function uploadsInBucket(): Promise<number> {
+  const c = weed.client();
+  try {
+    return ((await c.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'parley/' }))).Uploads ?? []).length;
   } finally {
     c.destroy();
   }
@@ -182,4 +194,71 @@ it('--to accepts only postgres or s3; without store.s3 it says what is missing',
   expect(none.output).toMatch(/store\.s3 is not configured/);
   const help = await runParleyToEnd(['migrate-payloads', '--help'], { cwd, env: cliEnv() });
   expect(help.output).toMatch(/parley migrate-payloads --to s3 --dry-run/);
+});
+
+describe('the copy into s3 (store.s3.partsInFlight 3)', () => {
+  /** A mover to s3 whose object store client's UploadParts are watched (each held 200 ms, so that overlapping ones are seen). */
+  function watchedMover(o: { failPart?: number } = {}): { mover: PayloadMover; watch: PartWatch; close(): void } {
+    const client = weed.client();
+    const watch = watchUploadParts(client, { holdMs: 200, ...o });
+    const watched = new ObjectPayloads(client, { bucket: BUCKET, keyPrefix: 'parley/', partBytes: 5 * MiB, partsInFlight: 3 });
+    return { mover: new PayloadMover(h.ds, watched, 's3'), watch, close: () => client.destroy() };
+  }
+
+  /** Deletes every record, then pushes `sizes` (to PostgreSQL). */
+  async function freshRecords(client: StoreClient, sizes: number[], seed: number): Promise<Map<string, Buffer>> {
+    const cids: Array<{ cid: string }> = await h.ds.query('SELECT cid FROM store_records');
+    for (const { cid } of cids) await client.delete(cid);
+    const records = new Map<string, Buffer>();
+    for (const [i, size] of sizes.entries()) {
+      const payload = patternBytes(size, seed + i);
+      records.set(await client.push({ namespace: 'ml/window' }, payload), payload);
+    }
+    return records;
+  }
+
+  it('uploads up to 3 parts of a blob at once, numbered in byte order, and the object is the blob', async () => {
+    const client = await h.client();
+    const records = await freshRecords(client, [27 * MiB + 3, 11 * MiB], 300); // 6 parts, then 3
+    const { mover, watch, close } = watchedMover();
+    try {
+      const bytes: number[] = [];
+      const summary = await mover.run({ onBytes: (n) => bytes.push(n) });
+      expect(summary).toMatchObject({ to: 's3', moved: 2, remaining: 0 });
+      expect(watch.most).toBe(3); // the parts really overlapped, never more than the window
+      expect(watch.started.filter((n) => n === 1)).toHaveLength(2);
+      expect(watch.started.slice().sort((a, b) => a - b)).toEqual([1, 1, 2, 2, 3, 3, 4, 5, 6]);
+      expect(bytes.reduce((a, b) => a + b, 0)).toBe(38 * MiB + 3); // the progress counts every byte read
+    } finally {
+      close();
+    }
+    expect(await placement()).toEqual({ s3: 2, postgres: 0, copies: 0, blobs: 2 });
+    expect(await h.count('store_chunks')).toBe(0);
+    await pullsIdentical(client, records);
+    expect(await migrate('--to', 'postgres')).toMatchObject({ moved: 2, remaining: 0 });
+  });
+
+  it('a part failing mid-copy aborts the upload (no part starts after it, none still uploading); the blob stays in postgres and a rerun moves it', async () => {
+    const client = await h.client();
+    const records = await freshRecords(client, [36 * MiB + 5], 400); // 8 parts
+    const { mover, watch, close } = watchedMover({ failPart: 3 });
+    try {
+      await expect(mover.run()).rejects.toMatchObject({ code: 'unavailable', message: expect.stringMatching(/^object store: upload_part of parley\/blobs\/[0-9]+ failed \(InternalError, HTTP 500\)/) });
+      expect(watch.most).toBeGreaterThanOrEqual(2);
+      expect(watch.startedAfterFailure).toBe(0);
+      expect(watch.running).toBe(0);
+      expect(watch.started.length).toBeLessThan(8);
+    } finally {
+      close();
+    }
+    expect(await uploadsInBucket()).toBe(0);
+    expect(await keysInBucket()).toEqual([]);
+    expect(await placement()).toEqual({ s3: 0, postgres: 1, copies: 0, blobs: 1 });
+    await pullsIdentical(client, records);
+
+    expect(await migrate('--to', 's3')).toMatchObject({ to: 's3', moved: 1, remaining: 0, leftovers: 0 });
+    expect(await placement()).toEqual({ s3: 1, postgres: 0, copies: 0, blobs: 1 });
+    expect(await uploadsInBucket()).toBe(0);
+    await pullsIdentical(client, records);
+  });
 });

@@ -12,9 +12,13 @@ import { Registry } from 'prom-client';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { ContentId } from '../../src/store/domain/content-id';
 import type { RecordDraft } from '../../src/store/domain/record';
+import { objectPartsBytes, storeLimits } from '../../src/store/domain/limits';
 import { ObjectPayloads } from '../../src/store/object-payloads';
+import { RecordImporter } from '../../src/store/record-importer';
+import { StoreCapacity } from '../../src/store/store-capacity';
 import { StoreRepository } from '../../src/store/store.repository';
-import { startSeaweedS3, type SeaweedS3 } from '../support/seaweedfs';
+import { captureLogger } from '../support/tls-clients';
+import { startSeaweedS3, watchUploadParts, type PartWatch, type SeaweedS3 } from '../support/seaweedfs';
 import { eventually, patternBytes, startStoreHarness, type StoreHarness } from '../integration/store/store-harness';
 
 const MiB = 1024 * 1024;
@@ -113,43 +117,10 @@ describe.each(['postgres', 's3'] as const)('store with payloads in %s', (backend
   });
 });
 
-/** UploadPart requests as the object store client sends them: how many ran at once, which part numbers, one made to fail. */
-interface PartWatch {
-  running: number;
-  most: number;
-  readonly started: number[];
-  failed: boolean;
-  startedAfterFailure: number;
-}
-
-/**
- * An object store client on SeaweedFS whose UploadPart requests are watched: each is held
- * `holdMs` before it is sent, and part `failPart` fails after 100 ms (as a 500 would).
- */
+/** An object store client on SeaweedFS whose UploadPart requests are watched (watchUploadParts). */
 function watchedObjects(o: { failPart?: number; holdMs?: number } = {}): { objects: ObjectPayloads; watch: PartWatch; client: S3Client } {
   const client = weed.client();
-  const watch: PartWatch = { running: 0, most: 0, started: [], failed: false, startedAfterFailure: 0 };
-  client.middlewareStack.add(
-    (next, context) => async (args) => {
-      if (context.commandName !== 'UploadPartCommand') return next(args);
-      const partNumber = (args.input as { PartNumber: number }).PartNumber;
-      watch.started.push(partNumber);
-      if (watch.failed) watch.startedAfterFailure++;
-      watch.most = Math.max(watch.most, ++watch.running);
-      try {
-        if (partNumber === o.failPart) {
-          await new Promise((r) => setTimeout(r, 100));
-          watch.failed = true;
-          throw Object.assign(new Error('injected part failure'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
-        }
-        if (o.holdMs !== undefined) await new Promise((r) => setTimeout(r, o.holdMs));
-        return await next(args);
-      } finally {
-        watch.running--;
-      }
-    },
-    { step: 'initialize', name: 'watchUploadParts' },
-  );
+  const watch = watchUploadParts(client, o);
   return { objects: new ObjectPayloads(client, { bucket: BUCKET, keyPrefix: 'parley/', partBytes: 5 * MiB, partsInFlight: 3 }), watch, client };
 }
 
@@ -209,6 +180,40 @@ describe('store with payloads in s3: parts in flight (store.s3.partsInFlight 3)'
       expect(await keysInBucket()).not.toContain(key);
       expect(await h.count('store_blobs')).toBe(0);
       expect(await h.count('store_records')).toBe(0);
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('a sync import into s3 holds (partsInFlight + 1) x partBytes of the push budget while its parts upload, and gives it back', async () => {
+    const { objects: watched, watch, client } = watchedObjects({ holdMs: 100 });
+    try {
+      const repository = new StoreRepository(h.ds, { objects: watched, payloads: 's3' });
+      const parts = objectPartsBytes({ partBytes: 5 * MiB, partsInFlight: 3 });
+      const capacity = new StoreCapacity(storeLimits({ chunkBytes: CHUNK, objectPartsBytes: parts, uploadBufferBytes: 64 * MiB, uploadBufferWaitMs: 300 }), captureLogger());
+      const importer = new RecordImporter(repository, 1024 * MiB, CHUNK, { capacity });
+      const payload = patternBytes(17 * MiB + 5, 11); // 4 parts
+      const cid = ContentId.of(payload);
+      const used: number[] = [];
+      async function* source(offset: number): AsyncIterable<Uint8Array> {
+        for (let at = offset; at < payload.length; at += MiB) {
+          used.push(capacity.uploadBuffer.used);
+          yield payload.subarray(at, at + MiB);
+        }
+      }
+      expect(await importer.import({ cid, size: payload.length, draft, source })).toMatchObject({ created: true });
+      expect(new Set(used)).toEqual(new Set([20 * MiB]));
+      expect(watch.most).toBeGreaterThanOrEqual(2);
+      expect(capacity.uploadBuffer.used).toBe(0);
+      expect((await (await h.client()).pullAll(cid.toString())).data.equals(payload)).toBe(true);
+
+      // With the budget spent (by pushes) the next import is refused before it begins an upload.
+      const held = capacity.uploadBuffer.tryTake(50 * MiB)!;
+      const other = patternBytes(MiB, 12);
+      await expect(importer.import({ cid: ContentId.of(other), size: other.length, draft, source: async function* () { yield other; } })).rejects.toMatchObject({ code: 'resource_exhausted', details: { reason: 'upload_buffer' } });
+      held.release();
+      expect(await uploadsInBucket()).toBe(0);
+      await repository.delete(cid);
     } finally {
       client.destroy();
     }

@@ -141,3 +141,42 @@ export async function startSeaweedS3(options: SeaweedOptions = {}): Promise<Seaw
     },
   };
 }
+
+/** UploadPart requests as an object store client sends them: how many ran at once, which part numbers, one made to fail. */
+export interface PartWatch {
+  running: number;
+  most: number;
+  readonly started: number[];
+  failed: boolean;
+  startedAfterFailure: number;
+}
+
+/**
+ * Watches the UploadPart requests of `client` (a middleware, before anything is sent): each
+ * is held `holdMs` before it is sent, and part `failPart` fails after 100 ms (as a 500 would).
+ */
+export function watchUploadParts(client: S3Client, o: { failPart?: number; holdMs?: number } = {}): PartWatch {
+  const watch: PartWatch = { running: 0, most: 0, started: [], failed: false, startedAfterFailure: 0 };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName !== 'UploadPartCommand') return next(args);
+      const partNumber = (args.input as { PartNumber: number }).PartNumber;
+      watch.started.push(partNumber);
+      if (watch.failed) watch.startedAfterFailure++;
+      watch.most = Math.max(watch.most, ++watch.running);
+      try {
+        if (partNumber === o.failPart) {
+          await new Promise((r) => setTimeout(r, 100));
+          watch.failed = true;
+          throw Object.assign(new Error('injected part failure'), { name: 'InternalError', $metadata: { httpStatusCode: 500 } });
+        }
+        if (o.holdMs !== undefined) await new Promise((r) => setTimeout(r, o.holdMs));
+        return await next(args);
+      } finally {
+        watch.running--;
+      }
+    },
+    { step: 'initialize', name: 'watchUploadParts' },
+  );
+  return watch;
+}

@@ -1,4 +1,4 @@
-import { DEFAULT_STORE_LIMITS, objectPartsBytes, pushBufferBytes, storeLimits } from './limits';
+import { DEFAULT_STORE_LIMITS, objectPartsBytes, pushBufferBytes, storeLimits, uploadStagingBytes } from './limits';
 
 describe('store limits', () => {
   it('defaults', () => {
@@ -29,5 +29,12 @@ describe('store limits', () => {
     expect(pushBufferBytes({ ...DEFAULT_STORE_LIMITS, objectPartsBytes: 32 * MiB })).toBe(48 * MiB);
     expect(pushBufferBytes({ ...DEFAULT_STORE_LIMITS, objectPartsBytes: 0 })).toBe(19 * MiB);
     expect(storeLimits({ objectPartsBytes: 32 * MiB }).objectPartsBytes).toBe(32 * MiB);
+  });
+
+  it('an upload without received messages (a sync import) stages the object-store parts, or three chunks into PostgreSQL', () => {
+    const MiB = 1024 ** 2;
+    expect(uploadStagingBytes({ ...DEFAULT_STORE_LIMITS, objectPartsBytes: 32 * MiB })).toBe(32 * MiB);
+    expect(uploadStagingBytes(DEFAULT_STORE_LIMITS)).toBe(3 * MiB);
+    expect(uploadStagingBytes({ chunkBytes: 64 * 1024 })).toBe(192 * 1024);
   });
 });

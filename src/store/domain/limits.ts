@@ -56,14 +56,21 @@ export interface StoreLimits {
 export const PUSH_WRITES_IN_FLIGHT = 2;
 
 /**
+ * What an upload into the configured backend holds besides the messages it receives: the
+ * parts uploading and filling (object store, `objectPartsBytes`) or the chunks being written
+ * and cut (PostgreSQL). What a sync import reserves from `uploadBufferBytes`.
+ */
+export function uploadStagingBytes(limits: Pick<StoreLimits, 'chunkBytes'> & Partial<Pick<StoreLimits, 'objectPartsBytes'>>): number {
+  return limits.objectPartsBytes ? limits.objectPartsBytes : (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;
+}
+
+/**
  * What one push may hold in memory at most, and so reserves from `uploadBufferBytes`: the
  * message being received (grpc-js reads one ahead) and the one being staged (the chunker keeps
- * slices of it), each up to `receiveMessageBytes`, plus the chunks being written and cut
- * (PostgreSQL) or the parts uploading and filling (object store, `objectPartsBytes`).
+ * slices of it), each up to `receiveMessageBytes`, plus what its upload stages (`uploadStagingBytes`).
  */
 export function pushBufferBytes(limits: Pick<StoreLimits, 'receiveMessageBytes' | 'chunkBytes'> & Partial<Pick<StoreLimits, 'objectPartsBytes'>>): number {
-  const staged = limits.objectPartsBytes ? limits.objectPartsBytes : (PUSH_WRITES_IN_FLIGHT + 1) * limits.chunkBytes;
-  return 2 * limits.receiveMessageBytes + staged;
+  return 2 * limits.receiveMessageBytes + uploadStagingBytes(limits);
 }
 
 /** What an object-store upload holds in parts: `partsInFlight` uploading (each a copy of its bytes) and the one filling. */

@@ -1,6 +1,9 @@
 /** Importing records whose CID is known (sync): verified before visible, resumed from staged chunks, nothing kept on a mismatch. */
 import { randomBytes } from 'node:crypto';
 import { ContentId } from '../../../src/store/domain/content-id';
+import { storeLimits } from '../../../src/store/domain/limits';
+import { StoreCapacity } from '../../../src/store/store-capacity';
+import { captureLogger } from '../../support/tls-clients';
 import { RecordImporter, type StagedImport } from '../../../src/store/record-importer';
 import { StoreRepository } from '../../../src/store/store.repository';
 import { migratedDatabase } from './store-harness';
@@ -60,7 +63,7 @@ describe('RecordImporter', () => {
   });
 
   it('checkpoints after one chunk, then at doubling gaps up to checkpointBytes of whole chunks (each checkpoint is a commit)', async () => {
-    const every2 = new RecordImporter(repo, 1024 * 1024 * 1024, CHUNK, 4 * CHUNK - 1);
+    const every2 = new RecordImporter(repo, 1024 * 1024 * 1024, CHUNK, { checkpointBytes: 4 * CHUNK - 1 });
     const data = randomBytes(16 * CHUNK + 123);
     const cid = ContentId.of(data);
     const checkpoints: number[] = [];
@@ -91,6 +94,72 @@ describe('RecordImporter', () => {
     await expect(importer.import({ cid, size: data.length, draft, source: (o) => pieces(longer, o) })).rejects.toMatchObject({ code: 'invalid_argument', details: { reason: 'integrity_mismatch' } });
     expect(await repo.find(cid)).toBeUndefined();
     expect(await repo.payloads.unfinishedCount()).toBe(before);
+  });
+});
+
+describe('RecordImporter with the store capacity (store.uploadBufferBytes)', () => {
+  let db: Awaited<ReturnType<typeof migratedDatabase>>;
+  let repo: StoreRepository;
+  let capacity: StoreCapacity;
+  let importer: RecordImporter;
+  // Into PostgreSQL an import stages three chunks: 192 KiB of a 512 KiB budget.
+  const limits = storeLimits({ chunkBytes: CHUNK, receiveMessageBytes: 64 * 1024, uploadBufferBytes: 512 * 1024, uploadBufferWaitMs: 300 });
+
+  beforeAll(async () => {
+    db = await migratedDatabase('import_capacity');
+    repo = new StoreRepository(db.ds);
+    capacity = new StoreCapacity(limits, captureLogger());
+    importer = new RecordImporter(repo, 1024 * 1024 * 1024, CHUNK, { capacity });
+  });
+  afterAll(async () => db?.drop());
+
+  /** The payload, noting the upload buffer in use each time a piece is fetched. */
+  async function* watched(data: Buffer, offset: number, used: number[], failAfter?: number): AsyncIterable<Uint8Array> {
+    for await (const piece of pieces(data, offset, 10_000, failAfter)) {
+      used.push(capacity.uploadBuffer.used);
+      yield piece;
+    }
+  }
+
+  it('holds what its upload stages while it fetches, and gives it back after a success, a failed source and an integrity mismatch', async () => {
+    const data = randomBytes(3 * CHUNK + 11);
+    const cid = ContentId.of(data);
+    const used: number[] = [];
+    await expect(importer.import({ cid, size: data.length, draft, source: (o) => watched(data, o, used, CHUNK) })).rejects.toThrow('stream reset by the partner');
+    expect(capacity.uploadBuffer.used).toBe(0);
+    const tampered = Buffer.from(data);
+    tampered[7] ^= 0xff;
+    await expect(importer.import({ cid, size: data.length, draft, source: (o) => watched(tampered, o, used) })).rejects.toMatchObject({ details: { reason: 'integrity_mismatch' } });
+    expect(capacity.uploadBuffer.used).toBe(0);
+    expect(await importer.import({ cid, size: data.length, draft, source: (o) => watched(data, o, used) })).toEqual({ created: true, fetchedBytes: data.length });
+    expect(capacity.uploadBuffer.used).toBe(0);
+    expect(new Set(used)).toEqual(new Set([3 * CHUNK]));
+  });
+
+  it('waits while pushes hold the budget and is refused after store.uploadBufferWait before it fetches a byte or begins an upload', async () => {
+    const data = randomBytes(CHUNK + 1);
+    const cid = ContentId.of(data);
+    const held = capacity.uploadBuffer.tryTake(400 * 1024)!; // what pushes hold: 112 KiB left
+    const before = await repo.payloads.unfinishedCount();
+    const fetched: number[] = [];
+    const staged: number[] = [];
+    try {
+      await expect(importer.import({ cid, size: data.length, draft, onStaged: async (s) => void staged.push(s.stagedBytes), source: (o) => (fetched.push(o), pieces(data, o)) })).rejects.toMatchObject({
+        code: 'resource_exhausted',
+        details: { reason: 'upload_buffer' },
+        message: expect.stringMatching(/^import of .*: no upload buffer space for 300 ms/),
+      });
+      expect([fetched, staged]).toEqual([[], []]);
+      expect(await repo.payloads.unfinishedCount()).toBe(before);
+      const waiting = importer.import({ cid, size: data.length, draft, source: (o) => pieces(data, o) });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(capacity.uploadBuffer.waiting).toBe(1);
+      held.release();
+      expect((await waiting).created).toBe(true);
+    } finally {
+      held.release();
+    }
+    expect(capacity.uploadBuffer.used).toBe(0);
   });
 });
 
