@@ -10,6 +10,7 @@ import { ObjectPayloads1764500000000 } from './1764500000000-ObjectPayloads';
 import { PayloadMoves1764600000000 } from './1764600000000-PayloadMoves';
 import { SyncSources1764700000000 } from './1764700000000-SyncSources';
 import { SubjectlessReferrers1764800000000 } from './1764800000000-SubjectlessReferrers';
+import { RegistryTags1764900000000 } from './1764900000000-RegistryTags';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   PayloadMoves1764600000000,
   SyncSources1764700000000,
   SubjectlessReferrers1764800000000,
+  RegistryTags1764900000000,
 ];

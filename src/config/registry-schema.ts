@@ -17,6 +17,9 @@ export const registrySchema = z.strictObject({
   service: z.string().min(1).max(255).optional(),
   /** Largest manifest accepted by a PUT (bytes). */
   maxManifestBytes: z.number().int().min(1024).max(4 * 1024 * 1024).default(4 * 1024 * 1024),
-  /** Most tags one tags list gathers (records of one namespace); more are cut, in List order. */
+  /**
+   * Most named tags (`:v1`, `:latest`) one namespace holds (a new one beyond is refused), and
+   * most CID tags one tags list gathers (records of one namespace; more are cut, in List order).
+   */
   maxTags: z.number().int().min(1).max(100_000).default(10_000),
 });

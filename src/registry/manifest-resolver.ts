@@ -1,4 +1,4 @@
-import { ContentId, type StoredRecord, type StoreService } from '../store';
+import { ContentId, type StoredRecord, type StoreService, type TagTarget } from '../store';
 import { parseListQuery } from '../store';
 import { recordManifest, referrerManifest, type Descriptor, type RecordFacts, type ReferrerFacts, type RenderedManifest } from './domain/oci-mapping';
 import { OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, pushedReferrerDescriptor, REGISTRY_DOC_TYPES } from './domain/pushed-manifest';
@@ -6,6 +6,8 @@ import { OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, pushedReferrer
 /** Digests remembered (manifests rendered by this replica); older ones are found again by a scan. */
 const REMEMBERED = 10_000;
 const KEPT_MANIFESTS: ReadonlySet<string> = new Set([OCI_MANIFEST_DOC, OCI_REFERRER_DOC]);
+const RECORD_MANIFESTS: ReadonlySet<string> = new Set([OCI_MANIFEST_DOC]);
+const REFERRER_MANIFESTS: ReadonlySet<string> = new Set([OCI_REFERRER_DOC]);
 
 /** Referrers of one record shown by the referrers API. */
 export const MAX_REFERRERS = 1000;
@@ -111,6 +113,26 @@ export class ManifestResolver {
     if (doc === undefined || doc.cid.sha256Hex !== digest) return undefined;
     this.remember(digest, { namespace: record.namespace, record: record.cid.toString(), doc: hit.type });
     return { data: doc.data, mediaType: doc.mediaType, record };
+  }
+
+  /**
+   * The manifest a named tag points at: through its record (the record's rendered manifest,
+   * one kept as pushed, or a referrer kept with it), or kept without subject. Undefined when
+   * it is gone (a record deleted meanwhile).
+   */
+  async byTagTarget(namespace: string, target: TagTarget): Promise<RenderedManifest | undefined> {
+    if (target.kind === 'subjectless') {
+      const kept = await this.store.repository.subjectless.manifest(namespace, target.digest);
+      return kept === undefined ? undefined : { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest: target.digest, size: kept.data.length } };
+    }
+    const record = await this.store.repository.find(ContentId.parse(target.recordCid));
+    if (record === undefined || record.namespace !== namespace) return undefined;
+    if (target.kind === 'record') {
+      const own = this.renderRecord(record);
+      if (own.descriptor.digest === target.digest) return own;
+    }
+    const kept = await this.documentOf(record, target.digest, target.kind === 'record' ? RECORD_MANIFESTS : REFERRER_MANIFESTS);
+    return kept === undefined ? undefined : { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest: target.digest, size: kept.data.length } };
   }
 
   /** The record of `namespace` whose CID is `tag`; undefined when there is none (or the tag is no CID). */

@@ -5,6 +5,7 @@ import { OciError, pageTags, parseRange, parseTagsQuery } from './domain/oci-err
 import { requireNamespace, sendJson, writeWithBackpressure, type Exchange } from './exchange';
 import type { ManifestResolver } from './manifest-resolver';
 import { OCI_BLOB_DOC } from './domain/pushed-manifest';
+import { namespaceTags, parseManifestRef } from './domain/tags';
 import type { StagedBlob, UploadSessions } from './uploads';
 import type { StoredRecord } from '../store';
 
@@ -39,19 +40,26 @@ function sha256Of(ref: string, unknown: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN'): st
   throw new OciError('DIGEST_INVALID', 'digest: expected sha256: and 64 lowercase hex digits');
 }
 
-/** GET|HEAD /v2/<name>/manifests/<ref>: the record's manifest by tag (its CID) or by digest (a record's or a referrer's). */
+/**
+ * GET|HEAD /v2/<name>/manifests/<ref>: by digest (a record's, a referrer's), by a record's
+ * CID (its tag), or by a named tag (what it points at: the same bytes and digest as by digest).
+ */
 export async function getManifest(d: ReadDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
-  const ref = x.route.ref!;
+  const ref = parseManifestRef(x.route.ref!, 'get');
   let manifest: RenderedManifest | undefined;
-  if (ref.includes(':')) {
-    sha256Of(ref, 'MANIFEST_UNKNOWN');
-    manifest = (await d.resolver.byDigest(x.name, ref))?.manifest ?? (await subjectlessManifest(d, x.name, ref));
+  if (ref.kind === 'digest') {
+    sha256Of(ref.digest, 'MANIFEST_UNKNOWN');
+    manifest = (await d.resolver.byDigest(x.name, ref.digest))?.manifest ?? (await subjectlessManifest(d, x.name, ref.digest));
   } else {
-    const record = await d.resolver.recordByTag(x.name, ref);
-    manifest = record === undefined ? undefined : d.resolver.renderRecord(record);
+    const record = await d.resolver.recordByTag(x.name, ref.tag);
+    if (record !== undefined) manifest = d.resolver.renderRecord(record);
+    else {
+      const target = await d.store.repository.tags.find(x.name, ref.tag);
+      manifest = target === undefined ? undefined : await d.resolver.byTagTarget(x.name, target);
+    }
   }
-  if (manifest === undefined) throw new OciError('MANIFEST_UNKNOWN', `manifest ${ref} is not in repository ${x.name}`);
+  if (manifest === undefined) throw new OciError('MANIFEST_UNKNOWN', `manifest ${x.route.ref!.slice(0, 80)} is not in repository ${x.name}`);
   sendJson(x.res, 200, manifest.bytes, { 'Content-Type': manifest.descriptor.mediaType || OCI_MANIFEST, 'Docker-Content-Digest': manifest.descriptor.digest }, x.req.method === 'HEAD');
 }
 
@@ -116,13 +124,20 @@ async function streamPayload(store: StoreService, blob: { blobId: string; chunkB
   if (seq !== last) throw new ParleyError('not_found', `registry: blob ${blob.label} was deleted during the download`);
 }
 
-/** GET /v2/<name>/tags/list: the CIDs of the namespace's records, lexically, paged by `n` and `last`. */
+/**
+ * GET /v2/<name>/tags/list: the CIDs of the namespace's records and its named tags, lexically,
+ * paged by `n` and `last` (at most registry.maxTags of each are gathered).
+ */
 export async function listTags(d: ReadDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
   const { n, last } = parseTagsQuery(x.query, d.maxTags);
   const records = await d.resolver.recordsOf(x.name, d.maxTags);
+  const named = await d.store.repository.tags.names(x.name, d.maxTags);
   const page = pageTags(
-    records.map((r) => r.cid.toString()),
+    namespaceTags(
+      records.map((r) => r.cid.toString()),
+      named,
+    ),
     n,
     last,
   );

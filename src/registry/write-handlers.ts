@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http';
-import { ContentId, parseAnnotations, parseMediaType, type DigestDocument, type StoredRecord } from '../store';
+import { ContentId, parseAnnotations, parseMediaType, type DigestDocument, type StoredRecord, type TagTarget } from '../store';
 import { isSha256Digest, OCI_MANIFEST, sha256Digest, type Descriptor } from './domain/oci-mapping';
 import { OciError, parseUploadRange } from './domain/oci-errors';
 import { documentBlobs, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
+import { parseManifestRef, requireTagFor } from './domain/tags';
 import { requireNamespace, type Exchange } from './exchange';
 import type { ReadDeps } from './read-handlers';
 import { uploadBody } from './registry-admission';
@@ -103,42 +104,70 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 
 /**
  * PUT /v2/<name>/manifests/<ref>: a manifest without subject makes its one layer a record
- * (tag = the record's CID, or push by digest); one with a subject becomes a referrer of the
- * subject's record, or, when the subject is no manifest here (yet), a referrer of the subject
- * digest (kept with the namespace, listed under that digest once the subject is there too).
- * Either is kept byte for byte under the digest the client computed.
+ * (pushed by digest, by the record's CID, or by a named tag); one with a subject becomes a
+ * referrer of the subject's record, or, when the subject is no manifest here (yet), a
+ * referrer of the subject digest (kept with the namespace, listed under that digest once the
+ * subject is there too). Either is kept byte for byte under the digest the client computed; a
+ * named tag (any tag but a CID) then points at that digest, moved if it pointed elsewhere.
  */
 export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
+  const ref = parseManifestRef(x.route.ref!, 'put');
+  const tag = ref.kind === 'tag' ? namedTag(ref.tag) : undefined;
   const bytes = await readBody(x.req, d.maxManifestBytes);
   const digest = sha256Digest(bytes);
-  const ref = x.route.ref!;
-  if (ref.includes(':') && ref !== digest) throw new OciError('DIGEST_INVALID', `manifest: its bytes have digest ${digest}, not ${ref.slice(0, 80)}`);
+  if (ref.kind === 'digest' && ref.digest !== digest) throw new OciError('DIGEST_INVALID', `manifest: its bytes have digest ${digest}, not ${ref.digest.slice(0, 80)}`);
   const manifest = parsePushedManifest(bytes, header(x.req, 'content-type'));
   const headers: Record<string, string> = { Location: `/v2/${x.name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
+  let target: TagTarget;
   if (manifest.subject !== undefined) {
-    if (!ref.includes(':')) throw new OciError('MANIFEST_INVALID', 'manifest: a referrer (a manifest with a subject) is pushed by digest');
+    if (ref.kind === 'tag') requireTagFor(ref.tag, tag === undefined, undefined);
+    if (tag !== undefined) await d.store.repository.tags.requireRoom(x.name, tag, d.maxTags);
     const found = await d.resolver.byDigest(x.name, manifest.subject.digest);
-    if (found === undefined) await keepSubjectless(d, x, manifest, { digest, mediaType: OCI_MANIFEST, data: bytes });
-    else {
+    if (found === undefined) {
+      await keepSubjectless(d, x, manifest, { digest, mediaType: OCI_MANIFEST, data: bytes });
+      target = { kind: 'subjectless', digest };
+    } else {
       await keepBlobs(d, x, found.record, documentBlobs(manifest, true));
       await keepDocument(d, x, found.record, OCI_REFERRER_DOC, OCI_MANIFEST, bytes);
+      target = { kind: 'referrer', digest, recordCid: found.record.cid.toString() };
     }
     headers['OCI-Subject'] = manifest.subject.digest;
   } else {
-    const record = await recordOf(d, x, manifest, ref);
+    const cid = payloadCid(manifest);
+    if (ref.kind === 'tag') requireTagFor(ref.tag, tag === undefined, cid.toString());
+    if (tag !== undefined) await d.store.repository.tags.requireRoom(x.name, tag, d.maxTags);
+    const record = await recordOf(d, x, manifest, cid);
     await keepBlobs(d, x, record, documentBlobs(manifest, false));
     if (d.resolver.renderRecord(record).descriptor.digest !== digest) await keepDocument(d, x, record, OCI_MANIFEST_DOC, OCI_MANIFEST, bytes);
+    target = { kind: 'record', digest, recordCid: record.cid.toString() };
+  }
+  if (tag !== undefined) {
+    const pointer = { namespace: x.name, tag, target, creatorSpiffeId: x.peer.spiffeId, creatorTrustDomain: x.peer.trustDomain.name };
+    await d.store.repository.tags.point(pointer, d.maxTags);
   }
   x.res.writeHead(201, headers);
   x.res.end();
 }
 
+/** `tag` when it is a named tag; undefined when it parses as a CID (a CID tag is its record's, never stored). */
+function namedTag(tag: string): string | undefined {
+  try {
+    ContentId.parse(tag);
+    return undefined;
+  } catch {
+    return tag;
+  }
+}
+
+/** The CID of the record a manifest's one layer is. @throws OciError MANIFEST_INVALID */
+function payloadCid(manifest: PushedManifest): ContentId {
+  return ContentId.fromSha256(Buffer.from(payloadLayer(manifest).digest.slice(7), 'hex'));
+}
+
 /** The record a manifest's one layer is: found, or made from the finished upload of its bytes. */
-async function recordOf(d: WriteDeps, x: Exchange, manifest: PushedManifest, ref: string): Promise<StoredRecord> {
+async function recordOf(d: WriteDeps, x: Exchange, manifest: PushedManifest, cid: ContentId): Promise<StoredRecord> {
   const layer = payloadLayer(manifest);
-  const cid = ContentId.fromSha256(Buffer.from(layer.digest.slice(7), 'hex'));
-  if (!ref.includes(':') && ref !== cid.toString()) throw new OciError('MANIFEST_INVALID', `manifest: the tag of a record is its CID ${cid.toString()}`);
   const existing = await d.store.repository.find(cid);
   if (existing !== undefined) {
     if (existing.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);

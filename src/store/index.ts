@@ -11,6 +11,7 @@ export type { ImporterOptions, ImportRequest, ImportResult, StagedImport } from 
 export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
 export type { DigestDocument } from './subjectless-referrer.repository';
+export type { TagPointer, TagTarget } from './registry-tag.repository';
 export { StoreJanitor } from './store-janitor';
 export { StoreClient, storeChannelOptions } from './store-client';
 export type { PushOptions, PushResult, StoreChannelTuning } from './store-client';

@@ -10,6 +10,7 @@ import type { Annotations } from './domain/names';
 import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
 import { SubjectlessReferrerRepository } from './subjectless-referrer.repository';
+import { RegistryTagRepository } from './registry-tag.repository';
 import { inTransaction, prepared, sql, sqlOn } from './sql';
 import { RecordCache } from './domain/record-cache';
 import { notifyChange } from '../database';
@@ -55,6 +56,8 @@ export class StoreRepository {
   readonly referrers: ReferrerRepository;
   /** Referrers pushed through the registry face before their subject (by namespace and subject digest). */
   readonly subjectless: SubjectlessReferrerRepository;
+  /** Named tags of the registry face (mutable pointers to manifest digests; they go with their record). */
+  readonly tags: RegistryTagRepository;
 
   /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
   private readonly cache: RecordCache<StoredRecord> | undefined;
@@ -67,6 +70,7 @@ export class StoreRepository {
     this.payloads = new RoutedPayloads(ds, new PostgresPayloads(ds, options.pools), s3, options.payloads);
     this.referrers = new ReferrerRepository(ds);
     this.subjectless = new SubjectlessReferrerRepository(ds);
+    this.tags = new RegistryTagRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
 

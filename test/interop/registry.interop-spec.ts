@@ -109,4 +109,33 @@ describe('OCI tools against the registry face', () => {
     expect(readdirSync(join(gw.dir, 'pulled-sig'))).toEqual(['sig.json']);
     expect(readFileSync(join(gw.dir, 'pulled-sig', 'sig.json'), 'utf8')).toBe('{"signature":"interop"}');
   });
+
+  it('oras pushes by a human tag (:v1), moves it with a second push, and lists and pulls by it; skopeo copies out by :v1 and in by :latest', async () => {
+    const first = randomBytes(300_000);
+    const second = randomBytes(200_000);
+    writeFileSync(join(gw.dir, 'v1-first.bin'), first);
+    writeFileSync(join(gw.dir, 'v1-second.bin'), second);
+    const repo = `localhost:${port}/interop/tagged`;
+    expect(await oras('push', '--artifact-type', 'application/vnd.example.model', `${repo}:v1`, 'v1-first.bin:application/x-model')).toMatchObject({ code: 0 });
+    expect(await oras('pull', '-o', 'tagged-first', `${repo}:v1`)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(gw.dir, 'tagged-first', 'v1-first.bin')).equals(first)).toBe(true);
+    const moved = await oras('push', '--artifact-type', 'application/vnd.example.model', `${repo}:v1`, 'v1-second.bin:application/x-model');
+    expect(moved).toMatchObject({ code: 0 });
+    const movedDigest = /Digest: (sha256:[0-9a-f]{64})/.exec(moved.stdout)?.[1];
+    expect(await oras('pull', '-o', 'tagged-second', `${repo}:v1`)).toMatchObject({ code: 0 });
+    expect(readdirSync(join(gw.dir, 'tagged-second'))).toEqual(['v1-second.bin']);
+    expect(readFileSync(join(gw.dir, 'tagged-second', 'v1-second.bin')).equals(second)).toBe(true);
+    const resolved = await oras('resolve', `${repo}:v1`);
+    expect([resolved.code, resolved.stdout.trim()]).toEqual([0, movedDigest]);
+    const tags = await oras('repo', 'tags', repo);
+    expect(tags.stdout.trim().split('\n')).toEqual([cidOf(first), cidOf(second), 'v1'].sort());
+
+    const out = join(gw.dir, 'tagged-out');
+    expect(await skopeo('copy', '--src-cert-dir', certDir, `docker://${repo}:v1`, `oci:${out}:v1`)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(out, 'blobs/sha256', sha(second))).equals(second)).toBe(true);
+    expect(readFileSync(join(out, 'blobs/sha256', movedDigest!.slice(7))).length).toBeGreaterThan(0);
+    expect(await skopeo('copy', '--dest-cert-dir', certDir, `oci:${out}:v1`, `docker://${repo}:latest`)).toMatchObject({ code: 0 });
+    const latest = await oras('resolve', `${repo}:latest`);
+    expect([latest.code, latest.stdout.trim()]).toEqual([0, movedDigest]);
+  });
 });

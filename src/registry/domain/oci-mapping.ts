@@ -3,7 +3,8 @@
  * Distribution Spec v1.1). Pure: the same record always gives the same manifest bytes, so a
  * manifest's digest never changes.
  *
- * - repository name = the record's namespace; tag = the record's CID (base32 text);
+ * - repository name = the record's namespace; tag = the record's CID (base32 text), or a named tag
+ *   pointing at a manifest (domain/tags.ts);
  * - a record = an image manifest whose `artifactType` is PARLEY_RECORD_ARTIFACT_TYPE, whose
  *   config is the OCI empty descriptor and whose one layer is the payload: the record's media
  *   type, size and annotations, its digest `sha256:` + the CID's own SHA-256 (same bytes);

@@ -54,7 +54,9 @@ describe('registry push routes', () => {
     expect([ranged.status, ranged.body.equals(bytes.subarray(65000, 300001))]).toEqual([206, true]);
     const cid = (await import('../../../src/store')).ContentId.fromSha256(Buffer.from(digest.slice(7), 'hex')).toString();
     const manifest = Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: MANIFEST, artifactType: 'application/vnd.example.model', config: EMPTY, layers: [{ mediaType: 'application/x-model', digest, size: bytes.length, annotations: { 'org.opencontainers.image.title': 'model.bin' } }], annotations: { 'org.opencontainers.image.created': '2026-01-01T00:00:00Z' } }));
-    const wrongTag = await registryRequest(acme, app, 'PUT', '/v2/ml/pushed/manifests/latest', { 'Content-Type': MANIFEST }, manifest);
+    // A CID tag names its record: another record's CID is refused.
+    const otherCid = (await import('../../../src/store')).ContentId.of(Buffer.from('another record')).toString();
+    const wrongTag = await registryRequest(acme, app, 'PUT', `/v2/ml/pushed/manifests/${otherCid}`, { 'Content-Type': MANIFEST }, manifest);
     expect([wrongTag.status, ociCode(wrongTag)]).toEqual([400, 'MANIFEST_INVALID']);
     const put = await registryRequest(acme, app, 'PUT', `/v2/ml/pushed/manifests/${cid}`, { 'Content-Type': MANIFEST }, manifest);
     expect([put.status, put.headers['docker-content-digest']]).toEqual([201, sha(manifest)]);
