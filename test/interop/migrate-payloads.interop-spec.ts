@@ -11,7 +11,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type * as grpc from '@grpc/grpc-js';
-import { ListMultipartUploadsCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
+import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { EmbeddedPostgres } from '../../src/database/embedded-postgres';
 import { ContentId } from '../../src/store/domain/content-id';
 import { ObjectPayloads } from '../../src/store/object-payloads';
@@ -68,13 +68,9 @@ async function keysInBucket(): Promise<string[]> {
   }
 }
 
-async function uploadsInBucket(): Promise<number> {
-  const c = weed.client();
-  try {
-    return ((await c.send(new ListMultipartUploadsCommand({ Bucket: BUCKET, Prefix: 'parley/' }))).Uploads ?? []).length;
-  } finally {
-    c.destroy();
-  }
+/** Multipart uploads left open under the store's prefix. */
+function uploadsInBucket(): Promise<number> {
+  return weed.openUploads(BUCKET, 'parley/');
 }
 
 async function placement(): Promise<{ s3: number; postgres: number; copies: number; blobs: number }> {

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CreateBucketCommand, ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
+import { CreateBucketCommand, ListBucketsCommand, ListMultipartUploadsCommand, S3Client } from '@aws-sdk/client-s3';
 import { freePort } from './ports';
 
 /** The binary setup.sh builds; from the compiled bench (dist/test/support) it is the source tree's. */
@@ -22,6 +22,8 @@ export interface SeaweedS3 {
   /** A client of the server (path style, the test credentials). */
   client(): S3Client;
   createBucket(name: string): Promise<void>;
+  /** How many multipart uploads under `prefix` of `bucket` are open (not completed or aborted). */
+  openUploads(bucket: string, prefix: string): Promise<number>;
   /** Stops the server (SIGKILL after 5 s); `start` brings it back on the same ports and data. */
   stop(): Promise<void>;
   start(): Promise<void>;
@@ -115,6 +117,14 @@ export async function startSeaweedS3(options: SeaweedOptions = {}): Promise<Seaw
     dir,
     client,
     output: () => output,
+    async openUploads(bucket: string, prefix: string) {
+      const c = client();
+      try {
+        return ((await c.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: prefix }))).Uploads ?? []).length;
+      } finally {
+        c.destroy();
+      }
+    },
     async createBucket(name: string) {
       const c = client();
       // The filer may need a moment after the S3 port answers before buckets can be made.

@@ -12,6 +12,7 @@ import { spiffeChannelCredentials } from '../../../src/tls/client-credentials';
 import { devCaOf, startTestGateway, type TestGateway } from '../../support/gateway';
 import { waitFor } from '../../support/ports';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
+import { stalledPull } from '../../support/stalled-pull';
 import { DataSource } from 'typeorm';
 import { TrustStore } from '../../../src/trust';
 
@@ -36,19 +37,6 @@ describe('pull concurrency per caller', () => {
     return client;
   }
 
-  /** Starts a pull that reads its first message and then nothing; resolves 'stalled', or the refusal. */
-  function stall(client: StoreClient, cid: string, held: Array<ClientReadableStream<unknown>>): Promise<'stalled' | ServiceError> {
-    const pull = client.pull(cid);
-    held.push(pull);
-    return new Promise((resolve) => {
-      pull.once('data', () => {
-        pull.pause();
-        resolve('stalled');
-      });
-      pull.once('error', (err: ServiceError) => resolve(err));
-    });
-  }
-
   beforeAll(async () => {
     gw = await startTestGateway({ PARLEY_STORE_PULL_CONNECTIONS: '16', PARLEY_STORE_PULL_CONNECTION_WAIT: '3s' });
   });
@@ -65,7 +53,7 @@ describe('pull concurrency per caller', () => {
     const before = await scrapeMetrics(gw.gateway.listeners.ops!.port);
 
     const held: Array<ClientReadableStream<unknown>> = [];
-    const outcomes = await Promise.all(Array.from({ length: STALLED_PULLS }, () => stall(attacker, big, held)));
+    const outcomes = await Promise.all(Array.from({ length: STALLED_PULLS }, () => stalledPull(attacker, big, held)));
     const refused = outcomes.filter((o): o is ServiceError => o !== 'stalled');
     expect(outcomes.filter((o) => o === 'stalled')).toHaveLength(4);
     expect(refused.map((e) => e.code)).toEqual(Array(12).fill(status.RESOURCE_EXHAUSTED));
@@ -100,9 +88,9 @@ describe('pull concurrency per caller', () => {
     const [a, b, c] = await Promise.all(ids.map((id) => clientFor(id)));
     const big = await a.push({ namespace: 'ns', media_type: 'application/octet-stream', annotations: {} }, randomBytes(24 * 1024 * 1024));
     const held: Array<ClientReadableStream<unknown>> = [];
-    const first = await Promise.all([...Array.from({ length: 4 }, () => stall(a, big, held)), ...Array.from({ length: 4 }, () => stall(b, big, held))]);
+    const first = await Promise.all([...Array.from({ length: 4 }, () => stalledPull(a, big, held)), ...Array.from({ length: 4 }, () => stalledPull(b, big, held))]);
     expect(first).toEqual(Array(8).fill('stalled'));
-    const third = await stall(c, big, held);
+    const third = await stalledPull(c, big, held);
     expect(third).toMatchObject({ code: status.RESOURCE_EXHAUSTED, details: 'pull: concurrency limit: trust domain acme.test has 8 pulls running, the most store.pullsPerTrustDomain allows; retry later' });
     for (const pull of held) pull.cancel();
   });

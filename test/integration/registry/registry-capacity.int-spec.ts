@@ -6,7 +6,7 @@
  * audited; every slot and upload buffer lease is given back however the request ends.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { status, type ClientReadableStream, type ServiceError } from '@grpc/grpc-js';
+import { status, type ClientReadableStream } from '@grpc/grpc-js';
 import { DataSource } from 'typeorm';
 import { AuditWriter } from '../../../src/authz';
 import type { StoreClient } from '../../../src/store';
@@ -15,6 +15,7 @@ import { issueSvid, storeClient } from '../../support/federation';
 import { startTestGateway, type TestGateway } from '../../support/gateway';
 import { waitFor } from '../../support/ports';
 import { metricSum, scrapeMetrics } from '../../support/prometheus';
+import { stalledPull } from '../../support/stalled-pull';
 import { TrustStore } from '../../../src/trust';
 import { bodyOf, ociCode, openRegistryRequest, REGISTRY_ENV, registryRequest, type RegistryReply } from './registry-harness';
 
@@ -42,19 +43,6 @@ async function running(gw: TestGateway, kind: 'pull' | 'push'): Promise<number> 
 async function auditRows(gw: TestGateway, method: string, spiffeId: string, like: string): Promise<Array<{ decision: string; reason: string }>> {
   await gw.gateway.get(AuditWriter).flush();
   return gw.gateway.get(DataSource).query('SELECT decision, reason FROM authz_audit WHERE method = $1 AND spiffe_id = $2 AND reason LIKE $3 ORDER BY id', [method, spiffeId, like]);
-}
-
-/** A gRPC Pull that takes its first message and then nothing (it keeps its slot); 'stalled', or its refusal. */
-function stalledPull(client: StoreClient, cid: string, held: Array<ClientReadableStream<unknown>>): Promise<'stalled' | ServiceError> {
-  const pull = client.pull(cid);
-  held.push(pull);
-  return new Promise((resolve) => {
-    pull.once('data', () => {
-      pull.pause();
-      resolve('stalled');
-    });
-    pull.once('error', (err: ServiceError) => resolve(err));
-  });
 }
 
 function expectTooMany(reply: RegistryReply, key: string, retryAfter: string): void {
