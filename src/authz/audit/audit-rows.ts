@@ -22,17 +22,18 @@ const DATA_ERROR_CLASSES: ReadonlySet<string> = new Set(['22', '23']);
  * its decision, and keeps it however often it is read again (a retry, the spool).
  */
 export class AuditQueue extends BoundedQueue<AuditRecord> {
-  private readonly ids = new WeakMap<AuditRecord, IdentifiedRecord>();
-
+  /** Each entry read out for the first time is replaced in its slot by its identified form (no side table). */
   override peek(max: number): IdentifiedRecord[] {
-    return super.peek(max).map((entry) => {
-      let done = this.ids.get(entry);
-      if (done === undefined) {
-        const at = entry.at instanceof Date ? entry.at.getTime() : Number.NaN;
-        this.ids.set(entry, (done = identified(entry, Number.isFinite(at) ? at : Date.now())));
-      }
-      return done;
-    });
+    const batch = super.peek(max);
+    for (let i = 0; i < batch.length; i++) {
+      const entry = batch[i]!;
+      if (isEntryId(entry.entryId)) continue;
+      const at = entry.at instanceof Date ? entry.at.getTime() : Number.NaN;
+      const done = identified(entry, Number.isFinite(at) ? at : Date.now());
+      this.replace(i, done);
+      batch[i] = done;
+    }
+    return batch as IdentifiedRecord[];
   }
 }
 
@@ -41,34 +42,60 @@ export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
   return isEntryId(entry.entryId) ? (entry as IdentifiedRecord) : { ...entry, entryId: newEntryId(now) };
 }
 
-/** The batch as the eleven column arrays of the repository's INSERT, cleaned so PostgreSQL accepts every row. */
-export function columns(batch: readonly IdentifiedRecord[], nowMs: number): unknown[][] {
-  const at: string[] = [];
-  const spiffeId: string[] = [];
-  const trustDomain: string[] = [];
-  const source: string[] = [];
-  const method: string[] = [];
-  const namespace: Array<string | null> = [];
-  const decision: string[] = [];
-  const rule: Array<string | null> = [];
-  const reason: string[] = [];
-  const dry: Array<string | null> = [];
-  const entryId: string[] = [];
-  for (const e of batch) {
-    at.push(timeOf(e, nowMs).toISOString());
-    spiffeId.push(text(e.spiffeId));
-    trustDomain.push(text(e.trustDomain));
-    source.push(text(e.sourceAddress));
-    method.push(text(e.method));
-    namespace.push(optionalText(e.namespace));
-    decision.push(e.decision === 'allow' ? 'allow' : 'deny');
-    rule.push(optionalText(e.rule));
-    reason.push(text(e.reason));
+/**
+ * The batch as the eleven parameters of the repository's INSERT: each column one PostgreSQL
+ * array literal (`{"a","b",NULL}`, what node-postgres would make of a JS array), cleaned so
+ * PostgreSQL accepts every row. The values that repeat through a batch (caller, method,
+ * reason, …) are cleaned and quoted once.
+ */
+export function columns(batch: readonly IdentifiedRecord[], nowMs: number): string[] {
+  const n = batch.length;
+  const at = new Array<string>(n);
+  const spiffeId = new Array<string>(n);
+  const trustDomain = new Array<string>(n);
+  const source = new Array<string>(n);
+  const method = new Array<string>(n);
+  const namespace = new Array<string>(n);
+  const decision = new Array<string>(n);
+  const rule = new Array<string>(n);
+  const reason = new Array<string>(n);
+  const dry = new Array<string>(n);
+  const entryId = new Array<string>(n);
+  const quoted = new Map<unknown, string>();
+  const element = (v: unknown, optional: boolean): string => {
+    if (optional && (v === undefined || v === null || v === '')) return 'NULL';
+    let q = quoted.get(v);
+    if (q === undefined) quoted.set(v, (q = quote(text(v))));
+    return q;
+  };
+  let lastMs = Number.NaN;
+  let lastAt = '';
+  for (let i = 0; i < n; i++) {
+    const e = batch[i]!;
+    const ms = timeOf(e, nowMs).getTime();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastAt = `"${new Date(ms).toISOString()}"`;
+    }
+    at[i] = lastAt;
+    spiffeId[i] = element(e.spiffeId, false);
+    trustDomain[i] = element(e.trustDomain, false);
+    source[i] = element(e.sourceAddress, false);
+    method[i] = element(e.method, false);
+    namespace[i] = element(e.namespace, true);
+    decision[i] = e.decision === 'allow' ? '"allow"' : '"deny"';
+    rule[i] = element(e.rule, true);
+    reason[i] = element(e.reason, false);
     const rules = dryRunRules(e);
-    dry.push(rules.length > 0 ? JSON.stringify(rules) : null);
-    entryId.push(e.entryId);
+    dry[i] = rules.length > 0 ? quote(JSON.stringify(rules)) : 'NULL';
+    entryId[i] = quote(e.entryId);
   }
-  return [at, spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry, entryId];
+  return [at, spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry, entryId].map((column) => `{${column.join(',')}}`);
+}
+
+/** One element of an array literal: double-quoted, backslash and quote escaped. */
+function quote(s: string): string {
+  return `"${s.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`;
 }
 
 /** The entry cleaned the same way for the spool (so what is replayed is what would have been written). */
