@@ -1,5 +1,5 @@
 /**
- * Reads a one-dimensional PostgreSQL array literal (`{"a","b\"c",NULL}`, as node-postgres
+ * Reads a one-dimensional PostgreSQL array literal (`{"a","b\"c",NULL}` or `{1,2}`, as node-postgres
  * and the audit writer send text arrays) back into its values, for database doubles.
  * @throws Error on anything else
  */
@@ -23,7 +23,15 @@ export function parseArrayLiteral(literal: unknown): Array<string | null> {
       if (body[i] !== '"') throw new Error(`unterminated element in ${literal}`);
       out.push(value);
       i++;
-    } else throw new Error(`unquoted element at ${i} in ${literal}`);
+    } else {
+      // An unquoted element (a number): up to the next comma; no quotes or escapes in it.
+      let end = body.indexOf(',', i);
+      if (end === -1) end = body.length;
+      const value = body.slice(i, end);
+      if (value === '' || /["\\{}\s]/.test(value)) throw new Error(`bad unquoted element at ${i} in ${literal}`);
+      out.push(value);
+      i = end;
+    }
     if (i < body.length) {
       if (body[i] !== ',') throw new Error(`expected , at ${i} in ${literal}`);
       i++;

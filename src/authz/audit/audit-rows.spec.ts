@@ -1,4 +1,5 @@
-import { AuditQueue, columns, type IdentifiedRecord } from './audit-rows';
+import { AuditQueue, CODED_COLUMNS, columns, type IdentifiedRecord } from './audit-rows';
+import { auditColumns } from '../../../test/support/audit-columns';
 import type { AuditRecord } from '../ports';
 import { parseArrayLiteral } from '../../../test/support/pg-array-literal';
 
@@ -25,32 +26,46 @@ function entry(over: Partial<IdentifiedRecord>): IdentifiedRecord {
 }
 
 describe('columns: a batch as the INSERT parameters', () => {
-  it('makes of every column the array literal node-postgres makes of the cleaned values', () => {
-    const long = 'x'.repeat(5000);
-    const batch = [
-      entry({ namespace: 'ml', rule: 'r1', dryRunDenied: ['d"1', 'd\\2'] }),
-      entry({ entryId: ID2, decision: 'deny', reason: 'say "no" \\ twice,{}', namespace: '', rule: undefined, spiffeId: 'a\u0000b' }),
-      entry({ entryId: ID3, at: new Date(Number.NaN), reason: long, method: 'NULL', decision: 'maybe' as 'deny' }),
-    ];
-    const now = Date.UTC(2026, 5, 1);
-    const expected: unknown[][] = [
-      ['2026-01-02T03:04:05.678Z', '2026-01-02T03:04:05.678Z', new Date(now).toISOString()],
-      ['spiffe://acme.test/ns/ml/sa/trainer', 'a\uFFFDb', 'spiffe://acme.test/ns/ml/sa/trainer'],
-      ['acme.test', 'acme.test', 'acme.test'],
-      ['127.0.0.1', '127.0.0.1', '127.0.0.1'],
-      ['/parley.store.v1.StoreService/Lookup', '/parley.store.v1.StoreService/Lookup', 'NULL'],
-      ['ml', null, null],
-      ['allow', 'deny', 'deny'],
-      ['r1', null, null],
-      ['rule r1', 'say "no" \\ twice,{}', 'x'.repeat(4096)],
-      [JSON.stringify(['d"1', 'd\\2']), null, null],
-      [ID1, ID2, ID3],
-    ];
-    expect(columns(batch, now)).toEqual(expected.map((column) => prepareValue(column)));
+  const long = 'x'.repeat(5000);
+  const batch = [
+    entry({ namespace: 'ml', rule: 'r1', dryRunDenied: ['d"1', 'd\\2'] }),
+    entry({ entryId: ID2, decision: 'deny', reason: 'say "no" \\ twice,{}', namespace: '', rule: undefined, spiffeId: 'a\u0000b' }),
+    entry({ entryId: ID3, at: new Date(Number.NaN), reason: long, method: 'NULL', decision: 'maybe' as 'deny', dryRunDenied: ['d"1', 'd\\2'], spiffeId: 'a\uFFFDb' }),
+  ];
+  const now = Date.UTC(2026, 5, 1);
+
+  it('gives PostgreSQL the cleaned value of every row and column', () => {
+    expect(auditColumns(columns(batch, now))).toEqual({
+      at: ['2026-01-02T03:04:05.678Z', '2026-01-02T03:04:05.678Z', new Date(now).toISOString()],
+      entry_id: [ID1, ID2, ID3],
+      spiffe_id: ['spiffe://acme.test/ns/ml/sa/trainer', 'a\uFFFDb', 'a\uFFFDb'],
+      trust_domain: ['acme.test', 'acme.test', 'acme.test'],
+      source_address: ['127.0.0.1', '127.0.0.1', '127.0.0.1'],
+      method: ['/parley.store.v1.StoreService/Lookup', '/parley.store.v1.StoreService/Lookup', 'NULL'],
+      namespace: ['ml', null, null],
+      decision: ['allow', 'deny', 'deny'],
+      rule: ['r1', null, null],
+      reason: ['rule r1', 'say "no" \\ twice,{}', 'x'.repeat(4096)],
+      dry_run_denied: [JSON.stringify(['d"1', 'd\\2']), null, JSON.stringify(['d"1', 'd\\2'])],
+    });
+  });
+
+  it('sends each distinct value of a column once, in array literals as node-postgres writes them', () => {
+    const params = columns(batch, now);
+    expect(params).toHaveLength(2 + 2 * CODED_COLUMNS.length);
+    expect(params[0]).toBe(prepareValue(['2026-01-02T03:04:05.678Z', '2026-01-02T03:04:05.678Z', new Date(now).toISOString()]));
+    expect(params[1]).toBe(prepareValue([ID1, ID2, ID3]));
+    const spiffe = 2 + 2 * CODED_COLUMNS.indexOf('spiffe_id');
+    // Two spellings that clean alike (NUL and U+FFFD) are one value.
+    expect(params.slice(spiffe, spiffe + 2)).toEqual([prepareValue(['spiffe://acme.test/ns/ml/sa/trainer', 'a\uFFFDb']), '{1,2,2}']);
+    const namespace = 2 + 2 * CODED_COLUMNS.indexOf('namespace');
+    expect(params.slice(namespace, namespace + 2)).toEqual([prepareValue(['ml']), '{1,0,0}']);
+    const reason = 2 + 2 * CODED_COLUMNS.indexOf('reason');
+    expect(params[reason]).toBe(prepareValue(['rule r1', 'say "no" \\ twice,{}', 'x'.repeat(4096)]));
   });
 
   it('makes empty arrays of an empty batch', () => {
-    expect(columns([], 0)).toEqual(new Array(11).fill('{}'));
+    expect(columns([], 0)).toEqual(new Array(2 + 2 * CODED_COLUMNS.length).fill('{}'));
   });
 });
 
@@ -84,7 +99,9 @@ describe('the array literal reader of the database doubles', () => {
     const values = ['a', '', 'b"c', 'd\\e', null, 'NULL', ',{}', '\uFFFD'];
     expect(parseArrayLiteral(prepareValue(values))).toEqual(values);
     expect(parseArrayLiteral('{}')).toEqual([]);
-    expect(() => parseArrayLiteral('{a}')).toThrow();
+    expect(parseArrayLiteral('{1,20,0}')).toEqual(['1', '20', '0']);
+    expect(() => parseArrayLiteral('{a"}')).toThrow();
+    expect(() => parseArrayLiteral('{1,,2}')).toThrow();
     expect(() => parseArrayLiteral(['a'])).toThrow();
   });
 });

@@ -43,31 +43,24 @@ export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
 }
 
 /**
- * The batch as the eleven parameters of the repository's INSERT: each column one PostgreSQL
- * array literal (`{"a","b",NULL}`, what node-postgres would make of a JS array), cleaned so
- * PostgreSQL accepts every row. The values that repeat through a batch (caller, method,
- * reason, …) are cleaned and quoted once.
+ * The text columns of `authz_audit` sent dictionary-coded: per column the distinct values of
+ * the batch once, and per row an index into them (1-based; 0 is NULL). A batch's rows mostly
+ * share their caller, method, namespace, rule and reason, so this is a fraction of the bytes.
+ */
+export const CODED_COLUMNS = ['spiffe_id', 'trust_domain', 'source_address', 'method', 'namespace', 'decision', 'rule', 'reason', 'dry_run_denied'] as const;
+
+/**
+ * The batch as the parameters of the repository's INSERT, cleaned so PostgreSQL accepts every
+ * row, each a PostgreSQL array literal (`{"a","b",NULL}`, what node-postgres would make of a JS
+ * array): `at` (timestamptz[]), `entry_id` (uuid[]), then for each of CODED_COLUMNS its
+ * distinct values (text[]; dry_run_denied as JSON arrays) and the rows' indexes (int[]).
  */
 export function columns(batch: readonly IdentifiedRecord[], nowMs: number): string[] {
   const n = batch.length;
   const at = new Array<string>(n);
-  const spiffeId = new Array<string>(n);
-  const trustDomain = new Array<string>(n);
-  const source = new Array<string>(n);
-  const method = new Array<string>(n);
-  const namespace = new Array<string>(n);
-  const decision = new Array<string>(n);
-  const rule = new Array<string>(n);
-  const reason = new Array<string>(n);
-  const dry = new Array<string>(n);
   const entryId = new Array<string>(n);
-  const quoted = new Map<unknown, string>();
-  const element = (v: unknown, optional: boolean): string => {
-    if (optional && (v === undefined || v === null || v === '')) return 'NULL';
-    let q = quoted.get(v);
-    if (q === undefined) quoted.set(v, (q = quote(text(v))));
-    return q;
-  };
+  const coded = CODED_COLUMNS.map(() => new DictionaryColumn(n));
+  const [spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry] = coded as [DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn, DictionaryColumn];
   let lastMs = Number.NaN;
   let lastAt = '';
   for (let i = 0; i < n; i++) {
@@ -78,19 +71,57 @@ export function columns(batch: readonly IdentifiedRecord[], nowMs: number): stri
       lastAt = `"${new Date(ms).toISOString()}"`;
     }
     at[i] = lastAt;
-    spiffeId[i] = element(e.spiffeId, false);
-    trustDomain[i] = element(e.trustDomain, false);
-    source[i] = element(e.sourceAddress, false);
-    method[i] = element(e.method, false);
-    namespace[i] = element(e.namespace, true);
-    decision[i] = e.decision === 'allow' ? '"allow"' : '"deny"';
-    rule[i] = element(e.rule, true);
-    reason[i] = element(e.reason, false);
-    const rules = dryRunRules(e);
-    dry[i] = rules.length > 0 ? quote(JSON.stringify(rules)) : 'NULL';
     entryId[i] = quote(e.entryId);
+    spiffeId.add(i, e.spiffeId, false);
+    trustDomain.add(i, e.trustDomain, false);
+    source.add(i, e.sourceAddress, false);
+    method.add(i, e.method, false);
+    namespace.add(i, e.namespace, true);
+    decision.add(i, e.decision === 'allow' ? 'allow' : 'deny', false);
+    rule.add(i, e.rule, true);
+    reason.add(i, e.reason, false);
+    const rules = dryRunRules(e);
+    dry.add(i, rules.length > 0 ? JSON.stringify(rules) : undefined, true);
   }
-  return [at, spiffeId, trustDomain, source, method, namespace, decision, rule, reason, dry, entryId].map((column) => `{${column.join(',')}}`);
+  const out = [literal(at), literal(entryId)];
+  for (const c of coded) out.push(literal(c.values), literal(c.indexes));
+  return out;
+}
+
+/** One dictionary-coded column of a batch. */
+class DictionaryColumn {
+  /** Distinct cleaned values, quoted for the literal. */
+  readonly values: string[] = [];
+  readonly indexes: number[];
+  /** By the value as given (cleaned once) and by the cleaned value (so two spellings that clean alike share an index). */
+  private readonly byRaw = new Map<unknown, number>();
+  private readonly byCleaned = new Map<string, number>();
+
+  constructor(rows: number) {
+    this.indexes = new Array<number>(rows);
+  }
+
+  add(row: number, v: unknown, optional: boolean): void {
+    if (optional && (v === undefined || v === null || v === '')) {
+      this.indexes[row] = 0;
+      return;
+    }
+    let index = this.byRaw.get(v);
+    if (index === undefined) {
+      const clean = text(v);
+      index = this.byCleaned.get(clean);
+      if (index === undefined) {
+        this.values.push(quote(clean));
+        this.byCleaned.set(clean, (index = this.values.length));
+      }
+      this.byRaw.set(v, index);
+    }
+    this.indexes[row] = index;
+  }
+}
+
+function literal(elements: readonly (string | number)[]): string {
+  return `{${elements.join(',')}}`;
 }
 
 /** One element of an array literal: double-quoted, backslash and quote escaped. */
