@@ -9,6 +9,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { ParleyError } from '../common';
 import { FastHistogramVec, type FastHistogramSeries } from '../ops';
 import type { TrustDomain } from '../spiffe';
+import { FirstMessageClock, type ClockWaiter } from './first-message-clock';
 import { peerLogFields, type PeerDirectory, type PeerIdentity, type TransportLogger } from '../tls';
 
 /**
@@ -117,22 +118,26 @@ export interface CallInterceptorOptions {
 export function callInterceptor(o: CallInterceptorOptions): grpc.ServerInterceptor {
   const limit = o.firstMessageTimeoutMs;
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new TypeError('callInterceptor: firstMessageTimeoutMs must be a positive integer');
-  return (method, call) => new GatewayCall(call, method.path, o);
+  const clock = limit === undefined ? undefined : new FirstMessageClock(limit);
+  return (method, call) => new GatewayCall(call, method.path, o, clock);
 }
 
 /** One call through the interceptor: its admission, context, metrics and first-message clock. */
-class GatewayCall extends grpc.ServerInterceptingCall {
+class GatewayCall extends grpc.ServerInterceptingCall implements ClockWaiter {
   private admitted: CallContext | undefined;
   private ended = false;
   private received = false;
-  private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
   private readonly series: MethodSeries | undefined;
+  clockPrev: ClockWaiter | undefined = undefined;
+  clockNext: ClockWaiter | undefined = undefined;
+  clockDeadline = Number.NaN;
 
   constructor(
     private readonly inner: grpc.ServerInterceptingCallInterface,
     private readonly method: string,
     private readonly o: CallInterceptorOptions,
+    private readonly clock: FirstMessageClock | undefined,
   ) {
     super(inner, {
       start: (next) =>
@@ -155,7 +160,7 @@ class GatewayCall extends grpc.ServerInterceptingCall {
   }
 
   override startRead(): void {
-    if (this.o.firstMessageTimeoutMs !== undefined && !this.received && this.timer === undefined) this.armClock(this.o.firstMessageTimeoutMs);
+    if (this.clock !== undefined && !this.received && !this.ended) this.clock.start(this);
     super.startRead();
   }
 
@@ -195,19 +200,17 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     this.sendStatus({ code: grpc.status.INTERNAL, details: 'internal error' });
   }
 
-  private armClock(limitMs: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.received) return;
-      this.o.logger.info({ method: this.method, peer: this.inner.getPeer(), limitMs }, 'call ended: its first message did not arrive in time');
-      this.o.onFirstMessageTimeout?.(this.method);
-      this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `first message: none arrived within ${limitMs} ms` });
-    }, limitMs);
+  /** The first message did not arrive within the limit (the clock). */
+  firstMessageLate(): void {
+    if (this.received || this.ended) return;
+    const limitMs = this.clock?.limitMs;
+    this.o.logger.info({ method: this.method, peer: this.inner.getPeer(), limitMs }, 'call ended: its first message did not arrive in time');
+    this.o.onFirstMessageTimeout?.(this.method);
+    this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `first message: none arrived within ${limitMs} ms` });
   }
 
   private stopClock(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clock?.stop(this);
   }
 
   /** Once per call: the status sent, or the client cancelled. */
