@@ -92,6 +92,32 @@ describe('AuditQueue', () => {
     queue.push({ ...record('a'), entryId: ID1 });
     expect(queue.peek(1)[0]!.entryId).toBe(ID1);
   });
+
+  it('copies every field of an entry whose fields are getters', () => {
+    class Getters implements AuditRecord {
+      readonly method = 'm';
+      readonly decision = 'deny' as const;
+      readonly reason = 'r';
+      readonly namespace = 'ns';
+      get at(): Date {
+        return new Date(1_700_000_000_000);
+      }
+      get spiffeId(): string {
+        return 'spiffe://acme.test/w';
+      }
+      get trustDomain(): string {
+        return 'acme.test';
+      }
+      get sourceAddress(): string {
+        return '10.0.0.1';
+      }
+    }
+    const queue = new AuditQueue(1);
+    queue.push(new Getters());
+    const [e] = queue.peek(1);
+    expect(e).toEqual({ entryId: expect.any(String), at: new Date(1_700_000_000_000), spiffeId: 'spiffe://acme.test/w', trustDomain: 'acme.test', sourceAddress: '10.0.0.1', method: 'm', decision: 'deny', reason: 'r', namespace: 'ns' });
+    expect(e!.entryId.slice(0, 13)).toBe('018bcfe5-6800');
+  });
 });
 
 describe('the array literal reader of the database doubles', () => {

@@ -28,7 +28,8 @@ export class AuditQueue extends BoundedQueue<AuditRecord> {
     for (let i = 0; i < batch.length; i++) {
       const entry = batch[i]!;
       if (isEntryId(entry.entryId)) continue;
-      const at = entry.at instanceof Date ? entry.at.getTime() : Number.NaN;
+      const date = entry.at;
+      const at = date instanceof Date ? date.getTime() : Number.NaN;
       const done = identified(entry, Number.isFinite(at) ? at : Date.now());
       this.replace(i, done);
       batch[i] = done;
@@ -39,7 +40,21 @@ export class AuditQueue extends BoundedQueue<AuditRecord> {
 
 /** `entry` with an entry id: its own when it carries a well-formed one, else a new one (made at `now`). */
 export function identified(entry: AuditRecord, now: number): IdentifiedRecord {
-  return isEntryId(entry.entryId) ? (entry as IdentifiedRecord) : { ...entry, entryId: newEntryId(now) };
+  if (isEntryId(entry.entryId)) return entry as IdentifiedRecord;
+  // Field by field: an entry's fields may be getters (CallAuditEntry), which a spread would miss.
+  return {
+    entryId: newEntryId(now),
+    at: entry.at,
+    spiffeId: entry.spiffeId,
+    trustDomain: entry.trustDomain,
+    sourceAddress: entry.sourceAddress,
+    method: entry.method,
+    namespace: entry.namespace,
+    decision: entry.decision,
+    rule: entry.rule,
+    reason: entry.reason,
+    dryRunDenied: entry.dryRunDenied,
+  };
 }
 
 /**
