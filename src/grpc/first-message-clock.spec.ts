@@ -1,4 +1,4 @@
-import { FirstMessageClock, type ClockTimers, type ClockWaiter } from './first-message-clock';
+import { FirstMessageClock, type ClockTimers, type ClockWaiter } from './call-interceptor';
 
 /** Timers driven by the test: `advance` runs what is due, in order. */
 class ManualTimers implements ClockTimers {
