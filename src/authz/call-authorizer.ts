@@ -72,7 +72,7 @@ export class AuthorizedCall {
     const d = this.decide(namespace, annotations);
     if (!this.audited) {
       this.audited = true;
-      this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: d.allowed ? 'allow' : 'deny', reason: d.reason, rule: d.rule, dryRunDenied: d.dryRunDenied, namespace });
+      this.authorizer.finishCall(new CallAuditEntry(this.peer, this.method, this.atMs, d.allowed ? 'allow' : 'deny', d.reason, d.rule, d.dryRunDenied, namespace));
     }
     if (!d.allowed) throw new ParleyError('permission_denied', `${this.method}: namespace ${namespace}: ${d.reason}`);
   }
@@ -84,14 +84,14 @@ export class AuthorizedCall {
   refuse(result: string, reason: string, namespace?: string): void {
     if (this.audited) return;
     this.audited = true;
-    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'deny', reason: `${result}: ${reason}`, rule: this.tentative.rule, namespace }, result);
+    this.authorizer.finishCall(new CallAuditEntry(this.peer, this.method, this.atMs, 'deny', `${result}: ${reason}`, this.tentative.rule, undefined, namespace), result);
   }
 
   end(): void {
     if (this.audited) return;
     this.audited = true;
     const t = this.tentative;
-    this.authorizer.finishCall(this.peer, this.method, this.atMs, { decision: 'allow', reason: this.namespaced ? `${t.reason} (namespace not resolved)` : t.reason, rule: t.rule, dryRunDenied: t.dryRunDenied });
+    this.authorizer.finishCall(new CallAuditEntry(this.peer, this.method, this.atMs, 'allow', this.namespaced ? `${t.reason} (namespace not resolved)` : t.reason, t.rule, t.dryRunDenied));
   }
 
   /**
@@ -119,8 +119,40 @@ export class AuthorizedCall {
   }
 }
 
-/** What a call's audit entry says beyond who called what, when. */
-type Outcome = Pick<AuditRecord, 'decision' | 'reason' | 'rule' | 'dryRunDenied' | 'namespace'>;
+/**
+ * A call's audit entry as the authorizer hands it to the sink, made on the request path: one
+ * object of references (the connection's peer, the decision's shared strings) and the time
+ * as a number; the caller's fields and the Date are read from them when the entry is read.
+ */
+export class CallAuditEntry implements AuditRecord {
+  constructor(
+    private readonly peer: PeerIdentity,
+    readonly method: string,
+    private readonly atMs: number,
+    readonly decision: 'allow' | 'deny',
+    readonly reason: string,
+    readonly rule?: string,
+    readonly dryRunDenied?: readonly string[],
+    /** The record namespace the decision covered, when the method has one. */
+    readonly namespace?: string,
+  ) {}
+
+  get at(): Date {
+    return new Date(this.atMs);
+  }
+
+  get spiffeId(): string {
+    return this.peer.spiffeId;
+  }
+
+  get trustDomain(): string {
+    return this.peer.trustDomain.name;
+  }
+
+  get sourceAddress(): string {
+    return this.peer.remoteAddress;
+  }
+}
 
 /** One decision counter. */
 interface CountCell {
@@ -274,13 +306,13 @@ export class CallAuthorizer {
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
       const reason = `${RATE_LIMITED}: ${limited}`;
-      this.finishCall(peer, method, nowMs, { decision: 'deny', reason, rule: decision.rule }, 'rate_limited');
+      this.finishCall(new CallAuditEntry(peer, method, nowMs, 'deny', reason, decision.rule), 'rate_limited');
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
 
     if (!deferred) {
       entry.allowed!.n++;
-      this.record(peer, method, nowMs, { decision: 'allow', reason: decision.reason, rule: decision.rule, dryRunDenied: decision.dryRunDenied });
+      this.o.audit?.record(new CallAuditEntry(peer, method, nowMs, 'allow', decision.reason, decision.rule, decision.dryRunDenied));
       return decision;
     }
     return { allowed: true, reason: decision.reason, context: new AuthorizedCall(this, peer, method, nowMs, decision, policy, entry.namespaces, entry.namespaced) };
@@ -311,7 +343,7 @@ export class CallAuthorizer {
     const limited = this.o.rateLimits?.limitedReason(peer, nowMs);
     if (limited !== undefined) {
       const reason = `${RATE_LIMITED}: ${limited}`;
-      this.finishCall(peer, method, nowMs, { decision: 'deny', reason }, 'rate_limited');
+      this.finishCall(new CallAuditEntry(peer, method, nowMs, 'deny', reason), 'rate_limited');
       return { allowed: false, reason, refusal: 'resource_exhausted' };
     }
     const decision: Decision = { allowed: true, reason: `grant ${presented.id}`, dryRunDenied: tentative.dryRunDenied };
@@ -343,18 +375,14 @@ export class CallAuthorizer {
   }
 
   private refuse(peer: PeerIdentity, method: string, nowMs: number, reason: string, rule?: string, dryRunDenied?: readonly string[]): CallDecision {
-    this.finishCall(peer, method, nowMs, { decision: 'deny', reason, rule, dryRunDenied });
+    this.finishCall(new CallAuditEntry(peer, method, nowMs, 'deny', reason, rule, dryRunDenied));
     return { allowed: false, reason };
   }
 
   /** Counts and audits a call's final decision (also an AuthorizedCall's). */
-  finishCall(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome, result: string = outcome.decision): void {
-    this.counts.cell(method, peer.trustDomain.name, result).n++;
-    this.record(peer, method, atMs, outcome);
-  }
-
-  private record(peer: PeerIdentity, method: string, atMs: number, outcome: Outcome): void {
-    this.o.audit?.record({ at: new Date(atMs), spiffeId: peer.spiffeId, trustDomain: peer.trustDomain.name, sourceAddress: peer.remoteAddress, method, ...outcome });
+  finishCall(entry: CallAuditEntry, result: string = entry.decision): void {
+    this.counts.cell(entry.method, entry.trustDomain, result).n++;
+    this.o.audit?.record(entry);
   }
 }
 

@@ -5,8 +5,9 @@
  * and give its first message a time limit.
  */
 import * as grpc from '@grpc/grpc-js';
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { ParleyError } from '../common';
+import { FastHistogramVec, type FastHistogramSeries } from '../ops';
 import type { TrustDomain } from '../spiffe';
 import { peerLogFields, type PeerDirectory, type PeerIdentity, type TransportLogger } from '../tls';
 
@@ -41,14 +42,16 @@ export function decidedContext(peer: PeerIdentity, method: string): CallContext 
 }
 
 /**
- * Contexts by the request metadata object of their call: grpc-js hands the handler the very
- * Metadata instance the interceptor passed on, and nothing a client sends can name an entry.
+ * Where a call's context sits on its request metadata: grpc-js hands the handler the very
+ * Metadata instance the interceptor passed on, and nothing a client sends can name a symbol
+ * property (a property write where a WeakMap would hash and keep an ephemeron per call).
  */
-const contexts = new WeakMap<grpc.Metadata, CallContext>();
+const CONTEXT = Symbol('parley.callContext');
+type WithContext = grpc.Metadata & { [CONTEXT]?: CallContext };
 
 /** Binds a call's context to its request metadata (the identity interceptor, before the handler starts). */
 export function bindCallContext(metadata: grpc.Metadata, context: CallContext): void {
-  contexts.set(metadata, context);
+  (metadata as WithContext)[CONTEXT] = context;
 }
 
 /**
@@ -57,11 +60,10 @@ export function bindCallContext(metadata: grpc.Metadata, context: CallContext): 
  * @throws ParleyError unauthenticated
  */
 export function callContextOf(call: { readonly metadata: grpc.Metadata }): CallContext {
-  const context = contexts.get(call.metadata);
+  const context = (call.metadata as WithContext | undefined)?.[CONTEXT];
   if (context === undefined) throw new ParleyError('unauthenticated', 'grpc: no admitted caller for this call');
   return context;
 }
-
 
 export interface AuthorizationDecision {
   readonly allowed: boolean;
@@ -115,21 +117,26 @@ export interface CallInterceptorOptions {
 export function callInterceptor(o: CallInterceptorOptions): grpc.ServerInterceptor {
   const limit = o.firstMessageTimeoutMs;
   if (limit !== undefined && (!Number.isInteger(limit) || limit <= 0)) throw new TypeError('callInterceptor: firstMessageTimeoutMs must be a positive integer');
-  return (method, call) => new GatewayCall(call, method.path, o);
+  const clock = limit === undefined ? undefined : new FirstMessageClock(limit);
+  return (method, call) => new GatewayCall(call, method.path, o, clock);
 }
 
 /** One call through the interceptor: its admission, context, metrics and first-message clock. */
-class GatewayCall extends grpc.ServerInterceptingCall {
+class GatewayCall extends grpc.ServerInterceptingCall implements ClockWaiter {
   private admitted: CallContext | undefined;
   private ended = false;
   private received = false;
-  private timer: NodeJS.Timeout | undefined;
   private readonly startedAt = performance.now();
+  private readonly series: MethodSeries | undefined;
+  clockPrev: ClockWaiter | undefined = undefined;
+  clockNext: ClockWaiter | undefined = undefined;
+  clockDeadline = Number.NaN;
 
   constructor(
     private readonly inner: grpc.ServerInterceptingCallInterface,
     private readonly method: string,
     private readonly o: CallInterceptorOptions,
+    private readonly clock: FirstMessageClock | undefined,
   ) {
     super(inner, {
       start: (next) =>
@@ -148,11 +155,11 @@ class GatewayCall extends grpc.ServerInterceptingCall {
         nextStatus(status);
       },
     });
-    o.metrics?.started(method);
+    this.series = o.metrics?.started(method);
   }
 
   override startRead(): void {
-    if (this.o.firstMessageTimeoutMs !== undefined && !this.received && this.timer === undefined) this.armClock(this.o.firstMessageTimeoutMs);
+    if (this.clock !== undefined && !this.received && !this.ended) this.clock.start(this);
     super.startRead();
   }
 
@@ -192,19 +199,17 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     this.sendStatus({ code: grpc.status.INTERNAL, details: 'internal error' });
   }
 
-  private armClock(limitMs: number): void {
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      if (this.received) return;
-      this.o.logger.info({ method: this.method, peer: this.inner.getPeer(), limitMs }, 'call ended: its first message did not arrive in time');
-      this.o.onFirstMessageTimeout?.(this.method);
-      this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `first message: none arrived within ${limitMs} ms` });
-    }, limitMs);
+  /** The first message did not arrive within the limit (the clock). */
+  firstMessageLate(): void {
+    if (this.received || this.ended) return;
+    const limitMs = this.clock?.limitMs;
+    this.o.logger.info({ method: this.method, peer: this.inner.getPeer(), limitMs }, 'call ended: its first message did not arrive in time');
+    this.o.onFirstMessageTimeout?.(this.method);
+    this.sendStatus({ code: grpc.status.DEADLINE_EXCEEDED, details: `first message: none arrived within ${limitMs} ms` });
   }
 
   private stopClock(): void {
-    clearTimeout(this.timer);
-    this.timer = undefined;
+    this.clock?.stop(this);
   }
 
   /** Once per call: the status sent, or the client cancelled. */
@@ -212,7 +217,7 @@ class GatewayCall extends grpc.ServerInterceptingCall {
     if (this.ended) return;
     this.ended = true;
     this.stopClock();
-    this.o.metrics?.ended(this.method, code, performance.now() - this.startedAt);
+    this.series?.ended(code, performance.now() - this.startedAt);
     const context = this.admitted;
     this.admitted = undefined;
     context?.end();
@@ -220,53 +225,189 @@ class GatewayCall extends grpc.ServerInterceptingCall {
 }
 
 const CODE_NAMES: Record<number, string> = Object.fromEntries(Object.entries(grpc.status).filter(([, v]) => typeof v === 'number').map(([k, v]) => [v as number, k]));
+/** The status codes counted in an array slot (OK..UNAUTHENTICATED); any other in a map. */
+const KNOWN_CODES = 17;
 
-/** The labelled series of one method, looked up once (prom-client hashes label sets on every call otherwise). */
-interface MethodSeries {
-  readonly inProgress: { inc(): void; dec(): void };
-  readonly duration: { observe(seconds: number): void };
-  readonly byCode: Map<number, { inc(): void }>;
+/** Buckets of `parley_grpc_call_duration_seconds`. */
+export const CALL_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 120, 600];
+
+/**
+ * The call metrics of one method as plain numbers, looked up once per call and counted with a
+ * few additions; the registry reads them when it is scraped.
+ */
+export class MethodSeries {
+  inProgress = 0;
+  /** Ended calls by status code (index = code). */
+  readonly byCode = new Float64Array(KNOWN_CODES);
+  /** Ended calls with a code outside OK..UNAUTHENTICATED. */
+  readonly otherCodes = new Map<number, number>();
+
+  constructor(
+    readonly method: string,
+    readonly duration: FastHistogramSeries,
+  ) {}
+
+  ended(code: number, elapsedMs: number): void {
+    this.inProgress--;
+    this.duration.observe(elapsedMs / 1000);
+    if (Number.isInteger(code) && code >= 0 && code < KNOWN_CODES) this.byCode[code]!++;
+    else this.otherCodes.set(code, (this.otherCodes.get(code) ?? 0) + 1);
+  }
 }
 
-/** Per-method call metrics: calls by method and final status code, call duration, calls in progress. */
+/**
+ * Per-method call metrics: calls by method and final status code
+ * (`parley_grpc_calls_total{method,code}`), call duration
+ * (`parley_grpc_call_duration_seconds{method}`), calls in progress
+ * (`parley_grpc_calls_in_progress{method}`). Counted per call in a MethodSeries, copied into
+ * the exposed metrics when the registry is scraped.
+ */
 export class CallMetrics {
-  private readonly calls: Counter<'method' | 'code'>;
-  private readonly duration: Histogram<'method'>;
-  private readonly inProgress: Gauge<'method'>;
   /** Bounded by the served methods: grpc-js answers unknown ones before any interceptor. */
   private readonly series = new Map<string, MethodSeries>();
+  private readonly duration: FastHistogramVec;
 
   constructor(registry: Registry) {
-    this.calls = new Counter({ name: 'parley_grpc_calls_total', help: 'gRPC calls by full method name and final status code', labelNames: ['method', 'code'] as const, registers: [registry] });
-    this.duration = new Histogram({
-      name: 'parley_grpc_call_duration_seconds',
-      help: 'gRPC call duration from the request metadata to the final status, by method',
-      labelNames: ['method'] as const,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 120, 600],
+    const series = this.series;
+    new Counter({
+      name: 'parley_grpc_calls_total',
+      help: 'gRPC calls by full method name and final status code',
+      labelNames: ['method', 'code'] as const,
       registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of series.values()) {
+          s.byCode.forEach((n, code) => {
+            if (n > 0) this.inc({ method: s.method, code: CODE_NAMES[code] ?? String(code) }, n);
+          });
+          for (const [code, n] of s.otherCodes) this.inc({ method: s.method, code: CODE_NAMES[code] ?? String(code) }, n);
+        }
+      },
     });
-    this.inProgress = new Gauge({ name: 'parley_grpc_calls_in_progress', help: 'gRPC calls started and not yet ended, by method', labelNames: ['method'] as const, registers: [registry] });
+    this.duration = new FastHistogramVec(
+      'parley_grpc_call_duration_seconds',
+      'gRPC call duration from the request metadata to the final status, by method',
+      CALL_DURATION_BUCKETS,
+      registry,
+    );
+    new Gauge({
+      name: 'parley_grpc_calls_in_progress',
+      help: 'gRPC calls started and not yet ended, by method',
+      labelNames: ['method'] as const,
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const s of series.values()) this.set({ method: s.method }, s.inProgress);
+      },
+    });
   }
 
-  started(method: string): void {
-    this.of(method).inProgress.inc();
+  /** A call of `method` started: its series, to end it with. */
+  started(method: string): MethodSeries {
+    let s = this.series.get(method);
+    if (s === undefined) this.series.set(method, (s = new MethodSeries(method, this.duration.series({ method }))));
+    s.inProgress++;
+    return s;
+  }
+}
+
+/**
+ * The first-message limit of every call of an interceptor, on one timer: calls wait in a list ordered by their
+ * deadline (all share one limit, so appending keeps the order), the timer is set for the
+ * earliest, and a call whose message arrives leaves the list in O(1). No timer is made or
+ * cleared per call, and a waiting call allocates nothing: the list links live on the call.
+ */
+
+/** A call as the clock keeps it; the clock owns the `clock*` fields. */
+export interface ClockWaiter {
+  clockPrev: ClockWaiter | undefined;
+  clockNext: ClockWaiter | undefined;
+  /** When the first message is late (the clock's `now`), while waiting; NaN otherwise. */
+  clockDeadline: number;
+  /** The limit passed before `stop`: called once, after the call left the list. */
+  firstMessageLate(): void;
+}
+
+export interface ClockTimers {
+  now(): number;
+  setTimeout(fn: () => void, ms: number): { unref?(): unknown };
+}
+
+const REAL_TIMERS: ClockTimers = { now: () => performance.now(), setTimeout: (fn, ms) => setTimeout(fn, ms) };
+
+export class FirstMessageClock {
+  private head: ClockWaiter | undefined;
+  private tail: ClockWaiter | undefined;
+  /** When the pending timer fires (NaN: none pending). */
+  private timerAt = Number.NaN;
+
+  /** @throws TypeError when `limitMs` is not a positive integer */
+  constructor(
+    readonly limitMs: number,
+    private readonly timers: ClockTimers = REAL_TIMERS,
+  ) {
+    if (!Number.isInteger(limitMs) || limitMs <= 0) throw new TypeError('FirstMessageClock: limitMs must be a positive integer');
   }
 
-  ended(method: string, code: number, elapsedMs: number): void {
-    const series = this.of(method);
-    series.inProgress.dec();
-    series.duration.observe(elapsedMs / 1000);
-    let counter = series.byCode.get(code);
-    if (counter === undefined) series.byCode.set(code, (counter = this.calls.labels(method, CODE_NAMES[code] ?? String(code))));
-    counter.inc();
+  /** Starts the call's clock (no-op while it runs). */
+  start(w: ClockWaiter): void {
+    if (this.isWaiting(w)) return;
+    w.clockDeadline = this.timers.now() + this.limitMs;
+    w.clockPrev = this.tail;
+    w.clockNext = undefined;
+    if (this.tail === undefined) this.head = w;
+    else this.tail.clockNext = w;
+    this.tail = w;
+    if (Number.isNaN(this.timerAt)) this.schedule(w.clockDeadline);
   }
 
-  private of(method: string): MethodSeries {
-    let series = this.series.get(method);
-    if (series === undefined) {
-      series = { inProgress: this.inProgress.labels(method), duration: this.duration.labels(method), byCode: new Map() };
-      this.series.set(method, series);
+  /** Stops the call's clock (its message arrived, or it ended); no-op when not running. */
+  stop(w: ClockWaiter): void {
+    if (!this.isWaiting(w)) return;
+    this.unlink(w);
+  }
+
+  /** Calls waiting now. */
+  get size(): number {
+    let n = 0;
+    for (let w = this.head; w !== undefined; w = w.clockNext) n++;
+    return n;
+  }
+
+  private isWaiting(w: ClockWaiter): boolean {
+    return !Number.isNaN(w.clockDeadline) && w.clockDeadline !== undefined;
+  }
+
+  private unlink(w: ClockWaiter): void {
+    if (w.clockPrev === undefined) this.head = w.clockNext;
+    else w.clockPrev.clockNext = w.clockNext;
+    if (w.clockNext === undefined) this.tail = w.clockPrev;
+    else w.clockNext.clockPrev = w.clockPrev;
+    w.clockPrev = undefined;
+    w.clockNext = undefined;
+    w.clockDeadline = Number.NaN;
+  }
+
+  private schedule(at: number): void {
+    this.timerAt = at;
+    const timer = this.timers.setTimeout(() => this.fire(), Math.max(1, Math.ceil(at - this.timers.now())));
+    timer.unref?.();
+  }
+
+  /** Ends every call past its deadline, then sets the timer for the earliest left. */
+  private fire(): void {
+    this.timerAt = Number.NaN;
+    const now = this.timers.now();
+    let w = this.head;
+    while (w !== undefined && w.clockDeadline <= now) {
+      this.unlink(w);
+      try {
+        w.firstMessageLate();
+      } catch {
+        // one call's failure does not stop the clock of the others
+      }
+      w = this.head;
     }
-    return series;
+    if (w !== undefined && Number.isNaN(this.timerAt)) this.schedule(w.clockDeadline);
   }
 }

@@ -1,5 +1,5 @@
 import { Histogram, Registry } from 'prom-client';
-import { FastHistogram } from './fast-histogram';
+import { FastHistogram, FastHistogramVec } from './fast-histogram';
 
 const BOUNDS = [1e-6, 2.5e-6, 5e-6, 1e-5, 5e-5, 1e-3];
 
@@ -34,5 +34,29 @@ describe('FastHistogram', () => {
     expect(() => new FastHistogram('b', 'b', [1, 1], new Registry())).toThrow(TypeError);
     expect(() => new FastHistogram('b', 'b', [], new Registry())).toThrow(TypeError);
     expect(() => new FastHistogram('b', 'b', [1, Infinity], new Registry())).toThrow(TypeError);
+  });
+});
+
+describe('FastHistogramVec', () => {
+  it('is exposed exactly like a labelled prom-client Histogram given the same observations', async () => {
+    const ours = new Registry();
+    const theirs = new Registry();
+    const fast = new FastHistogramVec('t_seconds', 'test histogram', BOUNDS, ours);
+    const reference = new Histogram({ name: 't_seconds', help: 'test histogram', labelNames: ['method'], buckets: BOUNDS, registers: [theirs] });
+    const a = fast.series({ method: '/p.S/A' });
+    const b = fast.series({ method: '/p.S/B' });
+    for (const v of [0, 1e-6, 1.5e-6, 7e-6, 1e-3, 2]) {
+      a.observe(v);
+      reference.labels('/p.S/A').observe(v);
+    }
+    b.observe(3e-5);
+    reference.labels('/p.S/B').observe(3e-5);
+    a.observe(Number.NaN);
+    expect(await ours.metrics()).toBe(await theirs.metrics());
+    ours.resetMetrics();
+    a.observe(2e-6);
+    expect(await ours.metrics()).toContain('t_seconds_count{method="/p.S/A"} 1');
+    expect(await ours.metrics()).toContain('t_seconds_count{method="/p.S/B"} 0');
+    expect(() => new FastHistogramVec('b', 'b', [2, 1], new Registry())).toThrow(TypeError);
   });
 });

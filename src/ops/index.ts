@@ -4,4 +4,4 @@ export { createMetricsRegistry } from './metrics';
 export { OpsServer } from './ops-server';
 export { OpsListener, OpsModule } from './ops.module';
 export type { CheckResult } from './domain/readiness';
-export { FastHistogram } from './fast-histogram';
+export { FastHistogram, FastHistogramVec, type FastHistogramSeries } from './fast-histogram';

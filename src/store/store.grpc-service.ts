@@ -81,14 +81,17 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
   const definition = packageDefinition[STORE_SERVICE] as ServiceDefinition | undefined;
   if (definition === undefined) throw new Error(`store proto does not define ${STORE_SERVICE}`);
   const ctx = storeHandlerContext(deps);
-  const guard = (name: string, handler: (call: never, callback: never) => Promise<void>): grpc.UntypedHandleCall =>
+  const guard = (name: string, handler: (call: never, callback: never) => Promise<void> | void): grpc.UntypedHandleCall =>
     guardHandler(handler as (call: unknown, callback?: unknown) => unknown, deps.logger, `/${STORE_SERVICE}/${name}`) as grpc.UntypedHandleCall;
   const implementation: grpc.UntypedServiceImplementation = {
     Push: guard('Push', (call: grpc.ServerReadableStream<WirePushRequest, WirePushResponse>, cb: grpc.sendUnaryData<WirePushResponse>) => handlePush(ctx, call, cb)),
     Pull: guard('Pull', (call: grpc.ServerWritableStream<WirePullRequest, WirePullResponse>) => handlePull(ctx, call)),
-    Lookup: guard('Lookup', async (call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>, cb: grpc.sendUnaryData<WireLookupResponse>) =>
-      cb(null, await lookup(ctx, call)),
-    ),
+    Lookup: guard('Lookup', (call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>, cb: grpc.sendUnaryData<WireLookupResponse>) => {
+      // The common Lookup is answered at once from the record cache; the rest reads the database.
+      const cached = cachedLookup(ctx, call);
+      if (cached !== undefined) cb(null, cached);
+      else return lookup(ctx, call).then((response) => cb(null, response));
+    }),
     Delete: guard('Delete', async (call: grpc.ServerUnaryCall<WireDeleteRequest, object>, cb: grpc.sendUnaryData<object>) => {
       await remove(ctx, call);
       cb(null, {});
@@ -109,17 +112,26 @@ export function registerStoreService(grpcServer: grpc.Server, deps: StoreService
   return { packageDefinition, janitor, close: () => janitor.stop() };
 }
 
+/**
+ * The common Lookup, synchronously: one CID the record cache holds, as stored (it needs no
+ * parsing). Undefined when the call needs `lookup`.
+ * @throws ParleyError permission_denied, unauthenticated
+ */
+function cachedLookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>): WireLookupResponse | undefined {
+  const caller = callContextOf(call);
+  const refs = call.request.refs;
+  if (refs === undefined || refs === null || refs.length !== 1) return undefined;
+  const cached = ctx.repository.cachedByText(refs[0]?.cid);
+  if (cached === undefined) return undefined;
+  caller.requireNamespace(cached.namespace, cached.annotations);
+  return { records: [wireRecordOf(cached)], missing: [] };
+}
+
 async function lookup(ctx: StoreHandlerContext, call: grpc.ServerUnaryCall<WireLookupRequest, WireLookupResponse>): Promise<WireLookupResponse> {
   const caller = callContextOf(call);
   const refs = call.request.refs ?? [];
   if (refs.length === 0) throw new ParleyError('invalid_argument', 'lookup: refs: at least one is required');
   if (refs.length > ctx.limits.maxLookupRefs) throw new ParleyError('resource_exhausted', `lookup: refs: more than ${ctx.limits.maxLookupRefs}`);
-  // The common Lookup: one CID the record cache holds, as stored; it needs no parsing.
-  const cached = refs.length === 1 ? ctx.repository.cachedByText(refs[0]?.cid) : undefined;
-  if (cached !== undefined) {
-    caller.requireNamespace(cached.namespace, cached.annotations);
-    return { records: [wireRecordOf(cached)], missing: [] };
-  }
   const cids = refs.map((ref, i) => refCid(ref, `refs[${i}]`));
   const unique = [...new Map(cids.map((c) => [c.toString(), c])).values()];
   const found = new Map((await ctx.repository.findMany(unique)).map((r) => [r.cid.toString(), r]));

@@ -8,6 +8,7 @@ import type { AuditRecord } from '../ports';
 import { AuditSpool } from './audit-spool';
 import { AuditWriter, type AuditSettings } from './audit-writer';
 import { entryIdAt } from './domain/entry-id';
+import { auditColumns } from '../../../test/support/audit-columns';
 
 const SETTINGS: AuditSettings = { queueSize: 10, batchSize: 4, flushInterval: 10, retention: 86_400_000, sweepInterval: 3_600_000, log: 'none' };
 
@@ -26,10 +27,10 @@ class FakeDb {
     if (this.down) throw this.down;
     if (!sql.includes('INSERT INTO authz_audit')) return [];
     let n = 0;
-    (params[10] as string[]).forEach((id, i) => {
+    (auditColumns(params).entry_id as string[]).forEach((id, i) => {
       if (this.ids.has(id)) return;
       this.ids.add(id);
-      this.rows.push((params[1] as string[])[i]!);
+      this.rows.push((auditColumns(params).spiffe_id as string[])[i]!);
       n++;
     });
     return [{ n }];

@@ -2,6 +2,7 @@ import pino from 'pino';
 import { Registry } from 'prom-client';
 import type { AuditRecord } from '../ports';
 import { AuditWriter, type AuditSettings } from './audit-writer';
+import { auditColumns } from '../../../test/support/audit-columns';
 
 const SETTINGS: AuditSettings = { queueSize: 10, batchSize: 4, flushInterval: 10, retention: 86_400_000, sweepInterval: 3_600_000, log: 'none' };
 
@@ -18,8 +19,8 @@ class FakeDb {
     await new Promise((r) => setImmediate(r));
     if (this.down) throw this.down;
     if (!sql.includes('INSERT INTO authz_audit')) return [];
-    const fresh = (params[10] as string[]).map((id) => !this.ids.has(id) && this.ids.add(id) !== undefined);
-    this.inserts.push((params[1] as string[]).filter((_, i) => fresh[i]));
+    const fresh = (auditColumns(params).entry_id as string[]).map((id) => !this.ids.has(id) && this.ids.add(id) !== undefined);
+    this.inserts.push((auditColumns(params).spiffe_id as string[]).filter((_, i) => fresh[i]));
     return [{ n: fresh.filter(Boolean).length }];
   }
   get rows(): string[] {
@@ -161,7 +162,7 @@ describe('AuditWriter', () => {
     };
     writer.record({ ...entry(1), at: new Date(Number.NaN), method: `/a\u0000b/${'m'.repeat(10_000)}`, dryRunDenied: ['d1', 'd2'], namespace: '' });
     await writer.flush();
-    const [at, , , , method, namespace, decision, , , dry] = params[0] as string[][];
+    const { at, method, namespace, decision, dry_run_denied: dry } = auditColumns(params[0]!) as Record<string, string[]>;
     expect(Number.isNaN(Date.parse(at[0]))).toBe(false);
     expect(method[0]).toHaveLength(4096);
     expect(method[0].slice(0, 4)).toBe('/a\uFFFDb');

@@ -11,7 +11,7 @@
  */
 import type { AuditCursor, AuditEntry, AuditFilter } from './domain/audit-types';
 import { formatMicros, parseRfc3339Micros } from '../domain/rfc3339';
-import { columns, type IdentifiedRecord } from './audit-rows';
+import { CODED_COLUMNS, columns, type IdentifiedRecord } from './audit-rows';
 
 /** What the audit code needs of the database: TypeORM's DataSource satisfies it. */
 export interface AuditDatabase {
@@ -32,16 +32,24 @@ interface AuditRow {
   dry_run_denied: string[] | null;
 }
 
-/** Inserts the batch ($1..$11 column arrays, see `columns`); returns `n`, how many rows were new. */
-const INSERT_SQL = `WITH inserted AS (
-INSERT INTO authz_audit (at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry_run_denied, entry_id)
-SELECT u.at, u.spiffe_id, u.trust_domain, u.source_address, u.method, u.namespace, u.decision, u.rule, u.reason,
-       CASE WHEN u.dry IS NULL THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(u.dry::jsonb)) END, u.entry_id
-FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::uuid[])
-  AS u(at, spiffe_id, trust_domain, source_address, method, namespace, decision, rule, reason, dry, entry_id)
+/**
+ * Inserts the batch (the parameters of `columns`: $1 at, $2 entry_id, then per coded column
+ * its values and the rows' indexes into them); returns `n`, how many rows were new.
+ */
+const INSERT_SQL = ((): string => {
+  const value = (i: number): string => `($${3 + 2 * i}::text[])[u.${CODED_COLUMNS[i]}]`;
+  const select = CODED_COLUMNS.map((name, i) =>
+    name === 'dry_run_denied' ? `CASE WHEN u.${name} = 0 THEN NULL ELSE ARRAY(SELECT jsonb_array_elements_text(${value(i)}::jsonb)) END` : value(i),
+  );
+  const indexes = CODED_COLUMNS.map((_, i) => `$${4 + 2 * i}::int[]`);
+  return `WITH inserted AS (
+INSERT INTO authz_audit (at, entry_id, ${CODED_COLUMNS.join(', ')})
+SELECT u.at, u.entry_id, ${select.join(', ')}
+FROM unnest($1::timestamptz[], $2::uuid[], ${indexes.join(', ')}) AS u(at, entry_id, ${CODED_COLUMNS.join(', ')})
 ON CONFLICT (entry_id) DO NOTHING
 RETURNING 1
 ) SELECT count(*)::int AS n FROM inserted`;
+})();
 
 /** Deletes up to $2 rows older than $1, oldest first; returns `n`, how many. */
 const SWEEP_SQL = `WITH doomed AS (

@@ -84,4 +84,19 @@ describe('the gateway data plane: mTLS gRPC on parley serve', () => {
     expect(expiry).toBeGreaterThan(60);
     expect(expiry).toBeLessThanOrEqual(3600);
   });
+
+  it('counts and times every call by method and final status, a refused one too', async () => {
+    // Runs after the allowed and the refused health checks above.
+    const metrics = parsePrometheusText((await httpGet(`http://127.0.0.1:${gw.gateway.listeners.ops!.port}/metrics`)).body);
+    const method = '/grpc.health.v1.Health/Check';
+    const value = (name: string, labels: Record<string, string>) =>
+      metrics.samples.find((s) => s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v))?.value;
+    expect(value('parley_grpc_calls_total', { method, code: 'OK' })).toBeGreaterThanOrEqual(1);
+    expect(value('parley_grpc_calls_total', { method, code: 'PERMISSION_DENIED' })).toBeGreaterThanOrEqual(1);
+    const count = value('parley_grpc_call_duration_seconds_count', { method }) ?? 0;
+    expect(count).toBeGreaterThanOrEqual(2);
+    expect(value('parley_grpc_call_duration_seconds_bucket', { method, le: '+Inf' })).toBe(count);
+    expect(value('parley_grpc_call_duration_seconds_sum', { method })).toBeGreaterThan(0);
+    expect(value('parley_grpc_calls_in_progress', { method })).toBe(0);
+  });
 });

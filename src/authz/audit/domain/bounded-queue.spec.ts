@@ -40,4 +40,17 @@ describe('BoundedQueue', () => {
     expect(() => new BoundedQueue(0)).toThrow(TypeError);
     expect(() => new BoundedQueue(1.5)).toThrow(TypeError);
   });
+
+  it('replaces an item in place, across the ring wrap, and nothing outside the queued ones', () => {
+    const q = new BoundedQueue<number>(3);
+    q.push(1);
+    q.push(2);
+    q.push(3);
+    q.discard(2);
+    q.push(4);
+    expect(q.replace(1, 40)).toBe(true);
+    expect(q.replace(2, 9)).toBe(false);
+    expect(q.replace(-1, 9)).toBe(false);
+    expect(q.peek(3)).toEqual([3, 40]);
+  });
 });

@@ -43,6 +43,13 @@ export class BoundedQueue<T> {
     return out;
   }
 
+  /** Replaces the item `offset` places from the head (0 ≤ offset < size); false when there is none. */
+  replace(offset: number, item: T): boolean {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.count) return false;
+    this.slots[(this.head + offset) % this.capacity] = item;
+    return true;
+  }
+
   /** Removes up to `n` items from the head (after they were written); returns how many. */
   discard(n: number): number {
     const k = Math.min(Math.max(0, Math.floor(n)), this.count);

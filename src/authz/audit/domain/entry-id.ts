@@ -18,9 +18,20 @@ const MAX_MS = 2 ** 48 - 1;
  */
 export function entryIdAt(ms: number, randomV4: string = randomUUID()): string {
   const time = Math.min(MAX_MS, Math.max(0, Math.floor(Number.isFinite(ms) ? ms : 0)));
-  const hex = time.toString(16).padStart(12, '0');
   // xxxxxxxx-xxxx-4xxx-Vxxx-xxxxxxxxxxxx: the time replaces the first 48 bits, 7 the version nibble.
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7${randomV4.slice(15)}`;
+  return `${timePrefix(time)}${randomV4.slice(15)}`;
+}
+
+/** `xxxxxxxx-xxxx-7` of a time, kept for the last one (entries of a batch mostly share their millisecond). */
+let lastTime = -1;
+let lastPrefix = '';
+function timePrefix(time: number): string {
+  if (time !== lastTime) {
+    const hex = time.toString(16).padStart(12, '0');
+    lastPrefix = `${hex.slice(0, 8)}-${hex.slice(8, 12)}-7`;
+    lastTime = time;
+  }
+  return lastPrefix;
 }
 
 /** A new entry id for a decision made now. */
