@@ -1,11 +1,11 @@
 /**
  * A small DER walker that locates the validity and the extensions of a certificate without
  * decoding the whole structure (asn1js takes ~0.4 ms for a whole certificate; the verifier
- * needs a handful of fields). Extension *values* are decoded with @peculiar/asn1-x509 in
- * x509-parse.ts. Every function throws a plain Error on malformed input; callers wrap it.
+ * needs a handful of fields). Extension *values* are decoded in x509-extensions.ts with the
+ * same walker. Every function throws a plain Error on malformed input; callers wrap it.
  */
 
-interface Tlv {
+export interface Tlv {
   readonly tag: number;
   /** Start of the contents. */
   readonly start: number;
@@ -75,7 +75,8 @@ function readExtension(der: Uint8Array, ext: Tlv): RawExtension {
   return { oid: decodeOid(der.subarray(oidTlv.start, oidTlv.end)), critical, value: der.subarray(el.start, el.end) };
 }
 
-function readTlv(buf: Uint8Array, pos: number, limit: number, tag?: number): Tlv {
+/** One definite-length DER element at `pos`, ending at or before `limit`; with `tag`, of that tag. */
+export function readTlv(buf: Uint8Array, pos: number, limit: number, tag?: number): Tlv {
   if (pos + 2 > limit) throw new Error('truncated der');
   const t = buf[pos];
   if ((t & 0x1f) === 0x1f) throw new Error('multi-byte tags are not supported');
