@@ -85,6 +85,8 @@ const HANDLED = new Set<string>([
 ]);
 
 type MutableInfo = { -readonly [K in keyof CertInfo]: CertInfo[K] };
+/** All but the public key, which is read on first use. */
+type MutableFields = Omit<MutableInfo, 'publicKey'>;
 
 export const CERT_INFO_CACHE_SIZE = 1024;
 const byObject = new WeakMap<X509Certificate, CertInfo>();
@@ -145,13 +147,13 @@ function parseInfo(cert: X509Certificate, der: Buffer, derKey: string, index: nu
   } catch (err) {
     throw fail('malformed certificate structure', err);
   }
-  let names: Pick<CertInfo, 'subject' | 'issuer' | 'serial' | 'publicKey'>;
+  let names: Pick<CertInfo, 'subject' | 'issuer' | 'serial'>;
   try {
-    names = { subject: cert.subject, issuer: cert.issuer, serial: cert.serialNumber, publicKey: cert.publicKey };
+    names = { subject: cert.subject, issuer: cert.issuer, serial: cert.serialNumber };
   } catch (err) {
-    throw fail('malformed names or public key', err);
+    throw fail('malformed names', err);
   }
-  const info: MutableInfo = {
+  const info: MutableFields = {
     cert,
     derKey,
     ...names,
@@ -182,10 +184,19 @@ function parseInfo(cert: X509Certificate, der: Buffer, derKey: string, index: nu
   }
   Object.freeze(info.uris);
   Object.freeze(info.dnsNames);
-  return Object.freeze(info);
+  // Read when the certificate is a candidate issuer (a KeyObject costs about as much as the
+  // rest of a leaf's parse, and a leaf's own key is not needed). Certificates read from bytes
+  // have a key that decodes (certificateFromDer); should a given X509Certificate's not, the
+  // signature check it is read for fails, and so does the chain.
+  let publicKey: KeyObject | undefined;
+  const withKey = Object.defineProperty(info as MutableFields & Pick<CertInfo, 'publicKey'>, 'publicKey', {
+    enumerable: true,
+    get: () => (publicKey ??= cert.publicKey),
+  });
+  return Object.freeze(withKey);
 }
 
-function readExtension(info: MutableInfo, ext: RawExtension): void {
+function readExtension(info: MutableFields, ext: RawExtension): void {
   const value = ext.value;
   switch (ext.oid) {
     case EXT.basicConstraints: {
