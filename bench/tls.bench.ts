@@ -16,6 +16,9 @@
  * - tls_mtls_listener_server_capacity: connections per second of busy time of the server's
  *   event loop (the client thread can be the bottleneck of the plain rate on small
  *   machines; this one isolates the server's cost per connection). Same baseline.
+ * - tls_mtls_listener_server_cpu_capacity: connections per second of CPU time of the server's
+ *   thread (/proc, 10 ms resolution): busy time also counts the time a loaded machine keeps
+ *   the busy thread off a core; CPU time does not. Same baseline.
  * - *_reused_leaf: the same with one client leaf for every connection (a workload
  *   reconnecting with its SVID), where the listener's proof of the leaf's signature is
  *   remembered.
@@ -36,6 +39,7 @@ import { FixedSvidProvider } from '../src/tls/server-identity';
 import { TrustStore } from '../src/trust/trust-store';
 import { TestCa } from '../test/support/test-ca';
 import { comparedResult, roundsResult, type BenchResult, envInt } from './bench-result';
+import { mainThreadCpuMs } from './proc-stats';
 
 export type { BenchResult };
 
@@ -87,6 +91,8 @@ interface Phase {
   rate: number;
   /** Connections per second of busy time of the server's event loop (this thread). */
   capacity: number;
+  /** Connections per second of CPU time of this thread (the server's). */
+  cpuCapacity: number;
 }
 
 /** Opens `connections` connections (CONCURRENCY at a time) from a worker thread: one per leaf, or all with the one leaf given. */
@@ -96,11 +102,13 @@ async function hammer(port: number, ca: string, leaves: Leaf[], connections: num
     const [ready] = (await once(worker, 'message')) as [{ ready?: boolean; error?: string }];
     if (ready.ready !== true) throw new Error(`bench client: ${ready.error ?? 'not ready'}`);
     const elu = performance.eventLoopUtilization();
+    const cpuBefore = mainThreadCpuMs();
     worker.postMessage('go');
     const [result] = (await once(worker, 'message')) as [{ ms?: number; done?: number; error?: string }];
     const busyMs = performance.eventLoopUtilization(elu).active;
+    const cpuMs = mainThreadCpuMs() - cpuBefore;
     if (result.error !== undefined || result.ms === undefined || result.done === undefined) throw new Error(`bench client: ${result.error ?? 'no result'}`);
-    return { rate: (result.done * 1000) / result.ms, capacity: (result.done * 1000) / busyMs };
+    return { rate: (result.done * 1000) / result.ms, capacity: (result.done * 1000) / busyMs, cpuCapacity: (result.done * 1000) / Math.max(cpuMs, 10) };
   } finally {
     await worker.terminate();
   }
@@ -179,6 +187,7 @@ export async function run(): Promise<BenchResult[]> {
     if (Object.keys(stats.refused).length > 0) throw new Error(`bench: listener refused connections: ${JSON.stringify(stats.refused)}`);
     const rate = (p: Phase[]) => p.map((x) => x.rate);
     const capacity = (p: Phase[]) => p.map((x) => x.capacity);
+    const cpuCapacity = (p: Phase[]) => p.map((x) => x.cpuCapacity);
     const note = `a fresh client leaf per connection, ${connections} per round`;
     const reusedNote = `one client leaf for all, ${connections} per round`;
     return [
@@ -190,10 +199,18 @@ export async function run(): Promise<BenchResult[]> {
         target: '>= 0.8',
       }),
       roundsResult('tls_bare_node_mtls_server_capacity', 'conn/busy-s', capacity(phases.bareFresh), note),
+      comparedResult('tls_mtls_listener_server_cpu_capacity', 'conn/cpu-s', cpuCapacity(phases.mtlsFresh), 'tls_bare_node_mtls_server_cpu_capacity', cpuCapacity(phases.bareFresh), {
+        note,
+        target: '>= 0.8',
+      }),
+      roundsResult('tls_bare_node_mtls_server_cpu_capacity', 'conn/cpu-s', cpuCapacity(phases.bareFresh), note),
       comparedResult('tls_mtls_listener_conn_per_s_reused_leaf', 'conn/s', rate(phases.mtlsReused), 'tls_bare_node_mtls_conn_per_s_reused_leaf', rate(phases.bareReused), {
         note: reusedNote,
       }),
       comparedResult('tls_mtls_listener_server_capacity_reused_leaf', 'conn/busy-s', capacity(phases.mtlsReused), 'tls_bare_node_mtls_server_capacity_reused_leaf', capacity(phases.bareReused), {
+        note: reusedNote,
+      }),
+      comparedResult('tls_mtls_listener_server_cpu_capacity_reused_leaf', 'conn/cpu-s', cpuCapacity(phases.mtlsReused), 'tls_bare_node_mtls_server_cpu_capacity_reused_leaf', cpuCapacity(phases.bareReused), {
         note: reusedNote,
       }),
     ];

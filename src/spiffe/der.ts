@@ -1,11 +1,11 @@
 /**
  * A small DER walker that locates the validity and the extensions of a certificate without
  * decoding the whole structure (asn1js takes ~0.4 ms for a whole certificate; the verifier
- * needs a handful of fields). Extension *values* are decoded with @peculiar/asn1-x509 in
- * x509-parse.ts. Every function throws a plain Error on malformed input; callers wrap it.
+ * needs a handful of fields). Extension *values* are decoded in x509-extensions.ts with the
+ * same walker. Every function throws a plain Error on malformed input; callers wrap it.
  */
 
-interface Tlv {
+export interface Tlv {
   readonly tag: number;
   /** Start of the contents. */
   readonly start: number;
@@ -75,7 +75,8 @@ function readExtension(der: Uint8Array, ext: Tlv): RawExtension {
   return { oid: decodeOid(der.subarray(oidTlv.start, oidTlv.end)), critical, value: der.subarray(el.start, el.end) };
 }
 
-function readTlv(buf: Uint8Array, pos: number, limit: number, tag?: number): Tlv {
+/** One definite-length DER element at `pos`, ending at or before `limit`; with `tag`, of that tag. */
+export function readTlv(buf: Uint8Array, pos: number, limit: number, tag?: number): Tlv {
   if (pos + 2 > limit) throw new Error('truncated der');
   const t = buf[pos];
   if ((t & 0x1f) === 0x1f) throw new Error('multi-byte tags are not supported');
@@ -118,22 +119,26 @@ export function decodeOid(bytes: Uint8Array): string {
 
 /** UTCTime `YYMMDDHHMMSSZ` or GeneralizedTime `YYYYMMDDHHMMSSZ` (the RFC 5280 forms only). */
 function readTime(der: Uint8Array, el: Tlv): number {
-  const text = Buffer.from(der.buffer, der.byteOffset + el.start, el.end - el.start).toString('latin1');
+  const length = el.end - el.start;
   let year: number;
-  let rest: string;
-  if (el.tag === 0x17 && text.length === 13) {
-    const yy = digits(text, 0, 2);
+  let pos = el.start;
+  if (el.tag === 0x17 && length === 13) {
+    const yy = digits(der, pos, 2);
     year = yy >= 50 ? 1900 + yy : 2000 + yy;
-    rest = text.slice(2);
-  } else if (el.tag === 0x18 && text.length === 15) {
-    year = digits(text, 0, 4);
-    rest = text.slice(4);
+    pos += 2;
+  } else if (el.tag === 0x18 && length === 15) {
+    year = digits(der, pos, 4);
+    pos += 4;
   } else {
     throw new Error('unsupported time encoding');
   }
   if (year < 100) throw new Error('time out of range');
-  if (rest.charCodeAt(10) !== 0x5a) throw new Error('time must be in UTC (Z)');
-  const [month, day, hour, minute, second] = [0, 2, 4, 6, 8].map((i) => digits(rest, i, 2));
+  if (der[pos + 10] !== 0x5a) throw new Error('time must be in UTC (Z)');
+  const month = digits(der, pos, 2);
+  const day = digits(der, pos + 2, 2);
+  const hour = digits(der, pos + 4, 2);
+  const minute = digits(der, pos + 6, 2);
+  const second = digits(der, pos + 8, 2);
   if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 59) {
     throw new Error('time out of range');
   }
@@ -142,10 +147,11 @@ function readTime(der: Uint8Array, el: Tlv): number {
   return ms;
 }
 
-function digits(s: string, from: number, count: number): number {
+/** `count` ASCII decimal digits at `from`. */
+function digits(bytes: Uint8Array, from: number, count: number): number {
   let n = 0;
   for (let i = from; i < from + count; i++) {
-    const c = s.charCodeAt(i);
+    const c = bytes[i];
     if (c < 0x30 || c > 0x39) throw new Error('malformed time');
     n = n * 10 + (c - 0x30);
   }

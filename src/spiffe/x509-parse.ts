@@ -3,17 +3,25 @@
  *
  * node:crypto's `X509Certificate` does not expose key-usage bits, basic constraints details,
  * structured SANs or name constraints (its `keyUsage` is really the EKU list). A small DER
- * walker (der.ts) finds the validity and the extensions; extension values are decoded with
- * @peculiar/asn1-x509. Results are cached by identity (WeakMap, for bundle
- * anchors that are the same objects on every call) and by exact DER (a bounded LRU, for peer
- * chains that arrive as fresh bytes on every handshake).
+ * walker (der.ts) finds the validity and the extensions; the values of the extensions the
+ * verifier applies are decoded by x509-extensions.ts with the same walker. Results are cached
+ * by identity (WeakMap, for bundle anchors that are the same objects on every call) and by
+ * exact DER (a bounded LRU, for peer chains that arrive as fresh bytes on every handshake).
  */
 import { KeyObject, X509Certificate } from 'node:crypto';
-import { AsnConvert } from '@peculiar/asn1-schema';
-import * as asn1 from '@peculiar/asn1-x509';
 import { certificateFromDer, MAX_CERTIFICATE_BYTES } from './certificates';
 import { RawExtension, readTbsFields, TbsFields } from './der';
 import { SpiffeError, SpiffeErrorDetails } from './errors';
+import {
+  decodeBasicConstraints,
+  decodeExtKeyUsage,
+  decodeKeyUsage,
+  decodeNameConstraints,
+  decodeSubjectAltName,
+  type NameConstraintsInfo,
+} from './x509-extensions';
+
+export type { NameConstraintsInfo, Subtree } from './x509-extensions';
 
 /** Key usage bits (RFC 5280 §4.2.1.3), as our own flags. */
 export const KU = {
@@ -23,20 +31,22 @@ export const KU = {
 } as const;
 
 export const OID = {
-  serverAuth: asn1.id_kp_serverAuth,
-  clientAuth: asn1.id_kp_clientAuth,
-  anyExtendedKeyUsage: asn1.anyExtendedKeyUsage,
+  serverAuth: '1.3.6.1.5.5.7.3.1',
+  clientAuth: '1.3.6.1.5.5.7.3.2',
+  anyExtendedKeyUsage: '2.5.29.37.0',
 } as const;
 
-/** One name-constraint subtree in a form the verifier can evaluate. */
-export type Subtree =
-  | { readonly kind: 'uri' | 'dns'; readonly value: string }
-  | { readonly kind: 'unsupported'; readonly what: string };
-
-export interface NameConstraintsInfo {
-  readonly permitted: readonly Subtree[];
-  readonly excluded: readonly Subtree[];
-}
+/** Extension identifiers (RFC 5280 §4.2.1). */
+const EXT = {
+  subjectKeyIdentifier: '2.5.29.14',
+  keyUsage: '2.5.29.15',
+  subjectAltName: '2.5.29.17',
+  basicConstraints: '2.5.29.19',
+  nameConstraints: '2.5.29.30',
+  certificatePolicies: '2.5.29.32',
+  authorityKeyIdentifier: '2.5.29.35',
+  extKeyUsage: '2.5.29.37',
+} as const;
 
 export interface CertInfo {
   readonly cert: X509Certificate;
@@ -64,20 +74,19 @@ export interface CertInfo {
 
 /** Extensions whose semantics we apply (or, for policies, may safely ignore: any-policy). */
 const HANDLED = new Set<string>([
-  asn1.id_ce_basicConstraints,
-  asn1.id_ce_keyUsage,
-  asn1.id_ce_extKeyUsage,
-  asn1.id_ce_subjectAltName,
-  asn1.id_ce_nameConstraints,
-  asn1.id_ce_subjectKeyIdentifier,
-  asn1.id_ce_authorityKeyIdentifier,
-  asn1.id_ce_certificatePolicies,
+  EXT.basicConstraints,
+  EXT.keyUsage,
+  EXT.extKeyUsage,
+  EXT.subjectAltName,
+  EXT.nameConstraints,
+  EXT.subjectKeyIdentifier,
+  EXT.authorityKeyIdentifier,
+  EXT.certificatePolicies,
 ]);
 
-/** Resource limits for the ASN.1 parser on untrusted bytes. */
-const BER_LIMITS = { berOptions: { maxDepth: 24, maxNodes: 4000, maxContentLength: 1 << 20 } };
-
 type MutableInfo = { -readonly [K in keyof CertInfo]: CertInfo[K] };
+/** All but the public key, which is read on first use. */
+type MutableFields = Omit<MutableInfo, 'publicKey'>;
 
 export const CERT_INFO_CACHE_SIZE = 1024;
 const byObject = new WeakMap<X509Certificate, CertInfo>();
@@ -138,13 +147,13 @@ function parseInfo(cert: X509Certificate, der: Buffer, derKey: string, index: nu
   } catch (err) {
     throw fail('malformed certificate structure', err);
   }
-  let names: Pick<CertInfo, 'subject' | 'issuer' | 'serial' | 'publicKey'>;
+  let names: Pick<CertInfo, 'subject' | 'issuer' | 'serial'>;
   try {
-    names = { subject: cert.subject, issuer: cert.issuer, serial: cert.serialNumber, publicKey: cert.publicKey };
+    names = { subject: cert.subject, issuer: cert.issuer, serial: cert.serialNumber };
   } catch (err) {
-    throw fail('malformed names or public key', err);
+    throw fail('malformed names', err);
   }
-  const info: MutableInfo = {
+  const info: MutableFields = {
     cert,
     derKey,
     ...names,
@@ -175,76 +184,43 @@ function parseInfo(cert: X509Certificate, der: Buffer, derKey: string, index: nu
   }
   Object.freeze(info.uris);
   Object.freeze(info.dnsNames);
-  return Object.freeze(info);
+  // Read when the certificate is a candidate issuer (a KeyObject costs about as much as the
+  // rest of a leaf's parse, and a leaf's own key is not needed). Certificates read from bytes
+  // have a key that decodes (certificateFromDer); should a given X509Certificate's not, the
+  // signature check it is read for fails, and so does the chain.
+  let publicKey: KeyObject | undefined;
+  const withKey = Object.defineProperty(info as MutableFields & Pick<CertInfo, 'publicKey'>, 'publicKey', {
+    enumerable: true,
+    get: () => (publicKey ??= cert.publicKey),
+  });
+  return Object.freeze(withKey);
 }
 
-function readExtension(info: MutableInfo, ext: RawExtension): void {
+function readExtension(info: MutableFields, ext: RawExtension): void {
   const value = ext.value;
   switch (ext.oid) {
-    case asn1.id_ce_basicConstraints: {
-      const bc = AsnConvert.parse(value, asn1.BasicConstraints, BER_LIMITS);
-      info.isCa = bc.cA === true;
-      info.pathLen = bc.pathLenConstraint;
-      if (info.pathLen !== undefined && (!Number.isSafeInteger(info.pathLen) || info.pathLen < 0)) {
-        throw new Error('invalid path length constraint');
-      }
+    case EXT.basicConstraints: {
+      const bc = decodeBasicConstraints(value);
+      info.isCa = bc.isCa;
+      info.pathLen = bc.pathLen;
       break;
     }
-    case asn1.id_ce_keyUsage: {
-      const ku = AsnConvert.parse(value, asn1.KeyUsage, BER_LIMITS);
-      info.keyUsage = bitFlags(new Uint8Array(ku.value));
+    case EXT.keyUsage:
+      info.keyUsage = decodeKeyUsage(value);
+      break;
+    case EXT.extKeyUsage:
+      info.extKeyUsage = Object.freeze(decodeExtKeyUsage(value));
+      break;
+    case EXT.subjectAltName: {
+      const san = decodeSubjectAltName(value);
+      info.uris = san.uris;
+      info.dnsNames = san.dnsNames;
       break;
     }
-    case asn1.id_ce_extKeyUsage: {
-      const eku = AsnConvert.parse(value, asn1.ExtendedKeyUsage, BER_LIMITS);
-      info.extKeyUsage = Object.freeze([...eku]);
+    case EXT.nameConstraints:
+      info.nameConstraints = decodeNameConstraints(value);
       break;
-    }
-    case asn1.id_ce_subjectAltName: {
-      const san = AsnConvert.parse(value, asn1.SubjectAlternativeName, BER_LIMITS);
-      const uris: string[] = [];
-      const dns: string[] = [];
-      for (const name of san) {
-        if (name.uniformResourceIdentifier !== undefined) uris.push(name.uniformResourceIdentifier);
-        if (name.dNSName !== undefined) dns.push(name.dNSName);
-      }
-      info.uris = uris;
-      info.dnsNames = dns;
-      break;
-    }
-    case asn1.id_ce_nameConstraints: {
-      const nc = AsnConvert.parse(value, asn1.NameConstraints, BER_LIMITS);
-      info.nameConstraints = Object.freeze({
-        permitted: Object.freeze((nc.permittedSubtrees ?? []).map(toSubtree)),
-        excluded: Object.freeze((nc.excludedSubtrees ?? []).map(toSubtree)),
-      });
-      break;
-    }
     default:
       break;
   }
-}
-
-function toSubtree(subtree: asn1.GeneralSubtree): Subtree {
-  // RFC 5280 §4.2.1.10: minimum MUST be zero and maximum MUST be absent.
-  if ((subtree.minimum ?? 0) !== 0 || subtree.maximum !== undefined) {
-    return { kind: 'unsupported', what: 'subtree with minimum or maximum' };
-  }
-  const base = subtree.base;
-  if (base.uniformResourceIdentifier !== undefined) return { kind: 'uri', value: base.uniformResourceIdentifier };
-  if (base.dNSName !== undefined) return { kind: 'dns', value: base.dNSName };
-  if (base.iPAddress !== undefined) return { kind: 'unsupported', what: 'ip address constraint' };
-  if (base.rfc822Name !== undefined) return { kind: 'unsupported', what: 'email constraint' };
-  if (base.directoryName !== undefined) return { kind: 'unsupported', what: 'directory name constraint' };
-  return { kind: 'unsupported', what: 'constraint of an unsupported name form' };
-}
-
-/** BIT STRING bytes to flags where bit i of the ASN.1 string is `1 << i`. */
-function bitFlags(bytes: Uint8Array): number {
-  let flags = 0;
-  const bits = Math.min(bytes.length * 8, 16);
-  for (let i = 0; i < bits; i++) {
-    if ((bytes[i >> 3] >> (7 - (i & 7))) & 1) flags |= 1 << i;
-  }
-  return flags;
 }
