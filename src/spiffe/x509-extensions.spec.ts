@@ -159,6 +159,8 @@ describe('decodeSubjectAltName', () => {
     ['a universal string instead of a general name', seq(tlv(0x16, ascii('spiffe://acme.test/w')))],
     ['a constructed URI', seq(tlv(0xa6, uri('spiffe://acme.test/w')))],
     ['a primitive otherName', seq(tlv(0x80, ascii('x')))],
+    ['an empty x400Address (a constructed form holds at least one element)', seq(tlv(0xa3, []))],
+    ['an empty otherName', seq(tlv(0xa0, []))],
     ['a primitive directory name', seq(tlv(0x84, ascii('x')))],
     ['a context tag beyond [8]', seq(tlv(0x89, ascii('x')))],
     ['an application tag', seq(tlv(0x46, ascii('x')))],

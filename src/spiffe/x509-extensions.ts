@@ -201,6 +201,8 @@ function readGeneralName(buf: Uint8Array, pos: number, limit: number): Tlv {
   const constructed = (el.tag & 0x20) !== 0;
   const wantConstructed = number === 0 || number === 3 || number === 4 || number === 5;
   if (constructed !== wantConstructed) throw new Error('general name of the wrong form');
+  // otherName, x400Address, directoryName and ediPartyName each hold at least one element.
+  if (constructed && el.end === el.start) throw new Error('empty general name');
   if (constructed) checkElements(buf, el.start, el.end, 1);
   else if (number === 8) decodeOid(buf.subarray(el.start, el.end));
   return el;
