@@ -8,8 +8,10 @@ const MiB = 1024 * 1024;
 describe('store: concurrent pushes of the same content', () => {
   let h: StoreHarness;
   beforeAll(async () => {
-    // The race under test needs 20 pushes of one caller at once: the per-caller caps are raised out of its way.
-    h = await startStoreHarness({ limits: { chunkBytes: 256 * 1024, pushesPerSpiffeId: 20, pushesPerTrustDomain: 20 } });
+    // The race under test needs 20 pushes of one caller at once: the per-caller caps and the upload
+    // connections are raised out of its way (sharing the data source's 10 connections, a push on a
+    // loaded machine waited past their 5 s connect timeout and was refused UNAVAILABLE).
+    h = await startStoreHarness({ limits: { chunkBytes: 256 * 1024, pushesPerSpiffeId: 20, pushesPerTrustDomain: 20 }, pushConnections: 20 });
   });
   afterAll(() => h?.stop());
 

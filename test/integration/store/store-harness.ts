@@ -3,6 +3,7 @@
  * certificates, an isolated database with the migrations run, and StoreClients for
  * workloads of the own trust domain (acme.test) or a partner (partner.test).
  */
+import { Pool } from 'pg';
 import type { DataSource } from 'typeorm';
 import { connectDataSource, runMigrations } from '../../../src/database/data-source';
 import { SecureGrpcServer } from '../../../src/grpc/secure-grpc-server';
@@ -62,7 +63,14 @@ export interface StoreHarness {
 
 /** `objects` + `payloads: 's3'`: payloads in that object store (store.payloads: s3). */
 export async function startStoreHarness(
-  o: { limits?: Partial<StoreLimits>; maxMessageBytes?: number; objects?: ObjectPayloads; payloads?: 'postgres' | 's3' } = {},
+  o: {
+    limits?: Partial<StoreLimits>;
+    maxMessageBytes?: number;
+    objects?: ObjectPayloads;
+    payloads?: 'postgres' | 's3';
+    /** Uploads get a pool of their own with this many connections, as the gateway's store.pushConnections (else they share the data source's pool). */
+    pushConnections?: number;
+  } = {},
 ): Promise<StoreHarness> {
   const db = await migratedDatabase();
   const acme = await TestCa.create({ trustDomain: 'acme.test' });
@@ -80,7 +88,8 @@ export async function startStoreHarness(
     trustStore: trust,
     logger,
   });
-  const repository = new StoreRepository(db.ds, { objects: o.objects, payloads: o.payloads });
+  const uploads = o.pushConnections === undefined ? undefined : new Pool({ connectionString: db.url, max: o.pushConnections, connectionTimeoutMillis: 30_000 });
+  const repository = new StoreRepository(db.ds, { objects: o.objects, payloads: o.payloads, ...(uploads === undefined ? {} : { pools: { uploads } }) });
   const service = registerStoreService(server.server, { repository, limits, logger, sweepIntervalMs: 0 });
   server.addProtos(service.packageDefinition);
   const { port } = await server.start();
@@ -113,6 +122,7 @@ export async function startStoreHarness(
       for (const c of clients) c.close();
       await service.close();
       await server.stop(500);
+      await uploads?.end();
       await db.drop();
     },
   };
