@@ -11,6 +11,7 @@ import { PayloadMoves1764600000000 } from './1764600000000-PayloadMoves';
 import { SyncSources1764700000000 } from './1764700000000-SyncSources';
 import { SubjectlessReferrers1764800000000 } from './1764800000000-SubjectlessReferrers';
 import { RegistryTags1764900000000 } from './1764900000000-RegistryTags';
+import { RegistryManifests1765000000000 } from './1765000000000-RegistryManifests';
 
 /** Every migration, in order. Listed explicitly so the same list works compiled and in tests. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   SyncSources1764700000000,
   SubjectlessReferrers1764800000000,
   RegistryTags1764900000000,
+  RegistryManifests1765000000000,
 ];

@@ -201,7 +201,7 @@ describe('parley.example.yaml', () => {
   });
 
   it('keeps the registry face off until configured (registry.*, port 8445)', () => {
-    expect(loadConfig({ cwd: tempDir(), env: {} }).config.registry).toEqual({ enabled: false, host: '0.0.0.0', port: 8445, maxManifestBytes: 4 * 1024 * 1024, maxTags: 10_000 });
+    expect(loadConfig({ cwd: tempDir(), env: {} }).config.registry).toEqual({ enabled: false, host: '0.0.0.0', port: 8445, maxManifestBytes: 4 * 1024 * 1024, maxTags: 10_000, maxManifests: 10_000 });
     expect(problemsOf(() => loadConfig({ cwd: tempDir(), env: { PARLEY_REGISTRY_REALM: 'not a url' } }))).toEqual([expect.stringMatching(/^registry\.realm \(from PARLEY_REGISTRY_REALM\): /)]);
   });
 

@@ -22,4 +22,9 @@ export const registrySchema = z.strictObject({
    * most CID tags one tags list gathers (records of one namespace; more are cut, in List order).
    */
   maxTags: z.number().int().min(1).max(100_000).default(10_000),
+  /**
+   * Most manifests kept as pushed one namespace holds (images of several layers or none, image
+   * indexes: those that are not one record); a new one beyond is refused.
+   */
+  maxManifests: z.number().int().min(1).max(100_000).default(10_000),
 });

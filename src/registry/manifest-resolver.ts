@@ -1,7 +1,7 @@
 import { ContentId, type StoredRecord, type StoreService, type TagTarget } from '../store';
 import { parseListQuery } from '../store';
 import { recordManifest, referrerManifest, type Descriptor, type RecordFacts, type ReferrerFacts, type RenderedManifest } from './domain/oci-mapping';
-import { OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, pushedReferrerDescriptor, REGISTRY_DOC_TYPES } from './domain/pushed-manifest';
+import { keptReferrerDescriptor, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedDocument, parsePushedManifest, pushedReferrerDescriptor, REGISTRY_DOC_TYPES } from './domain/pushed-manifest';
 
 /** Digests remembered (manifests rendered by this replica); older ones are found again by a scan. */
 const REMEMBERED = 10_000;
@@ -86,6 +86,18 @@ export class ManifestResolver {
     return docs.map((d) => pushedReferrerDescriptor(parsePushedManifest(d.data, undefined), d.digest, d.data.length));
   }
 
+  /** The descriptors of the manifests of `namespace` kept as pushed (indexes) whose subject is `subjectDigest`. */
+  async keptReferrers(namespace: string, subjectDigest: string): Promise<Descriptor[]> {
+    const kept = await this.store.repository.manifests.referrersOf(namespace, subjectDigest, MAX_REFERRERS);
+    return kept.map((m) => keptReferrerDescriptor(parsePushedDocument(m.data, m.mediaType), m.digest, m.data.length));
+  }
+
+  /** A manifest of `namespace` kept as pushed that is not one record (several layers or none, an index), whole. */
+  async kept(namespace: string, digest: string): Promise<RenderedManifest | undefined> {
+    const kept = await this.store.repository.manifests.find(namespace, digest);
+    return kept === undefined ? undefined : { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest, size: kept.data.length } };
+  }
+
   /**
    * A document of `namespace` kept as pushed, of one of `types`, whose bytes have `digest`:
    * remembered, else looked for among the namespace's records (at most `scanLimit`).
@@ -117,11 +129,13 @@ export class ManifestResolver {
 
   /**
    * The manifest a named tag points at: through its record (the record's rendered manifest,
-   * one kept as pushed, or a referrer kept with it), or kept without subject. Undefined when
+   * one kept as pushed, or a referrer kept with it), kept without subject, or a manifest kept
+   * as pushed that is not one record. Undefined when
    * it is gone (a record deleted meanwhile).
    */
   async byTagTarget(namespace: string, target: TagTarget): Promise<RenderedManifest | undefined> {
-    if (target.kind === 'subjectless') {
+    if (!('recordCid' in target)) {
+      if (target.kind === 'manifest') return this.kept(namespace, target.digest);
       const kept = await this.store.repository.subjectless.manifest(namespace, target.digest);
       return kept === undefined ? undefined : { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest: target.digest, size: kept.data.length } };
     }

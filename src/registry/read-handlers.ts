@@ -41,7 +41,7 @@ function sha256Of(ref: string, unknown: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN'): st
 }
 
 /**
- * GET|HEAD /v2/<name>/manifests/<ref>: by digest (a record's, a referrer's), by a record's
+ * GET|HEAD /v2/<name>/manifests/<ref>: by digest (a record's, a referrer's, one kept as pushed), by a record's
  * CID (its tag), or by a named tag (what it points at: the same bytes and digest as by digest).
  */
 export async function getManifest(d: ReadDeps, x: Exchange): Promise<void> {
@@ -50,7 +50,7 @@ export async function getManifest(d: ReadDeps, x: Exchange): Promise<void> {
   let manifest: RenderedManifest | undefined;
   if (ref.kind === 'digest') {
     sha256Of(ref.digest, 'MANIFEST_UNKNOWN');
-    manifest = (await d.resolver.byDigest(x.name, ref.digest))?.manifest ?? (await subjectlessManifest(d, x.name, ref.digest));
+    manifest = (await d.resolver.kept(x.name, ref.digest)) ?? (await d.resolver.byDigest(x.name, ref.digest))?.manifest ?? (await subjectlessManifest(d, x.name, ref.digest));
   } else {
     const record = await d.resolver.recordByTag(x.name, ref.tag);
     if (record !== undefined) manifest = d.resolver.renderRecord(record);
@@ -154,8 +154,8 @@ export async function listReferrers(d: ReadDeps, x: Exchange): Promise<void> {
   const artifactType = x.query.get('artifactType') ?? undefined;
   const found = await d.resolver.byDigest(x.name, digest);
   const ofRecord = found === undefined ? [] : [...(await referrersOfRecord(d, found.record, found.manifest)), ...(await d.resolver.pushedReferrers(found.record, digest))];
-  // With those pushed before the subject was there (or while it is not): each digest once.
-  const manifests = mergeReferrers(ofRecord, await d.resolver.subjectlessReferrers(x.name, digest));
+  // With those pushed before the subject was there (or while it is not), and indexes kept as pushed: each digest once.
+  const manifests = mergeReferrers(ofRecord, [...(await d.resolver.subjectlessReferrers(x.name, digest)), ...(await d.resolver.keptReferrers(x.name, digest))]);
   const headers: Record<string, string> = { 'Content-Type': OCI_INDEX };
   if (artifactType !== undefined) headers['OCI-Filters-Applied'] = 'artifactType';
   sendJson(x.res, 200, referrersIndex(manifests, artifactType), headers);

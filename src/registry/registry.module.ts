@@ -67,6 +67,7 @@ export class RegistryHttpsListener implements GatewayListener {
       uploads,
       maxTags: r.maxTags,
       maxManifestBytes: r.maxManifestBytes,
+      maxManifests: r.maxManifests,
       realm: r.realm,
       service: r.service ?? config.identity.trustDomain,
       ownTrustDomain: config.identity.trustDomain,

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { ContentId, parseAnnotations, parseMediaType, type DigestDocument, type StoredRecord, type TagTarget } from '../store';
 import { isSha256Digest, OCI_MANIFEST, sha256Digest, type Descriptor } from './domain/oci-mapping';
 import { OciError, parseUploadRange } from './domain/oci-errors';
-import { documentBlobs, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedManifest, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
+import { documentBlobs, imageBlobs, isNonDistributable, isRecordManifest, OCI_BLOB_DOC, OCI_MANIFEST_DOC, OCI_REFERRER_DOC, parsePushedDocument, payloadLayer, recordAnnotations, type PushedManifest } from './domain/pushed-manifest';
 import { parseManifestRef, requireTagFor } from './domain/tags';
 import { requireNamespace, type Exchange } from './exchange';
 import type { ReadDeps } from './read-handlers';
@@ -13,6 +13,8 @@ const BLOB_DOCS: ReadonlySet<string> = new Set([OCI_BLOB_DOC]);
 
 export interface WriteDeps extends ReadDeps {
   readonly maxManifestBytes: number;
+  /** Most manifests kept as pushed (not one record) one namespace holds (registry.maxManifests). */
+  readonly maxManifests: number;
 }
 
 function uploadHeaders(name: string, id: string, size: number): Record<string, string> {
@@ -103,12 +105,14 @@ async function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
 }
 
 /**
- * PUT /v2/<name>/manifests/<ref>: a manifest without subject makes its one layer a record
- * (pushed by digest, by the record's CID, or by a named tag); one with a subject becomes a
- * referrer of the subject's record, or, when the subject is no manifest here (yet), a
- * referrer of the subject digest (kept with the namespace, listed under that digest once the
- * subject is there too). Either is kept byte for byte under the digest the client computed; a
- * named tag (any tag but a CID) then points at that digest, moved if it pointed elsewhere.
+ * PUT /v2/<name>/manifests/<ref>: a manifest without subject of one layer makes that layer a
+ * record (pushed by digest, by the record's CID, or by a named tag); an image manifest with a
+ * subject becomes a referrer of the subject's record, or, when the subject is no record's
+ * manifest here (yet), a referrer of the subject digest (kept with the namespace, listed under
+ * that digest). Any other manifest (an image of several layers or none, an image index, with or
+ * without subject) is kept as pushed, its blobs records of their own. Each is kept byte for byte
+ * under the digest the client computed; a named tag (any tag but a CID) then points at that
+ * digest, moved if it pointed elsewhere.
  */
 export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   requireNamespace(x, x.name);
@@ -117,13 +121,23 @@ export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   const bytes = await readBody(x.req, d.maxManifestBytes);
   const digest = sha256Digest(bytes);
   if (ref.kind === 'digest' && ref.digest !== digest) throw new OciError('DIGEST_INVALID', `manifest: its bytes have digest ${digest}, not ${ref.digest.slice(0, 80)}`);
-  const manifest = parsePushedManifest(bytes, header(x.req, 'content-type'));
+  const doc = parsePushedDocument(bytes, header(x.req, 'content-type'));
   const headers: Record<string, string> = { Location: `/v2/${x.name}/manifests/${digest}`, 'Docker-Content-Digest': digest, 'Content-Length': '0' };
+  const subject = doc.kind === 'image' ? doc.image.subject : doc.index.subject;
+  if (subject !== undefined) headers['OCI-Subject'] = subject.digest;
   let target: TagTarget;
-  if (manifest.subject !== undefined) {
+  if (doc.kind === 'index' || (!isRecordManifest(doc.image) && doc.image.subject === undefined)) {
     if (ref.kind === 'tag') requireTagFor(ref.tag, tag === undefined, undefined);
     if (tag !== undefined) await d.store.repository.tags.requireRoom(x.name, tag, d.maxTags);
-    const found = await d.resolver.byDigest(x.name, manifest.subject.digest);
+    const recordCids = doc.kind === 'index' ? await childRecords(d, x, doc.index.manifests) : await blobRecords(d, x, doc.image);
+    const kept = { namespace: x.name, digest, mediaType: doc.mediaType, data: bytes, recordCids, creatorSpiffeId: x.peer.spiffeId, creatorTrustDomain: x.peer.trustDomain.name };
+    await d.store.repository.manifests.put(subject === undefined ? kept : { ...kept, subjectDigest: subject.digest }, d.maxManifests);
+    target = { kind: 'manifest', digest };
+  } else if (doc.image.subject !== undefined) {
+    const manifest = doc.image;
+    if (ref.kind === 'tag') requireTagFor(ref.tag, tag === undefined, undefined);
+    if (tag !== undefined) await d.store.repository.tags.requireRoom(x.name, tag, d.maxTags);
+    const found = await d.resolver.byDigest(x.name, doc.image.subject.digest);
     if (found === undefined) {
       await keepSubjectless(d, x, manifest, { digest, mediaType: OCI_MANIFEST, data: bytes });
       target = { kind: 'subjectless', digest };
@@ -132,12 +146,13 @@ export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
       await keepDocument(d, x, found.record, OCI_REFERRER_DOC, OCI_MANIFEST, bytes);
       target = { kind: 'referrer', digest, recordCid: found.record.cid.toString() };
     }
-    headers['OCI-Subject'] = manifest.subject.digest;
   } else {
-    const cid = payloadCid(manifest);
+    const manifest = doc.image;
+    const layer = payloadLayer(manifest);
+    const cid = cidOf(layer);
     if (ref.kind === 'tag') requireTagFor(ref.tag, tag === undefined, cid.toString());
     if (tag !== undefined) await d.store.repository.tags.requireRoom(x.name, tag, d.maxTags);
-    const record = await recordOf(d, x, manifest, cid);
+    const record = await recordOf(d, x, layer, 'layers[0]');
     await keepBlobs(d, x, record, documentBlobs(manifest, false));
     if (d.resolver.renderRecord(record).descriptor.digest !== digest) await keepDocument(d, x, record, OCI_MANIFEST_DOC, OCI_MANIFEST, bytes);
     target = { kind: 'record', digest, recordCid: record.cid.toString() };
@@ -150,6 +165,44 @@ export async function putManifest(d: WriteDeps, x: Exchange): Promise<void> {
   x.res.end();
 }
 
+/**
+ * The records an image kept as pushed stands on: its config and each layer, found in the
+ * repository or made from their finished uploads. A non-distributable layer that is not here
+ * is not needed (its bytes are fetched from its urls).
+ */
+async function blobRecords(d: WriteDeps, x: Exchange, image: PushedManifest): Promise<string[]> {
+  const cids: string[] = [];
+  for (const { field, blob } of imageBlobs(image)) {
+    if (isNonDistributable(blob.mediaType) && d.uploads.stagedBlob(x.name, blob.digest) === undefined && (await d.resolver.recordByPayload(x.name, blob.digest.slice(7))) === undefined) continue;
+    cids.push((await recordOf(d, x, blob, field)).cid.toString());
+  }
+  return cids;
+}
+
+/**
+ * The records an index stands on: each child must be a manifest of the repository (a record's,
+ * a referrer, one kept as pushed); a record's manifest counts its record, one kept as pushed
+ * the records it stands on.
+ */
+async function childRecords(d: WriteDeps, x: Exchange, children: readonly Descriptor[]): Promise<string[]> {
+  const cids: string[] = [];
+  for (const [i, child] of children.entries()) {
+    const kept = await d.store.repository.manifests.find(x.name, child.digest);
+    if (kept !== undefined) {
+      cids.push(...kept.recordCids);
+      continue;
+    }
+    const found = await d.resolver.byDigest(x.name, child.digest);
+    if (found !== undefined) {
+      cids.push(found.record.cid.toString());
+      continue;
+    }
+    if ((await d.store.repository.subjectless.manifest(x.name, child.digest)) !== undefined) continue;
+    throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: manifests[${i}] ${child.digest} is not a manifest in repository ${x.name}`);
+  }
+  return cids;
+}
+
 /** `tag` when it is a named tag; undefined when it parses as a CID (a CID tag is its record's, never stored). */
 function namedTag(tag: string): string | undefined {
   try {
@@ -160,33 +213,33 @@ function namedTag(tag: string): string | undefined {
   }
 }
 
-/** The CID of the record a manifest's one layer is. @throws OciError MANIFEST_INVALID */
-function payloadCid(manifest: PushedManifest): ContentId {
-  return ContentId.fromSha256(Buffer.from(payloadLayer(manifest).digest.slice(7), 'hex'));
+/** The CID of the record a blob is: its sha256 as a CID. */
+function cidOf(blob: Descriptor): ContentId {
+  return ContentId.fromSha256(Buffer.from(blob.digest.slice(7), 'hex'));
 }
 
-/** The record a manifest's one layer is: found, or made from the finished upload of its bytes. */
-async function recordOf(d: WriteDeps, x: Exchange, manifest: PushedManifest, cid: ContentId): Promise<StoredRecord> {
-  const layer = payloadLayer(manifest);
+/** The record a blob (`field` of its manifest) is: found in the repository, or made from the finished upload of its bytes. */
+async function recordOf(d: WriteDeps, x: Exchange, blob: Descriptor, field: string): Promise<StoredRecord> {
+  const cid = cidOf(blob);
   const existing = await d.store.repository.find(cid);
   if (existing !== undefined) {
-    if (existing.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
+    if (existing.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
     return existing;
   }
-  const staged = d.uploads.stagedBlob(x.name, layer.digest);
-  if (staged === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
-  if (staged.size !== layer.size) throw new OciError('MANIFEST_INVALID', `manifest: layers[0].size is ${layer.size}, the blob has ${staged.size} bytes`);
+  const staged = d.uploads.stagedBlob(x.name, blob.digest);
+  if (staged === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+  if (staged.size !== blob.size) throw new OciError('MANIFEST_INVALID', `manifest: ${field}.size is ${blob.size}, the blob has ${staged.size} bytes`);
   const draft = {
     namespace: x.name,
-    mediaType: parseMediaType(layer.mediaType, 'layers[0].mediaType'),
-    annotations: parseAnnotations(recordAnnotations(layer, cid.toString()), d.store.limits, 'layers[0].annotations'),
+    mediaType: parseMediaType(blob.mediaType, `${field}.mediaType`),
+    annotations: parseAnnotations(recordAnnotations(blob, cid.toString()), d.store.limits, `${field}.annotations`),
     creatorSpiffeId: x.peer.spiffeId,
     creatorTrustDomain: x.peer.trustDomain.name,
   };
-  await d.store.repository.commit(await d.uploads.claim(staged, layer.digest), cid, staged.size, draft);
-  d.uploads.taken(x.name, layer.digest);
+  await d.store.repository.commit(await d.uploads.claim(staged, blob.digest), cid, staged.size, draft);
+  d.uploads.taken(x.name, blob.digest);
   const record = await d.store.repository.find(cid);
-  if (record === undefined || record.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${layer.digest} is not in repository ${x.name}`);
+  if (record === undefined || record.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
   return record;
 }
 
@@ -195,6 +248,7 @@ async function keepBlobs(d: WriteDeps, x: Exchange, record: StoredRecord, blobs:
   for (const blob of blobs) {
     const staged = d.uploads.stagedBlob(x.name, blob.digest);
     if (staged === undefined) {
+      if ((await d.resolver.recordByPayload(x.name, blob.digest.slice(7))) !== undefined) continue;
       if ((await d.resolver.document(x.name, blob.digest, BLOB_DOCS)) !== undefined) continue;
       // Kept with a referrer whose subject was not there: copied to the record.
       const kept = await d.store.repository.subjectless.blob(x.name, blob.digest);

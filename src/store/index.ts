@@ -12,6 +12,7 @@ export { ReferrerRepository } from './referrer.repository';
 export type { ReferrerSummary } from './referrer.repository';
 export type { DigestDocument } from './subjectless-referrer.repository';
 export type { TagPointer, TagTarget } from './registry-tag.repository';
+export type { KeptManifest, WholeManifest } from './registry-manifest.repository';
 export { StoreJanitor } from './store-janitor';
 export { StoreClient, storeChannelOptions } from './store-client';
 export type { PushOptions, PushResult, StoreChannelTuning } from './store-client';

@@ -2,10 +2,13 @@ import type { DataSource } from 'typeorm';
 import { ParleyError } from '../common';
 import { inTransaction, sql, sqlOn } from './sql';
 
-/** What a named tag points at: a record's manifest, a referrer kept with its subject's record, or a referrer kept without its subject. */
+/**
+ * What a named tag points at: a record's manifest, a referrer kept with its subject's record, a
+ * referrer kept without its subject, or a manifest kept as pushed (registry_manifests).
+ */
 export type TagTarget =
   | { readonly kind: 'record' | 'referrer'; readonly digest: string; readonly recordCid: string }
-  | { readonly kind: 'subjectless'; readonly digest: string };
+  | { readonly kind: 'subjectless' | 'manifest'; readonly digest: string };
 
 export interface TagPointer {
   readonly namespace: string;
@@ -40,7 +43,7 @@ export class RegistryTagRepository {
         [p.namespace, p.tag],
       );
       if (rows[0]?.held !== true && Number(rows[0]?.n ?? 0) >= maxPerNamespace) throw tooMany(p.namespace, maxPerNamespace);
-      const recordCid = p.target.kind === 'subjectless' ? null : p.target.recordCid;
+      const recordCid = 'recordCid' in p.target ? p.target.recordCid : null;
       await sqlOn(
         q,
         `INSERT INTO registry_tags (namespace, tag, digest, kind, record_cid, creator_spiffe_id, creator_trust_domain)
@@ -67,6 +70,7 @@ export class RegistryTagRepository {
     );
     const row = rows[0];
     if (row === undefined) return undefined;
+    if (row.kind === 'manifest') return { kind: 'manifest', digest: row.digest };
     if (row.kind === 'subjectless' || row.record_cid === null) return { kind: 'subjectless', digest: row.digest };
     return { kind: row.kind, digest: row.digest, recordCid: row.record_cid };
   }

@@ -11,6 +11,7 @@ import type { RecordDraft, RecordMeta } from './domain/record';
 import { ReferrerRepository } from './referrer.repository';
 import { SubjectlessReferrerRepository } from './subjectless-referrer.repository';
 import { RegistryTagRepository } from './registry-tag.repository';
+import { RegistryManifestRepository } from './registry-manifest.repository';
 import { inTransaction, prepared, sql, sqlOn } from './sql';
 import { RecordCache } from './domain/record-cache';
 import { notifyChange } from '../database';
@@ -58,6 +59,8 @@ export class StoreRepository {
   readonly subjectless: SubjectlessReferrerRepository;
   /** Named tags of the registry face (mutable pointers to manifest digests; they go with their record). */
   readonly tags: RegistryTagRepository;
+  /** Manifests of the registry face that are not one record (several layers or none, image indexes), kept as pushed. */
+  readonly manifests: RegistryManifestRepository;
 
   /** Record metadata by CID (records never change, only disappear); absent = always ask the database. */
   private readonly cache: RecordCache<StoredRecord> | undefined;
@@ -71,6 +74,7 @@ export class StoreRepository {
     this.referrers = new ReferrerRepository(ds);
     this.subjectless = new SubjectlessReferrerRepository(ds);
     this.tags = new RegistryTagRepository(ds);
+    this.manifests = new RegistryManifestRepository(ds);
     this.cache = options.recordCacheEntries ? new RecordCache(options.recordCacheEntries) : undefined;
   }
 

@@ -9,7 +9,7 @@
  * - every other blob it names (a non-empty config, a referrer's layers) is kept as a small
  *   document of the record (type OCI_BLOB_DOC).
  */
-import { ANNOTATION_TITLE, EMPTY_DIGEST, isSha256Digest, OCI_MANIFEST, type Descriptor } from './oci-mapping';
+import { ANNOTATION_TITLE, EMPTY_DIGEST, isSha256Digest, OCI_INDEX, OCI_MANIFEST, type Descriptor } from './oci-mapping';
 import { OciError } from './oci-errors';
 
 export const OCI_MANIFEST_DOC = 'oci.manifest';
@@ -47,11 +47,24 @@ function descriptor(value: unknown, field: string): Descriptor {
   return { mediaType: d.mediaType, digest: d.digest, size: d.size, ...(typeof d.artifactType === 'string' ? { artifactType: d.artifactType } : {}), annotations };
 }
 
+/** An OCI image index pushed by an OCI tool (kept as pushed; its children must be manifests of the repository). */
+export interface PushedIndex {
+  readonly artifactType?: string;
+  readonly manifests: readonly Descriptor[];
+  readonly subject?: Descriptor;
+  readonly annotations: Readonly<Record<string, string>>;
+}
+
+/** What a manifest PUT carries: an image manifest or an image index, with the media type it is kept under. */
+export type PushedDocument = { readonly kind: 'image'; readonly mediaType: string; readonly image: PushedManifest } | { readonly kind: 'index'; readonly mediaType: string; readonly index: PushedIndex };
+
 /**
- * Parses an OCI image manifest (the only kind kept).
+ * Parses an OCI image manifest or image index (the kinds kept; unknown fields are kept as
+ * pushed and not read). The media type is the document's own `mediaType`, else the request's
+ * Content-Type.
  * @throws OciError MANIFEST_INVALID
  */
-export function parsePushedManifest(bytes: Buffer, contentType: string | undefined): PushedManifest {
+export function parsePushedDocument(bytes: Buffer, contentType: string | undefined): PushedDocument {
   let doc: unknown;
   try {
     doc = JSON.parse(bytes.toString('utf8'));
@@ -61,16 +74,65 @@ export function parsePushedManifest(bytes: Buffer, contentType: string | undefin
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw invalid('not a json object');
   const m = doc as Record<string, unknown>;
   if (m.schemaVersion !== 2) throw invalid('schemaVersion must be 2');
+  if (m.mediaType !== undefined && typeof m.mediaType !== 'string') throw invalid('mediaType must be a string');
   const mediaType = typeof m.mediaType === 'string' ? m.mediaType : contentType?.split(';')[0]?.trim();
-  if (mediaType !== OCI_MANIFEST) throw invalid(`only ${OCI_MANIFEST} is kept here`);
-  if (!Array.isArray(m.layers)) throw invalid('layers must be an array');
-  const layers = m.layers.map((l, i) => descriptor(l, `layers[${i}]`));
-  return {
+  if (m.artifactType !== undefined && typeof m.artifactType !== 'string') throw invalid('artifactType must be a string');
+  const common = {
     ...(typeof m.artifactType === 'string' ? { artifactType: m.artifactType } : {}),
-    config: descriptor(m.config, 'config'),
-    layers,
     ...(m.subject === undefined ? {} : { subject: descriptor(m.subject, 'subject') }),
     annotations: stringMap(m.annotations, 'annotations'),
+  };
+  if (mediaType === OCI_INDEX) {
+    if (!Array.isArray(m.manifests)) throw invalid('manifests must be an array');
+    return { kind: 'index', mediaType, index: { ...common, manifests: m.manifests.map((c, i) => descriptor(c, `manifests[${i}]`)) } };
+  }
+  if (mediaType !== OCI_MANIFEST) throw invalid(`only ${OCI_MANIFEST} and ${OCI_INDEX} are kept here`);
+  if (!Array.isArray(m.layers)) throw invalid('layers must be an array');
+  const layers = m.layers.map((l, i) => descriptor(l, `layers[${i}]`));
+  return { kind: 'image', mediaType, image: { ...common, config: descriptor(m.config, 'config'), layers } };
+}
+
+/**
+ * Parses an OCI image manifest (the kind a record or a referrer is).
+ * @throws OciError MANIFEST_INVALID
+ */
+export function parsePushedManifest(bytes: Buffer, contentType: string | undefined): PushedManifest {
+  const doc = parsePushedDocument(bytes, contentType);
+  if (doc.kind !== 'image') throw invalid(`only ${OCI_MANIFEST} is kept here`);
+  return doc.image;
+}
+
+/** Whether an image manifest is one record: no subject, one layer (the payload). Any other is kept as pushed, its blobs records of their own. */
+export function isRecordManifest(m: PushedManifest): boolean {
+  return m.subject === undefined && m.layers.length === 1;
+}
+
+/**
+ * A layer the registry need not hold: non-distributable (image-spec, deprecated in v1.1; the
+ * bytes are fetched from the layer's `urls`, never pushed).
+ */
+export function isNonDistributable(mediaType: string): boolean {
+  return mediaType.startsWith('application/vnd.oci.image.layer.nondistributable.') || mediaType.startsWith('application/vnd.docker.image.rootfs.foreign.');
+}
+
+/** The blobs of an image kept as pushed that become records: the config and layers, non-empty, each digest once, with where it was named. */
+export function imageBlobs(m: PushedManifest): Array<{ readonly field: string; readonly blob: Descriptor }> {
+  const out: Array<{ field: string; blob: Descriptor }> = [];
+  const named = [{ field: 'config', blob: m.config }, ...m.layers.map((blob, i) => ({ field: `layers[${i}]`, blob }))];
+  for (const n of named) if (n.blob.digest !== EMPTY_DIGEST && !out.some((o) => o.blob.digest === n.blob.digest)) out.push(n);
+  return out;
+}
+
+/** The descriptor the referrers API lists for a manifest (image or index) kept as pushed. */
+export function keptReferrerDescriptor(doc: PushedDocument, digest: string, size: number): Descriptor {
+  const own = doc.kind === 'image' ? doc.image : doc.index;
+  const artifactType = own.artifactType ?? (doc.kind === 'image' ? doc.image.config.mediaType : undefined);
+  return {
+    mediaType: doc.mediaType,
+    digest,
+    size,
+    ...(artifactType === undefined ? {} : { artifactType }),
+    ...(Object.keys(own.annotations).length > 0 ? { annotations: own.annotations } : {}),
   };
 }
 
@@ -96,6 +158,5 @@ export function documentBlobs(m: PushedManifest, referrer: boolean): Descriptor[
 
 /** The descriptor the referrers API lists for a referrer manifest kept as pushed. */
 export function pushedReferrerDescriptor(m: PushedManifest, digest: string, size: number): Descriptor {
-  const artifactType = m.artifactType ?? m.config.mediaType;
-  return { mediaType: OCI_MANIFEST, digest, size, artifactType, ...(Object.keys(m.annotations).length > 0 ? { annotations: m.annotations } : {}) };
+  return keptReferrerDescriptor({ kind: 'image', mediaType: OCI_MANIFEST, image: m }, digest, size);
 }
