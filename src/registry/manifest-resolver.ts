@@ -26,6 +26,9 @@ export interface KeptDocument {
   readonly data: Buffer;
   readonly mediaType: string;
   readonly record: StoredRecord;
+  /** The document's type (OCI_MANIFEST_DOC, OCI_REFERRER_DOC, OCI_BLOB_DOC) and CID on the record. */
+  readonly type: string;
+  readonly cid: ContentId;
 }
 
 export function recordFacts(r: StoredRecord): RecordFacts {
@@ -36,6 +39,8 @@ export function recordFacts(r: StoredRecord): RecordFacts {
 export interface FoundManifest {
   readonly manifest: RenderedManifest;
   readonly record: StoredRecord;
+  /** The referrer document whose manifest this is; undefined for the record's own (rendered or kept as pushed). */
+  readonly referrer?: ContentId;
 }
 
 /**
@@ -60,12 +65,16 @@ export class ManifestResolver {
 
   /** The record's referrers as manifests whose subject is the record's manifest. */
   async referrers(record: StoredRecord, subject: Descriptor): Promise<RenderedManifest[]> {
+    return (await this.renderedReferrers(record, subject)).map((r) => r.manifest);
+  }
+
+  private async renderedReferrers(record: StoredRecord, subject: Descriptor): Promise<Array<{ manifest: RenderedManifest; cid: ContentId }>> {
     const docs = await this.store.repository.referrers.pageSummaries(record.cid, undefined, 0n, MAX_REFERRERS);
     return docs.filter((d) => !REGISTRY_DOC_TYPES.has(d.type)).map((d) => {
       const facts: ReferrerFacts = { cid: d.cid.toString(), payloadDigest: d.cid.sha256Hex, type: d.type, mediaType: d.mediaType, size: d.size, annotations: d.annotations };
       const m = referrerManifest(facts, subject);
       this.remember(m.descriptor.digest, { namespace: record.namespace, record: record.cid.toString(), referrer: facts.cid });
-      return m;
+      return { manifest: m, cid: d.cid };
     });
   }
 
@@ -124,7 +133,7 @@ export class ManifestResolver {
     const [doc] = await this.store.repository.referrers.page(record.cid, hit.type, hit.seq - 1n, 1);
     if (doc === undefined || doc.cid.sha256Hex !== digest) return undefined;
     this.remember(digest, { namespace: record.namespace, record: record.cid.toString(), doc: hit.type });
-    return { data: doc.data, mediaType: doc.mediaType, record };
+    return { data: doc.data, mediaType: doc.mediaType, record, type: hit.type, cid: doc.cid };
   }
 
   /**
@@ -179,7 +188,8 @@ export class ManifestResolver {
     if (rendered !== undefined) return rendered;
     const kept = await this.document(namespace, digest, KEPT_MANIFESTS);
     if (kept === undefined) return undefined;
-    return { manifest: { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest, size: kept.data.length } }, record: kept.record };
+    const manifest = { bytes: kept.data, descriptor: { mediaType: kept.mediaType, digest, size: kept.data.length } };
+    return kept.type === OCI_REFERRER_DOC ? { manifest, record: kept.record, referrer: kept.cid } : { manifest, record: kept.record };
   }
 
   private async fromKnown(known: Known, digest: string): Promise<FoundManifest | undefined> {
@@ -187,9 +197,8 @@ export class ManifestResolver {
     if (record === undefined || record.namespace !== known.namespace) return undefined;
     const own = this.renderRecord(record);
     if (known.referrer === undefined) return own.descriptor.digest === digest ? { manifest: own, record } : undefined;
-    const refs = await this.referrers(record, own.descriptor);
-    const manifest = refs.find((m) => m.descriptor.digest === digest);
-    return manifest === undefined ? undefined : { manifest, record };
+    const found = (await this.renderedReferrers(record, own.descriptor)).find((r) => r.manifest.descriptor.digest === digest);
+    return found === undefined ? undefined : { manifest: found.manifest, record, referrer: found.cid };
   }
 
   /** Renders the namespace's records (then their referrers) until one has the digest. */
@@ -201,8 +210,8 @@ export class ManifestResolver {
     }
     for (const record of records) {
       const subject = this.renderRecord(record).descriptor;
-      const manifest = (await this.referrers(record, subject)).find((m) => m.descriptor.digest === digest);
-      if (manifest !== undefined) return { manifest, record };
+      const found = (await this.renderedReferrers(record, subject)).find((r) => r.manifest.descriptor.digest === digest);
+      if (found !== undefined) return { manifest: found.manifest, record, referrer: found.cid };
     }
     return undefined;
   }

@@ -34,7 +34,7 @@ async function findBlob(d: ReadDeps, namespace: string, digest: string, hex: str
 }
 
 /** A digest reference: `sha256:<hex>`; another well-formed algorithm is unknown here, anything else invalid. */
-function sha256Of(ref: string, unknown: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN'): string {
+export function sha256Of(ref: string, unknown: 'MANIFEST_UNKNOWN' | 'BLOB_UNKNOWN'): string {
   if (isSha256Digest(ref)) return ref.slice(7);
   if (isDigestSyntax(ref) && !ref.startsWith('sha256:')) throw new OciError(unknown, `${ref}: only sha256 digests are held here`);
   throw new OciError('DIGEST_INVALID', 'digest: expected sha256: and 64 lowercase hex digits');

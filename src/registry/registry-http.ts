@@ -8,6 +8,7 @@ import { OciError, type OciErrorCode } from './domain/oci-errors';
 import { GRANTABLE_ROUTES, matchRoute, PUSH_ROUTES, ROUTE_METHODS, type Route, type RouteKey } from './domain/routes';
 import { sendError, sendJson, type Exchange } from './exchange';
 import { asPull, asPush, requireSessionShare } from './registry-admission';
+import { deleteBlob, deleteManifest } from './delete-handlers';
 import { getBlob, getManifest, listReferrers, listTags } from './read-handlers';
 import { cancelUpload, completeUpload, patchUpload, putManifest, startUpload, uploadStatus, type WriteDeps } from './write-handlers';
 
@@ -44,6 +45,8 @@ function handlers(d: RegistryHttpDeps): Record<RouteKey, Handler> {
     tags_list: (x) => listTags(d, x),
     referrers: (x) => listReferrers(d, x),
     manifest_put: (x) => putManifest(d, x),
+    manifest_delete: (x) => deleteManifest(d, x),
+    blob_delete: (x) => deleteBlob(d, x),
     upload_start: async (x) => {
       requireSessionShare(d.uploads, x, d.logger);
       await (x.query.has('digest') ? asPush(d.store, x, () => startUpload(d, x)) : startUpload(d, x));
@@ -123,7 +126,13 @@ function refuse(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, 
   sendError(res, 'DENIED', 'permission denied', 403, {}, head);
 }
 
-const NOT_FOUND_BY_ROUTE: Partial<Record<RouteKey, OciErrorCode>> = { blob_get: 'BLOB_UNKNOWN', manifest_get: 'MANIFEST_UNKNOWN', referrers: 'MANIFEST_UNKNOWN' };
+const NOT_FOUND_BY_ROUTE: Partial<Record<RouteKey, OciErrorCode>> = {
+  blob_get: 'BLOB_UNKNOWN',
+  blob_delete: 'BLOB_UNKNOWN',
+  manifest_get: 'MANIFEST_UNKNOWN',
+  manifest_delete: 'MANIFEST_UNKNOWN',
+  referrers: 'MANIFEST_UNKNOWN',
+};
 
 function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, route: Route, err: unknown, bearer: boolean, peer: PeerIdentity): void {
   const head = req.method === 'HEAD';
@@ -139,7 +148,7 @@ function failed(d: RegistryHttpDeps, req: IncomingMessage, res: ServerResponse, 
       case 'not_found':
         return sendError(res, NOT_FOUND_BY_ROUTE[route.key] ?? 'NAME_UNKNOWN', err.publicMessage, 404, {}, head);
       case 'invalid_argument':
-        return sendError(res, route.key === 'manifest_put' ? 'MANIFEST_INVALID' : PUSH_ROUTES.has(route.key) ? 'BLOB_UPLOAD_INVALID' : 'NAME_INVALID', err.publicMessage, 400, {}, head);
+        return sendError(res, route.key === 'manifest_put' || route.key === 'manifest_delete' ? 'MANIFEST_INVALID' : PUSH_ROUTES.has(route.key) ? 'BLOB_UPLOAD_INVALID' : 'NAME_INVALID', err.publicMessage, 400, {}, head);
       case 'resource_exhausted':
         return PUSH_ROUTES.has(route.key) ? sendError(res, 'DENIED', err.publicMessage, 403, {}, head) : sendError(res, 'TOOMANYREQUESTS', err.publicMessage, 429, {}, head);
       case 'cancelled':

@@ -204,7 +204,7 @@ async function childRecords(d: WriteDeps, x: Exchange, children: readonly Descri
 }
 
 /** `tag` when it is a named tag; undefined when it parses as a CID (a CID tag is its record's, never stored). */
-function namedTag(tag: string): string | undefined {
+export function namedTag(tag: string): string | undefined {
   try {
     ContentId.parse(tag);
     return undefined;
@@ -222,11 +222,16 @@ function cidOf(blob: Descriptor): ContentId {
 async function recordOf(d: WriteDeps, x: Exchange, blob: Descriptor, field: string): Promise<StoredRecord> {
   const cid = cidOf(blob);
   const existing = await d.store.repository.find(cid);
+  const staged = d.uploads.stagedBlob(x.name, blob.digest);
   if (existing !== undefined) {
     if (existing.namespace !== x.name) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
+    if (staged !== undefined) {
+      // Uploaded again: the record has the bytes already.
+      d.uploads.taken(x.name, blob.digest);
+      await d.uploads.discard(staged);
+    }
     return existing;
   }
-  const staged = d.uploads.stagedBlob(x.name, blob.digest);
   if (staged === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);
   if (staged.size !== blob.size) throw new OciError('MANIFEST_INVALID', `manifest: ${field}.size is ${blob.size}, the blob has ${staged.size} bytes`);
   const draft = {
@@ -277,7 +282,8 @@ async function keepDocument(d: WriteDeps, x: Exchange, record: StoredRecord, typ
 /**
  * Keeps a referrer whose subject is not here with the blobs it names, all at once: each blob
  * from its finished upload or copied from where the namespace keeps it (at most
- * store.maxReferrerBytes each), so the referrer stays whole whatever happens to the others.
+ * store.maxReferrerBytes each), so the referrer stays whole whatever happens to the others;
+ * a blob that is a record of the namespace (of an image kept as pushed) is read from the record.
  */
 async function keepSubjectless(d: WriteDeps, x: Exchange, manifest: PushedManifest, doc: DigestDocument): Promise<void> {
   const limits = d.store.limits;
@@ -294,6 +300,8 @@ async function keepSubjectless(d: WriteDeps, x: Exchange, manifest: PushedManife
       data = Buffer.concat(parts);
       taken.push({ digest: blob.digest, staged });
     } else {
+      // A record of the repository holds it (the blob of an image kept as pushed): read from there.
+      if ((await d.resolver.recordByPayload(x.name, blob.digest.slice(7))) !== undefined) continue;
       data = (await d.resolver.document(x.name, blob.digest, BLOB_DOCS))?.data ?? (await d.store.repository.subjectless.blob(x.name, blob.digest))?.data;
     }
     if (data === undefined) throw new OciError('MANIFEST_BLOB_UNKNOWN', `manifest: blob ${blob.digest} is not in repository ${x.name}`);

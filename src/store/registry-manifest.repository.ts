@@ -85,6 +85,12 @@ export class RegistryManifestRepository {
     }
   }
 
+  /** Removes the manifest of `namespace` with this digest (the records it stood on stay); false when there is none. */
+  async remove(namespace: string, digest: string): Promise<boolean> {
+    const { count } = await sql(this.ds, 'DELETE FROM registry_manifests WHERE namespace = $1 AND digest = $2', [namespace, digest]);
+    return count > 0;
+  }
+
   /** The whole manifest of `namespace` with this digest; undefined when there is none (or a record it stood on is gone). */
   async find(namespace: string, digest: string): Promise<WholeManifest | undefined> {
     const { rows } = await sql<Row>(this.ds, `${WHOLE} WHERE m.namespace = $1 AND m.digest = $2`, [namespace, digest]);

@@ -75,6 +75,18 @@ export class RegistryTagRepository {
     return { kind: row.kind, digest: row.digest, recordCid: row.record_cid };
   }
 
+  /** Removes `tag` of `namespace`; false when it is no tag there. */
+  async remove(namespace: string, tag: string): Promise<boolean> {
+    const { count } = await sql(this.ds, 'DELETE FROM registry_tags WHERE namespace = $1 AND tag = $2', [namespace, tag]);
+    return count > 0;
+  }
+
+  /** Removes the named tags of `namespace` pointing at `digest` (its manifest was deleted); how many. */
+  async removeTo(namespace: string, digest: string): Promise<number> {
+    const { count } = await sql(this.ds, 'DELETE FROM registry_tags WHERE namespace = $1 AND digest = $2', [namespace, digest]);
+    return count;
+  }
+
   /** The named tags of `namespace`, lexically (byte order), at most `limit`. */
   async names(namespace: string, limit: number): Promise<string[]> {
     const { rows } = await sql<{ tag: string }>(this.ds, 'SELECT tag FROM registry_tags WHERE namespace = $1 ORDER BY tag LIMIT $2', [namespace, limit]);

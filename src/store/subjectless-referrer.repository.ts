@@ -83,6 +83,43 @@ export class SubjectlessReferrerRepository {
     return this.byDigest(namespace, 'blob', digest);
   }
 
+  /**
+   * Removes the referrer manifest of `namespace` with this digest (under every subject it is
+   * kept for), and the blobs kept with it that no other manifest of the same subject names
+   * (`blobsOf` reads a manifest's blob digests). Serialized with puts to the namespace.
+   * @returns false when there is no such manifest
+   */
+  async removeManifest(namespace: string, digest: string, blobsOf: (manifest: Buffer) => readonly string[]): Promise<boolean> {
+    return inTransaction(this.ds, async (q) => {
+      await sqlOn(q, 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LOCK_CLASS, namespace]);
+      const { rows: gone } = await sqlOn<{ subject_digest: string }>(
+        q,
+        `DELETE FROM store_subjectless_referrers WHERE namespace = $1 AND kind = 'manifest' AND digest = $2 RETURNING subject_digest`,
+        [namespace, digest],
+      );
+      for (const subject of new Set(gone.map((r) => r.subject_digest))) {
+        const { rows: left } = await sqlOn<{ data: string }>(
+          q,
+          `SELECT encode(data, 'base64') AS data FROM store_subjectless_referrers WHERE namespace = $1 AND subject_digest = $2 AND kind = 'manifest'`,
+          [namespace, subject],
+        );
+        const named = new Set(left.flatMap((r) => blobsOf(byteaFromBase64(r.data))));
+        await sqlOn(
+          q,
+          `DELETE FROM store_subjectless_referrers WHERE namespace = $1 AND subject_digest = $2 AND kind = 'blob' AND NOT (digest = ANY($3::text[]))`,
+          [namespace, subject, [...named]],
+        );
+      }
+      return gone.length > 0;
+    });
+  }
+
+  /** Removes the blob of `namespace` with this digest from every referrer it is kept with; false when there is none. */
+  async removeBlob(namespace: string, digest: string): Promise<boolean> {
+    const { count } = await sql(this.ds, `DELETE FROM store_subjectless_referrers WHERE namespace = $1 AND kind = 'blob' AND digest = $2`, [namespace, digest]);
+    return count > 0;
+  }
+
   /** The referrer manifests of `namespace` whose subject is `subjectDigest`, oldest first, at most `limit`. */
   async manifestsOf(namespace: string, subjectDigest: string, limit: number): Promise<DigestDocument[]> {
     const { rows } = await sql<{ digest: string; media_type: string; data: string }>(

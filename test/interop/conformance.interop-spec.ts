@@ -114,8 +114,8 @@ function failure(c: SuiteCase): string {
 
 /**
  * The OCI distribution-spec conformance suite (pinned in test/interop/conformance/go.mod)
- * against the registry face: pull, push and content discovery (tags list, referrers); content
- * management (DELETE) is not built and stays off. The suite speaks plain HTTP or server-only
+ * against the registry face: pull, push, content discovery (tags list, referrers) and content
+ * management (DELETE of tags, manifests, blobs). The suite speaks plain HTTP or server-only
  * TLS, the registry face admits mutual TLS only: the suite dials the mtls-bridge
  * (test/interop/conformance/mtls-bridge), which forwards each request unchanged over mutual TLS
  * with the client SVID and verifies the gateway against the bundle.
@@ -153,7 +153,7 @@ describe('the OCI distribution-spec conformance suite against the registry face'
     }
   });
 
-  it('passes pull, push and content discovery, every data set', async () => {
+  it('passes pull, push, content discovery and content management, every data set', async () => {
     // Outside the gateway's folder (removed when it stops): after a failure the reports stay for a look.
     const results = mkdtempSync(join(tmpdir(), 'parley-conformance-'));
     const env: NodeJS.ProcessEnv = {
@@ -174,10 +174,10 @@ describe('the OCI distribution-spec conformance suite against the registry face'
       OCI_API_BLOBS_UPLOAD_CANCEL: 'true',
       OCI_API_BLOBS_DIGEST_HEADER: 'true',
       OCI_API_MANIFESTS_DIGEST_HEADER: 'true',
-      // Content management (DELETE of tags, manifests, blobs) is not built: off.
-      OCI_API_TAGS_DELETE: 'false',
-      OCI_API_MANIFESTS_DELETE: 'false',
-      OCI_API_BLOBS_DELETE: 'false',
+      // Content management: DELETE of tags, manifests and blobs, each checked gone at once.
+      OCI_API_TAGS_DELETE: 'true',
+      OCI_API_MANIFESTS_DELETE: 'true',
+      OCI_API_BLOBS_DELETE: 'true',
       // A CID is a SHA-256: the store holds sha256 digests only (the spec requires sha256, sha512 is optional).
       OCI_DATA_SHA512: 'false',
     };

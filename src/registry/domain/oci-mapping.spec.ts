@@ -104,6 +104,8 @@ describe('routes', () => {
     ['PUT', '/v2/a/blobs/uploads/u1', { key: 'upload_put', name: 'a', ref: 'u1' }],
     ['DELETE', '/v2/a/blobs/uploads/u1', { key: 'upload_cancel', name: 'a', ref: 'u1' }],
     ['PUT', '/v2/a/manifests/v1', { key: 'manifest_put', name: 'a', ref: 'v1' }],
+    ['DELETE', '/v2/a/manifests/v1', { key: 'manifest_delete', name: 'a', ref: 'v1' }],
+    ['DELETE', '/v2/a/b/blobs/sha256:ab', { key: 'blob_delete', name: 'a/b', ref: 'sha256:ab' }],
     ['GET', '/token', { key: 'token' }],
   ])('%s %s', (method, path, route) => {
     expect(matchRoute(method, path)).toEqual({ ok: true, route: expect.objectContaining(route) });
@@ -112,7 +114,8 @@ describe('routes', () => {
   it('answers 404 for unknown paths and 405 for known paths with another method', () => {
     expect(matchRoute('GET', '/v3/')).toEqual({ ok: false, status: 404 });
     expect(matchRoute('GET', '/v2/a/unknown/x')).toEqual({ ok: false, status: 404 });
-    expect(matchRoute('DELETE', '/v2/a/manifests/x')).toEqual({ ok: false, status: 405 });
+    expect(matchRoute('PATCH', '/v2/a/manifests/x')).toEqual({ ok: false, status: 405 });
+    expect(matchRoute('DELETE', '/v2/a/tags/list')).toEqual({ ok: false, status: 405 });
     expect(matchRoute('POST', '/v2/')).toEqual({ ok: false, status: 405 });
   });
 

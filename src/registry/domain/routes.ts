@@ -10,6 +10,7 @@ export const STORE_PULL = `${STORE}/Pull`;
 export const STORE_LIST = `${STORE}/List`;
 export const STORE_PUSH = `${STORE}/Push`;
 export const STORE_PULL_REFERRER = `${STORE}/PullReferrer`;
+export const STORE_DELETE = `${STORE}/Delete`;
 export const REQUEST_CREDENTIALS = '/parley.sync.v1.SyncService/RequestRegistryCredentials';
 
 export type RouteKey =
@@ -17,7 +18,9 @@ export type RouteKey =
   | 'token'
   | 'manifest_get'
   | 'manifest_put'
+  | 'manifest_delete'
   | 'blob_get'
+  | 'blob_delete'
   | 'tags_list'
   | 'referrers'
   | 'upload_start'
@@ -32,7 +35,9 @@ export const ROUTE_METHODS: Readonly<Record<RouteKey, string>> = Object.freeze({
   token: REQUEST_CREDENTIALS,
   manifest_get: STORE_LOOKUP,
   manifest_put: STORE_PUSH,
+  manifest_delete: STORE_DELETE,
   blob_get: STORE_PULL,
+  blob_delete: STORE_DELETE,
   tags_list: STORE_LIST,
   referrers: STORE_PULL_REFERRER,
   upload_start: STORE_PUSH,
@@ -42,8 +47,8 @@ export const ROUTE_METHODS: Readonly<Record<RouteKey, string>> = Object.freeze({
   upload_cancel: STORE_PUSH,
 });
 
-/** The routes that write (their challenges ask for push). */
-export const PUSH_ROUTES: ReadonlySet<RouteKey> = new Set<RouteKey>(['manifest_put', 'upload_start', 'upload_patch', 'upload_put', 'upload_status', 'upload_cancel']);
+/** The routes that write or delete (their challenges ask for push). */
+export const PUSH_ROUTES: ReadonlySet<RouteKey> = new Set<RouteKey>(['manifest_put', 'manifest_delete', 'blob_delete', 'upload_start', 'upload_patch', 'upload_put', 'upload_status', 'upload_cancel']);
 
 /** The routes whose refusal a grant could turn around (the standard token flow answers 401 with a challenge). */
 export const GRANTABLE_ROUTES: ReadonlySet<RouteKey> = new Set<RouteKey>(['base', 'manifest_get', 'blob_get', 'tags_list', 'referrers']);
@@ -65,10 +70,10 @@ interface Pattern {
 
 /** `/v2/<name>/<suffix>`: the name is what precedes the suffix (names may contain "/"). */
 const PATTERNS: readonly Pattern[] = [
-  { suffix: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: 'manifest_get', HEAD: 'manifest_get', PUT: 'manifest_put' } },
+  { suffix: /^(.+)\/manifests\/([^/]+)$/, methods: { GET: 'manifest_get', HEAD: 'manifest_get', PUT: 'manifest_put', DELETE: 'manifest_delete' } },
   { suffix: /^(.+)\/blobs\/uploads\/?$/, methods: { POST: 'upload_start' } },
   { suffix: /^(.+)\/blobs\/uploads\/([^/]+)$/, methods: { PATCH: 'upload_patch', PUT: 'upload_put', GET: 'upload_status', DELETE: 'upload_cancel' } },
-  { suffix: /^(.+)\/blobs\/([^/]+)$/, methods: { GET: 'blob_get', HEAD: 'blob_get' } },
+  { suffix: /^(.+)\/blobs\/([^/]+)$/, methods: { GET: 'blob_get', HEAD: 'blob_get', DELETE: 'blob_delete' } },
   { suffix: /^(.+)\/tags\/list$/, methods: { GET: 'tags_list' } },
   { suffix: /^(.+)\/referrers\/([^/]+)$/, methods: { GET: 'referrers' } },
 ];

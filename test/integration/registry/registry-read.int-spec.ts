@@ -174,6 +174,6 @@ describe('registry read routes', () => {
     const served = acme.gateway.get(ServedMethods);
     expect(() => requireRouteRules(served)).not.toThrow();
     const without = new ServedMethods(['/parley.store.v1.StoreService/Lookup', '/parley.store.v1.StoreService/List'], []);
-    expect(() => requireRouteRules(without)).toThrow(/routes without an authorization rule: token, manifest_put, blob_get, referrers, upload_start, upload_patch, upload_put, upload_status, upload_cancel/);
+    expect(() => requireRouteRules(without)).toThrow(/routes without an authorization rule: token, manifest_put, manifest_delete, blob_get, blob_delete, referrers, upload_start, upload_patch, upload_put, upload_status, upload_cancel/);
   });
 });
