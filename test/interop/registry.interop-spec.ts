@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { copyFileSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { ContentId } from '../../src/store';
 import { freePort } from '../support/ports';
 import { runParleyToEnd } from '../support/parley-process';
@@ -137,5 +138,62 @@ describe('OCI tools against the registry face', () => {
     expect(await skopeo('copy', '--dest-cert-dir', certDir, `oci:${out}:v1`, `docker://${repo}:latest`)).toMatchObject({ code: 0 });
     const latest = await oras('resolve', `${repo}:latest`);
     expect([latest.code, latest.stdout.trim()]).toEqual([0, movedDigest]);
+  });
+
+  it('skopeo copies an image of two layers and a two-platform index in and back out (--all), byte-identical; skopeo delete removes the index', async () => {
+    const layout = join(gw.dir, 'multi-in');
+    mkdirSync(join(layout, 'blobs/sha256'), { recursive: true });
+    const blob = (b: Buffer) => {
+      writeFileSync(join(layout, 'blobs/sha256', sha(b)), b);
+      return b;
+    };
+    const desc = (mediaType: string, b: Buffer, extra: Record<string, unknown> = {}) => ({ mediaType, digest: `sha256:${sha(b)}`, size: b.length, ...extra });
+    const image = (arch: string) => {
+      // Gzipped layers (skopeo compresses an uncompressed layer on its way to a registry, which would change the digests).
+      const layers = [blob(gzipSync(randomBytes(400_000))), blob(gzipSync(randomBytes(90_000)))];
+      const config = blob(Buffer.from(JSON.stringify({ architecture: arch, os: 'linux', rootfs: { type: 'layers', diff_ids: layers.map((l) => `sha256:${sha(gunzipSync(l))}`) } })));
+      const manifest = blob(
+        Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.manifest.v1+json', config: desc('application/vnd.oci.image.config.v1+json', config), layers: layers.map((l) => desc('application/vnd.oci.image.layer.v1.tar+gzip', l)) })),
+      );
+      return { manifest, layers, config, arch };
+    };
+    const images = [image('amd64'), image('arm64')];
+    const index = blob(Buffer.from(JSON.stringify({ schemaVersion: 2, mediaType: 'application/vnd.oci.image.index.v1+json', manifests: images.map((i) => desc('application/vnd.oci.image.manifest.v1+json', i.manifest, { platform: { os: 'linux', architecture: i.arch } })) })));
+    writeFileSync(join(layout, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+    writeFileSync(join(layout, 'index.json'), JSON.stringify({ schemaVersion: 2, manifests: [{ ...desc('application/vnd.oci.image.index.v1+json', index), annotations: { 'org.opencontainers.image.ref.name': 'multi' } }] }));
+    const repo = `localhost:${port}/interop/multi`;
+    expect(await skopeo('copy', '--all', '--dest-cert-dir', certDir, `oci:${layout}:multi`, `docker://${repo}:multi`)).toMatchObject({ code: 0 });
+    const back = join(gw.dir, 'multi-back');
+    expect(await skopeo('copy', '--all', '--src-cert-dir', certDir, `docker://${repo}:multi`, `oci:${back}:multi`)).toMatchObject({ code: 0 });
+    for (const b of [index, ...images.flatMap((i) => [i.manifest, i.config, ...i.layers])]) expect(readFileSync(join(back, 'blobs/sha256', sha(b))).equals(b)).toBe(true);
+    // One platform's image alone, by its digest.
+    const single = join(gw.dir, 'multi-single');
+    expect(await skopeo('copy', '--src-cert-dir', certDir, `docker://${repo}@sha256:${sha(images[1].manifest)}`, `oci:${single}:arm64`)).toMatchObject({ code: 0 });
+    expect(readFileSync(join(single, 'blobs/sha256', sha(images[1].layers[0]))).equals(images[1].layers[0])).toBe(true);
+    // Each layer is a record of its own, pulled over gRPC.
+    const pulled = await runParleyToEnd(['pull', cidOf(images[0].layers[1]), '-o', 'layer.bin', '--server', `localhost:${gw.grpcPort}`, '--svid', client.cert, '--key', client.key, '--bundle', client.bundle], { cwd: gw.dir });
+    expect(pulled.code).toBe(0);
+    expect(readFileSync(join(gw.dir, 'layer.bin')).equals(images[0].layers[1])).toBe(true);
+    expect(await skopeo('delete', '--cert-dir', certDir, `docker://${repo}:multi`)).toMatchObject({ code: 0 });
+    const gone = await skopeo('inspect', '--raw', '--cert-dir', certDir, `docker://${repo}@sha256:${sha(index)}`);
+    expect(gone.code).not.toBe(0);
+    expect(gone.stderr).toMatch(/manifest unknown|not found/i);
+  });
+
+  it('oras pushes two files as one artifact (two layers), pulls both byte-identical, and deletes it (oras manifest delete)', async () => {
+    const a = randomBytes(250_000);
+    const b = randomBytes(120_000);
+    writeFileSync(join(gw.dir, 'shard-1.bin'), a);
+    writeFileSync(join(gw.dir, 'shard-2.bin'), b);
+    const ref = `localhost:${port}/interop/shards:v1`;
+    const pushed = await oras('push', '--artifact-type', 'application/vnd.example.model', ref, 'shard-1.bin:application/x-model', 'shard-2.bin:application/x-model');
+    expect(pushed).toMatchObject({ code: 0 });
+    expect(await oras('pull', '-o', 'shards', ref)).toMatchObject({ code: 0 });
+    expect(readdirSync(join(gw.dir, 'shards')).sort()).toEqual(['shard-1.bin', 'shard-2.bin']);
+    expect(readFileSync(join(gw.dir, 'shards', 'shard-1.bin')).equals(a)).toBe(true);
+    expect(readFileSync(join(gw.dir, 'shards', 'shard-2.bin')).equals(b)).toBe(true);
+    expect(await oras('manifest', 'delete', '--force', ref)).toMatchObject({ code: 0 });
+    const gone = await oras('resolve', ref);
+    expect(gone.code).not.toBe(0);
   });
 });
