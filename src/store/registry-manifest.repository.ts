@@ -55,8 +55,9 @@ export class RegistryManifestRepository {
   constructor(private readonly ds: DataSource) {}
 
   /**
-   * Keeps a manifest (the same digest again changes nothing). Puts to one namespace are
-   * serialized (a transaction-level advisory lock shared by every replica) so the cap holds.
+   * Keeps a manifest (the same digest again, whole, changes nothing). Puts to one namespace are
+   * serialized (a transaction-level advisory lock shared by every replica) so the cap holds;
+   * each first removes the namespace's manifests that are no longer whole, and their named tags.
    * @throws ParleyError resource_exhausted (beyond `maxPerNamespace`); not_found (a record it stands on was deleted meanwhile)
    */
   async put(m: KeptManifest, maxPerNamespace: number): Promise<void> {
@@ -64,6 +65,18 @@ export class RegistryManifestRepository {
     try {
       await inTransaction(this.ds, async (q) => {
         await sqlOn(q, 'SELECT pg_advisory_xact_lock($1::int, hashtext($2))', [LOCK_CLASS, m.namespace]);
+        // Manifests no longer whole (a record they stood on was deleted) are not served: they go now, with their named tags,
+        // so they count against no cap and the same manifest pushed again is kept whole again.
+        const { rows: broken } = await sqlOn<{ digest: string }>(
+          q,
+          `DELETE FROM registry_manifests m WHERE m.namespace = $1
+             AND m.record_refs > (SELECT count(*) FROM registry_manifest_refs r WHERE r.namespace = m.namespace AND r.digest = m.digest)
+           RETURNING m.digest`,
+          [m.namespace],
+        );
+        if (broken.length > 0) {
+          await sqlOn(q, `DELETE FROM registry_tags WHERE namespace = $1 AND kind = 'manifest' AND digest = ANY($2::text[])`, [m.namespace, broken.map((b) => b.digest)]);
+        }
         const { rows } = await sqlOn<{ held: boolean; n: string }>(q, 'SELECT bool_or(digest = $2) AS held, count(*) AS n FROM registry_manifests WHERE namespace = $1', [m.namespace, m.digest]);
         if (rows[0]?.held === true) return;
         if (Number(rows[0]?.n ?? 0) >= maxPerNamespace) {

@@ -138,6 +138,16 @@ describe('manifests kept as pushed (several layers, none, image indexes)', () =>
     }
     expect((await get(`/v2/${name}/manifests/empty`)).status).toBe(200);
     expect((await get(`/v2/${name}/manifests/${cidOf(one)}`)).status).toBe(200);
+
+    // Pushed again with the layer: whole again. The indexes that stood on the deleted record went at that push, with their tags.
+    await upload(name, a.layers[1]);
+    expect((await put(name, sha(a.bytes), a.bytes)).status).toBe(201);
+    expect((await get(`/v2/${name}/manifests/${sha(a.bytes)}`)).body.equals(a.bytes)).toBe(true);
+    expect((await get(`/v2/${name}/manifests/multi`)).status).toBe(404);
+    expect((await get(`/v2/${name}/tags/list`)).json().tags).toEqual(expect.not.arrayContaining(['multi', 'nested']));
+    expect((await get(`/v2/${name}/tags/list`)).json().tags).toEqual(expect.arrayContaining(['empty']));
+    expect((await put(name, 'multi', index, INDEX)).status).toBe(201);
+    expect((await get(`/v2/${name}/manifests/multi`)).body.equals(index)).toBe(true);
   });
 
   it('lists the referrers of an image kept as pushed: an index with that subject and an image manifest with it', async () => {
